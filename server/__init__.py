@@ -1,0 +1,1 @@
+"""hubnet controller: authoritative subnet-per-node allocation, REST API, router programming."""

@@ -1,0 +1,33 @@
+"""The seam between the reconciler and whatever programs routes (kernel via netlink, later BGP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from server.domain.routes import ApplyResult, Route, RoutePlan
+
+
+class RouteBackend(Protocol):
+    """Programs the routes hubnet owns on one router. Implementations only ever see and touch owned routes."""
+
+    name: str
+
+    def list_owned(self) -> list[Route]:
+        """The routes on the router that carry hubnet's mark (protocol number, table)."""
+        ...
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
+        ...
+
+    def watch(self, on_drift: Callable[[], None]) -> None:
+        """Start watching for owned routes changed or removed behind our back; call `on_drift` when seen.
+
+        Backends that cannot watch do nothing; the periodic reconcile still repairs drift.
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop watching and release sockets."""
+        ...
