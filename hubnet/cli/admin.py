@@ -1,0 +1,193 @@
+"""Admin commands: `hubnet nodes|pools|lookup|events|routes` — a client of the controller's REST API.
+
+Server and token come from `--url`/`--token` or `HUBNET_URL`/`HUBNET_TOKEN`. Rich tables by default,
+`--output json` for machines. Errors print one line to stderr and exit 1 (no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from hubnet.apiclient import AdminClient
+
+DEFAULT_URL = "http://127.0.0.1:6780"
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+Url = Annotated[str, typer.Option("--url", envvar="HUBNET_URL", help="Controller URL.")]
+Token = Annotated[str | None, typer.Option("--token", envvar="HUBNET_TOKEN", help="Admin token.")]
+Out = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+
+NODE_COLUMNS = ("name", "address", "subnet", "gateway", "state", "route_state", "generation")
+
+
+@contextmanager
+def _client(url: str, token: str | None) -> Iterator[AdminClient]:
+    from hubnet.apiclient import AdminClient, ApiError
+
+    try:
+        with AdminClient(url, token) as client:
+            yield client
+    except ApiError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: Output, *, title: str = "") -> None:
+    if output is Output.json:
+        typer.echo(json.dumps(list(rows), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _emit_one(record: dict[str, Any], output: Output) -> None:
+    if output is Output.json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False)
+    for key, value in record.items():
+        table.add_row(key, _cell(value))
+    Console().print(table)
+
+
+nodes_app = typer.Typer(help="Nodes and their subnets.", no_args_is_help=True)
+
+
+@nodes_app.command("list")
+def nodes_list(
+    url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table, state: str | None = None
+) -> None:
+    """List nodes (all pages), optionally only those in STATE (active, stale, released)."""
+    with _client(url, token) as client:
+        rows = list(client.nodes(state=state))
+    _emit(rows, NODE_COLUMNS, output, title=f"{len(rows)} nodes")
+
+
+@nodes_app.command("show")
+def nodes_show(name: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """Show one node's record."""
+    with _client(url, token) as client:
+        _emit_one(client.get(f"/v1/nodes/{name}"), output)
+
+
+@nodes_app.command("delete")
+def nodes_delete(name: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Release a node's subnet (quarantined before reuse) and withdraw its route."""
+    with _client(url, token) as client:
+        client.delete(f"/v1/nodes/{name}")
+    typer.echo(f"deleted node {name}")
+
+
+def pools(url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """Pools (cluster CIDRs) with total, allocated and free subnets."""
+    with _client(url, token) as client:
+        body = client.get("/v1/pools")
+    rows = body["items"] if isinstance(body, dict) else body
+    _emit(rows, ("cidr", "node_prefix", "total", "allocated", "free"), output)
+
+
+def lookup(ip: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """Which node's subnet holds IP."""
+    with _client(url, token) as client:
+        _emit_one(client.get("/v1/lookup", ip=ip), output)
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    row = dict(event)
+    data = row.pop("data", None)
+    if data:
+        row["data"] = json.dumps(data, sort_keys=True)
+    return row
+
+
+def _print_events(items: list[dict[str, Any]], output: Output) -> None:
+    if output is Output.json:
+        for item in items:
+            typer.echo(json.dumps(item))
+        return
+    for item in items:
+        row = _event_row(item)
+        typer.echo("  ".join(_cell(row.get(k)) for k in ("revision", "created_at", "type", "node", "data")))
+
+
+def events(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    output: Out = Output.table,
+    since: Annotated[int, typer.Option(help="Show events after this revision.")] = 0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep watching (long-poll).")] = False,
+) -> None:
+    """The event log (audit trail); `--follow` watches it like `tail -f`."""
+    with _client(url, token) as client:
+        page = client.events(since=since)
+        _print_events(page["items"], output)
+        revision = page["revision"]
+        while follow:
+            page = client.events(since=revision, wait=30)
+            _print_events(page["items"], output)
+            revision = max(revision, page["revision"])
+            sys.stdout.flush()
+
+
+def _route_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    def key(route: dict[str, Any]) -> tuple[str, str]:
+        return str(route.get("prefix")), str(route.get("next_hop"))
+
+    actual = {key(r) for r in report.get("actual", [])}
+    missing = {key(r) for r in report.get("missing", [])}
+    rows = []
+    for route in report.get("desired", []):
+        k = key(route)
+        status = "missing" if k in missing else ("ok" if k in actual else "?")
+        rows.append({**route, "status": status})
+    rows.extend({**route, "status": "unexpected"} for route in report.get("unexpected", []))
+    return rows
+
+
+def routes(url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """The drift report: desired routes vs the routes hubnet owns on the router."""
+    with _client(url, token) as client:
+        report = client.get("/v1/routes")
+    if output is Output.json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _emit(_route_rows(report), ("prefix", "next_hop", "node", "status"), output)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(nodes_app, name="nodes")
+    app.command()(pools)
+    app.command()(lookup)
+    app.command()(events)
+    app.command()(routes)
