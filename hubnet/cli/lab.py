@@ -1,0 +1,157 @@
+"""`hubnet lab up|check|status|down`: the network-namespace lab (router + nodes + pods on one machine).
+
+Errors print one line to stderr and exit 1 (no traceback); `check` exits 1 when any probe fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hubnet.lab.check import CheckReport
+
+lab = typer.Typer(help="The netns lab: a router, nodes and pods from network namespaces, real processes.")
+
+Name = Annotated[str, typer.Option("--name", help="Lab name (1-12 of a-z0-9); several labs can coexist.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab, name="lab")
+
+
+def _console(err: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from hubnet.lab.errors import LabError
+    from hubnet.lab.plan import PlanError
+
+    try:
+        yield
+    except (LabError, PlanError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@lab.command()
+def up(
+    name: Name = "lab",
+    nodes: Annotated[int, typer.Option("--nodes", help="Number of nodes.")] = 2,
+    pods: Annotated[int, typer.Option("--pods", help="Pods per node.")] = 2,
+    keep: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed lab in place to debug.")] = False,
+) -> None:
+    """Build a lab: router namespace with the controller, NODES node agents, PODS pods per node."""
+    from hubnet.lab import lifecycle
+    from hubnet.lab.errors import LabError, LabExists
+    from hubnet.lab.status import status
+
+    console = _console()
+    with _errors():
+        try:
+            state = lifecycle.up(name, nodes, pods, progress=lambda msg: console.print(f"[green]✓[/] {msg}"))
+        except LabError as exc:
+            if not keep and not isinstance(exc, LabExists):
+                lifecycle.down(name)
+                exc.args = (f"{exc}\n(the partial lab was removed; --keep-on-failure keeps it to debug)",)
+            raise
+        _print_table(console, status(state))
+
+
+@lab.command()
+def status(name: Name = "lab", as_json: AsJson = False) -> None:
+    """Show the lab: nodes, subnets, pods, addresses, route state (`--json`: the documented contract)."""
+    from hubnet.lab.status import load
+    from hubnet.lab.status import status as build
+
+    with _errors():
+        data = build(load(name))
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _print_table(_console(), data)
+
+
+@lab.command()
+def check(name: Name = "lab", as_json: AsJson = False) -> None:
+    """Prove connectivity: every ordered pod pair over TCP without NAT, every pod to its gateway and the router."""
+    from hubnet.lab.check import run_check
+    from hubnet.lab.status import load
+
+    with _errors():
+        report = run_check(load(name))
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_matrix(_console(), report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@lab.command()
+def down(name: Name = "lab") -> None:
+    """Remove the lab: processes, namespaces (with their links), state directory. Idempotent."""
+    from hubnet.lab import lifecycle
+
+    with _errors():
+        report = lifecycle.down(name)
+    typer.echo(
+        f"lab {name!r} down: {len(report.processes)} processes stopped, {len(report.namespaces)} namespaces removed"
+    )
+
+
+def _print_table(console: Console, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"lab {data['name']} · controller {data['controller']['url']} in {data['router']['netns']}")
+    for column in ("node", "address", "subnet", "route", "pods", "pod addresses"):
+        table.add_column(column)
+    for node in data["nodes"]:
+        route = node.get("route_state", "unknown")
+        colour = "green" if route == "programmed" else "red"
+        ips = ", ".join(f"{p['name']}={p['ip']}" for p in node["pods"])
+        table.add_row(
+            node["name"], node["address"], node["subnet"] or "-", f"[{colour}]{route}[/]", str(len(node["pods"])), ips
+        )
+    console.print(table)
+
+
+def _print_matrix(console: Console, report: CheckReport) -> None:
+    from rich.table import Table
+
+    names = [p.name for p in report.pods]
+    result = {(p.source, p.target): p for p in report.pairs}
+    table = Table(title="TCP from row to column (✓ = connected, receiver saw the sender's own IP)")
+    table.add_column("from \\ to")
+    for name in names:
+        table.add_column(name, justify="center")
+    for src in names:
+        cells = []
+        for dst in names:
+            pair = result.get((src, dst))
+            cells.append("·" if pair is None else "[green]✓[/]" if pair.ok else "[red]✗[/]")
+        table.add_row(src, *cells)
+    console.print(table)
+    for pair in (p for p in report.pairs if not p.ok):
+        console.print(f"[red]✗ {pair.source} → {pair.target}: {pair.error}[/] (seen {pair.seen})")
+    for reach in report.reach:
+        mark = "[green]✓[/]" if reach.ok else "[red]✗[/]"
+        if not reach.ok:
+            console.print(f"{mark} {reach.pod} → {reach.target} {reach.address}")
+    data = report.to_json()
+    verdict = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+    console.print(
+        f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs, {data['pairs_translated']} translated, "
+        f"{data['reach_ok']}/{data['reach_total']} gateway/router probes"
+    )

@@ -1,0 +1,97 @@
+"""Talk to the lab's controller from the root namespace without any route or link there.
+
+The controller listens on the underlay (192.168.1.1), which exists only inside the router namespace. A socket
+created in that namespace (see `hubnet.linux.labnet.socket_in`) reaches it; stdlib http.client rides on it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any
+
+from hubnet.lab.plan import CONTROLLER_PORT, ROUTER_ADDRESS
+from hubnet.linux.labnet import socket_in
+
+
+class ControllerError(RuntimeError):
+    """The controller did not answer, or answered with an error status."""
+
+
+class _NetnsConnection(http.client.HTTPConnection):
+    def __init__(self, netns: str, host: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._netns = netns
+
+    def connect(self) -> None:
+        sock = socket_in(self._netns)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class LabController:
+    """A minimal admin client for the controller at 192.168.1.1:6780, reached from inside `netns`."""
+
+    def __init__(self, netns: str, token: str, timeout: float = 5.0) -> None:
+        self.netns = netns
+        self.token = token
+        self.timeout = timeout
+
+    def get(self, path: str) -> Any:
+        conn = _NetnsConnection(self.netns, str(ROUTER_ADDRESS), CONTROLLER_PORT, self.timeout)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
+            resp = conn.getresponse()
+            body = resp.read()
+        except OSError as exc:
+            raise ControllerError(f"GET {path} on the lab controller failed: {exc}") from exc
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            raise ControllerError(f"GET {path} on the lab controller: HTTP {resp.status} {body[:300]!r}")
+        return json.loads(body) if body else None
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """All node records (following pagination)."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(1000):
+            page = self.get("/v1/nodes?limit=500" + (f"&cursor={cursor}" if cursor else ""))
+            items.extend(page.get("items", []))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        return items
+
+    def wait_ready(self, timeout: float, alive: Any = None) -> None:
+        """Poll /readyz until 200; `alive()` returning False (the process died) stops early."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if alive is not None and not alive():
+                raise ControllerError("the controller exited during start-up")
+            try:
+                self.get("/readyz")
+                return
+            except ControllerError as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise ControllerError(f"the controller was not ready within {timeout:.0f}s ({last})")
+
+    def wait_routes(self, names: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+        """Wait until every named node is registered with route_state 'programmed'; their records."""
+        deadline = time.monotonic() + timeout
+        seen: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            seen = {n["name"]: n for n in self.nodes() if n.get("name") in names}
+            if len(seen) == len(names) and all(n.get("route_state") == "programmed" for n in seen.values()):
+                return seen
+            time.sleep(0.2)
+        states = {n: seen.get(n, {}).get("route_state", "not registered") for n in names}
+        raise ControllerError(f"routes not programmed within {timeout:.0f}s: {states}")

@@ -1,0 +1,159 @@
+"""`up` and `down`: the lab's two verbs with side effects, each a short list of named steps.
+
+`up` records every step in the state file before moving on, and `down` finds what to remove from both the
+state file and the `hnlab-<name>-` name prefix, so it also cleans up after an `up` that was killed halfway.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from hubnet.lab import members, procs, topology
+from hubnet.lab.controller import ControllerError, LabController
+from hubnet.lab.errors import LabError, LabExists, require_host
+from hubnet.lab.plan import LabPlan, lab_prefix, make_plan
+from hubnet.lab.state import LabState, StateStore
+from hubnet.linux import labnet
+from hubnet.linux.errors import LinuxError
+
+Progress = Callable[[str], None]
+READY_TIMEOUT = 60.0
+ROUTES_TIMEOUT = 60.0
+ATTACH_WORKERS = 4  # parallel `pod add`s: enough to hide process start-up, gentle on a 2-core machine
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def up(name: str, nodes: int, pods: int, progress: Progress = _quiet) -> LabState:
+    """Build lab `name`; raises LabExists (nothing touched) when it exists, LabError when a step fails."""
+    require_host()
+    plan = make_plan(name, nodes, pods)
+    store = StateStore(name)
+    if store.exists() or labnet.list_netns(plan.prefix):
+        raise LabExists(f"lab {name!r} already exists (run `hubnet lab down --name {name}` first)")
+    state = LabState(
+        name=name,
+        nodes=nodes,
+        pods=pods,
+        bootstrap_token=secrets.token_urlsafe(24),
+        admin_token=secrets.token_urlsafe(24),
+    )
+    store.create(state)
+    try:
+        _build(plan, store, state, progress)
+    except (LinuxError, ControllerError, OSError, TimeoutError) as exc:
+        raise LabError(f"lab {name!r}: {exc}") from exc
+    return state
+
+
+def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress) -> None:
+    step = _Stepper(progress)
+    with step("router namespace, underlay bridge 192.168.1.0/24"):
+        topology.build_router(plan)
+    with step(f"{len(plan.nodes)} node namespaces wired to the underlay"):
+        for node in plan.nodes:
+            topology.build_node(plan, node)
+    client = LabController(plan.router_netns, state.admin_token)
+    with step(f"controller at {plan.controller_url} (kernel route backend)"):
+        pid = members.start_controller(plan, store, state)
+        _expect(client.wait_ready, READY_TIMEOUT, pid, store, "controller")
+    with step(f"{len(plan.nodes)} node agents joined, routes programmed on the router"):
+        for node in plan.nodes:
+            members.start_agent(plan, node, store, state)
+        records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
+        state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
+        store.save(state)
+    total = sum(len(n.pods) for n in plan.nodes)
+    with step(f"{total} pods attached through the CNI plugin"):
+        _attach_all(plan, store, state)
+    state.phase = "ready"
+    store.save(state)
+
+
+def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
+    jobs = [(node, pod) for node in plan.nodes for pod in node.pods]
+    with ThreadPoolExecutor(max_workers=ATTACH_WORKERS) as pool:
+        futures = [pool.submit(members.attach_pod, node, pod, store, state) for node, pod in jobs]
+        for future in futures:
+            future.result()
+    for node in plan.nodes:  # attach order is racy; keep the record in plan order
+        order = {p.name: i for i, p in enumerate(node.pods)}
+        state.pods_of(node.name).sort(key=lambda p: order.get(p.name, len(order)))
+
+
+def _expect(wait: Callable[..., None], timeout: float, pid: int, store: StateStore, process: str) -> None:
+    try:
+        wait(timeout, alive=lambda: procs.alive(pid))
+    except ControllerError as exc:
+        raise LabError(f"{exc}; log tail of {store.log(process)}:\n{tail(store, process)}") from exc
+
+
+def tail(store: StateStore, process: str, lines: int = 15) -> str:
+    try:
+        return "\n".join(store.log(process).read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+@dataclass
+class DownReport:
+    processes: list[int]
+    namespaces: list[str]
+    state_dir_removed: bool
+
+
+def down(name: str) -> DownReport:
+    """Remove lab `name` entirely: processes, namespaces (and the links in them), the state directory.
+
+    Idempotent: a lab that does not exist, or exists only in part, is success.
+    """
+    require_host()
+    prefix = lab_prefix(name)
+    store = StateStore(name)
+    state = store.load()
+    recorded = list(state.processes.values()) if state else []
+    recorded = [pid for pid in recorded if _is_hubnet(pid)]
+    found = procs.pids_in_netns(labnet.list_netns(prefix))
+    stopped = sorted(set(recorded) | set(found))
+    procs.stop(stopped)
+    namespaces = topology.destroy(prefix)
+    existed = store.exists()
+    store.remove()
+    return DownReport(processes=stopped, namespaces=namespaces, state_dir_removed=existed)
+
+
+def _is_hubnet(pid: int) -> bool:
+    """Guard against pid reuse: a recorded pid is only ours while its command line is a hubnet one."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"hubnet" in fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+class _Stepper:
+    """`with step("what"):` reports 'what (0.42 s)' when the step finished."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def __call__(self, what: str) -> _Step:
+        return _Step(self.progress, what)
+
+
+class _Step:
+    def __init__(self, progress: Progress, what: str) -> None:
+        self.progress, self.what = progress, what
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.progress(f"{self.what} ({time.monotonic() - self.started:.2f} s)")

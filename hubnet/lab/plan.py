@@ -1,0 +1,112 @@
+"""The lab's topology as pure data: names and addresses for a router, N nodes and M pods per node.
+
+Everything the lab creates is named `hnlab-<name>-…`; a lab name has no dash, so the prefix of one lab never
+matches another's (`hnlab-lab-` vs `hnlab-lab2-`). docker-compose.yml uses the same addresses (a test checks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+PREFIX = "hnlab-"
+UNDERLAY = IPv4Network("192.168.1.0/24")
+ROUTER_ADDRESS = IPv4Address("192.168.1.1")
+FIRST_NODE_HOST = 11  # node-1 is 192.168.1.11, node-2 .12, ...
+CONTROLLER_PORT = 6780
+CLUSTER_CIDR = IPv4Network("10.244.0.0/16")
+NODE_PREFIX = 24
+UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace
+NODE_UPLINK = "hnlab-up0"  # in each node namespace
+POD_BRIDGE = "v-net-0"
+MTU = 1500
+MAX_NODES = 200
+MAX_PODS = 250
+_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+class PlanError(ValueError):
+    """The requested lab cannot be built (bad name, too many nodes or pods)."""
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    name: str
+    netns: str
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    index: int
+    name: str
+    netns: str
+    address: IPv4Address
+    router_port: str  # the node's port on the underlay bridge, in the router namespace
+    pods: tuple[PodPlan, ...]
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    name: str
+    router_netns: str
+    nodes: tuple[NodePlan, ...]
+
+    @property
+    def prefix(self) -> str:
+        return lab_prefix(self.name)
+
+    @property
+    def controller_url(self) -> str:
+        return f"http://{ROUTER_ADDRESS}:{CONTROLLER_PORT}"
+
+    def node(self, name: str) -> NodePlan:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise PlanError(f"no node {name!r} in lab {self.name!r}")
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise PlanError(f"invalid lab name {name!r}: 1-12 characters a-z0-9, starting with a letter, no dashes")
+    return name
+
+
+def lab_prefix(name: str) -> str:
+    """The prefix of every namespace of lab `name` (`hnlab-lab-`)."""
+    return f"{PREFIX}{validate_name(name)}-"
+
+
+def node_address(index: int) -> IPv4Address:
+    """The underlay address of node `index` (1-based): 192.168.1.11, .12, ..."""
+    return UNDERLAY.network_address + FIRST_NODE_HOST - 1 + index
+
+
+def pod_plan(lab: str, node_index: int, pod_index: int) -> PodPlan:
+    name = f"n{node_index}-pod-{pod_index}"
+    return PodPlan(name=name, netns=f"{lab_prefix(lab)}{name}")
+
+
+def node_plan(lab: str, index: int, pods: int) -> NodePlan:
+    return NodePlan(
+        index=index,
+        name=f"node-{index}",
+        netns=f"{lab_prefix(lab)}node-{index}",
+        address=node_address(index),
+        router_port=f"hnlab-n{index}",
+        pods=tuple(pod_plan(lab, index, j) for j in range(1, pods + 1)),
+    )
+
+
+def make_plan(name: str, nodes: int, pods: int) -> LabPlan:
+    """The full topology for `nodes` nodes with `pods` pods each; raises PlanError on bad sizes."""
+    if not 1 <= nodes <= MAX_NODES:
+        raise PlanError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
+    if not 0 <= pods <= MAX_PODS:
+        raise PlanError(f"--pods must be 0..{MAX_PODS}, got {pods}")
+    return LabPlan(
+        name=validate_name(name),
+        router_netns=f"{lab_prefix(name)}router",
+        nodes=tuple(node_plan(name, i, pods) for i in range(1, nodes + 1)),
+    )

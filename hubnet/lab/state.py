@@ -1,0 +1,97 @@
+"""The lab's state directory and state file: what `up` created, so `status`, `check` and `down` can find it.
+
+Layout (`/run/hubnet-lab/<name>/`, tmpfs like the namespaces themselves, so a reboot forgets both together):
+  state.json          this module's record (written atomically after every step of `up`)
+  controller/         the controller's HUBNET_STATE_DIR (SQLite database)
+  nodes/<node>/       each agent's --state-dir, cni/conf (--cni-conf-dir), cni/bin (--cni-bin-dir)
+  logs/<process>.log  stdout+stderr of every process the lab started
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubnet.lab.plan import validate_name
+
+ROOT = Path(os.environ.get("HUBNET_LAB_ROOT", "/run/hubnet-lab"))
+
+
+@dataclass
+class PodState:
+    name: str
+    netns: str
+    ip: str | None = None
+
+
+@dataclass
+class LabState:
+    name: str
+    nodes: int
+    pods: int
+    bootstrap_token: str
+    admin_token: str
+    phase: str = "building"  # building | ready
+    processes: dict[str, int] = field(default_factory=dict)  # "controller" / "agent-node-1" -> pid
+    subnets: dict[str, str] = field(default_factory=dict)  # node -> subnet
+    node_pods: dict[str, list[PodState]] = field(default_factory=dict)  # node -> pods attached
+
+    def pods_of(self, node: str) -> list[PodState]:
+        return self.node_pods.setdefault(node, [])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabState:
+        pods = {node: [PodState(**p) for p in items] for node, items in data.get("node_pods", {}).items()}
+        return cls(**{**data, "node_pods": pods})
+
+
+class StateStore:
+    """Reads and atomically rewrites `state.json` of one lab; safe across the threads of one `up`."""
+
+    def __init__(self, name: str, root: Path | None = None) -> None:
+        self.name = validate_name(name)
+        self.dir = (root or ROOT) / name
+        self.path = self.dir / "state.json"
+        self.lock = threading.RLock()  # guards the in-memory LabState and the file
+
+    def exists(self) -> bool:
+        return self.dir.exists()
+
+    def log(self, process: str) -> Path:
+        return self.dir / "logs" / f"{process}.log"
+
+    def node_dir(self, node: str) -> Path:
+        return self.dir / "nodes" / node
+
+    def create(self, state: LabState) -> None:
+        """Create the directory (mode 0700: it holds tokens) and the first state file."""
+        self.dir.mkdir(parents=True, mode=0o700)
+        (self.dir / "logs").mkdir()
+        self.save(state)
+
+    def load(self) -> LabState | None:
+        try:
+            return LabState.from_json(json.loads(self.path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None  # a torn or foreign file: `down` still cleans by name prefix
+
+    def save(self, state: LabState) -> None:
+        with self.lock:
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(state.to_json(), fh, indent=1)
+            os.replace(tmp, self.path)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

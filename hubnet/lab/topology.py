@@ -1,0 +1,77 @@
+"""Build and tear down the lab's namespaces: a router with the underlay bridge, nodes wired to it, pod namespaces.
+
+Nothing is created in the root namespace: the underlay bridge lives in the router namespace and each node's
+veth has both ends inside lab namespaces, so deleting the namespaces removes every link with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from hubnet.lab.plan import MTU, NODE_UPLINK, ROUTER_ADDRESS, UNDERLAY, UNDERLAY_BRIDGE, LabPlan, NodePlan
+from hubnet.linux import labnet
+from hubnet.linux.errors import NotFound
+
+# Why each sysctl: the router forwards between nodes on one bridge, so the kernel would answer every routed
+# packet with an ICMP redirect (and the nodes would follow it, bypassing the router). Reverse-path filtering
+# costs a FIB lookup per packet and buys nothing on a lab underlay. br_netfilter (when loaded) would send every
+# bridged frame through the iptables hooks; nothing in the lab filters bridged traffic.
+_COMMON = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.default.send_redirects": "0",
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv4.conf.default.accept_redirects": "0",
+}
+_BRIDGE_NF = {
+    "net.bridge.bridge-nf-call-iptables": "0",
+    "net.bridge.bridge-nf-call-ip6tables": "0",
+    "net.bridge.bridge-nf-call-arptables": "0",
+}
+
+
+def tune(netns: str) -> None:
+    """Apply the lab's sysctls inside `netns` (bridge-netfilter keys only where the module is loaded)."""
+    labnet.set_sysctls(netns, _COMMON)
+    with contextlib.suppress(NotFound):  # br_netfilter not loaded: no hooks to switch off
+        labnet.set_sysctls(netns, _BRIDGE_NF)
+
+
+def build_router(plan: LabPlan) -> None:
+    """The router namespace: forwarding on, the underlay bridge holding 192.168.1.1/24."""
+    labnet.create_netns(plan.router_netns)
+    tune(plan.router_netns)
+    labnet.ensure_bridge(plan.router_netns, UNDERLAY_BRIDGE, str(ROUTER_ADDRESS), UNDERLAY.prefixlen)
+
+
+def build_node(plan: LabPlan, node: NodePlan) -> None:
+    """A node namespace whose uplink (192.168.1.1x/24) is a port of the router's underlay bridge."""
+    labnet.create_netns(node.netns)
+    tune(node.netns)
+    labnet.add_uplink(
+        plan.router_netns,
+        UNDERLAY_BRIDGE,
+        node.router_port,
+        node.netns,
+        NODE_UPLINK,
+        str(node.address),
+        UNDERLAY.prefixlen,
+        MTU,
+    )
+
+
+def lab_namespaces(prefix: str) -> list[str]:
+    """Every namespace of a lab, pods first, then nodes, the router last (the order `down` deletes them)."""
+    names = labnet.list_netns(prefix)
+    rank = {"router": 2}
+    return sorted(names, key=lambda n: (rank.get(n[len(prefix) :], 1 if "-pod-" not in n else 0), n))
+
+
+def destroy(prefix: str) -> list[str]:
+    """Delete every namespace named `prefix…` (and with them every link inside); the names removed."""
+    names = lab_namespaces(prefix)
+    for name in names:
+        labnet.delete_netns(name)
+    return names
