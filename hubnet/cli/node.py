@@ -1,0 +1,223 @@
+"""`hubnet node …`: the node agent (join / leave) and a cnitool-like runtime stand-in (`pod add|del|check|list`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import IPv4Address
+from typing import Annotated, Any
+
+import typer
+
+node_app = typer.Typer(help="Node agent: join the cluster, attach pods through the CNI plugin.", no_args_is_help=True)
+pod_app = typer.Typer(help="Play the container runtime: run the CNI plugin like cnitool does.", no_args_is_help=True)
+node_app.add_typer(pod_app, name="pod")
+
+StateDir = Annotated[str, typer.Option("--state-dir", help="Agent state: secret, IPAM store, socket, CNI cache.")]
+ConfDir = Annotated[str, typer.Option("--cni-conf-dir", help="Where the agent writes 10-hubnet.conflist.")]
+BinDir = Annotated[str, typer.Option("--cni-bin-dir", help="Where the agent installs the plugin `hubnet`.")]
+DEFAULT_STATE, DEFAULT_CONF, DEFAULT_BIN = "/var/lib/hubnet", "/etc/cni/net.d", "/opt/cni/bin"
+SAVED = "agent.json"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(node_app, name="node")
+
+
+@node_app.command()
+def join(
+    controller: Annotated[str, typer.Option(help="Controller base URL, e.g. http://10.0.0.1:6780.")] = "",
+    token: Annotated[str, typer.Option(help="Bootstrap token.", envvar="HUBNET_BOOTSTRAP_TOKEN")] = "",
+    name: Annotated[str, typer.Option(help="Node name (DNS-1123 label).")] = "",
+    address: Annotated[str, typer.Option(help="The node's underlay IPv4 address.")] = "",
+    router: Annotated[str, typer.Option(help="Router address (default: the controller's answer).")] = "",
+    bridge: Annotated[str, typer.Option(help="Bridge name.")] = "v-net-0",
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+    fixed_subnet: Annotated[str, typer.Option(hidden=True, help="Test seam: no controller, this subnet.")] = "",
+    cluster_cidr: Annotated[list[str] | None, typer.Option(hidden=True, help="With --fixed-subnet.")] = None,
+) -> None:
+    """Run the node agent in the foreground (SIGTERM stops it and leaves the node network in place)."""
+    import logging
+    import signal
+    import threading
+
+    from hubnet.net import parse_network
+    from node_client.agent.agent import Agent
+    from node_client.agent.config import AgentConfig
+
+    if not fixed_subnet and not (controller and token and name and address):
+        raise typer.BadParameter("--controller, --token, --name and --address are required")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = AgentConfig(
+            name=name or "node",
+            address=IPv4Address(address or "0.0.0.0"),
+            controller=controller,
+            token=token,
+            router=IPv4Address(router) if router else None,
+            bridge=bridge,
+            state_dir=state_dir,
+            cni_conf_dir=cni_conf_dir,
+            cni_bin_dir=cni_bin_dir,
+            fixed_subnet=parse_network(fixed_subnet) if fixed_subnet else None,
+            fixed_cluster_cidrs=tuple(parse_network(c) for c in cluster_cidr or ()),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _save(
+        state_dir,
+        {
+            "controller": controller,
+            "name": config.name,
+            "router": router,
+            "bridge": bridge,
+            "cni_conf_dir": cni_conf_dir,
+            "cni_bin_dir": cni_bin_dir,
+            "address": str(config.address),
+        },
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Agent(config).run(stop)
+
+
+@node_app.command()
+def leave(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Deregister from the controller and tear the node network down (bridge, routes, masquerade, conflist)."""
+    from node_client.agent.agent import Agent
+    from node_client.agent.config import AgentConfig
+
+    saved = _load(state_dir)
+    config = AgentConfig(
+        name=saved.get("name", "node"),
+        address=IPv4Address(saved.get("address", "0.0.0.0")),
+        controller=saved.get("controller", ""),
+        router=IPv4Address(saved["router"]) if saved.get("router") else None,
+        bridge=saved.get("bridge", "v-net-0"),
+        state_dir=state_dir,
+        cni_conf_dir=saved.get("cni_conf_dir", DEFAULT_CONF),
+        cni_bin_dir=saved.get("cni_bin_dir", DEFAULT_BIN),
+    )
+    Agent(config).leave()
+    typer.echo(f"node {config.name} left")
+
+
+NetnsOpt = Annotated[str | None, typer.Option("--netns", help="Pod netns path or name (default: create one).")]
+IfnameOpt = Annotated[str, typer.Option("--ifname")]
+PrefixOpt = Annotated[str, typer.Option("--netns-prefix", help="Prefix of netns this command creates.")]
+
+
+@pod_app.command("add")
+def pod_add(
+    name: str,
+    netns: NetnsOpt = None,
+    ifname: IfnameOpt = "eth0",
+    netns_prefix: PrefixOpt = "hnpod-",
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+) -> None:
+    """Create the pod netns (unless --netns), run ADD, keep the result; prints the result JSON."""
+    from hubnet.linux import netns as ns
+
+    rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    created = None
+    if netns is None:
+        created = f"{netns_prefix}{name}"
+        path = ns.create(created)
+    else:
+        path = ns.path_of(netns)
+    try:
+        result = _cni(lambda: rt.add(name, path, ifname))
+    except typer.Exit:
+        if created:
+            ns.remove(created)
+        raise
+    typer.echo(json.dumps(result, indent=2))
+
+
+@pod_app.command("del")
+def pod_del(
+    name: str,
+    netns: NetnsOpt = None,
+    ifname: IfnameOpt = "eth0",
+    netns_prefix: PrefixOpt = "hnpod-",
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+) -> None:
+    """Run DEL (with the cached result as prevResult) and remove the netns `pod add` created."""
+    from hubnet.linux import netns as ns
+
+    rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    used = _cni(lambda: rt.delete(name, ns.path_of(netns) if netns else None, ifname))
+    ours = ns.path_of(f"{netns_prefix}{name}")
+    if netns is None and used == ours:
+        ns.remove(f"{netns_prefix}{name}")
+
+
+@pod_app.command("check")
+def pod_check(
+    name: str,
+    netns: NetnsOpt = None,
+    ifname: IfnameOpt = "eth0",
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+) -> None:
+    """Run CHECK with the cached result; exit 0 when the attachment is intact."""
+    from hubnet.linux import netns as ns
+
+    rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    _cni(lambda: rt.check(name, ns.path_of(netns) if netns else None, ifname))
+    typer.echo(f"{name}: ok")
+
+
+@pod_app.command("list")
+def pod_list(
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+) -> None:
+    """The attachments in the runtime's result cache: container, interface, address, netns."""
+    for entry in _runtime(state_dir, cni_conf_dir, cni_bin_dir).entries():
+        ips = [ip.get("address") for ip in (entry.get("result") or {}).get("ips", [])]
+        typer.echo(f"{entry['containerId']}\t{entry['ifName']}\t{','.join(ips)}\t{entry.get('netns', '')}")
+
+
+def _runtime(state_dir: str, conf_dir: str, bin_dir: str) -> Any:
+    from node_client.runtime import Runtime
+
+    return Runtime(state_dir=state_dir, conf_dir=conf_dir, bin_dir=bin_dir)
+
+
+def _cni(call: Any) -> Any:
+    """Run a runtime call; a plugin error becomes its JSON on stderr and exit status 1."""
+    from node_client.runtime import PluginError
+
+    try:
+        return call()
+    except PluginError as exc:
+        typer.echo(json.dumps({"code": exc.code, "msg": exc.msg, "details": exc.details}), err=True)
+        raise typer.Exit(1) from None
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _save(state_dir: str, data: dict[str, str]) -> None:
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    with open(os.path.join(state_dir, SAVED), "w") as f:
+        json.dump(data, f)
+
+
+def _load(state_dir: str) -> dict[str, str]:
+    try:
+        with open(os.path.join(state_dir, SAVED)) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise typer.BadParameter(f"no {SAVED} in {state_dir!r}: this node never joined") from None
+    return data if isinstance(data, dict) else {}

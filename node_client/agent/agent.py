@@ -1,0 +1,157 @@
+"""The node agent: the composition root of the node side (`hubnet node join`).
+
+Start-up: secret, last known record (rebuild the node network from it so running pods keep working), sweep leaked
+veths, open the CNI socket (ADD answers 11 until ready), then register and heartbeat. Ready — and only then the
+plugin and conflist are written — once the controller reports the node's route `programmed` (fail closed).
+SIGTERM stops the process and leaves the network in place; `leave()` deregisters and tears it down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from node_client.agent import cniconf, netsetup, podnet
+from node_client.agent.client import ControllerClient, ControllerError, Unreachable
+from node_client.agent.commands import Commands
+from node_client.agent.config import AgentConfig
+from node_client.agent.secret import load_or_create
+from node_client.agent.server import AgentSocketServer
+from node_client.agent.state import NodeNetwork, NodeState, load_record, save_record
+from node_client.cni import ipam
+
+log = logging.getLogger(__name__)
+ClientFactory = Callable[[str], ControllerClient]
+
+
+def backoff(failures: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Jittered exponential back-off: a random delay in [d/2, d], d = min(cap, base * 2**failures)."""
+    delay = min(cap, base * 2 ** min(failures, 16))
+    return random.uniform(delay / 2, delay)
+
+
+def heartbeat_interval(record: dict[str, Any]) -> float:
+    """A third of the lease, between 1 and 10 s; 0.5 s while waiting for the route (readiness comes sooner)."""
+    if record.get("route_state") != "programmed":
+        return 0.5
+    ttl = float(record.get("lease_ttl_seconds") or 30)
+    return max(1.0, min(10.0, ttl / 3)) * random.uniform(0.8, 1.0)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, client_factory: ClientFactory = ControllerClient) -> None:
+        self.config = config
+        self.state = NodeState()
+        self.commands = Commands(config, self.state)
+        self._client_factory = client_factory
+        self._installed = False
+        self._applied: NodeNetwork | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set. The node network stays in place afterwards."""
+        os.makedirs(self.config.state_dir, mode=0o700, exist_ok=True)
+        secret = load_or_create(self.config.secret_path)
+        if self.config.fixed_subnet is not None:
+            self._apply({"route_state": "programmed"}, fixed=True)
+        else:
+            cached = load_record(self.config.record_path)
+            if cached is not None:
+                self._apply({**cached, "route_state": "unconfirmed"})  # network back up, not ready yet
+        self._sweep()
+        server = AgentSocketServer(self.config.socket_path, self.commands.dispatch)
+        server.start()
+        try:
+            if self.config.fixed_subnet is None:
+                self._sync_loop(secret, stop)
+            else:
+                stop.wait()
+        finally:
+            server.stop()
+
+    def leave(self) -> None:
+        """Deregister from the controller, then remove the conflist, plugin and node network."""
+        record = load_record(self.config.record_path)
+        if self.config.controller:
+            client = self._client_factory(self.config.controller)
+            try:
+                client.deregister(name=self.config.name, secret=load_or_create(self.config.secret_path))
+            finally:
+                client.close()
+        cniconf.remove(self.config)
+        network = NodeNetwork.from_record(record, self.config.router) if record else None
+        netsetup.teardown(network, self.config.bridge)
+        for path in (self.config.record_path,):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    # -- controller --------------------------------------------------------------------------------------------
+    def _sync_loop(self, secret: str, stop: threading.Event) -> None:
+        client = self._client_factory(self.config.controller)
+        registered, failures, delay = False, 0, 0.0
+        try:
+            while not stop.wait(delay):
+                try:
+                    if registered:
+                        record = client.heartbeat(name=self.config.name, secret=secret)
+                    else:
+                        record = client.register(
+                            token=self.config.token,
+                            name=self.config.name,
+                            address=str(self.config.address),
+                            secret=secret,
+                        )
+                        registered = True
+                    self._apply(record)
+                    failures, delay = 0, heartbeat_interval(record)
+                except Unreachable as exc:
+                    failures += 1
+                    delay = backoff(failures)
+                    log.warning("%s; node keeps running, retry in %.1fs", exc, delay)
+                except (ControllerError, ValueError, KeyError) as exc:
+                    status = getattr(exc, "status", None)
+                    if status in (401, 403, 404):
+                        registered = False  # record gone or secret no longer accepted: register again
+                    failures += 1
+                    delay = backoff(failures)
+                    log.error("controller: %s; retry in %.1fs", exc, delay)
+        finally:
+            client.close()
+
+    def _apply(self, record: dict[str, Any], *, fixed: bool = False) -> None:
+        """Bring the node network in line with the record; ready iff the route is programmed."""
+        if fixed:
+            assert self.config.fixed_subnet is not None
+            network = NodeNetwork(self.config.fixed_subnet, self.config.fixed_cluster_cidrs, self.config.router)
+        else:
+            network = NodeNetwork.from_record(record, self.config.router)
+            save_record(self.config.record_path, {k: v for k, v in record.items() if k != "route_state"})
+        netsetup.ensure(network, self.config.bridge)
+        if network != self._applied:
+            log.info(
+                "node network: subnet %s gateway %s bridge %s", network.subnet, network.gateway, self.config.bridge
+            )
+            self._applied = network
+        ready = record.get("route_state") == "programmed"
+        reason = "ready" if ready else f"route to {network.subnet} is {record.get('route_state')!r}, not programmed"
+        self.state.update(network, ready=ready, reason=reason, record=record)
+        if ready and not self._installed:
+            cniconf.install_plugin(self.config)
+            cniconf.write_conflist(self.config, network.subnet)
+            self._installed = True
+            log.info("node ready: plugin and %s written", self.config.conflist_path)
+
+    def _sweep(self) -> None:
+        """Remove bridge ports whose attachment holds no reservation (left by a DEL done while we were down)."""
+        network, _, _ = self.state.snapshot()
+        if network is None:
+            return
+        store = ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
+        keep = {podnet.host_veth(r.container_id, r.ifname) for r in store.reservations()}
+        removed = podnet.sweep(self.config.bridge, keep)
+        if removed:
+            log.warning("removed %d leaked veth(s): %s", len(removed), ", ".join(removed))

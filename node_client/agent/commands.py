@@ -1,0 +1,144 @@
+"""cmd_add / cmd_del / cmd_check / cmd_status / cmd_gc: each a short list of named steps over IPAM and podnet.
+
+Errors leave here as `CniError` with the spec's codes; lower-layer errors are translated exactly once, here.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from ipaddress import IPv4Interface
+from typing import Any
+
+from hubnet.linux.errors import LinuxError, NotFound
+from node_client.agent import faults, podnet
+from node_client.agent.config import AgentConfig
+from node_client.agent.state import NodeNetwork, NodeState
+from node_client.cni import ipam, result, skel
+from node_client.cni.shim import valid_attachments
+from node_client.cni.skel import CniError, Request
+
+INVALID_NETNS = 8  # libcni ErrInvalidNetNS
+INTERFACE_EXISTS = 102
+LINK_ERROR = 103
+
+
+class Commands:
+    def __init__(self, config: AgentConfig, state: NodeState) -> None:
+        self.config = config
+        self.state = state
+
+    def dispatch(self, req: Request) -> Any:
+        handler = {
+            "ADD": self.cmd_add,
+            "DEL": self.cmd_del,
+            "CHECK": self.cmd_check,
+            "STATUS": self.cmd_status,
+            "GC": self.cmd_gc,
+        }.get(req.command)
+        if handler is None:
+            raise CniError(skel.INVALID_ENV, f"unknown CNI_COMMAND: {req.command}")
+        try:
+            return handler(req)
+        except ipam.IpamError as exc:
+            raise CniError(exc.code, str(exc)) from None
+        except LinuxError as exc:
+            raise CniError(LINK_ERROR, str(exc)) from None
+
+    def store(self, network: NodeNetwork) -> ipam.Store:
+        return ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
+
+    def _ready_network(self) -> NodeNetwork:
+        network, ready, reason = self.state.snapshot()
+        if not ready or network is None:
+            raise CniError(skel.TRY_AGAIN_LATER, "node is not ready; try again later", reason)
+        return network
+
+    def cmd_add(self, req: Request) -> dict[str, Any]:
+        network = self._ready_network()
+        store = self.store(network)
+        if not _netns_exists(req.netns):
+            raise CniError(INVALID_NETNS, f"failed to open netns {req.netns!r}: no such file")
+        with ExitStack() as undo:
+            reservation = store.allocate(req.container_id, req.ifname)
+            undo.callback(store.release, req.container_id, req.ifname)
+            faults.point("add", "after-reserve")
+            address = IPv4Interface(f"{reservation.address}/{network.subnet.prefixlen}")
+            host = podnet.host_veth(req.container_id, req.ifname)
+            try:
+                made = podnet.attach(
+                    netns_path=req.netns,
+                    ifname=req.ifname,
+                    host=host,
+                    bridge=self.config.bridge,
+                    address=address,
+                    gateway=network.gateway,
+                )
+            except podnet.InterfaceExists as exc:
+                raise CniError(INTERFACE_EXISTS, str(exc)) from None
+            out = result.add_result(
+                req.cni_version,
+                bridge=(self.config.bridge, ""),
+                host=(host, made.host_mac),
+                pod=(req.ifname, made.pod_mac, req.netns),
+                address=str(address),
+                gateway=str(network.gateway),
+            )
+            faults.point("add", "before-result")
+            undo.pop_all()
+            return out
+
+    def cmd_del(self, req: Request) -> None:
+        """Succeeds when things are already gone; needs neither prevResult nor CNI_NETNS nor readiness."""
+        podnet.detach(podnet.host_veth(req.container_id, req.ifname))
+        network, _, _ = self.state.snapshot()
+        if network is not None:
+            self.store(network).release(req.container_id, req.ifname)
+
+    def cmd_check(self, req: Request) -> None:
+        network = self._ready_network()
+        reservation = self.store(network).find(req.container_id, req.ifname)
+        if reservation is None:
+            raise CniError(LINK_ERROR, f"no IP reservation for {req.container_id}/{req.ifname}")
+        address = IPv4Interface(f"{reservation.address}/{network.subnet.prefixlen}")
+        prev = result.prev_address(req.config, req.ifname)
+        if prev is not None and IPv4Interface(prev) != address:
+            raise CniError(LINK_ERROR, f"prevResult says {prev}, the reservation is {address}")
+        try:
+            podnet.check(
+                netns_path=req.netns,
+                ifname=req.ifname,
+                host=podnet.host_veth(req.container_id, req.ifname),
+                bridge=self.config.bridge,
+                address=address,
+                gateway=network.gateway,
+            )
+        except NotFound as exc:
+            raise CniError(LINK_ERROR, str(exc)) from None
+
+    def cmd_status(self, req: Request) -> None:
+        network, ready, reason = self.state.snapshot()
+        if not ready or network is None:
+            raise CniError(skel.NOT_AVAILABLE, "node is not ready", reason)
+        if self.store(network).free_count() <= 0:
+            raise CniError(skel.NOT_AVAILABLE, f"no free pod address left in {network.subnet}")
+        if not podnet.bridge_has(self.config.bridge, network):
+            raise CniError(skel.NOT_AVAILABLE, f"bridge {self.config.bridge!r} or its gateway address is missing")
+
+    def cmd_gc(self, req: Request) -> None:
+        network, _, _ = self.state.snapshot()
+        if network is None:
+            return
+        gone = self.store(network).release_except(valid_attachments(req.config))
+        errors = []
+        for r in gone:
+            try:
+                podnet.detach(podnet.host_veth(r.container_id, r.ifname))
+            except LinuxError as exc:  # continue on error and report all (spec)
+                errors.append(str(exc))
+        if errors:
+            raise CniError(LINK_ERROR, "GC could not remove some veths", "; ".join(errors))
+
+
+def _netns_exists(path: str) -> bool:
+    return bool(path) and os.path.exists(path)

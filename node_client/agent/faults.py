@@ -1,0 +1,18 @@
+"""Fault injection for crash tests: `HUBNET_FAULT=add:after-veth` makes the agent kill itself (SIGKILL) there.
+
+Points of an ADD: after-reserve, after-veth, after-move, after-address, before-result. Read once per call, so a
+test can restart the agent without the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ADD_POINTS = ("after-reserve", "after-veth", "after-move", "after-address", "before-result")
+
+
+def point(command: str, where: str) -> None:
+    """Die here, like kill -9, when HUBNET_FAULT names this command and point."""
+    if os.environ.get("HUBNET_FAULT") == f"{command}:{where}":
+        os.kill(os.getpid(), signal.SIGKILL)

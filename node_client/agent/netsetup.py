@@ -1,0 +1,43 @@
+"""The node network: bridge with the gateway address, forwarding, the cluster route, egress masquerade.
+
+Every step is idempotent and repairs drift, so the agent runs it at start and after every (re)registration.
+"""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import IPv4Interface
+
+from hubnet.linux import addresses, links, nft, node_routes, sysctl
+from hubnet.linux.netns import handle
+from node_client.agent.state import NodeNetwork
+
+log = logging.getLogger(__name__)
+
+
+def ensure(network: NodeNetwork, bridge: str) -> None:
+    """Make the node's own network namespace match `network`."""
+    gw = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
+    with handle() as h:
+        index = links.ensure_bridge(h, bridge)
+        stale = addresses.ensure_only(h, index, gw, bridge)
+        if stale:
+            log.warning("bridge %s had stale addresses %s; replaced by %s", bridge, [str(a) for a in stale], gw)
+        if network.router is not None:
+            default_gw = node_routes.gateway_of(h, node_routes.DEFAULT)
+            for cidr in network.cluster_cidrs:
+                if default_gw != network.router:
+                    node_routes.replace(h, cidr, network.router)
+    sysctl.ensure(sysctl.IP_FORWARD, "1")
+    nft.apply(nft.masquerade_ruleset(network.subnet, network.cluster_cidrs or (network.subnet,)))
+
+
+def teardown(network: NodeNetwork | None, bridge: str) -> None:
+    """Undo `ensure` (for `hubnet node leave`): masquerade table, cluster routes, bridge. Missing is success."""
+    nft.delete_table()
+    with handle() as h:
+        if network is not None and network.router is not None:
+            for cidr in network.cluster_cidrs:
+                if node_routes.gateway_of(h, cidr) == network.router:
+                    node_routes.delete(h, cidr, network.router)
+        links.delete_link(h, bridge)

@@ -1,0 +1,115 @@
+"""The netlink half of a pod attachment: a veth pair, pod end in the pod netns with its address and default route.
+
+Host-side veth names are derived from (containerID, ifname), so DEL, GC and the start-up sweep find them with no
+other record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
+
+from hubnet.linux import addresses, links, netns, node_routes
+from hubnet.linux.errors import LinuxError, NotFound
+from node_client.agent import faults
+from node_client.agent.state import NodeNetwork
+
+
+def host_veth(container_id: str, ifname: str) -> str:
+    """`veth` + 11 hex digits of a hash of the attachment (15 characters, the kernel's limit)."""
+    return "veth" + hashlib.sha1(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
+
+
+@dataclass(frozen=True)
+class Attached:
+    host: str
+    host_mac: str
+    pod_mac: str
+
+
+class InterfaceExists(LinuxError):
+    """ADD for an interface that is already in the pod netns (the spec says: error)."""
+
+
+def attach(
+    *, netns_path: str, ifname: str, host: str, bridge: str, address: IPv4Interface, gateway: IPv4Address
+) -> Attached:
+    """Create and wire the veth pair; on any failure the pair is removed again (nothing half-made stays)."""
+    with ExitStack() as undo, netns.handle(netns_path) as pod, netns.handle() as node:
+        if links.index_of(pod, ifname) is not None:
+            raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}")
+        bridge_index = links.require_index(node, bridge)
+        fd = netns.open_fd(netns_path)
+        try:
+            host_index = links.add_veth(node, host, ifname, fd)
+        finally:
+            os.close(fd)
+        undo.callback(links.delete_link, node, host)
+        faults.point("add", "after-veth")
+        links.attach(node, host_index, bridge_index, host)
+        pod_index = links.require_index(pod, ifname)
+        links.set_up(pod, pod_index, ifname)
+        faults.point("add", "after-move")
+        addresses.add(pod, pod_index, address, ifname)
+        node_routes.replace(pod, node_routes.DEFAULT, gateway, oif=pod_index)
+        faults.point("add", "after-address")
+        result = Attached(host, _mac(node, host), _mac(pod, ifname))
+        undo.pop_all()
+        return result
+
+
+def detach(host: str) -> bool:
+    """Delete the host end (the kernel removes the pod end with it); True when it existed."""
+    with netns.handle() as node:
+        return links.delete_link(node, host)
+
+
+def check(
+    *, netns_path: str, ifname: str, host: str, bridge: str, address: IPv4Interface, gateway: IPv4Address
+) -> None:
+    """Raise LinuxError naming the first thing an ADD created that is missing or wrong."""
+    with netns.handle() as node:
+        info = links.link_info(node, host)
+        bridge_index = links.index_of(node, bridge)
+        if info is None:
+            raise NotFound(f"host veth {host!r} is missing")
+        if bridge_index is None or info["master"] != bridge_index:
+            raise LinuxError(f"host veth {host!r} is not attached to bridge {bridge!r}")
+    with netns.handle(netns_path) as pod:
+        index = links.index_of(pod, ifname)
+        if index is None:
+            raise NotFound(f"interface {ifname!r} is missing in netns {netns_path!r}")
+        if address not in addresses.list_v4(pod, index):
+            raise NotFound(f"address {address} is missing on {ifname!r} in netns {netns_path!r}")
+        if node_routes.gateway_of(pod, node_routes.DEFAULT) != gateway:
+            raise NotFound(f"default route via {gateway} is missing in netns {netns_path!r}")
+
+
+def sweep(bridge: str, keep: set[str]) -> list[str]:
+    """Delete every `veth…` port of the bridge not named in `keep` (their reservation is gone: leaks)."""
+    removed = []
+    with netns.handle() as node:
+        index = links.index_of(node, bridge)
+        if index is None:
+            return []
+        for name in links.ports_of(node, index):
+            if name.startswith("veth") and name not in keep and links.delete_link(node, name):
+                removed.append(name)
+    return removed
+
+
+def _mac(h: Any, name: str) -> str:
+    info = links.link_info(h, name)
+    return str(info["mac"]) if info else ""
+
+
+def bridge_has(bridge: str, network: NodeNetwork) -> bool:
+    """True when the bridge exists and carries the node's gateway address."""
+    gw = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
+    with netns.handle() as node:
+        index = links.index_of(node, bridge)
+        return index is not None and gw in addresses.list_v4(node, index)

@@ -1,0 +1,70 @@
+"""The agent's unix socket: one JSON request from the CNI shim, one JSON answer, connection closed.
+
+Answer: `{"result": <ADD result or null>}` or `{"error": {"code", "msg", "details"}}`. The socket is 0600 (root):
+whoever may talk to it may change the node's network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socketserver
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from node_client.cni.skel import INTERNAL, CniError, Request
+
+log = logging.getLogger(__name__)
+Dispatch = Callable[[Request], Any]
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: AgentSocketServer
+
+    def handle(self) -> None:
+        answer = self.server.answer(self.rfile.read())
+        self.wfile.write(json.dumps(answer, separators=(",", ":")).encode())
+
+
+class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, path: str, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)  # a socket file left by a killed agent
+        old = os.umask(0o177)
+        try:
+            super().__init__(path, _Handler)
+        finally:
+            os.umask(old)
+        self.path = path
+        self._thread: threading.Thread | None = None
+
+    def answer(self, raw: bytes) -> dict[str, Any]:
+        try:
+            request = Request.from_wire(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            return {"error": CniError(INTERNAL, f"bad request from plugin: {exc}").to_json()}
+        try:
+            return {"result": self.dispatch(request)}
+        except CniError as exc:
+            return {"error": exc.to_json(request.cni_version)}
+        except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
+            log.exception("%s %s/%s failed", request.command, request.container_id, request.ifname)
+            return {"error": CniError(INTERNAL, f"{request.command} failed: {exc}").to_json(request.cni_version)}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="hubnet-cni-socket", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)

@@ -1,0 +1,72 @@
+"""What the agent knows about its node: the controller's record (persisted) and whether the node is ready."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from hubnet.net import gateway, parse_network
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """The parts of the node record the node network is built from."""
+
+    subnet: IPv4Network
+    cluster_cidrs: tuple[IPv4Network, ...]
+    router: IPv4Address | None
+
+    @property
+    def gateway(self) -> IPv4Address:
+        return gateway(self.subnet)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], router: IPv4Address | None = None) -> NodeNetwork:
+        """Validate the controller's answer: a /24-ish subnet inside one of the cluster CIDRs (never trust blindly)."""
+        subnet = parse_network(str(record["subnet"]))
+        cidrs = tuple(parse_network(str(c)) for c in record.get("cluster_cidrs") or ())
+        if cidrs and not any(subnet.subnet_of(c) for c in cidrs):
+            raise ValueError(f"controller gave subnet {subnet} outside the cluster CIDRs {[str(c) for c in cidrs]}")
+        if subnet.prefixlen > 30:
+            raise ValueError(f"controller gave subnet {subnet}, too small for pods")
+        addr = record.get("router_address")
+        return cls(subnet, cidrs, router or (IPv4Address(addr) if addr else None))
+
+
+class NodeState:
+    """Thread-safe: the CNI handlers read it while the heartbeat loop updates it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.network: NodeNetwork | None = None
+        self.ready = False
+        self.reason = "not registered with the controller yet"
+        self.record: dict[str, Any] = {}
+
+    def update(self, network: NodeNetwork | None, *, ready: bool, reason: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.network, self.ready, self.reason, self.record = network, ready, reason, record
+
+    def snapshot(self) -> tuple[NodeNetwork | None, bool, str]:
+        with self._lock:
+            return self.network, self.ready, self.reason
+
+
+def save_record(path: str, record: dict[str, Any]) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f)
+    os.replace(tmp, path)
+
+
+def load_record(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
