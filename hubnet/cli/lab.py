@@ -14,6 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from hubnet.lab.check import CheckReport
 
@@ -128,6 +129,26 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
 
 
 def _print_matrix(console: Console, report: CheckReport) -> None:
+
+    console.print(_pod_matrix(report) if len(report.pods) <= MATRIX_MAX_PODS else _node_matrix(report))
+    for pair in (p for p in report.pairs if not p.ok):
+        console.print(f"[red]✗ {pair.source} → {pair.target}: {pair.error}[/] (seen {pair.seen})")
+    for reach in report.reach:
+        mark = "[green]✓[/]" if reach.ok else "[red]✗[/]"
+        if not reach.ok:
+            console.print(f"{mark} {reach.pod} → {reach.target} {reach.address}")
+    data = report.to_json()
+    verdict = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+    console.print(
+        f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs, {data['pairs_translated']} translated, "
+        f"{data['reach_ok']}/{data['reach_total']} gateway/router probes"
+    )
+
+
+MATRIX_MAX_PODS = 24  # beyond this a pod-by-pod matrix does not fit a terminal: show node-by-node counts
+
+
+def _pod_matrix(report: CheckReport) -> Table:
     from rich.table import Table
 
     names = [p.name for p in report.pods]
@@ -142,16 +163,28 @@ def _print_matrix(console: Console, report: CheckReport) -> None:
             pair = result.get((src, dst))
             cells.append("·" if pair is None else "[green]✓[/]" if pair.ok else "[red]✗[/]")
         table.add_row(src, *cells)
-    console.print(table)
-    for pair in (p for p in report.pairs if not p.ok):
-        console.print(f"[red]✗ {pair.source} → {pair.target}: {pair.error}[/] (seen {pair.seen})")
-    for reach in report.reach:
-        mark = "[green]✓[/]" if reach.ok else "[red]✗[/]"
-        if not reach.ok:
-            console.print(f"{mark} {reach.pod} → {reach.target} {reach.address}")
-    data = report.to_json()
-    verdict = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
-    console.print(
-        f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs, {data['pairs_translated']} translated, "
-        f"{data['reach_ok']}/{data['reach_total']} gateway/router probes"
-    )
+    return table
+
+
+def _node_matrix(report: CheckReport) -> Table:
+    from rich.table import Table
+
+    node_of = {p.name: p.node for p in report.pods}
+    nodes = sorted(set(node_of.values()), key=lambda n: (len(n), n))
+    counts: dict[tuple[str, str], list[int]] = {}
+    for pair in report.pairs:
+        cell = counts.setdefault((node_of[pair.source], node_of[pair.target]), [0, 0])
+        cell[0] += pair.ok
+        cell[1] += 1
+    table = Table(title="pod pairs ok/total from the pods of row to the pods of column (TCP, no NAT)")
+    table.add_column("from \\ to")
+    for node in nodes:
+        table.add_column(node, justify="center")
+    for src in nodes:
+        cells = []
+        for dst in nodes:
+            ok, total = counts.get((src, dst), [0, 0])
+            colour = "green" if ok == total else "red"
+            cells.append(f"[{colour}]{ok}/{total}[/]")
+        table.add_row(src, *cells)
+    return table

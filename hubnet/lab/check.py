@@ -24,7 +24,7 @@ from hubnet.linux.labnet import socket_in
 from hubnet.net import gateway
 
 CHECK_PORT = 40007
-CONNECT_TIMEOUT = 3.0
+CONNECT_TIMEOUT = 2.0
 WORKERS = 16
 TRANSLATED = "source address translated"
 
