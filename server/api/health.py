@@ -1,0 +1,65 @@
+"""Liveness, readiness (the database answers), Prometheus metrics, and the route drift report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from server.api.deps import Ctl, Token
+from server.domain.errors import Unavailable
+from server.services.auth import require_admin
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(ctl: Ctl) -> dict[str, str]:
+    """503 problem+json while the database cannot be reached."""
+    try:
+        ctl.read(lambda uow: uow.repo.ping())
+    except Unavailable:
+        raise
+    except Exception as exc:
+        raise Unavailable(f"database check failed: {exc}") from exc
+    return {"status": "ready", "database": ctl.db.dialect}
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/routes", tags=["routes"])
+def routes(request: Request, ctl: Ctl, token: Token) -> JSONResponse:
+    """Desired routes vs the routes hubnet owns on the router (admin). Without a route backend: desired only."""
+    ctl.read(lambda uow: require_admin(ctl, uow, token, "read routes"))
+    reconciler = request.app.state.reconciler
+    if reconciler is not None:
+        return JSONResponse(_jsonable(reconciler.drift()))
+    from server.services.routes import desired
+
+    rows = [{"prefix": str(d.route.prefix), "next_hop": str(d.route.next_hop), "node": d.node} for d in desired(ctl)]
+    return JSONResponse({"backend": "none", "desired": rows, "actual": [], "missing": rows, "unexpected": []})
+
+
+def _jsonable(value: Any) -> Any:
+    """Routes, dataclasses and addresses from the reconciler's drift report as plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "route") and hasattr(value, "node"):
+        return {**_jsonable(value.route), "node": value.node}
+    if hasattr(value, "prefix") and hasattr(value, "next_hop"):
+        return {"prefix": str(value.prefix), "next_hop": str(value.next_hop)}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,45 @@
+"""Refuse request bodies over the limit: by Content-Length up front, and by counting a streamed body."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.api.problems import PROBLEM, problem_type
+from server.domain.errors import BodyTooLarge
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 problem+json before the app runs, or BodyTooLarge raised while it reads."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BodyTooLarge(f"request body exceeds {self.max_bytes} bytes", field="body")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, send: Send) -> None:
+        detail = f"request body exceeds {self.max_bytes} bytes"
+        body = {"type": problem_type("body-too-large"), "title": "Request body too large", "status": 413}
+        payload = json.dumps({**body, "detail": detail, "errors": [{"field": "body", "message": detail}]}).encode()
+        headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})

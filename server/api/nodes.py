@@ -1,0 +1,62 @@
+"""/v1/nodes: register or re-join, heartbeat, read, delete, list. Handlers only translate HTTP <-> use case."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from server.api.deps import Ctl, Token
+from server.api.schemas import Node, NodePage, RegisterRequest
+from server.domain.lease import LeaseState
+from server.services import nodes
+
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
+
+
+@router.post("", response_model=Node, status_code=201, responses={200: {"model": Node}})
+def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Request) -> JSONResponse:
+    """Register (201) or idempotently re-join (200). Bootstrap (or admin) token."""
+    started = time.perf_counter()
+    view, created = nodes.register(
+        ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
+    )
+    request.app.state.metrics.registration.observe(time.perf_counter() - started)
+    return JSONResponse(asdict(view), status_code=201 if created else 200)
+
+
+@router.post("/{name}/heartbeat", response_model=Node)
+def heartbeat(name: str, ctl: Ctl, token: Token) -> JSONResponse:
+    """Renew the lease. The node's own secret (or admin)."""
+    return JSONResponse(asdict(nodes.heartbeat(ctl, token=token, name=name)))
+
+
+@router.get("/{name}", response_model=Node)
+def get(name: str, ctl: Ctl, token: Token) -> JSONResponse:
+    """One node record. The node's own secret, or admin."""
+    return JSONResponse(asdict(nodes.get(ctl, token=token, name=name)))
+
+
+@router.delete("/{name}", status_code=204)
+def delete(name: str, ctl: Ctl, token: Token) -> Response:
+    """Release at once (route withdrawn, subnet quarantined). The node's own secret, or admin."""
+    nodes.delete(ctl, token=token, name=name)
+    return Response(status_code=204)
+
+
+@router.get("", response_model=NodePage)
+def list_nodes(
+    ctl: Ctl,
+    token: Token,
+    state: Annotated[LeaseState | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    """A page of nodes ordered by name (admin); follow `next_cursor` until it is null."""
+    page, next_cursor = nodes.list_nodes(
+        ctl, token=token, state=state.value if state else None, limit=limit, cursor=cursor
+    )
+    return JSONResponse({"items": [asdict(v) for v in page], "next_cursor": next_cursor})

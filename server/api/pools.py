@@ -1,0 +1,35 @@
+"""/v1/pools and /v1/lookup (admin)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from server.api.deps import Ctl, Token
+from server.api.schemas import Node, Pool, PoolList, PoolRequest
+from server.services import pools
+
+router = APIRouter(prefix="/v1", tags=["pools"])
+
+
+@router.get("/pools", response_model=PoolList)
+def list_pools(ctl: Ctl, token: Token) -> JSONResponse:
+    """Per pool: total, allocated, free subnets; plus `flagged`: stored rows outside every pool or unparsable."""
+    usage, flagged = pools.list_pools(ctl, token=token)
+    return JSONResponse({"items": [asdict(u) for u in usage], "flagged": [asdict(f) for f in flagged]})
+
+
+@router.post("/pools", response_model=Pool, status_code=201)
+def add_pool(body: PoolRequest, ctl: Ctl, token: Token) -> JSONResponse:
+    """Add a pool (cluster CIDR) at run time."""
+    added = pools.add_pool(ctl, token=token, cidr=body.cidr, node_prefix=body.node_prefix)
+    return JSONResponse(asdict(added), status_code=201)
+
+
+@router.get("/lookup", response_model=Node)
+def lookup(ctl: Ctl, token: Token, ip: Annotated[str, Query(max_length=64)]) -> JSONResponse:
+    """The node whose subnet holds `ip`, or 404."""
+    return JSONResponse(asdict(pools.lookup(ctl, token=token, ip=ip)))

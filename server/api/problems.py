@@ -1,0 +1,71 @@
+"""The one place that turns errors into HTTP: RFC 9457 problem+json for domain, validation and HTTP errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from server.domain.errors import HubnetError
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("hubnet.server")
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:hubnet:problem:{slug}"
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, *, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail, **extra}
+    if instance:
+        body["instance"] = instance
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'name') -> 'name'; ('query', 'limit') -> 'limit'; a whole-body error -> 'body'."""
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
+    return ".".join(parts) or "body"
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HubnetError)
+    if exc.status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
+    extra: dict[str, Any] = dict(exc.extra)
+    if exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.detail}]
+    return problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, **extra)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal", "Internal error", "the controller failed; see its log", instance=request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HubnetError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,91 @@
+"""The composition root: `create_app(settings)` builds everything; nothing is built at import time.
+
+Background work (lease reaper, route reconciler) starts in the lifespan and stops when the server shuts down
+(uvicorn turns SIGTERM into a lifespan shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from server.api import events, health, nodes, pools, problems
+from server.api.limits import BodyLimit
+from server.db.uow import Database
+from server.metrics import AppMetrics
+from server.services import routes
+from server.services.context import Controller
+from server.services.pools import ensure_pool, scan
+from server.services.reaper import Reaper
+from server.settings import Settings
+
+log = logging.getLogger("hubnet.server")
+
+
+def build_reconciler(ctl: Controller) -> Any | None:
+    """The route reconciler for HUBNET_ROUTE_BACKEND, or None for `none` (route_state then stays `pending`)."""
+    settings = ctl.settings
+    if settings.route_backend == "none":
+        return None
+    module: Any = importlib.import_module("server.routing.reconciler")
+    backend = module.make_backend(
+        settings.route_backend,
+        proto=settings.route_proto,
+        table=settings.route_table,
+        netns=settings.router_netns,
+    )
+    return module.Reconciler(
+        backend,
+        load_desired=lambda: routes.desired(ctl),
+        report=lambda states: routes.report(ctl, states),
+        interval=settings.reconcile_interval,
+        dry_run=settings.route_dry_run,
+    )
+
+
+def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
+    """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
+    db = database or Database(settings.db_url)
+    metrics = AppMetrics()
+    ctl = Controller(db=db, settings=settings, metrics=metrics)
+    metrics.watch(ctl)
+    notifier = events.Notifier()
+    reconciler = build_reconciler(ctl)
+    db.after_commit.append(notifier.publish)
+    if reconciler is not None:
+        db.after_commit.append(lambda _revision: reconciler.trigger())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        notifier.bind(asyncio.get_running_loop())
+        ensure_pool(ctl, cidr=settings.cluster_cidr, node_prefix=settings.node_prefix)
+        scan(ctl)
+        reaper = Reaper(ctl, settings.reaper_interval_seconds)
+        if background:
+            reaper.start()
+            if reconciler is not None:
+                reconciler.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+            if reconciler is not None:
+                reconciler.stop()
+            db.dispose()
+
+    app = FastAPI(title="hubnet controller", version="1", lifespan=lifespan)
+    app.state.controller = ctl
+    app.state.metrics = metrics
+    app.state.notifier = notifier
+    app.state.reconciler = reconciler
+    problems.install(app)
+    for module in (nodes, pools, events, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

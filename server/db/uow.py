@@ -1,0 +1,85 @@
+"""The unit of work: one transaction per use case, events appended at commit, DB errors translated once.
+
+Helpers and repositories never commit; `Database.write()` commits when the block ends without an exception.
+On SQLite an in-process lock sits in front of BEGIN IMMEDIATE: threads queue on the lock (cheap) instead of
+spinning in SQLite's busy handler (sleeps of up to 100 ms), which keeps registrations fast under concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import exc
+
+from server.db.engine import Engines, make_engines
+from server.db.repository import Repository
+from server.domain.errors import ConcurrentChange, Unavailable
+
+
+class UnitOfWork:
+    """A repository over one transaction plus the events to append when it commits."""
+
+    def __init__(self, repo: Repository, now: float) -> None:
+        self.repo = repo
+        self.now = now
+        self.events: list[tuple[str, str | None, str]] = []
+        self.revision: int | None = None
+
+    def emit(self, kind: str, node: str | None, **data: Any) -> None:
+        """Record one event; it is appended in this same transaction, after every row change."""
+        self.events.append((kind, node, json.dumps(data, sort_keys=True, default=str)))
+
+
+class Database:
+    """Owns the engines. `after_commit` hooks run after every committed change (watchers, route reconcile)."""
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.engines: Engines = make_engines(url)
+        self.dialect = self.engines.dialect
+        self.clock = clock
+        self.after_commit: list[Callable[[int | None], None]] = []
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        with _translated(), self.engines.reader.connect() as conn:
+            yield UnitOfWork(Repository(conn, self.dialect), self.clock())
+            conn.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        lock = self._write_lock or nullcontext()
+        with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
+            uow = UnitOfWork(Repository(conn, self.dialect), self.clock())
+            yield uow
+            if uow.events:
+                uow.revision = uow.repo.append_events(uow.events, now=uow.now)
+        if uow.events:
+            # Commit first, then program routes / wake watchers: the reconcile loop heals a crash in between.
+            for hook in self.after_commit:
+                hook(uow.revision)
+
+    def dispose(self) -> None:
+        self.engines.dispose()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Integrity races become ConcurrentChange (retried by the service); lost connections become Unavailable."""
+    try:
+        yield
+    except exc.IntegrityError as error:
+        raise ConcurrentChange(f"concurrent change: {error.orig}") from error
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        if "locked" in str(error.orig) or "deadlock" in str(error.orig).lower():
+            raise ConcurrentChange(f"database busy: {error.orig}") from error
+        raise Unavailable(f"database unavailable: {error.orig}") from error
+    except exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise Unavailable(f"database connection lost: {error.orig}") from error
+        raise

@@ -1,0 +1,80 @@
+"""Input validation that needs no database: node names, underlay addresses, node secrets (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+
+from server.domain.errors import InvalidInput
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
+SECRET_MIN, SECRET_MAX = 43, 512
+
+
+def check_name(name: str) -> str:
+    """A DNS-1123 label: lower-case alphanumerics and '-', 1..63 characters, alphanumeric at both ends."""
+    if len(name) > 63 or not _LABEL.fullmatch(name):
+        raise InvalidInput(f"name {name!r} is not a DNS-1123 label (a-z, 0-9, '-', at most 63)", field="name")
+    return name
+
+
+def check_secret(secret: str) -> str:
+    """At least 32 random bytes in a token form (e.g. `secrets.token_urlsafe(32)`), usable as a bearer token."""
+    if not SECRET_MIN <= len(secret) <= SECRET_MAX or not _SECRET.fullmatch(secret):
+        raise InvalidInput(
+            f"secret must be {SECRET_MIN}..{SECRET_MAX} token characters (>= 32 random bytes, base64url)",
+            field="secret",
+        )
+    return secret
+
+
+def parse_address(text: str, *, field: str = "address") -> IPv4Address:
+    """A strict dotted-quad IPv4 address; raises InvalidInput naming `field`."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidInput(f"{field} {text!r} is not an IPv4 address", field=field) from None
+    if not isinstance(address, IPv4Address):
+        raise InvalidInput(f"{field} {text!r} is not an IPv4 address", field=field)
+    return address
+
+
+def check_address(
+    text: str,
+    *,
+    pools: Iterable[IPv4Network],
+    service_cidr: IPv4Network | None,
+    router: IPv4Address | None,
+) -> IPv4Address:
+    """A node's underlay address: unicast, routable, outside every pool and the service CIDR, not the router."""
+    address = parse_address(text)
+    kind = _special_kind(address)
+    if kind:
+        raise InvalidInput(f"address {text} is a {kind} address, not a node's unicast address", field="address")
+    for pool in pools:
+        if address in pool:
+            raise InvalidInput(f"address {text} lies inside the pod pool {pool}", field="address")
+    if service_cidr is not None and address in service_cidr:
+        raise InvalidInput(f"address {text} lies inside the service CIDR {service_cidr}", field="address")
+    if router is not None and address == router:
+        raise InvalidInput(f"address {text} is the router's address", field="address")
+    return address
+
+
+def _special_kind(address: IPv4Address) -> str | None:
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address == IPv4Address("255.255.255.255"):
+        return "broadcast"
+    if address.is_reserved:
+        return "reserved"
+    return None

@@ -1,0 +1,275 @@
+"""Node use cases: register / re-join, heartbeat, delete, read, list. One transaction each; keyword-only args."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from ipaddress import IPv4Network
+from typing import Any
+
+from server.db.uow import UnitOfWork
+from server.domain.allocator import PoolSpace, SubnetView, allocate
+from server.domain.errors import (
+    AddressTaken,
+    ConcurrentChange,
+    InvalidInput,
+    LeaseReleased,
+    NameTaken,
+    PoolExhausted,
+    SubnetReissued,
+)
+from server.domain.lease import LeaseState, expiry
+from server.domain.records import NodeRecord, PoolRecord
+from server.domain.validation import check_address, check_name, check_secret
+from server.services.auth import authorize_node, require_admin, require_registrar
+from server.services.context import Controller, hash_secret, same_hash
+from server.services.views import NodeView, node_view
+
+ACTIVE, STALE, RELEASED = LeaseState.ACTIVE.value, LeaseState.STALE.value, LeaseState.RELEASED.value
+
+
+def register(
+    ctl: Controller, *, token: str | None, name: str, address: str, secret: str, machine_id: str | None
+) -> tuple[NodeView, bool]:
+    """Register or re-join; idempotent for the same name + secret. Returns the record and whether it is new.
+
+    Raises NameTaken (another secret, record not released), SubnetReissued, AddressTaken, PoolExhausted.
+    """
+    check_name(name)
+    check_secret(secret)
+    digest = hash_secret(secret)
+
+    def use_case(uow: UnitOfWork) -> tuple[NodeView, bool]:
+        require_registrar(ctl, uow, token)
+        pools = uow.repo.pools()
+        settings = ctl.settings
+        check_address(
+            address, pools=ctl.networks(pools), service_cidr=settings.service_cidr, router=settings.router_address
+        )
+        node = uow.repo.node(name, lock=True)
+        if node is not None and node.state != RELEASED:
+            return _rejoin(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id), False
+        _address_free(uow, address, name)
+        pools = uow.repo.pools(lock=True)  # serializes allocations per pool across controller processes
+        if node is None and uow.repo.node(name) is not None:
+            raise ConcurrentChange(f"node {name!r} registered concurrently")
+        if node is not None:
+            return _reclaim(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id)
+        return _allocate(ctl, uow, pools, name=name, digest=digest, address=address, machine_id=machine_id), True
+
+    return ctl.write(use_case)
+
+
+def _address_free(uow: UnitOfWork, address: str, name: str) -> None:
+    holder = uow.repo.address_holder(address)
+    if holder is not None and holder != name:
+        raise AddressTaken(f"address {address} is already used by another node", field="address")
+
+
+def _rejoin(
+    ctl: Controller,
+    uow: UnitOfWork,
+    node: NodeRecord,
+    pools: list[PoolRecord],
+    *,
+    digest: str,
+    address: str,
+    machine_id: str | None,
+) -> NodeView:
+    if not same_hash(node.secret_hash, digest):
+        raise NameTaken(f"node name {node.name!r} is held by another secret (another machine?)", field="name")
+    changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
+    if address != node.address:
+        _address_free(uow, address, node.name)
+        changes["address"] = address
+        uow.emit("node.address_changed", node.name, old=node.address, new=address, subnet=node.subnet)
+    if node.state == STALE:
+        changes["state"] = ACTIVE
+        uow.emit("node.renewed", node.name, subnet=node.subnet)
+    if machine_id is not None and machine_id != node.machine_id:
+        changes["machine_id"] = machine_id
+    uow.repo.update_node(node.id, updated_at=uow.now, **changes)
+    return node_view(ctl, replace(node, **changes), pools)
+
+
+def _reclaim(
+    ctl: Controller,
+    uow: UnitOfWork,
+    node: NodeRecord,
+    pools: list[PoolRecord],
+    *,
+    digest: str,
+    address: str,
+    machine_id: str | None,
+) -> tuple[NodeView, bool]:
+    """A released node comes back: it gets its previous subnet unless someone else holds it now."""
+    if node.reissued or uow.repo.subnet_in_use(node.subnet):
+        raise SubnetReissued(
+            f"node {node.name!r} was released and its subnet {node.subnet} now belongs to another node; "
+            "reset the node's pods and delete the record (admin) to register it afresh",
+            field="name",
+            extra={"subnet": node.subnet, "state": node.state},
+        )
+    changes: dict[str, Any] = {
+        "state": ACTIVE,
+        "address": address,
+        "secret_hash": digest,
+        "generation": node.generation + 1,
+        "expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds),
+        "released_at": None,
+        "route_state": "pending",
+        "route_error": None,
+        "machine_id": machine_id if machine_id is not None else node.machine_id,
+    }
+    uow.repo.update_node(node.id, updated_at=uow.now, **changes)
+    uow.emit("node.registered", node.name, subnet=node.subnet, address=address, generation=node.generation + 1)
+    ctl.metrics.allocated()
+    new_identity = not same_hash(node.secret_hash, digest)
+    return node_view(ctl, replace(node, **changes), pools), new_identity
+
+
+class _FreshOnly:
+    """The database as a SubnetView for the first pass: fresh subnets of every pool before any released one."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def in_use(self, subnet: IPv4Network) -> bool:
+        return self.uow.repo.subnet_in_use(str(subnet))
+
+    def oldest_released(self) -> IPv4Network | None:
+        return None
+
+
+def _allocate(
+    ctl: Controller,
+    uow: UnitOfWork,
+    pools: list[PoolRecord],
+    *,
+    name: str,
+    digest: str,
+    address: str,
+    machine_id: str | None,
+) -> NodeView:
+    subnet, pool = _pick(ctl, uow, pools)
+    now = uow.now
+    record = NodeRecord(
+        id=0,
+        name=name,
+        address=address,
+        machine_id=machine_id,
+        subnet=subnet,
+        pool_id=pool.id,
+        state=ACTIVE,
+        generation=1,
+        secret_hash=digest,
+        expires_at=expiry(now, ctl.settings.lease_ttl_seconds),
+        released_at=None,
+        reissued=False,
+        route_state="pending",
+        route_error=None,
+    )
+    values = {k: v for k, v in record.__dict__.items() if k != "id"}
+    uow.repo.insert_node(created_at=now, updated_at=now, **values)
+    uow.emit("node.registered", name, subnet=subnet, address=address, generation=1)
+    ctl.metrics.allocated()
+    return node_view(ctl, record, pools)
+
+
+def _pick(ctl: Controller, uow: UnitOfWork, pools: list[PoolRecord]) -> tuple[str, PoolRecord]:
+    """Never-used subnets of every pool first, then the longest-released subnet of any pool."""
+    view: SubnetView = _FreshOnly(uow)
+    for pool in pools:
+        space = ctl.space(pool)
+        try:
+            subnet, high_water = allocate(space, pool.high_water, view)
+        except PoolExhausted:
+            if pool.high_water != space.size:
+                uow.repo.set_high_water(pool.id, space.size)
+            continue
+        uow.repo.set_high_water(pool.id, high_water)
+        return str(subnet), pool
+    for pool in pools:
+        while (old := uow.repo.oldest_released(pool.id)) is not None:
+            uow.repo.mark_reissued(old.subnet)
+            if _allocatable(ctl.space(pool), old.subnet) and not uow.repo.subnet_in_use(old.subnet):
+                return old.subnet, pool
+    total = sum(ctl.space(p).total for p in pools)
+    raise PoolExhausted(f"every pool is full ({total} subnets allocated); delete a node or add a pool (POST /v1/pools)")
+
+
+def _allocatable(space: PoolSpace, text: str) -> bool:
+    try:
+        return space.allocatable(IPv4Network(text))
+    except ValueError:
+        return False
+
+
+def heartbeat(ctl: Controller, *, token: str | None, name: str) -> NodeView:
+    """Renew the lease (stale -> active). A released lease answers LeaseReleased: register again."""
+
+    def use_case(uow: UnitOfWork) -> NodeView:
+        node = authorize_node(ctl, uow, token, name, lock=True)
+        if node.state == RELEASED:
+            raise LeaseReleased(f"the lease of node {name!r} was released; register again", field="name")
+        changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
+        if node.state == STALE:
+            changes["state"] = ACTIVE
+            uow.emit("node.renewed", name, subnet=node.subnet)
+        uow.repo.update_node(node.id, updated_at=uow.now, **changes)
+        return node_view(ctl, replace(node, **changes), uow.repo.pools())
+
+    return ctl.write(use_case)
+
+
+def delete(ctl: Controller, *, token: str | None, name: str) -> None:
+    """Release at once (route withdrawn, subnet quarantined). Idempotent on a released record; a released record
+    whose subnet was re-issued is removed, so the name can register afresh."""
+
+    def use_case(uow: UnitOfWork) -> None:
+        node = authorize_node(ctl, uow, token, name, lock=True)
+        if node.state != RELEASED:
+            uow.repo.update_node(node.id, state=RELEASED, released_at=uow.now, updated_at=uow.now)
+            uow.emit("node.released", name, subnet=node.subnet, reason="deleted")
+            ctl.metrics.released()
+        elif node.reissued:
+            uow.repo.delete_node(node.id)
+            uow.emit("node.deleted", name, subnet=node.subnet)
+
+    ctl.write(use_case)
+
+
+def get(ctl: Controller, *, token: str | None, name: str) -> NodeView:
+    def use_case(uow: UnitOfWork) -> NodeView:
+        node = authorize_node(ctl, uow, token, name)
+        return node_view(ctl, node, uow.repo.pools())
+
+    return ctl.read(use_case)
+
+
+def list_nodes(
+    ctl: Controller, *, token: str | None, state: str | None, limit: int, cursor: str | None
+) -> tuple[list[NodeView], str | None]:
+    """One page ordered by name; the cursor is opaque (the last name, encoded)."""
+    after = _decode_cursor(cursor) if cursor else None
+
+    def use_case(uow: UnitOfWork) -> tuple[list[NodeView], str | None]:
+        require_admin(ctl, uow, token, "list nodes")
+        rows = uow.repo.list_nodes(state=state, after=after, limit=limit + 1)
+        pools = uow.repo.pools()
+        page = [node_view(ctl, row, pools) for row in rows[:limit]]
+        more = len(rows) > limit
+        return page, (_encode_cursor(page[-1].name) if more and page else None)
+
+    return ctl.read(use_case)
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        raise InvalidInput(f"cursor {cursor!r} is not one this server issued", field="cursor") from None

@@ -1,0 +1,142 @@
+"""Pool use cases: ensure the configured pool, add pools at run time, usage figures, flagged rows, lookup."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from hubnet.net import parse_network
+from server.db.uow import UnitOfWork
+from server.domain.allocator import PoolSpace
+from server.domain.errors import InvalidInput, NotFound, PoolOverlaps
+from server.domain.validation import parse_address
+from server.services.auth import require_admin
+from server.services.context import Controller
+from server.services.views import NodeView, node_view, row_flags
+
+log = logging.getLogger("hubnet.server")
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    cidr: str
+    node_prefix: int
+    total: int
+    allocated: int
+    free: int
+
+
+@dataclass(frozen=True)
+class Flagged:
+    name: str
+    subnet: str
+    address: str
+    flags: list[str]
+
+
+def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None:
+    """Create the configured pool on first start (idempotent; a differing existing pool is kept and logged)."""
+
+    def use_case(uow: UnitOfWork) -> None:
+        pools = uow.repo.pools(lock=True)
+        if any(p.cidr == str(cidr) for p in pools):
+            return
+        clash = [p.cidr for p in pools if parse_network(p.cidr).overlaps(cidr)]
+        if clash:
+            log.warning("configured cluster CIDR %s overlaps existing pool(s) %s; not added", cidr, clash)
+            return
+        _insert(ctl, uow, cidr, node_prefix)
+
+    ctl.write(use_case)
+
+
+def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int) -> PoolUsage:
+    """Add a pool at run time. Raises InvalidInput (bad CIDR / prefix) or PoolOverlaps."""
+    try:
+        network = parse_network(cidr)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="cidr") from None
+    if not network.prefixlen <= node_prefix <= 30:
+        raise InvalidInput(f"node_prefix /{node_prefix} must lie in /{network.prefixlen}../30", field="node_prefix")
+
+    def use_case(uow: UnitOfWork) -> PoolUsage:
+        require_admin(ctl, uow, token, "add a pool")
+        clash = [p.cidr for p in uow.repo.pools(lock=True) if parse_network(p.cidr).overlaps(network)]
+        if clash:
+            raise PoolOverlaps(f"pool {network} overlaps existing pool(s) {', '.join(clash)}", field="cidr")
+        service = ctl.settings.service_cidr
+        if service is not None and network.subnet_of(service):
+            raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
+        space = _insert(ctl, uow, network, node_prefix)
+        return PoolUsage(str(network), node_prefix, space.total, 0, space.total)
+
+    return ctl.write(use_case)
+
+
+def _insert(ctl: Controller, uow: UnitOfWork, cidr: IPv4Network, node_prefix: int) -> PoolSpace:
+    uow.repo.add_pool(cidr=str(cidr), node_prefix=node_prefix, now=uow.now)
+    uow.emit("pool.added", None, cidr=str(cidr), node_prefix=node_prefix)
+    exclude = [ctl.settings.service_cidr] if ctl.settings.service_cidr else []
+    return PoolSpace.build(cidr, node_prefix, exclude=exclude, router=ctl.settings.router_address)
+
+
+def usage(ctl: Controller, uow: UnitOfWork) -> list[PoolUsage]:
+    """Per pool: allocatable total, live allocations, free (allocated + free = total)."""
+    counts = uow.repo.allocated_per_pool()
+    result = []
+    for pool in uow.repo.pools():
+        total = ctl.space(pool).total
+        allocated = counts.get(pool.id, 0)
+        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, max(total - allocated, 0)))
+    return result
+
+
+def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
+    """Live rows that are not a well-formed subnet of some pool: served as they are, reported here and in logs."""
+    pools = uow.repo.pools()
+    result = []
+    for node in uow.repo.live_nodes():
+        _, flags = row_flags(ctl, node, pools)
+        if flags:
+            result.append(Flagged(node.name, node.subnet, node.address, flags))
+    return result
+
+
+def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[PoolUsage], list[Flagged]]:
+    def use_case(uow: UnitOfWork) -> tuple[list[PoolUsage], list[Flagged]]:
+        require_admin(ctl, uow, token, "list pools")
+        return usage(ctl, uow), flagged(ctl, uow)
+
+    return ctl.read(use_case)
+
+
+def scan(ctl: Controller) -> list[Flagged]:
+    """Start-up check of every stored row: never fatal, every bad row logged (a bad row must not crash-loop us)."""
+    bad = ctl.read(lambda uow: flagged(ctl, uow))
+    for row in bad:
+        log.warning("node %r has subnet %r address %r flagged %s", row.name, row.subnet, row.address, row.flags)
+    return bad
+
+
+def lookup(ctl: Controller, *, token: str | None, ip: str) -> NodeView:
+    """The live node whose subnet holds `ip`, or NotFound."""
+    address = parse_address(ip, field="ip")
+
+    def use_case(uow: UnitOfWork) -> NodeView:
+        require_admin(ctl, uow, token, "look up addresses")
+        pools = uow.repo.pools()
+        if uow.repo.pg:
+            found = uow.repo.node_containing(str(address))
+            nodes = [found] if found else []
+        else:
+            nodes = uow.repo.nodes_with_subnet(_candidates(address, [p.node_prefix for p in pools]))
+        if not nodes:
+            raise NotFound(f"no node's subnet holds {ip}")
+        return node_view(ctl, nodes[0], pools)
+
+    return ctl.read(use_case)
+
+
+def _candidates(address: IPv4Address, prefixes: list[int]) -> list[str]:
+    return sorted({str(IPv4Network(f"{address}/{p}", strict=False)) for p in prefixes})

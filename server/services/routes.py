@@ -1,0 +1,36 @@
+"""The controller's side of route programming: desired routes from the database, route state reported back."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+from server.db.uow import UnitOfWork
+from server.domain.lease import RouteState
+from server.domain.routes import DesiredRoute, Route
+from server.services.context import Controller
+
+
+def desired(ctl: Controller) -> list[DesiredRoute]:
+    """`subnet via address` for every non-released node (stale ones keep their route); bad rows are skipped."""
+    result = []
+    for node in ctl.read(lambda uow: uow.repo.live_nodes()):
+        try:
+            route = Route(IPv4Network(node.subnet), IPv4Address(node.address))
+        except ValueError:
+            continue
+        result.append(DesiredRoute(node.name, route))
+    return sorted(result, key=lambda d: d.route)
+
+
+def report(ctl: Controller, states: dict[str, tuple[str, str | None]]) -> None:
+    """Store each node's route state; one `route.programmed` / `route.failed` event per actual change."""
+    if not states:
+        return
+
+    def use_case(uow: UnitOfWork) -> None:
+        for name, (state, error) in sorted(states.items()):
+            value = RouteState(state).value
+            if uow.repo.set_route_state(name, value, error) and value != RouteState.PENDING:
+                uow.emit(f"route.{value}", name, error=error)
+
+    ctl.write(use_case)

@@ -1,0 +1,65 @@
+"""The node record as the API shows it, including flags for rows that are not what they should be."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from hubnet.net import gateway, parse_network
+from server.domain.records import NodeRecord, PoolRecord
+from server.services.context import Controller
+
+
+@dataclass(frozen=True)
+class NodeView:
+    name: str
+    address: str
+    subnet: str
+    gateway: str | None
+    generation: int
+    state: str
+    route_state: str
+    route_error: str | None
+    cluster_cidrs: list[str]
+    router_address: str | None
+    lease_ttl_seconds: float
+    machine_id: str | None
+    lease_expires_at: float
+    flags: list[str]
+
+
+def row_flags(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> tuple[str | None, list[str]]:
+    """The gateway (None when the subnet is unusable) and the flags of a stored row. Never raises."""
+    flags: list[str] = []
+    try:
+        IPv4Address(node.address)
+    except ValueError:
+        flags.append("address-unparsable")
+    try:
+        subnet = parse_network(node.subnet)
+    except ValueError:
+        return None, [*flags, "subnet-unparsable"]
+    if not any(ctl.space(p).allocatable(subnet) for p in pools):
+        flags.append("subnet-outside-pools")
+    return str(gateway(subnet)), flags
+
+
+def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> NodeView:
+    gw, flags = row_flags(ctl, node, pools)
+    router = ctl.settings.router_address
+    return NodeView(
+        name=node.name,
+        address=node.address,
+        subnet=node.subnet,
+        gateway=gw,
+        generation=node.generation,
+        state=node.state,
+        route_state=node.route_state,
+        route_error=node.route_error,
+        cluster_cidrs=[p.cidr for p in pools],
+        router_address=str(router) if router else None,
+        lease_ttl_seconds=ctl.settings.lease_ttl_seconds,
+        machine_id=node.machine_id,
+        lease_expires_at=node.expires_at,
+        flags=flags,
+    )

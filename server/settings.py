@@ -1,0 +1,82 @@
+"""Controller configuration: environment variables with the `HUBNET_` prefix (names are a contract, see docs)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hubnet.net import parse_network
+
+Tokens = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split(value: object) -> object:
+    """Comma-separated tokens from the environment; empty items dropped."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the controller reads from its environment. Built once by the caller, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="HUBNET_", extra="ignore", frozen=True)
+
+    state_dir: Path = Path("/var/lib/hubnet")
+    database_url: str = ""
+    cluster_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    node_prefix: int = Field(default=24, ge=8, le=30)
+    service_cidr: IPv4Network | None = None
+    listen: str = "127.0.0.1:6780"
+    bootstrap_tokens: Tokens = ()
+    admin_tokens: Tokens = ()
+    router_address: IPv4Address | None = None
+
+    lease_ttl_seconds: float = Field(default=60.0, gt=0)
+    release_grace_seconds: float = Field(default=3600.0, ge=0)
+    quarantine_seconds: float = Field(default=600.0, ge=0)
+    reaper_interval_seconds: float = Field(default=5.0, gt=0)
+
+    route_backend: str = "none"
+    route_proto: int = Field(default=44, ge=1, le=255)
+    route_table: int = Field(default=254, ge=1)
+    router_netns: str | None = None
+    reconcile_interval: float = Field(default=10.0, gt=0)
+    route_dry_run: bool = False
+
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "info"
+
+    @field_validator("bootstrap_tokens", "admin_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("cluster_cidr", "service_cidr", mode="before")
+    @classmethod
+    def _strict_network(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_network(value) if value.strip() else None
+        return value
+
+    @field_validator("router_address", "router_netns", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: a SQLite file in the state dir by default; bare `postgresql://` means psycopg 3."""
+        url = self.database_url or f"sqlite:///{self.state_dir / 'hubnet.db'}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
