@@ -1,0 +1,76 @@
+"""The pure route plan: what to add, replace and delete so that the routes we own equal the desired ones.
+
+Stdlib only. Both inputs contain only routes hubnet owns (the backend never lists foreign routes), so a plan can
+never touch a route someone else made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+
+from server.domain.routes import DesiredRoute, Route, RoutePlan
+
+
+class ConflictingDesired(ValueError):
+    """Two desired routes claim the same prefix with different next hops (the allocator forbids this)."""
+
+
+def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[IPv4Network, IPv4Address]:
+    """prefix → next hop; raises ConflictingDesired naming the prefix when two entries disagree."""
+    table: dict[IPv4Network, IPv4Address] = {}
+    for item in desired:
+        route = item.route if isinstance(item, DesiredRoute) else item
+        seen = table.setdefault(route.prefix, route.next_hop)
+        if seen != route.next_hop:
+            raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen} and {route.next_hop}")
+    return table
+
+
+def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> RoutePlan:
+    """Diff desired against actual (owned) routes.
+
+    - prefix desired, not present → add;
+    - prefix present with another next hop → ONE replace (never delete + add: no blink for the node's pods);
+    - prefix present more than once (duplicates of ours, e.g. added out of band) → replace keeps one entry and
+      the extra entries are deleted by (prefix, next hop);
+    - prefix present, not desired → delete every owned entry for it.
+    The result is sorted, so equal inputs give equal plans.
+    """
+    want = desired_table(desired)
+    have: dict[IPv4Network, list[IPv4Address]] = {}
+    for route in actual:
+        have.setdefault(route.prefix, []).append(route.next_hop)
+    add: list[Route] = []
+    replace: list[Route] = []
+    delete: list[Route] = []
+    for prefix, hop in want.items():
+        hops = have.get(prefix)
+        if not hops:
+            add.append(Route(prefix, hop))
+        elif hop not in hops:
+            replace.append(Route(prefix, hop))
+            delete.extend(Route(prefix, extra) for extra in sorted(set(hops))[1:])
+        else:
+            delete.extend(Route(prefix, extra) for extra in sorted(set(hops)) if extra != hop)
+    for prefix, hops in have.items():
+        if prefix not in want:
+            delete.extend(Route(prefix, hop) for hop in sorted(set(hops)))
+    return RoutePlan(add=tuple(sorted(add)), replace=tuple(sorted(replace)), delete=tuple(sorted(delete)))
+
+
+def apply_to(actual: Iterable[Route], routes_plan: RoutePlan) -> set[Route]:
+    """The owned set after applying `routes_plan` to `actual` the way the kernel backend does (for tests/fakes).
+
+    A replace swaps the first-listed entry of the prefix; deletes remove exact (prefix, next hop) entries.
+    """
+    result = set(actual)
+    for route in routes_plan.delete:
+        result.discard(route)
+    for route in routes_plan.replace:
+        stale = sorted(r for r in result if r.prefix == route.prefix)
+        if stale:
+            result.discard(stale[0])
+        result.add(route)
+    result.update(routes_plan.add)
+    return result
