@@ -78,7 +78,7 @@ class Commands:
                 raise CniError(INTERFACE_EXISTS, str(exc)) from None
             out = result.add_result(
                 req.cni_version,
-                bridge=(self.config.bridge, ""),
+                bridge=(self.config.bridge, made.bridge_mac),
                 host=(host, made.host_mac),
                 pod=(req.ifname, made.pod_mac, req.netns),
                 address=str(address),

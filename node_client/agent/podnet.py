@@ -29,6 +29,7 @@ class Attached:
     host: str
     host_mac: str
     pod_mac: str
+    bridge_mac: str
 
 
 class InterfaceExists(LinuxError):
@@ -57,7 +58,7 @@ def attach(
         addresses.add(pod, pod_index, address, ifname)
         node_routes.replace(pod, node_routes.DEFAULT, gateway, oif=pod_index)
         faults.point("add", "after-address")
-        result = Attached(host, _mac(node, host), _mac(pod, ifname))
+        result = Attached(host, _mac(node, host), _mac(pod, ifname), _mac(node, bridge))
         undo.pop_all()
         return result
 

@@ -45,11 +45,13 @@ def loads(data: bytes | str) -> Any:
     start = len(text) - len(text.lstrip(_WS))
     try:
         value, end = scan(text, start)
-    except StopIteration as exc:
-        raise ValueError(f"Expecting value at char {exc.value}") from None
-    if text[end:].strip(_WS):
-        raise ValueError(f"Extra data at char {end}")
-    return value
+        if not text[end:].strip(_WS):
+            return value
+    except Exception:  # the C scanner reports errors through `json.decoder`, which we did not import
+        pass
+    import json  # bad input only: let `json` produce the exact error message
+
+    return json.loads(text)
 
 
 def _default(obj: object) -> object:

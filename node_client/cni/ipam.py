@@ -189,7 +189,7 @@ class Store:
 
     def _read(self, name: str) -> str | None:
         try:
-            with open(os.path.join(self.directory, name)) as f:
+            with open(os.path.join(self.directory, name), newline="") as f:
                 return f.read().strip()
         except (FileNotFoundError, NotADirectoryError):
             return None

@@ -90,6 +90,8 @@ def run(env: dict[str, str] | os._Environ[str], stdin: Any) -> tuple[int, Any]:
         if command == "VERSION":
             return 0, skel.version_info()
         try:
+            if stdin is None:
+                raise OSError("stdin is closed")
             data = stdin.read()
         except OSError as exc:
             raise skel.CniError(skel.IO_FAILURE, f"error reading from stdin: {exc}") from None
@@ -113,7 +115,10 @@ def run(env: dict[str, str] | os._Environ[str], stdin: Any) -> tuple[int, Any]:
 
 
 def main() -> None:
-    status, output = run(os.environ, sys.stdin.buffer)
+    try:
+        status, output = run(os.environ, sys.stdin.buffer if sys.stdin is not None else None)
+    except Exception as exc:  # a plugin must answer with error JSON, never a traceback
+        status, output = 1, skel.CniError(skel.INTERNAL, f"hubnet plugin failed: {exc!r}").to_json()
     if output is not None:
         sys.stdout.write(fastjson.dumps(output))
         sys.stdout.flush()

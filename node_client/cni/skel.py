@@ -51,9 +51,11 @@ class CniError(Exception):
         self.code = code
         self.msg = msg
         self.details = details
+        self.cni_version: str | None = None  # the config's version once known: errors are reported in it
 
     def to_json(self, cni_version: str = CURRENT_VERSION) -> dict[str, Any]:
-        return {"cniVersion": cni_version, "code": self.code, "msg": self.msg, "details": self.details}
+        version = self.cni_version or cni_version
+        return {"cniVersion": version, "code": self.code, "msg": self.msg, "details": self.details}
 
 
 def valid_id(text: str) -> bool:
@@ -121,7 +123,8 @@ def command_from_env(env: Mapping[str, str]) -> str:
     """CNI_COMMAND, and the variables it requires; raises CniError(4) naming every missing one."""
     command = env.get("CNI_COMMAND", "")
     missing = [] if command else ["CNI_COMMAND"]
-    missing += [name for name in _REQUIRED.get(command, ()) if not env.get(name)]
+    # A blank CNI_CONTAINERID is "unknown container" (3, from the id check), an absent one a missing variable (4).
+    missing += [n for n in _REQUIRED.get(command, ()) if not env.get(n) and not (n == "CNI_CONTAINERID" and n in env)]
     if missing:
         raise CniError(INVALID_ENV, f"required env variables [{','.join(missing)}] missing")
     return command
@@ -141,10 +144,14 @@ def parse(command: str, env: Mapping[str, str], stdin: bytes) -> Request:
         path=env.get("CNI_PATH", ""),
         config=config,
     )
-    if command in ("ADD", "CHECK", "DEL"):
-        validate_container_id(request.container_id)
-        validate_ifname(request.ifname)
-    check_version(command, request.cni_version)
+    try:
+        if command in ("ADD", "CHECK", "DEL"):
+            validate_container_id(request.container_id)
+            validate_ifname(request.ifname)
+        check_version(command, request.cni_version)
+    except CniError as exc:
+        exc.cni_version = request.cni_version
+        raise
     return request
 
 

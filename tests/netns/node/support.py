@@ -1,0 +1,179 @@
+"""A node for tests: its own netns, the real agent process inside it, a runtime that runs the installed plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from node_client.runtime import PluginError, Runtime
+from tests.support.netns import add_netns, del_netns, new_name, sh
+
+HUBNET = os.path.join(os.path.dirname(sys.executable), "hubnet")
+PYTHON = sys.executable
+
+
+@dataclass
+class Node:
+    """A node namespace with a running agent (fixed subnet: no controller) and the dirs a runtime needs."""
+
+    subnet: str = "10.244.7.0/24"
+    ns: str = field(default_factory=lambda: new_name("node"))
+    root: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="hnt-node-"))
+    proc: subprocess.Popen[bytes] | None = None
+    pods: list[str] = field(default_factory=list)
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return os.path.join(self.root, "state")
+
+    @property
+    def conf(self) -> str:
+        return os.path.join(self.root, "conf")
+
+    @property
+    def bin(self) -> str:
+        return os.path.join(self.root, "bin")
+
+    @property
+    def plugin(self) -> str:
+        return os.path.join(self.bin, "hubnet")
+
+    @property
+    def ipam_dir(self) -> str:
+        return os.path.join(self.state, "ipam", self.subnet.replace("/", "_"))
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(state_dir=os.path.join(self.root, "runtime"), conf_dir=self.conf, bin_dir=self.bin)
+
+    def create(self) -> Node:
+        add_netns(self.ns)
+        self.start_agent()
+        return self
+
+    def agent_args(self) -> list[str]:
+        dirs = ["--state-dir", self.state, "--cni-conf-dir", self.conf, "--cni-bin-dir", self.bin]
+        args = self.extra_args or ["--fixed-subnet", self.subnet, "--cluster-cidr", "10.244.0.0/16"]
+        return ["ip", "netns", "exec", self.ns, HUBNET, "node", "join", *args, *dirs]
+
+    def start_agent(self, env: dict[str, str] | None = None, wait: bool = True) -> None:
+        log = open(os.path.join(self.root, "agent.log"), "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(self.agent_args(), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        log.close()
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        path = os.path.join(self.state, "agent.sock")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log()
+            if os.path.exists(os.path.join(self.conf, "10-hubnet.conflist")) and _connectable(path):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"agent not listening after {timeout}s:\n{self.log()}")
+
+    def stop_agent(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log(self) -> str:
+        try:
+            with open(os.path.join(self.root, "agent.log")) as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def destroy(self) -> None:
+        self.stop_agent(signal.SIGKILL)
+        for pod in self.pods:
+            del_netns(pod)
+        del_netns(self.ns)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- pods --------------------------------------------------------------------------------------------------
+    def new_pod_netns(self) -> str:
+        name = new_name("pod")
+        add_netns(name)
+        self.pods.append(name)
+        return name
+
+    def add(self, cid: str, pod_ns: str, ifname: str = "eth0") -> dict[str, Any]:
+        return self.runtime.add(cid, f"/var/run/netns/{pod_ns}", ifname)
+
+    def reservations(self) -> list[str]:
+        if not os.path.isdir(self.ipam_dir):
+            return []
+        return sorted(n for n in os.listdir(self.ipam_dir) if n[0].isdigit())
+
+    def host_veths(self) -> list[str]:
+        out = sh("ip", "-o", "link", "show", ns=self.ns).stdout
+        return [line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": veth" in line]
+
+    def exec_plugin(self, env: dict[str, str], stdin: bytes | str, cwd: str | None = None) -> tuple[int, Any]:
+        """Run the installed plugin with exactly this environment and stdin (no defaults added)."""
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        proc = subprocess.run([self.plugin], input=data, env=env, capture_output=True, cwd=cwd, timeout=30)
+        return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else None
+
+    def plugin_config(self, **extra: Any) -> dict[str, Any]:
+        with open(os.path.join(self.conf, "10-hubnet.conflist")) as f:
+            conflist = json.load(f)
+        return {**conflist["plugins"][0], "cniVersion": "1.1.0", "name": conflist["name"], **extra}
+
+
+def _connectable(path: str) -> bool:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
+    """Open a TCP connection from `src_ns` to `dst_ip:port` served in `dst_ns`; returns the source the server saw."""
+    server_code = (
+        "import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+        f"s.bind(('{dst_ip}',{port}));s.listen();print('up',flush=True);s.settimeout(10);"
+        "c,a=s.accept();c.sendall(a[0].encode());c.close()"
+    )
+    client_code = (
+        "import socket,time\nfor i in range(50):\n try:\n"
+        f"  c=socket.create_connection(('{dst_ip}',{port}),timeout=2);print(c.recv(100).decode());break\n"
+        " except OSError as e:\n  err=e;time.sleep(0.1)\nelse:\n raise SystemExit(str(err))"
+    )
+    server = subprocess.Popen(["ip", "netns", "exec", dst_ns, PYTHON, "-c", server_code], stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        client = subprocess.run(
+            ["ip", "netns", "exec", src_ns, PYTHON, "-c", client_code], capture_output=True, text=True, timeout=20
+        )
+        if client.returncode != 0:
+            raise AssertionError(f"{src_ns} -> {dst_ip}:{port} failed: {client.stderr or client.stdout}")
+        return client.stdout.strip()
+    finally:
+        server.kill()
+        server.wait()
+
+
+__all__ = ["HUBNET", "Node", "PluginError", "tcp_probe"]
