@@ -74,7 +74,9 @@ def open_socket(netns: str | None, groups: int = 0, rcvbuf: int = 8 << 20) -> so
         if not os.path.exists(path):
             raise NotFound(f"failed to open netns {netns!r}: no such namespace")
     try:
-        sock = pyroute2_netns.create_socket(netns, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE, flags=0)
+        sock: socket.socket = pyroute2_netns.create_socket(
+            netns, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE, flags=0
+        )
     except OSError as exc:
         raise LinuxError(f"failed to open a netlink socket in netns {netns!r}: {exc}") from exc
     try:
@@ -143,7 +145,7 @@ class RouteTable:
     def close(self) -> None:
         self._sock.close()
 
-    def list(self) -> list[KernelRoute]:
+    def owned(self) -> list[KernelRoute]:
         """Every route of ours in the table (the kernel filters by protocol and table; we filter again)."""
         return [r for r in self.dump(owned_only=True) if r.protocol == self.proto and r.table == self.table]
 

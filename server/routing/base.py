@@ -31,3 +31,21 @@ class RouteBackend(Protocol):
     def close(self) -> None:
         """Stop watching and release sockets."""
         ...
+
+
+class NullBackend:
+    """`HUBNET_ROUTE_BACKEND=none`: programs nothing and owns nothing; the reconciler runs it as a dry run."""
+
+    name = "none"
+
+    def list_owned(self) -> list[Route]:
+        return []
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))
+
+    def watch(self, on_drift: Callable[[], None]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

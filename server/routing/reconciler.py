@@ -1,0 +1,202 @@
+"""The route reconcile loop: desired (database) vs owned (router) → plan → idempotent apply.
+
+When it runs: once at start-up, only after the desired set has loaded (it never flushes first, so a restart does
+not blink the data plane); soon after every committed change (`trigger()`, coalesced); every `interval` seconds;
+and at once when the backend's watcher sees one of our routes changed behind our back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from server.domain.routeplan import desired_table, plan
+from server.domain.routes import DesiredRoute, Route, RoutePlan
+from server.routing.base import NullBackend, RouteBackend
+from server.routing.metrics import ReconcileMetrics
+
+log = logging.getLogger("hubnet.routing")
+
+Report = Callable[[dict[str, tuple[str, str | None]]], None]
+FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    trigger: str
+    plan: RoutePlan
+    failed: dict[IPv4Network, str] = field(default_factory=dict)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+
+def make_backend(name: str, *, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
+    """`kernel` (netlink, optionally inside `netns`), `none` (programs nothing) or `fake` (in memory)."""
+    if name == "kernel":
+        from server.routing.kernel import KernelBackend  # netlink only when asked for
+
+        return KernelBackend(proto=proto, table=table, netns=netns)
+    if name == "none":
+        return NullBackend()
+    if name == "fake":
+        from server.routing.fake import FakeBackend
+
+        return FakeBackend()
+    raise ValueError(f"unknown route backend {name!r} (choose kernel, none or fake)")
+
+
+class Reconciler:
+    """Runs the reconcile loop on a background thread; every public method is thread-safe."""
+
+    def __init__(
+        self,
+        backend: RouteBackend,
+        *,
+        load_desired: Callable[[], list[DesiredRoute]],
+        report: Report,
+        interval: float = 10.0,
+        dry_run: bool = False,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.backend, self.load_desired, self.report, self.interval = backend, load_desired, report, interval
+        self.dry_run = dry_run or isinstance(backend, NullBackend)
+        self.metrics = ReconcileMetrics(registry if registry is not None else CollectorRegistry())
+        self.last: ReconcileResult | None = None
+        self._lock = threading.Lock()  # one reconcile at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._reason = "startup"
+        self._thread: threading.Thread | None = None
+        self._reported: dict[str, tuple[str, str | None]] = {}
+        self._previous: dict[IPv4Network, Any] | None = None
+        self._periodic_runs = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the loop; its first run is the start-up reconcile (sweeps stale routes, repairs missing ones)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hubnet-reconciler", daemon=True)
+        self._thread.start()
+        try:
+            self.backend.watch(lambda: self.trigger("drift"))
+        except Exception:
+            log.exception("route watcher did not start; periodic reconcile still repairs drift")
+
+    def stop(self) -> None:
+        """Stop the loop and the watcher. Routes stay in place (the next start reconciles, never flushes)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.backend.close()
+
+    def trigger(self, reason: str = "change") -> None:
+        """Reconcile soon; many triggers before the loop wakes collapse into one run."""
+        self._reason = reason
+        self._wake.set()
+
+    def _run(self) -> None:
+        reason, failures = "startup", 0
+        while not self._stop.is_set():
+            try:
+                self.reconcile_now(reason)
+                failures = 0
+            except Exception:
+                failures += 1
+                self.metrics.errors.labels("reconcile").inc()
+                log.exception("route reconcile failed (%s); retrying", reason)
+            # After a failure retry soon (capped backoff), e.g. the database is not reachable yet at start-up.
+            wait = self.interval if not failures else min(self.interval, 0.2 * 2**failures)
+            woken = self._wake.wait(wait)
+            self._wake.clear()
+            reason = self._reason if woken else ("periodic" if not failures else reason)
+
+    # -- one reconcile -----------------------------------------------------------------------------------------
+    def reconcile_now(self, trigger: str = "manual") -> ReconcileResult:
+        """Load desired, list owned, plan, apply (unless dry run), report route states. Raises when the desired
+        set or the owned routes cannot be read — then nothing is applied."""
+        with self._lock:
+            started = time.perf_counter()
+            desired = self.load_desired()  # first: without the desired set we must not touch anything
+            actual = self.backend.list_owned()
+            todo = plan(desired, actual)
+            failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
+            result = ReconcileResult(trigger, todo, failed, self.dry_run, time.perf_counter() - started)
+            self._account(result, desired, actual)
+            self._report_states(desired, actual, result)
+            self.last = result
+            return result
+
+    def _account(self, result: ReconcileResult, desired: list[DesiredRoute], actual: list[Route]) -> None:
+        m = self.metrics
+        m.runs.labels(result.trigger).inc()
+        m.duration.observe(result.seconds)
+        m.desired.set(len(desired))
+        if result.dry_run:
+            m.owned.set(len(actual))
+            return
+        m.applied(result.plan, len(result.failed))
+        m.owned.set(len(actual) + len(result.plan.add) - len(result.plan.delete))
+        want = desired_table(desired)
+        if self._previous is not None:  # drift = changes the database did not ask for since the last run
+            changed = (*result.plan.add, *result.plan.replace, *result.plan.delete)
+            m.drift.inc(sum(1 for r in changed if self._previous.get(r.prefix) == want.get(r.prefix)))
+        self._previous = dict(want)
+
+    def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
+        """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place."""
+        present = set(actual)
+        states: dict[str, tuple[str, str | None]] = {}
+        for item in desired:
+            error = result.failed.get(item.route.prefix)
+            if result.dry_run:
+                states[item.node] = ("programmed", None) if item.route in present else ("pending", None)
+            else:
+                states[item.node] = ("failed", error) if error else ("programmed", None)
+        # Changes are reported at once; a full report now and then heals a state the controller reset meanwhile.
+        if result.trigger == "periodic":
+            self._periodic_runs += 1
+        periodic_full = result.trigger == "periodic" and self._periodic_runs % FULL_REPORT_EVERY == 0
+        full = result.trigger == "startup" or periodic_full
+        changes = states if full else {n: s for n, s in states.items() if self._reported.get(n) != s}
+        if changes:
+            self.report(changes)
+        self._reported = states
+
+    # -- read-only views ---------------------------------------------------------------------------------------
+    def drift(self) -> dict[str, list[dict[str, str]]]:
+        """{"desired", "actual", "missing", "unexpected"}: fresh from the database and the router, as JSON."""
+        desired = self.load_desired()
+        with self._lock:
+            actual = self.backend.list_owned()
+        have = set(actual)
+        want = {d.route for d in desired}
+        return {
+            "desired": [_row(d.route, d.node) for d in desired],
+            "actual": [_row(r) for r in sorted(have)],
+            "missing": [_row(d.route, d.node) for d in desired if d.route not in have],
+            "unexpected": [_row(r) for r in sorted(have - want)],
+        }
+
+    def pending_plan(self) -> RoutePlan:
+        """What a reconcile would do now (the dry-run view); applies nothing."""
+        desired = self.load_desired()
+        with self._lock:
+            return plan(desired, self.backend.list_owned())
+
+
+def _row(route: Route, node: str | None = None) -> dict[str, str]:
+    row = {"prefix": str(route.prefix), "next_hop": str(route.next_hop)}
+    if node is not None:
+        row["node"] = node
+    return row
