@@ -1,0 +1,205 @@
+"""The Reconciler against the in-tree FakeBackend: triggers, reports, dry run, drift report, metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from server.domain.routes import DesiredRoute, Route
+from server.routing.base import NullBackend
+from server.routing.fake import FakeBackend
+from server.routing.kernel import is_drift
+from server.routing.reconciler import Reconciler, make_backend
+
+States = dict[str, tuple[str, str | None]]
+
+
+def r(n: int, hop: int = 0) -> Route:
+    return Route(IPv4Network(f"10.244.{n}.0/24"), IPv4Address(f"192.168.1.{hop or 10 + n}"))
+
+
+class World:
+    """The database side: a desired list and the route states reported back."""
+
+    def __init__(self, n: int) -> None:
+        self.desired = [DesiredRoute(f"node-{i}", r(i)) for i in range(n)]
+        self.reports: list[States] = []
+        self.loads = 0
+        self.broken = False
+
+    def load(self) -> list[DesiredRoute]:
+        self.loads += 1
+        if self.broken:
+            raise RuntimeError("database is down")
+        return list(self.desired)
+
+    def state(self, node: str) -> tuple[str, str | None] | None:
+        merged: States = {}
+        for report in self.reports:
+            merged.update(report)
+        return merged.get(node)
+
+
+def make(world: World, backend: FakeBackend, **kw: object) -> Reconciler:
+    return Reconciler(backend, load_desired=world.load, report=world.reports.append, **kw)  # type: ignore[arg-type]
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_startup_sweeps_stale_keeps_live_and_reports_programmed() -> None:
+    world, backend = World(3), FakeBackend({r(0), r(7)})
+    make(world, backend).reconcile_now("startup")
+    assert backend.routes == {r(0), r(1), r(2)}
+    assert backend.counts == {"add": 2, "delete": 1, "replace": 0}
+    assert world.reports == [{f"node-{i}": ("programmed", None) for i in range(3)}]
+
+
+def test_no_desired_set_means_nothing_is_touched() -> None:
+    world, backend = World(3), FakeBackend({r(0), r(7)})
+    world.broken = True
+    with pytest.raises(RuntimeError):
+        make(world, backend).reconcile_now("startup")
+    assert backend.routes == {r(0), r(7)}
+    assert backend.plans == []
+
+
+def test_failed_route_reported_with_error_then_recovers() -> None:
+    world, backend = World(2), FakeBackend()
+    backend.fail[r(1).prefix] = "Network is unreachable"
+    rec = make(world, backend)
+    rec.reconcile_now()
+    assert world.state("node-1") == ("failed", "Network is unreachable")
+    assert world.state("node-0") == ("programmed", None)
+    backend.fail.clear()
+    world.reports.clear()
+    rec.reconcile_now()
+    assert world.reports == [{"node-1": ("programmed", None)}]  # only the change is reported
+
+
+def test_address_change_is_one_replace() -> None:
+    world, backend = World(2), FakeBackend()
+    rec = make(world, backend)
+    rec.reconcile_now()
+    world.desired[1] = DesiredRoute("node-1", r(1, 99))
+    result = rec.reconcile_now()
+    assert (result.plan.add, result.plan.delete, result.plan.replace) == ((), (), (r(1, 99),))
+    assert backend.routes == {r(0), r(1, 99)}
+
+
+def test_dry_run_applies_nothing_and_exposes_the_plan() -> None:
+    world, backend = World(2), FakeBackend({r(0), r(9)})
+    rec = make(world, backend, dry_run=True)
+    result = rec.reconcile_now()
+    assert backend.plans == [] and backend.routes == {r(0), r(9)}
+    assert result.dry_run and result.plan.add == (r(1),) and result.plan.delete == (r(9),)
+    assert rec.pending_plan() == result.plan
+    assert world.reports == [{"node-0": ("programmed", None), "node-1": ("pending", None)}]
+
+
+def test_none_backend_is_a_dry_run() -> None:
+    world = World(1)
+    rec = Reconciler(NullBackend(), load_desired=world.load, report=world.reports.append)
+    assert rec.dry_run and rec.reconcile_now().plan.add == (r(0),)
+
+
+def test_drift_report() -> None:
+    world, backend = World(3), FakeBackend({r(0), r(1, 77), r(9)})
+    report = make(world, backend).drift()
+    assert set(report) == {"desired", "actual", "missing", "unexpected"}
+    assert [x["node"] for x in report["missing"]] == ["node-1", "node-2"]
+    assert report["unexpected"] == [
+        {"prefix": "10.244.1.0/24", "next_hop": "192.168.1.77"},
+        {"prefix": "10.244.9.0/24", "next_hop": "192.168.1.19"},
+    ]
+    assert len(report["actual"]) == 3 and report["desired"][0] == {
+        "prefix": "10.244.0.0/24",
+        "next_hop": "192.168.1.10",
+        "node": "node-0",
+    }
+
+
+def test_loop_startup_trigger_coalescing_and_drift_watch() -> None:
+    world, backend = World(5), FakeBackend()
+    registry = CollectorRegistry()
+    rec = make(world, backend, interval=60.0, registry=registry)
+    rec.start()
+    try:
+        wait_for(lambda: backend.routes == {r(i) for i in range(5)})
+        loads = world.loads
+        world.desired.append(DesiredRoute("node-5", r(5)))
+        for _ in range(50):  # a burst of commits → few runs, not 50
+            rec.trigger()
+        wait_for(lambda: r(5) in backend.routes)
+        time.sleep(0.1)
+        assert world.loads - loads <= 3
+        backend.drift(remove={r(2)}, add={r(42)})  # someone ran `ip route del` / `add` behind our back
+        wait_for(lambda: backend.routes == {r(i) for i in range(6)})
+    finally:
+        rec.stop()
+    assert backend.closed
+    value = registry.get_sample_value
+    assert value("hubnet_route_reconcile_runs_total", {"trigger": "startup"}) == 1
+    assert value("hubnet_route_reconcile_runs_total", {"trigger": "drift"}) >= 1
+    assert value("hubnet_route_drift_repaired_total") == 2
+    assert value("hubnet_routes_changed_total", {"action": "add"}) == 7
+    assert value("hubnet_routes_changed_total", {"action": "delete"}) == 1
+    assert value("hubnet_route_reconcile_duration_seconds_count") >= 3
+
+
+def test_periodic_reconcile_and_retry_after_failure() -> None:
+    world, backend = World(1), FakeBackend()
+    world.broken = True
+    rec = make(world, backend, interval=0.05)
+    rec.start()
+    try:
+        time.sleep(0.2)
+        assert backend.routes == set()  # desired set never loaded: nothing touched
+        world.broken = False
+        wait_for(lambda: backend.routes == {r(0)})
+        backend.routes.clear()  # drift without a notification: the periodic run repairs it
+        wait_for(lambda: backend.routes == {r(0)})
+    finally:
+        rec.stop()
+    assert rec.metrics.errors.labels("reconcile")._value.get() >= 1
+
+
+def test_stop_joins_the_thread() -> None:
+    rec = make(World(1), FakeBackend(), interval=60.0)
+    rec.start()
+    rec.stop()
+    assert not any(t.name == "hubnet-reconciler" for t in threading.enumerate())
+
+
+def test_make_backend() -> None:
+    assert make_backend("fake").name == "fake"
+    assert make_backend("none").name == "none"
+    with pytest.raises(ValueError, match="unknown route backend 'bgpx'"):
+        make_backend("bgpx")
+
+
+def test_is_drift_ignores_our_own_changes() -> None:
+    from hubnet.linux.routes import KernelRoute
+
+    known = {(r(1).prefix, r(1).next_hop)}
+
+    def ev(n: int, hop: int = 0, proto: int = 44) -> KernelRoute:
+        return KernelRoute(r(n, hop).prefix, r(n, hop).next_hop, proto, 254)
+
+    assert is_drift("delete", ev(1), proto=44, known=known)  # ours removed behind our back
+    assert not is_drift("delete", ev(2), proto=44, known=known)  # our own delete (already forgotten)
+    assert not is_drift("delete", ev(1, proto=4), proto=44, known=known)  # a foreign route went away
+    assert is_drift("new", ev(5), proto=44, known=known)  # a bogus route with our protocol
+    assert not is_drift("new", ev(1), proto=44, known=known)  # our own add
+    assert is_drift("replace", ev(1, 50, proto=4), proto=44, known=known)  # ours clobbered by someone
+    assert not is_drift("new", ev(3, proto=12), proto=44, known=known)
+    assert is_drift("overrun", None, proto=44, known=known)
