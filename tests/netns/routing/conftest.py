@@ -1,0 +1,105 @@
+"""Routing-tier fixtures: a router namespace with an on-link LAN (192.168.1.0/24) and 20 foreign routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from server.domain.routes import DesiredRoute, Route
+from tests.support.netns import netns, sh
+from tests.support.prereq import need_root_netns
+
+pytestmark = pytest.mark.netns
+
+PROTO = 44
+
+# 20 routes other people own: `proto kernel|boot|static|bird|zebra`, 3 inside the cluster CIDR 10.244.0.0/16,
+# one in another table. None of them may ever change.
+FOREIGN = [
+    "172.16.1.0/24 dev hnt-lan0 proto kernel",
+    "172.16.2.0/24 dev hnt-lan0 proto kernel",
+    "172.16.3.0/24 dev hnt-lan0 proto kernel scope link",
+    "default via 192.168.1.254 proto boot",
+    "10.1.0.0/16 via 192.168.1.253 proto boot",
+    "10.2.0.0/16 via 192.168.1.253 proto boot metric 10",
+    "10.3.0.0/16 via 192.168.1.252 proto boot",
+    "10.10.0.0/16 via 192.168.1.251 proto static",
+    "10.11.0.0/16 via 192.168.1.251 proto static",
+    "10.12.0.0/16 via 192.168.1.251 proto static table 100",
+    "10.13.0.0/24 via 192.168.1.251 proto static",
+    "10.244.200.0/24 via 192.168.1.250 proto static",
+    "10.244.201.0/24 via 192.168.1.249 proto bird",
+    "10.244.10.0/24 via 192.168.1.248 proto zebra metric 100",
+    "10.20.0.0/16 via 192.168.1.249 proto bird",
+    "10.21.0.0/16 via 192.168.1.249 proto bird",
+    "10.22.0.0/16 via 192.168.1.249 proto bird",
+    "10.30.0.0/16 via 192.168.1.248 proto zebra",
+    "10.31.0.0/16 via 192.168.1.248 proto zebra",
+    "10.32.0.0/16 via 192.168.1.248 proto zebra",
+]
+
+
+def route(n: int, hop: int = 0) -> Route:
+    """Node n's route: 10.244.n.0/24 via 192.168.1.(10+n) unless `hop` says otherwise."""
+    return Route(IPv4Network(f"10.244.{n}.0/24"), IPv4Address(f"192.168.1.{hop or 10 + n}"))
+
+
+def desired(count: int, start: int = 0) -> list[DesiredRoute]:
+    return [DesiredRoute(f"node-{n}", route(n)) for n in range(start, start + count)]
+
+
+@dataclass
+class Router:
+    ns: str
+    foreign: str = ""
+    reports: list[dict[str, tuple[str, str | None]]] = field(default_factory=list)
+
+    def ip(self, *args: str, check: bool = True) -> str:
+        return sh("ip", *args, ns=self.ns, check=check).stdout
+
+    def ours(self) -> set[Route]:
+        """Our routes as `ip` shows them (the observer is iproute2, not our own code)."""
+        found = set()
+        for line in self.ip("-4", "route", "show", "proto", str(PROTO)).splitlines():
+            words = line.split()
+            found.add(Route(IPv4Network(words[0]), IPv4Address(words[words.index("via") + 1])))
+        return found
+
+    def count_ours(self) -> int:
+        return len(self.ip("-4", "route", "show", "proto", str(PROTO)).splitlines())
+
+    def not_ours(self) -> str:
+        """`ip route show table all` minus our lines: must stay byte-identical."""
+        lines = self.ip("route", "show", "table", "all").splitlines(keepends=True)
+        return "".join(line for line in lines if f"proto {PROTO} " not in line)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> float:
+    """Poll `cond`; the seconds it took. Fails the test when `timeout` passes first."""
+    start = time.monotonic()
+    while not cond():
+        assert time.monotonic() - start < timeout, f"not reached within {timeout}s"
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def router() -> Iterator[Router]:
+    need_root_netns()
+    with netns("rtr") as ns:
+        r = Router(ns)
+        # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
+        sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=ns)
+        r.ip("link", "add", "hnt-lan0", "type", "veth", "peer", "name", "hnt-lan1")
+        for link in ("hnt-lan0", "hnt-lan1"):
+            r.ip("link", "set", link, "up")
+        r.ip("addr", "add", "192.168.1.1/24", "dev", "hnt-lan0")
+        for spec in FOREIGN:
+            r.ip("route", "add", *spec.split())
+        r.foreign = r.not_ours()
+        assert r.foreign.count("\n") >= 20
+        yield r
