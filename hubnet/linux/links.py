@@ -79,9 +79,12 @@ def ports_of(h: Any, bridge_index: int) -> list[str]:
 
 def link_info(h: Any, name: str) -> dict[str, Any] | None:
     """`{"index", "mac", "master", "up", "kind"}` of a link, or None when it does not exist."""
-    found = h.get_links(ifname=name) if index_of(h, name) is not None else []
-    if not found:
-        return None
+    try:  # RTM_GETLINK by name: one message (get_links(ifname=) would dump and parse every link)
+        found = h.link("get", ifname=name)
+    except NetlinkError as exc:
+        if exc.code in (19, 2):
+            return None
+        raise translate(exc, f"get link {name!r}") from None
     link = found[0]
     return {
         "index": int(link["index"]),

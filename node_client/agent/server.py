@@ -32,6 +32,7 @@ class _Handler(socketserver.StreamRequestHandler):
 class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 512  # a burst of parallel pod starts must queue, not bounce with EAGAIN
 
     def __init__(self, path: str, dispatch: Dispatch) -> None:
         self.dispatch = dispatch

@@ -18,6 +18,7 @@ from __future__ import annotations
 import _socket
 import os
 import sys
+import time
 
 from node_client.cni import fastjson, skel
 
@@ -38,10 +39,7 @@ def call_agent(path: str, request: dict[str, Any]) -> dict[str, Any]:
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(TIMEOUT_SECONDS)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise AgentDown(f"hubnet agent not reachable on {path!r}: {exc.strerror or exc}") from None
+        _connect(sock, path)
         sock.sendall(fastjson.dumps(request).encode())
         sock.shutdown(_socket.SHUT_WR)
         chunks = []
@@ -53,6 +51,19 @@ def call_agent(path: str, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise skel.CniError(skel.IO_FAILURE, "hubnet agent closed the connection without an answer")
     return answer
+
+
+def _connect(sock: Any, path: str) -> None:
+    """Connect; a full backlog (EAGAIN) is retried for a while, anything else means the agent is down."""
+    for attempt in range(200):
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            time.sleep(0.005 * min(attempt + 1, 20))
+        except OSError as exc:
+            raise AgentDown(f"hubnet agent not reachable on {path!r}: {exc.strerror or exc}") from None
+    raise AgentDown(f"hubnet agent on {path!r} is not accepting connections")
 
 
 def fallback(request: skel.Request, reason: str) -> Any:

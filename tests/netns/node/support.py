@@ -68,7 +68,9 @@ class Node:
 
     def start_agent(self, env: dict[str, str] | None = None, wait: bool = True) -> None:
         log = open(os.path.join(self.root, "agent.log"), "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(self.agent_args(), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            self.agent_args(), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         log.close()
         if wait:
             self.wait_listening()

@@ -103,7 +103,9 @@ def test_unreadable_stdin_is_code_5(node: Node, how: str) -> None:
                 proc = subprocess.run([node.plugin], stdin=fd, env=_env(node), capture_output=True, timeout=30)
             else:
                 cmd = [node.plugin]
-                proc = subprocess.run(["sh", "-c", 'exec "$0" <&-', *cmd], env=_env(node), capture_output=True, timeout=30)
+                proc = subprocess.run(
+                    ["sh", "-c", 'exec "$0" <&-', *cmd], env=_env(node), capture_output=True, timeout=30
+                )
         finally:
             os.close(fd)
     out = json.loads(proc.stdout)

@@ -1,0 +1,124 @@
+"""ADD / CHECK / DEL through the installed plugin in real namespaces: pods get addresses and talk."""
+
+from __future__ import annotations
+
+import pytest
+
+from node_client.runtime import PluginError
+from tests.netns.node.support import Node, tcp_probe
+from tests.support.netns import sh
+
+pytestmark = pytest.mark.netns
+
+
+def test_two_pods_reach_each_other_and_the_gateway(node: Node) -> None:
+    a, b = node.new_pod_netns(), node.new_pod_netns()
+    ra, rb = node.add("pa", a), node.add("pb", b)
+    try:
+        ip_a = ra["ips"][0]["address"].split("/")[0]
+        ip_b = rb["ips"][0]["address"].split("/")[0]
+        assert ip_a != ip_b
+        assert f"inet {ip_a}/24" in sh("ip", "-4", "addr", "show", "eth0", ns=a).stdout
+        assert "default via 10.244.7.1 dev eth0" in sh("ip", "route", ns=a).stdout
+        assert tcp_probe(a, b, ip_b) == ip_a  # pod to pod, no NAT on the way
+        assert tcp_probe(b, node.ns, "10.244.7.1", port=7071) == ip_b  # the gateway on the bridge
+    finally:
+        node.runtime.delete("pa")
+        node.runtime.delete("pb")
+    assert node.reservations() == [] and node.host_veths() == []
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+def test_result_shape_per_version(node: Node, version: str) -> None:
+    pod = node.new_pod_netns()
+    cfg = node.plugin_config(cniVersion=version)
+    env = {
+        "CNI_COMMAND": "ADD",
+        "CNI_CONTAINERID": f"v{version.replace('.', '')}",
+        "CNI_NETNS": f"/var/run/netns/{pod}",
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": node.bin,
+    }
+    import json
+
+    status, out = node.exec_plugin(env, json.dumps(cfg))
+    try:
+        assert status == 0, out
+        assert out["cniVersion"] == version
+        ip = out["ips"][0]
+        assert ("version" in ip) == (version < "1.0.0")
+        assert out["interfaces"][ip["interface"]]["sandbox"] == env["CNI_NETNS"]
+        assert out["interfaces"][ip["interface"]]["name"] == "eth0"
+        assert ip["gateway"] == "10.244.7.1"
+    finally:
+        status, _ = node.exec_plugin({**env, "CNI_COMMAND": "DEL"}, json.dumps(cfg))
+        assert status == 0
+
+
+def test_add_twice_is_an_error_and_keeps_one_reservation(node: Node) -> None:
+    pod = node.new_pod_netns()
+    node.add("twice", pod)
+    try:
+        with pytest.raises(PluginError) as err:
+            node.add("twice", pod)
+        assert err.value.code >= 100
+        assert len(node.reservations()) == 1
+        second = node.add("twice", pod, ifname="net1")  # same container, another interface: another address
+        assert second["ips"][0]["address"] != node.runtime.cached("twice")["result"]["ips"][0]["address"]
+        assert len(node.reservations()) == 2
+    finally:
+        node.runtime.delete("twice")
+        node.runtime.delete("twice", ifname="net1")
+    assert node.reservations() == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("ip", "addr", "flush", "dev", "eth0"),
+        ("ip", "route", "del", "default"),
+        ("ip", "link", "del", "eth0"),
+    ],
+    ids=["address removed", "default route removed", "veth removed"],
+)
+def test_check_passes_after_add_and_fails_after_damage(node: Node, damage: tuple[str, ...]) -> None:
+    pod = node.new_pod_netns()
+    node.add("chk", pod)
+    try:
+        node.runtime.check("chk")
+        sh(*damage, ns=pod)
+        with pytest.raises(PluginError):
+            node.runtime.check("chk")
+    finally:
+        node.runtime.delete("chk")
+    assert node.reservations() == [] and node.host_veths() == []
+
+
+def test_status_and_gc(node: Node) -> None:
+    pods = [node.new_pod_netns() for _ in range(3)]
+    for i, pod in enumerate(pods):
+        node.add(f"gc{i}", pod)
+    node.runtime.status()
+    node.runtime.gc([("gc1", "eth0")])
+    assert len(node.reservations()) == 1
+    assert len(node.host_veths()) == 1
+    node.runtime.gc([])
+    assert node.reservations() == [] and node.host_veths() == []
+    assert {"lock", "last_reserved_ip.0", "subnet"} <= set(__import__("os").listdir(node.ipam_dir))
+    for i in range(3):
+        node.runtime.delete(f"gc{i}")
+
+
+def test_gc_accepts_the_older_attachments_key(node: Node) -> None:
+    import json
+
+    pod = node.new_pod_netns()
+    node.add("old", pod)
+    node.add("gone", node.new_pod_netns())
+    cfg = node.plugin_config(**{"cni.dev/attachments": [{"containerID": "old", "ifname": "eth0"}]})
+    status, out = node.exec_plugin({"CNI_COMMAND": "GC", "CNI_PATH": node.bin}, json.dumps(cfg))
+    assert status == 0, out
+    assert len(node.reservations()) == 1
+    node.runtime.delete("old")
+    node.runtime.delete("gone")
+    assert node.reservations() == []

@@ -1,0 +1,74 @@
+"""DEL is idempotent in every state a runtime can call it in, and never leaks — even with the agent down."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from node_client.runtime import PluginError
+from tests.netns.node.support import Node
+from tests.support.netns import del_netns
+
+pytestmark = pytest.mark.netns
+
+
+def _del_raw(node: Node, cid: str, netns: str, prev: dict | None) -> tuple[int, object]:
+    cfg = node.plugin_config(**({"prevResult": prev} if prev else {}))
+    env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0", "CNI_PATH": node.bin}
+    return node.exec_plugin(env, json.dumps(cfg))
+
+
+def _state(node: Node, name: str) -> tuple[str, str, dict | None]:
+    """Bring attachment `name` into a state; returns (container id, CNI_NETNS for DEL, prevResult)."""
+    pod = node.new_pod_netns()
+    path = f"/var/run/netns/{pod}"
+    if name == "never added":
+        return name.replace(" ", "-"), path, None
+    if name == "after failed ADD":
+        node.add("blocker", pod)  # eth0 exists in the pod netns: the ADD below fails
+        with pytest.raises(PluginError):
+            node.runtime.add("failed-add", path, "eth0")
+        node.runtime.delete("blocker")
+        return "failed-add", path, None
+    cid = name.replace(" ", "-")
+    result = node.add(cid, pod)
+    if name == "netns gone":
+        del_netns(pod)
+    if name == "CNI_NETNS empty":
+        path = ""
+    return cid, path, (None if name == "no prevResult" else result)
+
+
+STATES = ["after good ADD", "after failed ADD", "never added", "netns gone", "CNI_NETNS empty", "no prevResult"]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_del_three_times_succeeds_and_leaves_nothing(node: Node, state: str) -> None:
+    cid, netns, prev = _state(node, state)
+    for attempt in range(3):
+        status, out = _del_raw(node, cid, netns, prev)
+        assert status == 0, (attempt, out)
+    assert node.reservations() == []
+    assert node.host_veths() == []
+
+
+def test_del_with_agent_down_releases_the_reservation(fresh_node: Node) -> None:
+    node = fresh_node
+    pods = [node.new_pod_netns() for _ in range(2)]
+    node.add("down1", pods[0])
+    node.add("down2", pods[1])
+    node.stop_agent(signal.SIGKILL)
+    with pytest.raises(PluginError) as err:
+        node.add("down3", node.new_pod_netns())
+    assert err.value.code == 11  # try again later
+    node.runtime.delete("down1")  # netns still there: the veth stays until the agent sweeps it
+    del_netns(pods[1])
+    node.runtime.delete("down2")  # netns gone: the kernel removed the veth with it
+    assert node.reservations() == []
+    node.start_agent()  # start-up sweep removes the orphaned host veth of down1
+    assert node.host_veths() == []
+    node.add("after", node.new_pod_netns())
+    node.runtime.delete("after")
+    assert node.reservations() == []
