@@ -7,11 +7,10 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.api.problems import PROBLEM, problem_type
-from server.domain.errors import BodyTooLarge
 
 
 class BodyLimit:
-    """Pure ASGI middleware: 413 problem+json before the app runs, or BodyTooLarge raised while it reads."""
+    """Pure ASGI middleware: 413 problem+json before the app runs, whether the size is declared or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -24,17 +23,32 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(send)
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        if declared is not None:
+            await self.app(scope, receive, send)  # the HTTP server enforces the declared length
+            return
+        # A streamed (chunked) body: buffer at most the limit here, so an oversized one never reaches the app.
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge(f"request body exceeds {self.max_bytes} bytes", field="body")
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+        body, sent = b"".join(chunks), False
 
-        await self.app(scope, counted, send)
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         detail = f"request body exceeds {self.max_bytes} bytes"

@@ -35,7 +35,7 @@ def make_engines(url: str) -> Engines:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return Engines(_sqlite(url, immediate=False), _sqlite(url, immediate=True), "sqlite")
-    engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, pool_timeout=30)
+    engine = create_engine(url, pool_size=16, max_overflow=16, pool_recycle=1800, pool_timeout=30)
     return Engines(engine, engine, "postgresql")
 
 

@@ -1,7 +1,8 @@
 """Queries, one method per question, over one connection inside the unit of work. Never commits.
 
 Every hot-path query is a point lookup or an ordered LIMIT 1 on an index, so a registration costs the same at
-60,000 nodes as at 0.
+60,000 nodes as at 0. Statements are built once (module level, bound parameters): building a Core statement per
+call costs about four times as much as executing a cached one.
 """
 
 from __future__ import annotations
@@ -9,13 +10,55 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
-from server.db.models import events, nodes, pools, revision_counter
+from server.db.models import Inet, events, nodes, pools, revision_counter
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
 LIVE = nodes.c.state != "released"
+
+_POOLS = select(pools.c.id, pools.c.cidr, pools.c.node_prefix, pools.c.high_water).order_by(pools.c.id)
+_POOLS_LOCKED = _POOLS.with_for_update()
+_ADD_POOL = insert(pools).returning(pools.c.id)
+_SET_HIGH_WATER = update(pools).where(pools.c.id == bindparam("pool_id")).values(high_water=bindparam("value"))
+_ALLOCATED = select(nodes.c.pool_id, func.count()).where(LIVE).group_by(nodes.c.pool_id)
+
+_NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
+_NODE_LOCKED = _NODE.with_for_update()
+_BY_SECRET = select(nodes.c.name).where(nodes.c.secret_hash == bindparam("digest")).limit(1)
+_IN_USE_EQ = select(nodes.c.id).where(nodes.c.subnet == bindparam("subnet", type_=Inet()), LIVE).limit(1)
+_IN_USE_PG = select(nodes.c.id).where(nodes.c.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE).limit(1)
+_ADDRESS = select(nodes.c.name).where(nodes.c.address == bindparam("address", type_=Inet()), LIVE).limit(1)
+_OLDEST_RELEASED = (
+    select(*_NODE_COLS)
+    .where(nodes.c.pool_id == bindparam("pool_id"), nodes.c.state == "released", nodes.c.reissued.is_(False))
+    .order_by(nodes.c.released_at, nodes.c.id)
+    .limit(1)
+)
+_MARK_REISSUED = (
+    update(nodes)
+    .where(nodes.c.subnet == bindparam("old_subnet", type_=Inet()), nodes.c.state == "released")
+    .values(reissued=True)
+)
+_INSERT_NODE = insert(nodes)
+_UPDATE_NODE = update(nodes).where(nodes.c.id == bindparam("node_id"))
+_DELETE_NODE = nodes.delete().where(nodes.c.id == bindparam("node_id"))
+_CONTAINING_PG = select(*_NODE_COLS).where(nodes.c.subnet.op(">>=")(bindparam("ip", type_=Inet())), LIVE).limit(1)
+_BUMP = (
+    update(revision_counter)
+    .where(revision_counter.c.id == 1)
+    .values(value=revision_counter.c.value + bindparam("n"))
+    .returning(revision_counter.c.value)
+)
+_INSERT_EVENT = insert(events)
+_REVISION = select(revision_counter.c.value).where(revision_counter.c.id == 1)
+_EVENTS = (
+    select(events.c.revision, events.c.created_at, events.c.type, events.c.node, events.c.data)
+    .where(events.c.revision > bindparam("after"))
+    .order_by(events.c.revision)
+    .limit(bindparam("limit"))
+)
 
 
 def _node(row: Any) -> NodeRecord:
@@ -29,68 +72,52 @@ class Repository:
 
     # pools
     def pools(self, *, lock: bool = False) -> list[PoolRecord]:
-        query = select(pools.c.id, pools.c.cidr, pools.c.node_prefix, pools.c.high_water).order_by(pools.c.id)
-        if lock and self.pg:
-            query = query.with_for_update()
+        """All pools by id; `lock` row-locks them on PostgreSQL (SQLite is already serialized by BEGIN IMMEDIATE)."""
+        query = _POOLS_LOCKED if lock and self.pg else _POOLS
         return [PoolRecord(*row) for row in self.conn.execute(query)]
 
     def add_pool(self, *, cidr: str, node_prefix: int, now: float) -> int:
         values = {"cidr": cidr, "node_prefix": node_prefix, "high_water": 0, "created_at": now}
-        result = self.conn.execute(insert(pools).values(**values).returning(pools.c.id))
-        return int(result.scalar_one())
+        return int(self.conn.execute(_ADD_POOL, values).scalar_one())
 
     def set_high_water(self, pool_id: int, value: int) -> None:
-        self.conn.execute(update(pools).where(pools.c.id == pool_id).values(high_water=value))
+        self.conn.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
 
     def allocated_per_pool(self) -> dict[int | None, int]:
-        query = select(nodes.c.pool_id, func.count()).where(LIVE).group_by(nodes.c.pool_id)
-        return {pool_id: int(count) for pool_id, count in self.conn.execute(query)}
+        return {pool_id: int(count) for pool_id, count in self.conn.execute(_ALLOCATED)}
 
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
-        query = select(*_NODE_COLS).where(nodes.c.name == name)
-        if lock and self.pg:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_NODE_LOCKED if lock and self.pg else _NODE, {"name": name}).first()
         return _node(row) if row else None
 
     def node_name_by_secret(self, secret_hash: str) -> str | None:
-        query = select(nodes.c.name).where(nodes.c.secret_hash == secret_hash).limit(1)
-        return self.conn.execute(query).scalar_one_or_none()
+        return self.conn.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
 
     def subnet_in_use(self, subnet: str) -> bool:
         """A live node holds `subnet` (on PostgreSQL: anything overlapping it, through the gist index)."""
-        cond = nodes.c.subnet.op("&&")(subnet) if self.pg else nodes.c.subnet == subnet
-        query = select(nodes.c.id).where(cond, LIVE).limit(1)
-        return self.conn.execute(query).first() is not None
+        query = _IN_USE_PG if self.pg else _IN_USE_EQ
+        return self.conn.execute(query, {"subnet": subnet}).first() is not None
 
     def address_holder(self, address: str) -> str | None:
-        query = select(nodes.c.name).where(nodes.c.address == address, LIVE).limit(1)
-        return self.conn.execute(query).scalar_one_or_none()
+        return self.conn.execute(_ADDRESS, {"address": address}).scalar_one_or_none()
 
     def oldest_released(self, pool_id: int) -> NodeRecord | None:
-        query = (
-            select(*_NODE_COLS)
-            .where(nodes.c.pool_id == pool_id, nodes.c.state == "released", nodes.c.reissued.is_(False))
-            .order_by(nodes.c.released_at, nodes.c.id)
-            .limit(1)
-        )
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_OLDEST_RELEASED, {"pool_id": pool_id}).first()
         return _node(row) if row else None
 
     def mark_reissued(self, subnet: str) -> None:
         """Released rows that held `subnet` can no longer reclaim it."""
-        cond = and_(nodes.c.subnet == subnet, nodes.c.state == "released")
-        self.conn.execute(update(nodes).where(cond).values(reissued=True))
+        self.conn.execute(_MARK_REISSUED, {"old_subnet": subnet})
 
     def insert_node(self, **values: Any) -> None:
-        self.conn.execute(insert(nodes).values(**values))
+        self.conn.execute(_INSERT_NODE, values)
 
     def update_node(self, node_id: int, **values: Any) -> None:
-        self.conn.execute(update(nodes).where(nodes.c.id == node_id).values(**values))
+        self.conn.execute(_UPDATE_NODE, {"node_id": node_id, **values})
 
     def delete_node(self, node_id: int) -> None:
-        self.conn.execute(nodes.delete().where(nodes.c.id == node_id))
+        self.conn.execute(_DELETE_NODE, {"node_id": node_id})
 
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]:
         query = select(*_NODE_COLS).order_by(nodes.c.name).limit(limit)
@@ -105,13 +132,16 @@ class Repository:
         return [_node(row) for row in self.conn.execute(query)]
 
     def node_containing(self, ip: str) -> NodeRecord | None:
-        """PostgreSQL only: the live node whose subnet contains `ip` (inet >>=)."""
-        query = select(*_NODE_COLS).where(nodes.c.subnet.op(">>=")(ip), LIVE).limit(1)
-        row = self.conn.execute(query).first()
+        """PostgreSQL only: the live node whose subnet contains `ip` (inet >>=, gist index)."""
+        row = self.conn.execute(_CONTAINING_PG, {"ip": ip}).first()
         return _node(row) if row else None
 
     def live_nodes(self) -> list[NodeRecord]:
         return [_node(row) for row in self.conn.execute(select(*_NODE_COLS).where(LIVE))]
+
+    def route_states(self) -> dict[str, tuple[str, str | None]]:
+        query = select(nodes.c.name, nodes.c.route_state, nodes.c.route_error).where(LIVE)
+        return {name: (state, error) for name, state, error in self.conn.execute(query)}
 
     def all_nodes(self) -> list[NodeRecord]:
         return [_node(row) for row in self.conn.execute(select(*_NODE_COLS))]
@@ -129,44 +159,27 @@ class Repository:
         result = self.conn.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
         return [_node(row) for row in result]
 
-    def set_route_state(self, name: str, state: str, error: str | None) -> bool:
-        """Store a node's route state; True when it changed (so one event is written per change)."""
-        cond = and_(
-            nodes.c.name == name,
-            LIVE,
-            (nodes.c.route_state != state) | (func.coalesce(nodes.c.route_error, "") != (error or "")),
-        )
-        result = self.conn.execute(update(nodes).where(cond).values(route_state=state, route_error=error))
-        return bool(result.rowcount)
+    def set_route_state(self, name: str, state: str, error: str | None) -> None:
+        query = update(nodes).where(nodes.c.name == name, LIVE).values(route_state=state, route_error=error)
+        self.conn.execute(query)
 
     # events
     def append_events(self, items: Sequence[tuple[str, str | None, str]], *, now: float) -> int:
         """Reserve len(items) revisions (row-locking the counter until commit) and append; returns the last."""
-        bump = update(revision_counter).where(revision_counter.c.id == 1)
-        result = self.conn.execute(
-            bump.values(value=revision_counter.c.value + len(items)).returning(revision_counter.c.value)
-        )
-        last = int(result.scalar_one())
+        last = int(self.conn.execute(_BUMP, {"n": len(items)}).scalar_one())
         first = last - len(items) + 1
         rows = [
             {"revision": first + i, "created_at": now, "type": kind, "node": node, "data": data}
             for i, (kind, node, data) in enumerate(items)
         ]
-        self.conn.execute(insert(events), rows)
+        self.conn.execute(_INSERT_EVENT, rows)
         return last
 
     def events_since(self, revision: int, limit: int) -> list[EventRecord]:
-        query = (
-            select(events.c.revision, events.c.created_at, events.c.type, events.c.node, events.c.data)
-            .where(events.c.revision > revision)
-            .order_by(events.c.revision)
-            .limit(limit)
-        )
-        return [EventRecord(*row) for row in self.conn.execute(query)]
+        return [EventRecord(*row) for row in self.conn.execute(_EVENTS, {"after": revision, "limit": limit})]
 
     def revision(self) -> int:
-        query = select(revision_counter.c.value).where(revision_counter.c.id == 1)
-        return int(self.conn.execute(query).scalar_one_or_none() or 0)
+        return int(self.conn.execute(_REVISION).scalar_one_or_none() or 0)
 
     def ping(self) -> None:
-        self.conn.execute(select(1)).scalar_one()
+        self.conn.execute(_REVISION).first()

@@ -50,9 +50,12 @@ def register(
         if node is not None and node.state != RELEASED:
             return _rejoin(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id), False
         _address_free(uow, address, name)
-        pools = uow.repo.pools(lock=True)  # serializes allocations per pool across controller processes
-        if node is None and uow.repo.node(name) is not None:
-            raise ConcurrentChange(f"node {name!r} registered concurrently")
+        if uow.repo.pg:
+            # Serialize allocations per pool across controller processes (SQLite: BEGIN IMMEDIATE already did),
+            # then look again: under READ COMMITTED this statement sees what the lock holder committed.
+            pools = uow.repo.pools(lock=True)
+            if node is None and uow.repo.node(name) is not None:
+                raise ConcurrentChange(f"node {name!r} registered concurrently")
         if node is not None:
             return _reclaim(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id)
         return _allocate(ctl, uow, pools, name=name, digest=digest, address=address, machine_id=machine_id), True
@@ -270,6 +273,7 @@ def _encode_cursor(name: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except ValueError:
+        name = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        return check_name(name)
+    except (ValueError, InvalidInput):
         raise InvalidInput(f"cursor {cursor!r} is not one this server issued", field="cursor") from None

@@ -28,9 +28,13 @@ def report(ctl: Controller, states: dict[str, tuple[str, str | None]]) -> None:
         return
 
     def use_case(uow: UnitOfWork) -> None:
+        current = uow.repo.route_states()  # one read; only changed rows are written
         for name, (state, error) in sorted(states.items()):
             value = RouteState(state).value
-            if uow.repo.set_route_state(name, value, error) and value != RouteState.PENDING:
+            if name not in current or current[name] == (value, error):
+                continue
+            uow.repo.set_route_state(name, value, error)
+            if value != RouteState.PENDING:
                 uow.emit(f"route.{value}", name, error=error)
 
     ctl.write(use_case)

@@ -1,0 +1,186 @@
+"""Integration helpers: fresh databases (SQLite file / a new PostgreSQL database) and a real `hubnet server`."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_HOST = os.environ.get("HUBNET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+HUBNET = str(Path(sys.executable).with_name("hubnet"))
+
+
+def pg_available() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(_libpq(f"{PG_HOST}/test"), connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq(f"{PG_HOST}/test"), autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@dataclass
+class Databases:
+    """Hands out empty databases; every PostgreSQL database it created is dropped at the end of the session."""
+
+    root: Path
+    session: str = field(default_factory=lambda: secrets.token_hex(3))
+    created: list[str] = field(default_factory=list)
+
+    def new(self, kind: str) -> str:
+        n = len(self.created) + 1
+        if kind == "sqlite":
+            path = self.root / f"db{n}-{secrets.token_hex(2)}" / "hubnet.db"
+            path.parent.mkdir(parents=True)
+            self.created.append(str(path))
+            return f"sqlite:///{path}"
+        name = f"hubnet_test_{self.session}_{n}"
+        _admin_sql(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return f"{PG_HOST}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            if name.startswith("hubnet_test_"):
+                _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A real `hubnet server` process (uvicorn) on 127.0.0.1 and a free port."""
+
+    db_url: str
+    log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    admin: str = field(default_factory=lambda: "adm-" + secrets.token_urlsafe(16))
+    bootstrap: str = field(default_factory=lambda: "boot-" + secrets.token_urlsafe(16))
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
+        env.update(
+            HUBNET_DATABASE_URL=self.db_url,
+            HUBNET_STATE_DIR=str(self.log_dir),
+            HUBNET_LISTEN=f"127.0.0.1:{self.port}",
+            HUBNET_ADMIN_TOKENS=self.admin,
+            HUBNET_BOOTSTRAP_TOKENS=self.bootstrap,
+            HUBNET_ROUTER_ADDRESS="192.168.255.254",
+            HUBNET_SERVICE_CIDR="10.96.0.0/12",
+            HUBNET_ROUTE_BACKEND="none",
+            HUBNET_LOG_LEVEL="warning",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 30) -> None:
+        self.starts += 1
+        log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([HUBNET, "server"], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hubnet server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"hubnet server not ready in {timeout}s: {self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=5)
+
+    def log_tail(self) -> str:
+        logs = sorted(self.log_dir.glob(f"server-{self.port}-*.log"))
+        return logs[-1].read_text(errors="replace")[-3000:] if logs else ""
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+_addresses = itertools.count(1)
+
+
+def unique_address() -> str:
+    """An underlay address no other call in this test process returned (172.16.0.0/12)."""
+    n = next(_addresses)
+    return str(ipaddress.IPv4Address("172.16.0.0") + n)
+
+
+def node_body(i: int, *, prefix: str = "n", secret: str | None = None) -> dict[str, Any]:
+    """A valid registration for node number i: name `<prefix>-<i>` and an address unique in this process."""
+    return {"name": f"{prefix}-{i}", "address": unique_address(), "secret": secret or new_secret()}
+
+
+def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement against the database directly (observation and fault injection)."""
+    from sqlalchemy import create_engine, pool, text
+
+    engine = create_engine(db_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params or {})
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
