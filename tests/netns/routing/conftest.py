@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,7 +60,11 @@ class Router:
     reports: list[dict[str, tuple[str, str | None]]] = field(default_factory=list)
 
     def ip(self, *args: str, check: bool = True) -> str:
-        return sh("ip", *args, ns=self.ns, check=check).stdout
+        """`ip -n NS ...` (no `ip netns exec`: it remounts /sys and fails under concurrent namespace churn)."""
+        done = subprocess.run(["ip", "-n", self.ns, *args], capture_output=True, text=True, check=False)
+        if check and done.returncode:
+            raise AssertionError(f"ip {' '.join(args)} failed in {self.ns}: {done.stderr.strip()}")
+        return done.stdout
 
     def ours(self) -> set[Route]:
         """Our routes as `ip` shows them (the observer is iproute2, not our own code)."""

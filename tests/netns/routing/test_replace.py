@@ -28,11 +28,11 @@ def test_address_change_is_one_replace_and_the_old_next_hop_is_gone(router: Rout
         with lock:
             events.append((event, r))
 
-    monitor = RouteMonitor(table=254, netns=router.ns, on_event=on_event)
+    rec.reconcile_now("startup")
+    before = dict(backend.counts)
+    monitor = RouteMonitor(table=254, netns=router.ns, on_event=on_event)  # subscribes from here on
+    monitor.start()
     try:
-        rec.reconcile_now("startup")
-        before = dict(backend.counts)
-        monitor.start()
         want[7] = DesiredRoute("node-7", route(7, hop=177))
         result = rec.reconcile_now()
         time.sleep(0.3)  # let the monitor drain the notifications
