@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,10 +16,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node_client.runtime import PluginError, Runtime
-from tests.support.netns import add_netns, del_netns, new_name, sh
+from tests.support.netns import new_name
 
 HUBNET = os.path.join(os.path.dirname(sys.executable), "hubnet")
 PYTHON = sys.executable
+# Our namespaces are bind-mounted here, not under /var/run/netns: the session-end sweep of `hnt-*` names in
+# tests/conftest.py (run by every other concurrent pytest session on this machine) would delete them mid-test.
+NS_DIR = "/run/hnt-node-tests"
+
+
+def make_ns(tag: str) -> str:
+    """A new network namespace pinned at NS_DIR/hnt-<tag>-<random>, `lo` up; returns its path."""
+    os.makedirs(NS_DIR, exist_ok=True)
+    path = os.path.join(NS_DIR, new_name(tag))
+    open(path, "w").close()
+    subprocess.run(["unshare", f"--net={path}", "true"], check=True)
+    nsrun(path, "ip", "link", "set", "lo", "up")
+    return path
+
+
+def drop_ns(path: str) -> None:
+    subprocess.run(["umount", "-l", path], capture_output=True, check=False)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def nsrun(path: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", f"--net={path}", *cmd], capture_output=True, text=True, check=check)
 
 
 @dataclass
@@ -26,7 +50,7 @@ class Node:
     """A node namespace with a running agent (fixed subnet: no controller) and the dirs a runtime needs."""
 
     subnet: str = "10.244.7.0/24"
-    ns: str = field(default_factory=lambda: new_name("node"))
+    ns: str = ""
     root: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="hnt-node-"))
     proc: subprocess.Popen[bytes] | None = None
     pods: list[str] = field(default_factory=list)
@@ -57,14 +81,14 @@ class Node:
         return Runtime(state_dir=os.path.join(self.root, "runtime"), conf_dir=self.conf, bin_dir=self.bin)
 
     def create(self) -> Node:
-        add_netns(self.ns)
+        self.ns = make_ns("node")
         self.start_agent()
         return self
 
     def agent_args(self) -> list[str]:
         dirs = ["--state-dir", self.state, "--cni-conf-dir", self.conf, "--cni-bin-dir", self.bin]
         args = self.extra_args or ["--fixed-subnet", self.subnet, "--cluster-cidr", "10.244.0.0/16"]
-        return ["ip", "netns", "exec", self.ns, HUBNET, "node", "join", *args, *dirs]
+        return ["nsenter", f"--net={self.ns}", HUBNET, "node", "join", *args, *dirs]
 
     def start_agent(self, env: dict[str, str] | None = None, wait: bool = True) -> None:
         log = open(os.path.join(self.root, "agent.log"), "ab")  # noqa: SIM115 - the child owns it
@@ -105,19 +129,19 @@ class Node:
     def destroy(self) -> None:
         self.stop_agent(signal.SIGKILL)
         for pod in self.pods:
-            del_netns(pod)
-        del_netns(self.ns)
+            drop_ns(pod)
+        if self.ns:
+            drop_ns(self.ns)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- pods --------------------------------------------------------------------------------------------------
     def new_pod_netns(self) -> str:
-        name = new_name("pod")
-        add_netns(name)
-        self.pods.append(name)
-        return name
+        path = make_ns("pod")
+        self.pods.append(path)
+        return path
 
     def add(self, cid: str, pod_ns: str, ifname: str = "eth0") -> dict[str, Any]:
-        return self.runtime.add(cid, f"/var/run/netns/{pod_ns}", ifname)
+        return self.runtime.add(cid, pod_ns, ifname)
 
     def reservations(self) -> list[str]:
         if not os.path.isdir(self.ipam_dir):
@@ -125,7 +149,7 @@ class Node:
         return sorted(n for n in os.listdir(self.ipam_dir) if n[0].isdigit())
 
     def host_veths(self) -> list[str]:
-        out = sh("ip", "-o", "link", "show", ns=self.ns).stdout
+        out = nsrun(self.ns, "ip", "-o", "link", "show").stdout
         return [line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": veth" in line]
 
     def exec_plugin(self, env: dict[str, str], stdin: bytes | str, cwd: str | None = None) -> tuple[int, Any]:
@@ -163,12 +187,12 @@ def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
         f"  c=socket.create_connection(('{dst_ip}',{port}),timeout=2);print(c.recv(100).decode());break\n"
         " except OSError as e:\n  err=e;time.sleep(0.1)\nelse:\n raise SystemExit(str(err))"
     )
-    server = subprocess.Popen(["ip", "netns", "exec", dst_ns, PYTHON, "-c", server_code], stdout=subprocess.PIPE)
+    server = subprocess.Popen(["nsenter", f"--net={dst_ns}", PYTHON, "-c", server_code], stdout=subprocess.PIPE)
     try:
         assert server.stdout is not None
         server.stdout.readline()
         client = subprocess.run(
-            ["ip", "netns", "exec", src_ns, PYTHON, "-c", client_code], capture_output=True, text=True, timeout=20
+            ["nsenter", f"--net={src_ns}", PYTHON, "-c", client_code], capture_output=True, text=True, timeout=20
         )
         if client.returncode != 0:
             raise AssertionError(f"{src_ns} -> {dst_ip}:{port} failed: {client.stderr or client.stdout}")
@@ -178,4 +202,4 @@ def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
         server.wait()
 
 
-__all__ = ["HUBNET", "Node", "PluginError", "tcp_probe"]
+__all__ = ["HUBNET", "Node", "PluginError", "drop_ns", "make_ns", "nsrun", "tcp_probe"]

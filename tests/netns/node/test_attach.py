@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node_client.runtime import PluginError
-from tests.netns.node.support import Node, tcp_probe
-from tests.support.netns import sh
+from tests.netns.node.support import Node, nsrun, tcp_probe
 
 pytestmark = pytest.mark.netns
 
@@ -18,8 +17,8 @@ def test_two_pods_reach_each_other_and_the_gateway(node: Node) -> None:
         ip_a = ra["ips"][0]["address"].split("/")[0]
         ip_b = rb["ips"][0]["address"].split("/")[0]
         assert ip_a != ip_b
-        assert f"inet {ip_a}/24" in sh("ip", "-4", "addr", "show", "eth0", ns=a).stdout
-        assert "default via 10.244.7.1 dev eth0" in sh("ip", "route", ns=a).stdout
+        assert f"inet {ip_a}/24" in nsrun(a, "ip", "-4", "addr", "show", "eth0").stdout
+        assert "default via 10.244.7.1 dev eth0" in nsrun(a, "ip", "route").stdout
         assert tcp_probe(a, b, ip_b) == ip_a  # pod to pod, no NAT on the way
         assert tcp_probe(b, node.ns, "10.244.7.1", port=7071) == ip_b  # the gateway on the bridge
     finally:
@@ -35,7 +34,7 @@ def test_result_shape_per_version(node: Node, version: str) -> None:
     env = {
         "CNI_COMMAND": "ADD",
         "CNI_CONTAINERID": f"v{version.replace('.', '')}",
-        "CNI_NETNS": f"/var/run/netns/{pod}",
+        "CNI_NETNS": pod,
         "CNI_IFNAME": "eth0",
         "CNI_PATH": node.bin,
     }
@@ -86,7 +85,7 @@ def test_check_passes_after_add_and_fails_after_damage(node: Node, damage: tuple
     node.add("chk", pod)
     try:
         node.runtime.check("chk")
-        sh(*damage, ns=pod)
+        nsrun(pod, *damage)
         with pytest.raises(PluginError):
             node.runtime.check("chk")
     finally:

@@ -8,8 +8,7 @@ import signal
 import pytest
 
 from node_client.runtime import PluginError
-from tests.netns.node.support import Node
-from tests.support.netns import del_netns
+from tests.netns.node.support import Node, drop_ns
 
 pytestmark = pytest.mark.netns
 
@@ -23,7 +22,7 @@ def _del_raw(node: Node, cid: str, netns: str, prev: dict | None) -> tuple[int, 
 def _state(node: Node, name: str) -> tuple[str, str, dict | None]:
     """Bring attachment `name` into a state; returns (container id, CNI_NETNS for DEL, prevResult)."""
     pod = node.new_pod_netns()
-    path = f"/var/run/netns/{pod}"
+    path = pod
     if name == "never added":
         return name.replace(" ", "-"), path, None
     if name == "after failed ADD":
@@ -35,7 +34,7 @@ def _state(node: Node, name: str) -> tuple[str, str, dict | None]:
     cid = name.replace(" ", "-")
     result = node.add(cid, pod)
     if name == "netns gone":
-        del_netns(pod)
+        drop_ns(pod)
     if name == "CNI_NETNS empty":
         path = ""
     return cid, path, (None if name == "no prevResult" else result)
@@ -64,7 +63,7 @@ def test_del_with_agent_down_releases_the_reservation(fresh_node: Node) -> None:
         node.add("down3", node.new_pod_netns())
     assert err.value.code == 11  # try again later
     node.runtime.delete("down1")  # netns still there: the veth stays until the agent sweeps it
-    del_netns(pods[1])
+    drop_ns(pods[1])
     node.runtime.delete("down2")  # netns gone: the kernel removed the veth with it
     assert node.reservations() == []
     node.start_agent()  # start-up sweep removes the orphaned host veth of down1

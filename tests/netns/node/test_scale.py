@@ -18,7 +18,7 @@ def _add_many(node: Node, count: int, workers: int = 32) -> list[str]:
     spaces = [node.new_pod_netns() for _ in range(PODS_NS)]
 
     def one(i: int) -> str:
-        result = node.runtime.add(f"c{i}", f"/var/run/netns/{spaces[i % PODS_NS]}", f"e{i}")
+        result = node.runtime.add(f"c{i}", spaces[i % PODS_NS], f"e{i}")
         return str(result["ips"][0]["address"])
 
     with ThreadPoolExecutor(workers) as pool:
@@ -46,7 +46,7 @@ def test_exhaustion_exactly_253_then_status(node: Node) -> None:
         assert len(set(addresses)) == 253
         assert all(a.endswith("/24") and a.split("/")[0] not in ("10.244.7.1", "10.244.7.255") for a in addresses)
         with pytest.raises(PluginError) as err:
-            node.runtime.add("one-too-many", f"/var/run/netns/{node.new_pod_netns()}", "eth0")
+            node.runtime.add("one-too-many", node.new_pod_netns(), "eth0")
         assert err.value.code == 100 and "no free address" in err.value.msg
         assert len(node.reservations()) == 253
         with pytest.raises(PluginError) as status:
