@@ -28,7 +28,7 @@ from server.settings import Settings
 log = logging.getLogger("hubnet.server")
 
 
-def build_reconciler(ctl: Controller) -> Any | None:
+def build_reconciler(ctl: Controller, registry: Any) -> Any | None:
     """The route reconciler for HUBNET_ROUTE_BACKEND, or None for `none` (route_state then stays `pending`)."""
     settings = ctl.settings
     if settings.route_backend == "none":
@@ -46,6 +46,7 @@ def build_reconciler(ctl: Controller) -> Any | None:
         report=lambda states: routes.report(ctl, states),
         interval=settings.reconcile_interval,
         dry_run=settings.route_dry_run,
+        registry=registry,
     )
 
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     ctl = Controller(db=db, settings=settings, metrics=metrics)
     metrics.watch(ctl)
     notifier = events.Notifier()
-    reconciler = build_reconciler(ctl)
+    reconciler = build_reconciler(ctl, metrics.registry)
     db.after_commit.append(notifier.publish)
     if reconciler is not None:
         db.after_commit.append(lambda _revision: reconciler.trigger())

@@ -1,0 +1,124 @@
+"""Allocation through the real server: exhaustion, one node racing itself, many nodes over two processes."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import fresh_db
+from tests.integration.support import Databases, Server, new_secret, node_body, running, sql
+
+OVERLAPS = (
+    "SELECT count(*) FROM nodes a JOIN nodes b ON a.id < b.id AND {cond} "
+    "WHERE a.state <> 'released' AND b.state <> 'released'"
+)
+
+
+def overlapping_pairs(db_url: str) -> int:
+    """Counted by the database itself: `&&` on PostgreSQL; on SQLite (text columns) equal subnets in Python."""
+    if db_url.startswith("postgresql"):
+        return int(sql(db_url, OVERLAPS.format(cond="a.subnet && b.subnet"))[0][0])
+    subnets = [IPv4Network(s) for (s,) in sql(db_url, "SELECT subnet FROM nodes WHERE state <> 'released'")]
+    ordered = sorted(subnets, key=lambda n: (int(n.network_address), n.prefixlen))
+    return sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if a.overlaps(b))
+
+
+def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
+    databases: Databases, db_kind: str, tmp_path: Path
+) -> None:
+    """/16 -> /24 with the router's subnet and a /22 of services excluded: exactly 256 - 5 registrations fit."""
+    env = {"HUBNET_SERVICE_CIDR": "10.244.252.0/22", "HUBNET_ROUTER_ADDRESS": "10.244.0.1"}
+    excluded = [IPv4Network("10.244.0.0/24"), IPv4Network("10.244.252.0/22")]
+    server = Server(fresh_db(databases, db_kind), tmp_path, extra_env=env)
+    with running(server), server.client(server.bootstrap) as boot:
+        bodies = [node_body(i, prefix="ex") for i in range(256 - 5)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda b: boot.post("/v1/nodes", json=b), bodies))
+        assert Counter(a.status_code for a in answers) == {201: 251}
+        subnets = {IPv4Network(a.json()["subnet"]) for a in answers}
+        assert len(subnets) == 251
+        assert not [s for s in subnets if any(s.overlaps(x) for x in excluded)]
+        assert all(s.subnet_of(IPv4Network("10.244.0.0/16")) for s in subnets)
+
+        refused = boot.post("/v1/nodes", json=node_body(999, prefix="ex"))
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "urn:hubnet:problem:pool-exhausted"
+        with server.client(server.admin) as admin:
+            pools = admin.get("/v1/pools").json()["items"]
+            assert [(p["total"], p["allocated"], p["free"]) for p in pools] == [(251, 251, 0)]
+            assert admin.delete(f"/v1/nodes/{bodies[7]['name']}").status_code == 204
+
+        # The freed subnet is still in quarantine, but nothing else is free: exactly one more fits.
+        again = boot.post("/v1/nodes", json=node_body(1000, prefix="ex"))
+        assert again.status_code == 201, again.text
+        assert again.json()["subnet"] == answers[7].json()["subnet"]
+        assert boot.post("/v1/nodes", json=node_body(1001, prefix="ex")).status_code == 409
+    assert overlapping_pairs(server.db_url) == 0
+
+
+def test_one_node_registering_50_times_at_once_gets_one_row(databases: Databases, db_kind: str, tmp_path: Path) -> None:
+    server = Server(fresh_db(databases, db_kind), tmp_path)
+    body = node_body(1, prefix="same")
+    barrier = threading.Barrier(50)
+
+    def register(client: httpx.Client) -> httpx.Response:
+        barrier.wait(timeout=30)
+        return client.post("/v1/nodes", json=body)
+
+    with running(server), server.client(server.bootstrap) as boot:
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(register, [boot] * 50))
+        assert Counter(a.status_code for a in answers) == {201: 1, 200: 49}
+        assert len({a.json()["subnet"] for a in answers}) == 1
+        assert len({a.json()["generation"] for a in answers}) == 1
+    rows = sql(server.db_url, "SELECT count(*) FROM nodes WHERE name = :n", {"n": body["name"]})
+    assert rows[0][0] == 1
+
+
+def test_500_registrations_from_64_clients_over_two_processes(
+    databases: Databases, db_kind: str, tmp_path: Path
+) -> None:
+    """Two controller processes on one database: 0 overlapping pairs, 500 rows, no 5xx."""
+    url = fresh_db(databases, db_kind)
+    env = {"HUBNET_CLUSTER_CIDR": "10.0.0.0/14"}
+    first = Server(url, tmp_path, extra_env=env)
+    second = Server(url, tmp_path, extra_env=env, admin=first.admin, bootstrap=first.bootstrap)
+    bodies = [node_body(i, prefix="many") for i in range(500)]
+
+    def register(item: tuple[int, dict[str, Any]]) -> int:
+        i, body = item
+        target = (first, second)[i % 2]
+        with httpx.Client(base_url=target.url, timeout=60) as client:
+            headers = {"Authorization": f"Bearer {first.bootstrap}"}
+            return client.post("/v1/nodes", json=body, headers=headers).status_code
+
+    with running(first), running(second):
+        with ThreadPoolExecutor(64) as pool:
+            statuses = Counter(pool.map(register, enumerate(bodies)))
+    assert statuses == {201: 500}
+    assert sql(url, "SELECT count(*) FROM nodes")[0][0] == 500
+    assert overlapping_pairs(url) == 0
+    assert len({s for (s,) in sql(url, "SELECT subnet FROM nodes")}) == 500
+
+
+@pytest.mark.parametrize("secret_kind", ["same", "other"])
+def test_released_node_returns_to_its_subnet(server: Server, secret_kind: str) -> None:
+    """Re-join after delete: the previous subnet (not re-issued meanwhile), a higher generation."""
+    with server.client(server.bootstrap) as boot, server.client(server.admin) as admin:
+        body = node_body(1, prefix=f"back-{secret_kind}")
+        first = boot.post("/v1/nodes", json=body).json()
+        assert admin.delete(f"/v1/nodes/{body['name']}").status_code == 204
+        assert admin.get(f"/v1/nodes/{body['name']}").json()["state"] == "released"
+        back = {**body, "secret": body["secret"] if secret_kind == "same" else new_secret()}
+        again = boot.post("/v1/nodes", json=back)
+        assert again.status_code in (200, 201)
+        assert again.json()["subnet"] == first["subnet"]
+        assert again.json()["generation"] == first["generation"] + 1
+        assert again.json()["state"] == "active"
