@@ -113,19 +113,30 @@ def down(name: Name = "lab") -> None:
 
 
 def _print_table(console: Console, data: dict[str, Any]) -> None:
+    """One row per pod (the node's columns on its first row); large labs list pod counts only."""
     from rich.table import Table
 
     table = Table(title=f"lab {data['name']} · controller {data['controller']['url']} in {data['router']['netns']}")
-    for column in ("node", "address", "subnet", "route", "pods", "pod addresses"):
+    for column in ("node", "address", "subnet", "route", "pod", "pod address"):
         table.add_column(column)
+    per_pod = sum(len(n["pods"]) for n in data["nodes"]) <= TABLE_MAX_PODS
     for node in data["nodes"]:
         route = node.get("route_state", "unknown")
-        colour = "green" if route == "programmed" else "red"
-        ips = ", ".join(f"{p['name']}={p['ip']}" for p in node["pods"])
-        table.add_row(
-            node["name"], node["address"], node["subnet"] or "-", f"[{colour}]{route}[/]", str(len(node["pods"])), ips
-        )
+        head = [node["name"], node["address"], node["subnet"] or "-", _route(route)]
+        if not per_pod or not node["pods"]:
+            table.add_row(*head, f"{len(node['pods'])} pods", "")
+            continue
+        for i, pod in enumerate(node["pods"]):
+            table.add_row(*(head if i == 0 else [""] * 4), pod["name"], pod["ip"] or "-", end_section=False)
+        table.add_section()
     console.print(table)
+
+
+TABLE_MAX_PODS = 48
+
+
+def _route(state: str) -> str:
+    return f"[green]{state}[/]" if state == "programmed" else f"[red]{state}[/]"
 
 
 def _print_matrix(console: Console, report: CheckReport) -> None:

@@ -64,11 +64,12 @@ def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress
         pid = members.start_controller(plan, store, state)
         _expect(client.wait_ready, READY_TIMEOUT, pid, store, "controller")
     with step(f"{len(plan.nodes)} node agents joined, routes programmed on the router"):
-        for node in plan.nodes:
-            members.start_agent(plan, node, store, state)
+        agents = {node.name: members.start_agent(plan, node, store, state) for node in plan.nodes}
         records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
         state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
         store.save(state)
+        for node in plan.nodes:
+            members.wait_agent_ready(node, store, agents[node.name], ROUTES_TIMEOUT)
     total = sum(len(n.pods) for n in plan.nodes)
     with step(f"{total} pods attached through the CNI plugin"):
         _attach_all(plan, store, state)

@@ -90,6 +90,18 @@ def start_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabStat
     return pid
 
 
+def wait_agent_ready(node: NodePlan, store: StateStore, pid: int, timeout: float) -> None:
+    """Wait for the agent's readiness signal: it writes the CNI config only once its route is programmed."""
+    conf = store.node_dir(node.name) / "cni" / "conf"
+    deadline = time.monotonic() + timeout
+    while not any(conf.glob("*.conflist")):
+        if not procs.alive(pid):
+            raise LabError(f"the agent of {node.name} exited; log {store.log(f'agent-{node.name}')}")
+        if time.monotonic() > deadline:
+            raise LabError(f"the agent of {node.name} wrote no CNI config within {timeout:.0f}s (not ready)")
+        time.sleep(0.05)
+
+
 def restart_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabState) -> int:
     """Stop the node's agent (SIGTERM leaves its network in place) and start it again; the new pid."""
     old = state.processes.get(f"agent-{node.name}")
