@@ -25,8 +25,14 @@ class _Handler(socketserver.StreamRequestHandler):
     server: AgentSocketServer
 
     def handle(self) -> None:
-        answer = self.server.answer(self.rfile.read())
-        self.wfile.write(json.dumps(answer, separators=(",", ":")).encode())
+        raw = self.rfile.read()
+        if not raw:
+            return  # a liveness probe: connected and closed
+        answer = self.server.answer(raw)
+        try:
+            self.wfile.write(json.dumps(answer, separators=(",", ":")).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            log.warning("plugin went away before the answer to %s", answer.get("error") or "a request")
 
 
 class AgentSocketServer(socketserver.ThreadingUnixStreamServer):

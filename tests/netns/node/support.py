@@ -109,6 +109,18 @@ class Node:
             time.sleep(0.05)
         raise TimeoutError(f"agent not listening after {timeout}s:\n{self.log()}")
 
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Until STATUS answers 0 (the agent re-confirmed readiness with the controller)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.runtime.status()
+                return
+            except PluginError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
     def stop_agent(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)

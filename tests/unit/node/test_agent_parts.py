@@ -1,0 +1,80 @@
+"""Agent pieces without a kernel: back-off, record validation, masquerade ruleset, controller client, secret."""
+
+from __future__ import annotations
+
+import os
+import stat
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hubnet.linux.nft import masquerade_ruleset
+from node_client.agent.agent import backoff, heartbeat_interval
+from node_client.agent.client import ControllerClient, ControllerError, Unreachable
+from node_client.agent.secret import load_or_create
+from node_client.agent.state import NodeNetwork
+
+
+def test_backoff_grows_is_jittered_and_capped() -> None:
+    for failures in range(1, 20):
+        d = min(30.0, 0.5 * 2**failures)
+        assert d / 2 <= backoff(failures) <= d
+    assert len({backoff(3) for _ in range(20)}) > 1
+
+
+def test_heartbeat_interval() -> None:
+    assert heartbeat_interval({"route_state": "pending"}) == 0.5
+    assert 1.0 * 0.8 <= heartbeat_interval({"route_state": "programmed", "lease_ttl_seconds": 3}) <= 1.0
+    assert heartbeat_interval({"route_state": "programmed", "lease_ttl_seconds": 600}) <= 10.0
+
+
+def test_record_outside_cluster_cidr_is_refused() -> None:
+    good = {"subnet": "10.244.1.0/24", "cluster_cidrs": ["10.244.0.0/16"], "router_address": "192.168.1.1"}
+    net = NodeNetwork.from_record(good)
+    assert net.gateway == IPv4Address("10.244.1.1") and net.router == IPv4Address("192.168.1.1")
+    with pytest.raises(ValueError, match="outside"):
+        NodeNetwork.from_record({**good, "subnet": "10.99.1.0/24"})
+
+
+def test_masquerade_only_leaving_the_cluster() -> None:
+    text = masquerade_ruleset(IPv4Network("10.244.1.0/24"), [IPv4Network("10.244.0.0/16"), IPv4Network("10.96.0.0/12")])
+    assert "ip saddr 10.244.1.0/24 ip daddr != { 10.244.0.0/16, 10.96.0.0/12 } masquerade" in text
+    assert text.startswith("table ip hubnet {}\ndelete table ip hubnet\n")  # replaced atomically, idempotent
+
+
+def _client(handler: object) -> ControllerClient:
+    return ControllerClient("http://ctl", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+
+
+def test_client_register_and_errors() -> None:
+    seen: list[httpx.Request] = []
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"name": "n1", "subnet": "10.244.1.0/24"})
+
+    assert _client(ok).register(token="t", name="n1", address="192.168.1.11", secret="s")["subnet"] == "10.244.1.0/24"
+    assert seen[0].headers["authorization"] == "Bearer t"
+
+    def conflict(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(409, json={"title": "Conflict", "detail": "name taken"})
+
+    with pytest.raises(ControllerError) as err:
+        _client(conflict).heartbeat(name="n1", secret="s")
+    assert err.value.status == 409 and "name taken" in str(err.value)
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    with pytest.raises(Unreachable):
+        _client(down).heartbeat(name="n1", secret="s")
+
+
+def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    path = str(tmp_path / "state" / "secret")
+    first = load_or_create(path)
+    assert len(bytes.fromhex(first)) >= 32
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create(path) == first
