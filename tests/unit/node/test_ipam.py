@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from ipaddress import IPv4Address, IPv4Network
@@ -79,10 +80,8 @@ def test_property_never_duplicate_always_in_range(tmp_path_factory: pytest.TempP
     s = Store(str(tmp_path_factory.mktemp("ipam")), SUBNET)
     for add, n in ops:
         if add:
-            try:
+            with contextlib.suppress(Duplicate):
                 s.allocate(f"c{n}", "eth0")
-            except Duplicate:
-                pass
         else:
             s.release(f"c{n}", "eth0")
         addresses = [r.address for r in s.reservations()]
