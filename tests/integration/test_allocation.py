@@ -91,13 +91,13 @@ def test_500_registrations_from_64_clients_over_two_processes(
     first = Server(url, tmp_path, extra_env=env)
     second = Server(url, tmp_path, extra_env=env, admin=first.admin, bootstrap=first.bootstrap)
     bodies = [node_body(i, prefix="many") for i in range(500)]
+    local = threading.local()
 
     def register(item: tuple[int, dict[str, Any]]) -> int:
         i, body = item
-        target = (first, second)[i % 2]
-        with httpx.Client(base_url=target.url, timeout=60) as client:
-            headers = {"Authorization": f"Bearer {first.bootstrap}"}
-            return client.post("/v1/nodes", json=body, headers=headers).status_code
+        if not hasattr(local, "clients"):  # one keep-alive client per worker thread and server
+            local.clients = [s.client(first.bootstrap) for s in (first, second)]
+        return int(local.clients[i % 2].post("/v1/nodes", json=body).status_code)
 
     with running(first), running(second):
         with ThreadPoolExecutor(64) as pool:
