@@ -32,7 +32,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module", params=DB_KINDS)
-def server(request: pytest.FixtureRequest, databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """One real controller per module and database kind (tests share it; each uses its own node names)."""
     url = fresh_db(databases, str(request.param))
     srv = Server(url, Path(tmp_path_factory.mktemp("server")))

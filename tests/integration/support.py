@@ -41,7 +41,7 @@ def _admin_sql(sql: str) -> None:
     import psycopg
 
     with psycopg.connect(_libpq(f"{PG_HOST}/test"), autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql.encode())
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ def overlapping_pairs(db_url: str) -> int:
         return int(sql(db_url, OVERLAPS.format(cond="a.subnet && b.subnet"))[0][0])
     subnets = [IPv4Network(s) for (s,) in sql(db_url, "SELECT subnet FROM nodes WHERE state <> 'released'")]
     ordered = sorted(subnets, key=lambda n: (int(n.network_address), n.prefixlen))
-    return sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if a.overlaps(b))
+    return sum(1 for a, b in itertools.pairwise(ordered) if a.overlaps(b))
 
 
 def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
@@ -99,9 +100,8 @@ def test_500_registrations_from_64_clients_over_two_processes(
             local.clients = [s.client(first.bootstrap) for s in (first, second)]
         return int(local.clients[i % 2].post("/v1/nodes", json=body).status_code)
 
-    with running(first), running(second):
-        with ThreadPoolExecutor(64) as pool:
-            statuses = Counter(pool.map(register, enumerate(bodies)))
+    with running(first), running(second), ThreadPoolExecutor(64) as pool:
+        statuses = Counter(pool.map(register, enumerate(bodies)))
     assert statuses == {201: 500}
     assert sql(url, "SELECT count(*) FROM nodes")[0][0] == 500
     assert overlapping_pairs(url) == 0

@@ -35,9 +35,10 @@ def _assert_problem(response: httpx.Response, status: int, field: str | None = N
 
 
 def _body(**overrides: Any) -> dict[str, Any]:
-    body = {"name": "valid-node", "address": "192.168.200.1", "secret": new_secret()}
+    """A valid registration with some fields replaced; a field set to `...` is left out."""
+    body: dict[str, Any] = {"name": "valid-node", "address": "192.168.200.1", "secret": new_secret()}
     body.update(overrides)
-    return {k: v for k, v in body.items() if v is not ...}
+    return {k: v for k, v in body.items() if v is not Ellipsis}
 
 
 REGISTRATION_CASES = {
@@ -101,7 +102,7 @@ def test_malformed_and_oversized_bodies(server: Server) -> None:
     assert _state(server) == before
 
 
-QUERY_CASES = {
+QUERY_CASES: dict[str, tuple[str, str, dict[str, Any], dict[str, Any] | None, str]] = {
     "nodes limit zero": ("GET", "/v1/nodes", {"limit": 0}, None, "limit"),
     "nodes bad state": ("GET", "/v1/nodes", {"state": "sleeping"}, None, "state"),
     "nodes bad cursor": ("GET", "/v1/nodes", {"cursor": "%%%"}, None, "cursor"),
@@ -186,7 +187,9 @@ def test_auth_matrix_admin_operations(server: Server) -> None:
         # registration itself: bootstrap or admin only
         new = node_body(9, prefix="am")
         assert anon.post("/v1/nodes", json=new).status_code == 401
-        assert anon.post("/v1/nodes", json=new, headers={"Authorization": f"Bearer {other['secret']}"}).status_code == 403
+        assert (
+            anon.post("/v1/nodes", json=new, headers={"Authorization": f"Bearer {other['secret']}"}).status_code == 403
+        )
         assert anon.post("/v1/nodes", json=new, headers={"Authorization": "Basic abc"}).status_code == 401
     assert _state(server) == before
 
