@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pyroute2 import NetlinkError
@@ -23,11 +24,15 @@ def require_index(h: Any, name: str) -> int:
 
 
 def ensure_bridge(h: Any, name: str) -> int:
-    """The bridge `name`, created when missing, always up; returns its index."""
+    """The bridge `name`, created when missing, always up; returns its index.
+
+    A new bridge gets a fixed MAC: otherwise it takes the lowest port's, which changes as pods come and go and
+    makes every pod's ARP entry for the gateway go stale.
+    """
     index = index_of(h, name)
     if index is None:
         try:
-            h.link("add", ifname=name, kind="bridge")
+            h.link("add", ifname=name, kind="bridge", address=random_mac())
         except NetlinkError as exc:
             if exc.code != 17:  # EEXIST: a concurrent creator won
                 raise translate(exc, f"create bridge {name!r}") from None
@@ -43,14 +48,25 @@ def set_up(h: Any, index: int, name: str = "") -> None:
         raise translate(exc, f"set link {name or index} up") from None
 
 
-def add_veth(h: Any, host_name: str, peer_name: str, peer_netns_fd: int) -> int:
-    """A veth pair whose peer is created directly inside another namespace; returns the host end's index."""
+def add_veth(
+    h: Any, host_name: str, peer_name: str, peer_netns_fd: int, *, master: int, host_mac: str, peer_mac: str
+) -> None:
+    """One request: a veth pair, host end enslaved to `master` and up, peer created inside the other namespace.
+
+    Raises AlreadyExists when either name is taken (the kernel creates neither end then).
+    """
+    peer = {"ifname": peer_name, "net_ns_fd": peer_netns_fd, "address": peer_mac}
     try:
-        h.link("add", ifname=host_name, kind="veth", peer={"ifname": peer_name, "net_ns_fd": peer_netns_fd})
+        h.link("add", ifname=host_name, kind="veth", address=host_mac, master=master, state="up", peer=peer)
     except NetlinkError as exc:
-        err = translate(exc, f"create veth {host_name!r} with peer {peer_name!r}")
-        raise err from None
-    return require_index(h, host_name)
+        raise translate(exc, f"create veth {host_name!r} with peer {peer_name!r}") from None
+
+
+def random_mac() -> str:
+    """A random locally administered unicast MAC (we set it at creation: no read-back request needed)."""
+    octets = bytearray(os.urandom(6))
+    octets[0] = (octets[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in octets)
 
 
 def attach(h: Any, index: int, master: int, name: str = "") -> None:

@@ -27,6 +27,12 @@ class Commands:
     def __init__(self, config: AgentConfig, state: NodeState) -> None:
         self.config = config
         self.state = state
+        self._bridge: tuple[int, str] | None = None  # (index, MAC), looked up once; dropped after a failed ADD
+
+    def bridge(self) -> tuple[int, str]:
+        if self._bridge is None:
+            self._bridge = podnet.bridge_info(self.config.bridge)
+        return self._bridge
 
     def dispatch(self, req: Request) -> Any:
         handler = {
@@ -65,20 +71,24 @@ class Commands:
             faults.point("add", "after-reserve")
             address = IPv4Interface(f"{reservation.address}/{network.subnet.prefixlen}")
             host = podnet.host_veth(req.container_id, req.ifname)
+            bridge_index, bridge_mac = self.bridge()
             try:
                 made = podnet.attach(
                     netns_path=req.netns,
                     ifname=req.ifname,
                     host=host,
-                    bridge=self.config.bridge,
+                    bridge_index=bridge_index,
                     address=address,
                     gateway=network.gateway,
                 )
             except podnet.InterfaceExists as exc:
                 raise CniError(INTERFACE_EXISTS, str(exc)) from None
+            except LinuxError:
+                self._bridge = None  # the bridge may have been re-created: look it up again next time
+                raise
             out = result.add_result(
                 req.cni_version,
-                bridge=(self.config.bridge, made.bridge_mac),
+                bridge=(self.config.bridge, bridge_mac),
                 host=(host, made.host_mac),
                 pod=(req.ifname, made.pod_mac, req.netns),
                 address=str(address),

@@ -11,10 +11,9 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
-from typing import Any
 
 from hubnet.linux import addresses, links, netns, node_routes
-from hubnet.linux.errors import LinuxError, NotFound
+from hubnet.linux.errors import AlreadyExists, LinuxError, NotFound
 from node_client.agent import faults
 from node_client.agent.state import NodeNetwork
 
@@ -29,7 +28,6 @@ class Attached:
     host: str
     host_mac: str
     pod_mac: str
-    bridge_mac: str
 
 
 class InterfaceExists(LinuxError):
@@ -37,30 +35,36 @@ class InterfaceExists(LinuxError):
 
 
 def attach(
-    *, netns_path: str, ifname: str, host: str, bridge: str, address: IPv4Interface, gateway: IPv4Address
+    *,
+    netns_path: str,
+    ifname: str,
+    host: str,
+    bridge_index: int,
+    address: IPv4Interface,
+    gateway: IPv4Address,
 ) -> Attached:
-    """Create and wire the veth pair; on any failure the pair is removed again (nothing half-made stays)."""
+    """Create and wire the veth pair (5 netlink requests); on any failure the pair is removed again."""
+    host_mac, pod_mac = links.random_mac(), links.random_mac()
     with ExitStack() as undo, netns.handle(netns_path) as pod, netns.handle() as node:
-        if links.index_of(pod, ifname) is not None:
-            raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}")
-        bridge_index = links.require_index(node, bridge)
         fd = netns.open_fd(netns_path)
         try:
-            host_index = links.add_veth(node, host, ifname, fd)
+            links.add_veth(node, host, ifname, fd, master=bridge_index, host_mac=host_mac, peer_mac=pod_mac)
+        except AlreadyExists:
+            if links.index_of(pod, ifname) is not None:
+                raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}") from None
+            raise
         finally:
             os.close(fd)
         undo.callback(links.delete_link, node, host)
         faults.point("add", "after-veth")
-        links.attach(node, host_index, bridge_index, host)
         pod_index = links.require_index(pod, ifname)
         links.set_up(pod, pod_index, ifname)
         faults.point("add", "after-move")
         addresses.add(pod, pod_index, address, ifname)
         node_routes.replace(pod, node_routes.DEFAULT, gateway, oif=pod_index)
         faults.point("add", "after-address")
-        result = Attached(host, _mac(node, host), _mac(pod, ifname), _mac(node, bridge))
         undo.pop_all()
-        return result
+    return Attached(host, host_mac, pod_mac)
 
 
 def detach(host: str) -> bool:
@@ -103,9 +107,13 @@ def sweep(bridge: str, keep: set[str]) -> list[str]:
     return removed
 
 
-def _mac(h: Any, name: str) -> str:
-    info = links.link_info(h, name)
-    return str(info["mac"]) if info else ""
+def bridge_info(bridge: str) -> tuple[int, str]:
+    """(index, MAC) of the bridge; raises NotFound when it is missing."""
+    with netns.handle() as node:
+        info = links.link_info(node, bridge)
+    if info is None:
+        raise NotFound(f"bridge {bridge!r} does not exist")
+    return int(info["index"]), str(info["mac"])
 
 
 def bridge_has(bridge: str, network: NodeNetwork) -> bool:
