@@ -26,8 +26,16 @@ class MemoryAllocator:
         return subnet in self._used
 
     def oldest_released(self) -> IPv4Network | None:
+        """The longest-released subnet; after a rebuild from used subnets only, any hole below the high water."""
         free = [(at, str(s), s) for s, at in self._released.items() if s not in self._used]
-        return min(free)[2] if free else None
+        if free:
+            return min(free)[2]
+        for index in self.space.fresh_from(0):
+            if index >= self.high_water:
+                break
+            if (subnet := self.space.subnet_at(index)) not in self._used:
+                return subnet
+        return None
 
     # the verbs
     def occupy(self, subnet: IPv4Network) -> None:
