@@ -17,9 +17,10 @@ import errno
 import os
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
@@ -33,6 +34,7 @@ NO_GATEWAY = IPv4Address(0)  # stands for "ours, but not a plain `via` route" (m
 _HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _RTM = struct.Struct("=BBBBBBBBI")  # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
 _ATTR = struct.Struct("=HH")
+_ATTR4 = struct.Struct("=HH4s")  # an attribute with (at least) a 4-byte value
 _ROUTE = struct.Struct("=IHHII BBBBBBBBI HH4s HH4s HHI")  # a full add/replace/delete with a gateway
 _ROUTE_NOGW = struct.Struct("=IHHII BBBBBBBBI HH4s HHI")
 _RTM_NEWROUTE, _RTM_DELROUTE, _RTM_GETROUTE = 24, 25, 26
@@ -58,6 +60,7 @@ class KernelRoute:
     protocol: int
     table: int
     metric: int = 0
+    key: tuple[int, int, int] = field(default=(0, 0, 0), compare=False, repr=False)  # (network, length, hop)
 
 
 @dataclass(frozen=True)
@@ -103,29 +106,29 @@ def _messages(buf: memoryview | bytes, size: int) -> Iterator[tuple[int, int, in
 
 
 def parse_route(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
-    """Decode an RTM_NEWROUTE/DELROUTE at `offset`; None for non-IPv4 routes."""
+    """Decode an RTM_NEWROUTE/DELROUTE at `offset`; None for non-IPv4 routes. (Hot: one unpack per attribute.)"""
     length = _HDR.unpack_from(buf, offset)[0]
     family, dst_len, _, _, table, protocol, _, _, _ = _RTM.unpack_from(buf, offset + 16)
     if family != socket.AF_INET:
         return None
-    dst, gateway, metric = b"\0\0\0\0", NO_GATEWAY, 0
+    dst, gateway, metric = 0, 0, 0
     pos, end = offset + 28, offset + length
-    while pos + 4 <= end:
-        alen, atype = _ATTR.unpack_from(buf, pos)
-        if alen < 4:
-            break
+    while pos + 8 <= end:
+        alen, atype, raw = _ATTR4.unpack_from(buf, pos)
         atype &= 0x3FFF
         if atype == _RTA_DST:
-            dst = bytes(buf[pos + 4 : pos + 8])
+            dst = int.from_bytes(raw, "big")
         elif atype == _RTA_GATEWAY:
-            gateway = IPv4Address(bytes(buf[pos + 4 : pos + 8]))
+            gateway = int.from_bytes(raw, "big")
         elif atype == _RTA_TABLE:
-            table = struct.unpack_from("=I", buf, pos + 4)[0]
+            table = int.from_bytes(raw, sys.byteorder)
         elif atype == _RTA_PRIORITY:
-            metric = struct.unpack_from("=I", buf, pos + 4)[0]
+            metric = int.from_bytes(raw, sys.byteorder)
+        if alen < 4:
+            break
         pos += (alen + 3) & ~3
-    prefix = IPv4Network((int.from_bytes(dst, "big"), dst_len))
-    return KernelRoute(prefix, gateway, protocol, table, metric)
+    prefix, hop = IPv4Network((dst, dst_len)), IPv4Address(gateway)
+    return KernelRoute(prefix, hop, protocol, table, metric, (dst, dst_len, gateway))
 
 
 class RouteTable:

@@ -27,20 +27,29 @@ def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[IPv4Network, 
     return table
 
 
+def route_key(route: Route) -> tuple[int, int, int]:
+    """A cheap total order for routes (IPv4Network comparisons are slow at 65,536 routes)."""
+    return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
+
+
 def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> RoutePlan:
     """Diff desired against actual (owned) routes.
 
     - prefix desired, not present → add;
     - prefix present with another next hop → ONE replace (never delete + add: no blink for the node's pods);
     - prefix present more than once (duplicates of ours, e.g. added out of band) → replace keeps one entry and
-      the extra entries are deleted by (prefix, next hop);
+      the extra entries are deleted by (prefix, next hop) — the backend applies deletes before replaces;
     - prefix present, not desired → delete every owned entry for it.
     The result is sorted, so equal inputs give equal plans.
     """
     want = desired_table(desired)
     have: dict[IPv4Network, list[IPv4Address]] = {}
     for route in actual:
-        have.setdefault(route.prefix, []).append(route.next_hop)
+        hops = have.get(route.prefix)
+        if hops is None:
+            have[route.prefix] = [route.next_hop]
+        elif route.next_hop not in hops:
+            hops.append(route.next_hop)
     add: list[Route] = []
     replace: list[Route] = []
     delete: list[Route] = []
@@ -48,15 +57,22 @@ def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> Ro
         hops = have.get(prefix)
         if not hops:
             add.append(Route(prefix, hop))
+        elif len(hops) == 1:
+            if hops[0] != hop:
+                replace.append(Route(prefix, hop))
         elif hop not in hops:
             replace.append(Route(prefix, hop))
-            delete.extend(Route(prefix, extra) for extra in sorted(set(hops))[1:])
+            delete.extend(Route(prefix, extra) for extra in sorted(hops)[1:])
         else:
-            delete.extend(Route(prefix, extra) for extra in sorted(set(hops)) if extra != hop)
+            delete.extend(Route(prefix, extra) for extra in hops if extra != hop)
     for prefix, hops in have.items():
         if prefix not in want:
-            delete.extend(Route(prefix, hop) for hop in sorted(set(hops)))
-    return RoutePlan(add=tuple(sorted(add)), replace=tuple(sorted(replace)), delete=tuple(sorted(delete)))
+            delete.extend(Route(prefix, hop) for hop in hops)
+    return RoutePlan(
+        add=tuple(sorted(add, key=route_key)),
+        replace=tuple(sorted(replace, key=route_key)),
+        delete=tuple(sorted(delete, key=route_key)),
+    )
 
 
 def apply_to(actual: Iterable[Route], routes_plan: RoutePlan) -> set[Route]:

@@ -10,9 +10,9 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
+from server.domain.routeplan import route_key
 from server.domain.routes import ApplyResult, Route, RoutePlan
 
 log = logging.getLogger("hubnet.routing")
@@ -20,7 +20,7 @@ log = logging.getLogger("hubnet.routing")
 DEFAULT_PROTO = 44  # unused by the kernel, iproute2's rt_protos, FRR (186-198), BIRD (12), Calico (80)
 DEFAULT_TABLE = 254  # main
 
-Known = set[tuple[IPv4Network, IPv4Address]]
+Known = dict[tuple[int, int], set[int]]  # (network, prefix length) → next hops, all as ints (cheap to hash)
 
 
 def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
@@ -30,14 +30,14 @@ def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known:
     """
     if event == "overrun" or route is None:
         return True  # notifications were dropped: anything may have happened
-    key = (route.prefix, route.next_hop)
+    net, length, hop = route.key
+    hops = known.get((net, length))
     if event == "delete":
-        return route.protocol == proto and key in known
+        return route.protocol == proto and hops is not None and hop in hops
     if event == "new":
-        return route.protocol == proto and key not in known
+        return route.protocol == proto and (hops is None or hop not in hops)
     # "replace": someone swapped the first route of a prefix; drift when that prefix is ours.
-    prefixes = {prefix for prefix, _ in known}
-    return route.prefix in prefixes and (route.protocol != proto or key not in known)
+    return hops is not None and (route.protocol != proto or hop not in hops)
 
 
 class KernelBackend:
@@ -53,14 +53,17 @@ class KernelBackend:
         self.proto, self.table, self.netns = proto, table, netns
         self._routes = RouteTable(proto=proto, table=table, netns=netns, batch=batch)
         self._lock = threading.Lock()
-        self._known: Known = set()
+        self._known: Known = {}
         self._monitor: RouteMonitor | None = None
         self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
 
     def list_owned(self) -> list[Route]:
         with self._lock:
             owned = self._routes.owned()
-            self._known = {(r.prefix, r.next_hop) for r in owned}
+            known: Known = {}
+            for r in owned:
+                known.setdefault(r.key[:2], set()).add(r.key[2])
+            self._known = known
         return [Route(r.prefix, r.next_hop) for r in owned]
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
@@ -77,9 +80,20 @@ class KernelBackend:
         return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
 
     def _expect(self, plan: RoutePlan) -> None:
-        moved = {r.prefix for r in plan.replace}
-        self._known = {k for k in self._known if k[0] not in moved} - {(r.prefix, r.next_hop) for r in plan.delete}
-        self._known |= {(r.prefix, r.next_hop) for r in (*plan.replace, *plan.add)}
+        known = self._known
+        for route in plan.delete:
+            net, length, hop = route_key(route)
+            hops = known.get((net, length))
+            if hops is not None:
+                hops.discard(hop)
+                if not hops:
+                    del known[(net, length)]
+        for route in plan.replace:
+            net, length, hop = route_key(route)
+            known[(net, length)] = {hop}
+        for route in plan.add:
+            net, length, hop = route_key(route)
+            known.setdefault((net, length), set()).add(hop)
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""

@@ -7,10 +7,12 @@ and at once when the backend's watcher sees one of our routes changed behind our
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
@@ -35,6 +37,34 @@ class ReconcileResult:
     failed: dict[IPv4Network, str] = field(default_factory=dict)
     dry_run: bool = False
     seconds: float = 0.0
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk phase.
+
+    Why: a reconcile of 65,536 routes allocates ~400,000 long-lived objects; the collector's generational passes
+    over them cost 2-3x the work itself. The objects are acyclic, so nothing is lost; nesting and threads are
+    counted, and the collector is re-enabled (if it was on) when the last holder leaves.
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def make_backend(name: str, *, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
@@ -125,7 +155,7 @@ class Reconciler:
     def reconcile_now(self, trigger: str = "manual") -> ReconcileResult:
         """Load desired, list owned, plan, apply (unless dry run), report route states. Raises when the desired
         set or the owned routes cannot be read — then nothing is applied."""
-        with self._lock:
+        with self._lock, gc_paused():
             started = time.perf_counter()
             desired = self.load_desired()  # first: without the desired set we must not touch anything
             actual = self.backend.list_owned()
@@ -176,9 +206,10 @@ class Reconciler:
     # -- read-only views ---------------------------------------------------------------------------------------
     def drift(self) -> dict[str, list[dict[str, str]]]:
         """{"desired", "actual", "missing", "unexpected"}: fresh from the database and the router, as JSON."""
-        desired = self.load_desired()
-        with self._lock:
-            actual = self.backend.list_owned()
+        with gc_paused():
+            desired = self.load_desired()
+            with self._lock:
+                actual = self.backend.list_owned()
         have = set(actual)
         want = {d.route for d in desired}
         return {
