@@ -188,3 +188,25 @@ def test_not_ready_until_the_route_is_programmed() -> None:
             proc = subprocess.run([shim], input=conf.encode(), env={**env, "CNI_COMMAND": command},
                                   capture_output=True, timeout=30)  # fmt: skip
             assert proc.returncode != 0 and json.loads(proc.stdout)["code"] == code, proc.stdout
+
+
+def test_leave_deregisters_and_tears_down(cluster: Cluster) -> None:
+    n1 = cluster.nodes["n1"]
+    subnet = _subnet(n1)
+    cluster.start_controller()
+    n1.wait_ready()  # the agent found the controller again
+    for cid in ("x1", "late"):
+        n1.runtime.delete(cid)
+    n1.stop_agent(signal.SIGTERM)
+    assert "v-net-0" in nsrun(n1.ns, "ip", "link").stdout  # SIGTERM left the network in place
+    out = subprocess.run(["nsenter", f"--net={n1.ns}", HUBNET, "node", "leave", "--state-dir", n1.state],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "v-net-0" not in nsrun(n1.ns, "ip", "link").stdout
+    assert "10.244.0.0/16" not in nsrun(n1.ns, "ip", "route").stdout
+    assert nsrun(n1.ns, "nft", "list", "table", "ip", "hubnet", check=False).returncode != 0
+    assert not os.path.exists(os.path.join(n1.conf, "10-hubnet.conflist")) and not os.path.exists(n1.plugin)
+    deadline = time.monotonic() + 15
+    while subnet in nsrun(cluster.router, "ip", "route").stdout:  # released at once: the route is withdrawn
+        assert time.monotonic() < deadline, nsrun(cluster.router, "ip", "route").stdout
+        time.sleep(0.2)
