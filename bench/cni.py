@@ -73,7 +73,7 @@ class Side:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
     hub_node, ref_node = make_ns("hnt-bench-hubnet"), make_ns("hnt-bench-ref")
     cleanup += [lambda: drop_ns(hub_node), lambda: drop_ns(ref_node)]
     state, conf, bindir = (os.path.join(work, d) for d in ("state", "conf", "bin"))
-    agent_cmd = ["nsenter", f"--net={hub_node}", HUBNET, "node", "join", "--fixed-subnet", "10.244.7.0/24",
-                 "--cluster-cidr", "10.244.0.0/16", "--state-dir", state, "--cni-conf-dir", conf, "--cni-bin-dir", bindir,
-                 "--bridge", "hnt-hubbr0"]  # fmt: skip
+    dirs = ["--state-dir", state, "--cni-conf-dir", conf, "--cni-bin-dir", bindir]
+    fixed = ["--fixed-subnet", "10.244.7.0/24", "--cluster-cidr", "10.244.0.0/16", "--bridge", "hnt-hubbr0"]
+    agent_cmd = ["nsenter", f"--net={hub_node}", HUBNET, "node", "join", *fixed, *dirs]
     log = open(os.path.join(work, "agent.log"), "wb")  # noqa: SIM115 - closed by cleanup
     agent = subprocess.Popen(agent_cmd, stdout=log, stderr=subprocess.STDOUT)
     cleanup.append(lambda: (agent.send_signal(signal.SIGTERM), agent.wait(10), log.close()))
