@@ -101,7 +101,13 @@ def leave(state_dir: StateDir = DEFAULT_STATE) -> None:
         cni_conf_dir=saved.get("cni_conf_dir", DEFAULT_CONF),
         cni_bin_dir=saved.get("cni_bin_dir", DEFAULT_BIN),
     )
-    Agent(config).leave()
+    from node_client.agent.client import ControllerError
+
+    try:
+        Agent(config).leave()
+    except ControllerError as exc:
+        typer.echo(f"error: could not deregister {config.name}: {exc} (nothing was torn down)", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"node {config.name} left")
 
 

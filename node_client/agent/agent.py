@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from hubnet.linux.errors import LinuxError
 from node_client.agent import cniconf, netsetup, podnet
 from node_client.agent.client import ControllerClient, ControllerError, Unreachable
 from node_client.agent.commands import Commands
@@ -85,9 +86,8 @@ class Agent:
         cniconf.remove(self.config)
         network = NodeNetwork.from_record(record, self.config.router) if record else None
         netsetup.teardown(network, self.config.bridge)
-        for path in (self.config.record_path,):
-            if os.path.exists(path):
-                os.unlink(path)
+        if os.path.exists(self.config.record_path):
+            os.unlink(self.config.record_path)
 
     # -- controller --------------------------------------------------------------------------------------------
     def _sync_loop(self, secret: str, stop: threading.Event) -> None:
@@ -130,7 +130,12 @@ class Agent:
         else:
             network = NodeNetwork.from_record(record, self.config.router)
             save_record(self.config.record_path, {k: v for k, v in record.items() if k != "route_state"})
-        netsetup.ensure(network, self.config.bridge)
+        try:
+            netsetup.ensure(network, self.config.bridge)
+        except LinuxError as exc:  # keep running (pods may still work); not ready until the next attempt succeeds
+            log.error("node network setup failed: %s", exc)
+            self.state.update(network, ready=False, reason=f"node network setup failed: {exc}", record=record)
+            return
         if network != self._applied:
             log.info(
                 "node network: subnet %s gateway %s bridge %s", network.subnet, network.gateway, self.config.bridge

@@ -36,8 +36,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-    block_on_close = False
+    # On SIGTERM, `server_close` waits for the calls in flight: an ADD is finished, not cut in half.
+    daemon_threads = False
+    block_on_close = True
     request_queue_size = 512  # a burst of parallel pod starts must queue, not bounce with EAGAIN
 
     def __init__(self, path: str, dispatch: Dispatch) -> None:
