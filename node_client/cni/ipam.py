@@ -195,7 +195,7 @@ class Store:
             return None
 
     def _write(self, name: str, text: str) -> None:
-        tmp = os.path.join(self.directory, f".{name}.tmp")
-        with open(tmp, "w") as f:
+        # In place under the lock, like host-local (a rename costs ~2 ms on overlayfs); a torn file only makes the
+        # round-robin start over at the range's first address.
+        with open(os.path.join(self.directory, name), "w") as f:
             f.write(text)
-        os.replace(tmp, os.path.join(self.directory, name))
