@@ -27,22 +27,22 @@ def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[IPv4Network, 
     return table
 
 
-def route_key(route: Route) -> tuple[int, int, int]:
-    """A cheap total order for routes (IPv4Network comparisons are slow at 65,536 routes)."""
-    return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
-
-
 def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> RoutePlan:
-    """Diff desired against actual (owned) routes.
+    """Diff desired against actual (owned) routes; see `plan_table`."""
+    return plan_table(desired_table(desired), actual)
+
+
+def plan_table(want: dict[IPv4Network, IPv4Address], actual: Iterable[Route]) -> RoutePlan:
+    """Diff the desired table (prefix → next hop) against the owned routes.
 
     - prefix desired, not present → add;
     - prefix present with another next hop → ONE replace (never delete + add: no blink for the node's pods);
-    - prefix present more than once (duplicates of ours, e.g. added out of band) → replace keeps one entry and
-      the extra entries are deleted by (prefix, next hop) — the backend applies deletes before replaces;
+    - prefix present more than once (duplicates of ours, e.g. added out of band) → the replace keeps one entry
+      and the surplus entries are deleted by (prefix, next hop) — backends apply deletes before replaces;
     - prefix present, not desired → delete every owned entry for it.
-    The result is sorted, so equal inputs give equal plans.
+    Deterministic: adds and replaces follow the desired order, deletes the actual order (not sorted: sorting
+    IPv4Network objects costs more than the rest of a 65,536-route plan).
     """
-    want = desired_table(desired)
     have: dict[IPv4Network, list[IPv4Address]] = {}
     for route in actual:
         hops = have.get(route.prefix)
@@ -62,31 +62,25 @@ def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> Ro
                 replace.append(Route(prefix, hop))
         elif hop not in hops:
             replace.append(Route(prefix, hop))
-            delete.extend(Route(prefix, extra) for extra in sorted(hops)[1:])
+            delete.extend(Route(prefix, extra) for extra in hops[1:])
         else:
             delete.extend(Route(prefix, extra) for extra in hops if extra != hop)
     for prefix, hops in have.items():
         if prefix not in want:
             delete.extend(Route(prefix, hop) for hop in hops)
-    return RoutePlan(
-        add=tuple(sorted(add, key=route_key)),
-        replace=tuple(sorted(replace, key=route_key)),
-        delete=tuple(sorted(delete, key=route_key)),
-    )
+    return RoutePlan(add=tuple(add), replace=tuple(replace), delete=tuple(delete))
 
 
 def apply_to(actual: Iterable[Route], routes_plan: RoutePlan) -> set[Route]:
-    """The owned set after applying `routes_plan` to `actual` the way the kernel backend does (for tests/fakes).
+    """The owned set after applying `routes_plan` to `actual` the way the kernel does (for tests and fakes).
 
-    A replace swaps the first-listed entry of the prefix; deletes remove exact (prefix, next hop) entries.
+    Deletes remove exact (prefix, next hop) entries first; a replace then swaps the prefix's remaining entry.
     """
     result = set(actual)
     for route in routes_plan.delete:
         result.discard(route)
     for route in routes_plan.replace:
-        stale = sorted(r for r in result if r.prefix == route.prefix)
-        if stale:
-            result.discard(stale[0])
+        result = {r for r in result if r.prefix != route.prefix}
         result.add(route)
     result.update(routes_plan.add)
     return result

@@ -10,9 +10,9 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
-from server.domain.routeplan import route_key
 from server.domain.routes import ApplyResult, Route, RoutePlan
 
 log = logging.getLogger("hubnet.routing")
@@ -20,7 +20,7 @@ log = logging.getLogger("hubnet.routing")
 DEFAULT_PROTO = 44  # unused by the kernel, iproute2's rt_protos, FRR (186-198), BIRD (12), Calico (80)
 DEFAULT_TABLE = 254  # main
 
-Known = dict[tuple[int, int], set[int]]  # (network, prefix length) → next hops, all as ints (cheap to hash)
+Known = dict[IPv4Network, set[IPv4Address]]  # what we last listed or programmed: prefix → next hops
 
 
 def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
@@ -30,14 +30,13 @@ def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known:
     """
     if event == "overrun" or route is None:
         return True  # notifications were dropped: anything may have happened
-    net, length, hop = route.key
-    hops = known.get((net, length))
+    hops = known.get(route.prefix)
     if event == "delete":
-        return route.protocol == proto and hops is not None and hop in hops
+        return route.protocol == proto and hops is not None and route.next_hop in hops
     if event == "new":
-        return route.protocol == proto and (hops is None or hop not in hops)
+        return route.protocol == proto and (hops is None or route.next_hop not in hops)
     # "replace": someone swapped the first route of a prefix; drift when that prefix is ours.
-    return hops is not None and (route.protocol != proto or hop not in hops)
+    return hops is not None and (route.protocol != proto or route.next_hop not in hops)
 
 
 class KernelBackend:
@@ -62,7 +61,7 @@ class KernelBackend:
             owned = self._routes.owned()
             known: Known = {}
             for r in owned:
-                known.setdefault(r.key[:2], set()).add(r.key[2])
+                known.setdefault(r.prefix, set()).add(r.next_hop)
             self._known = known
         return [Route(r.prefix, r.next_hop) for r in owned]
 
@@ -74,26 +73,22 @@ class KernelBackend:
         with self._lock:
             self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
             failures = self._routes.apply(ops)
-        for i, op in enumerate(ops):
-            if i not in failures:
-                self.counts[op.action] += 1
+        self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
+        self.counts.subtract(ops[i].action for i in failures)
         return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
 
     def _expect(self, plan: RoutePlan) -> None:
         known = self._known
         for route in plan.delete:
-            net, length, hop = route_key(route)
-            hops = known.get((net, length))
+            hops = known.get(route.prefix)
             if hops is not None:
-                hops.discard(hop)
+                hops.discard(route.next_hop)
                 if not hops:
-                    del known[(net, length)]
+                    del known[route.prefix]
         for route in plan.replace:
-            net, length, hop = route_key(route)
-            known[(net, length)] = {hop}
+            known[route.prefix] = {route.next_hop}
         for route in plan.add:
-            net, length, hop = route_key(route)
-            known.setdefault((net, length), set()).add(hop)
+            known.setdefault(route.prefix, set()).add(route.next_hop)
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""

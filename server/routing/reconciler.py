@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from server.domain.routeplan import desired_table, plan
+from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, Route, RoutePlan
 from server.routing.base import NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
@@ -158,30 +158,30 @@ class Reconciler:
         with self._lock, gc_paused():
             started = time.perf_counter()
             desired = self.load_desired()  # first: without the desired set we must not touch anything
+            want = desired_table(desired)
             actual = self.backend.list_owned()
-            todo = plan(desired, actual)
+            todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
             result = ReconcileResult(trigger, todo, failed, self.dry_run, time.perf_counter() - started)
-            self._account(result, desired, actual)
+            self._account(result, want, actual)
             self._report_states(desired, actual, result)
             self.last = result
             return result
 
-    def _account(self, result: ReconcileResult, desired: list[DesiredRoute], actual: list[Route]) -> None:
+    def _account(self, result: ReconcileResult, want: dict[IPv4Network, Any], actual: list[Route]) -> None:
         m = self.metrics
         m.runs.labels(result.trigger).inc()
         m.duration.observe(result.seconds)
-        m.desired.set(len(desired))
+        m.desired.set(len(want))
         if result.dry_run:
             m.owned.set(len(actual))
             return
         m.applied(result.plan, len(result.failed))
         m.owned.set(len(actual) + len(result.plan.add) - len(result.plan.delete))
-        want = desired_table(desired)
         if self._previous is not None:  # drift = changes the database did not ask for since the last run
             changed = (*result.plan.add, *result.plan.replace, *result.plan.delete)
             m.drift.inc(sum(1 for r in changed if self._previous.get(r.prefix) == want.get(r.prefix)))
-        self._previous = dict(want)
+        self._previous = want
 
     def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
         """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place."""

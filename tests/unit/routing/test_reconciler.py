@@ -190,11 +190,10 @@ def test_make_backend() -> None:
 def test_is_drift_ignores_our_own_changes() -> None:
     from hubnet.linux.routes import KernelRoute
 
-    known = {(int(r(1).prefix.network_address), 24): {int(r(1).next_hop)}}
+    known = {r(1).prefix: {r(1).next_hop}}
 
     def ev(n: int, hop: int = 0, proto: int = 44) -> KernelRoute:
-        x = r(n, hop)
-        return KernelRoute(x.prefix, x.next_hop, proto, 254, key=(int(x.prefix.network_address), 24, int(x.next_hop)))
+        return KernelRoute(r(n, hop).prefix, r(n, hop).next_hop, proto, 254)
 
     assert is_drift("delete", ev(1), proto=44, known=known)  # ours removed behind our back
     assert not is_drift("delete", ev(2), proto=44, known=known)  # our own delete (already forgotten)
