@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from node_client.runtime import PluginError
@@ -121,3 +123,33 @@ def test_gc_accepts_the_older_attachments_key(node: Node) -> None:
     node.runtime.delete("old")
     node.runtime.delete("gone")
     assert node.reservations() == []
+
+
+def test_cli_pod_add_check_list_del(node: Node) -> None:
+    """`hubnet node pod` creates the pod netns, runs the plugin like a runtime and keeps the result cache."""
+    import json
+    import subprocess
+
+    from tests.netns.node.support import HUBNET
+
+    dirs = ["--state-dir", os.path.join(node.root, "runtime"), "--cni-conf-dir", node.conf, "--cni-bin-dir", node.bin]
+    name = f"cli{os.getpid()}"
+
+    def hubnet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HUBNET, "node", "pod", *args, *dirs], capture_output=True, text=True, timeout=60)
+
+    add = hubnet("add", name, "--netns-prefix", "hnt-pod-")
+    assert add.returncode == 0, add.stderr
+    try:
+        address = json.loads(add.stdout)["ips"][0]["address"]
+        assert os.path.exists(f"/var/run/netns/hnt-pod-{name}")
+        assert hubnet("check", name).returncode == 0
+        listing = hubnet("list").stdout
+        assert name in listing and address in listing
+    finally:
+        gone = hubnet("del", name, "--netns-prefix", "hnt-pod-")
+    assert gone.returncode == 0, gone.stderr
+    assert not os.path.exists(f"/var/run/netns/hnt-pod-{name}")
+    assert node.reservations() == []
+    again = hubnet("check", name)
+    assert again.returncode == 1 and json.loads(again.stderr)["code"] == 4  # no cache: no netns to check
