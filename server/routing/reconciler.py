@@ -204,19 +204,28 @@ class Reconciler:
         self._reported = states
 
     # -- read-only views ---------------------------------------------------------------------------------------
-    def drift(self) -> dict[str, list[dict[str, str]]]:
-        """{"desired", "actual", "missing", "unexpected"}: fresh from the database and the router, as JSON."""
+    def drift(self) -> dict[str, Any]:
+        """The drift report, fresh from the database and the router, as JSON-ready values:
+        {"desired", "actual", "missing", "unexpected"} (the contract), plus "plan" (what a reconcile would do
+        now: add / replace / delete) and "dry_run"."""
         with gc_paused():
             desired = self.load_desired()
             with self._lock:
                 actual = self.backend.list_owned()
         have = set(actual)
         want = {d.route for d in desired}
+        todo = plan(desired, actual)
         return {
             "desired": [_row(d.route, d.node) for d in desired],
             "actual": [_row(r) for r in sorted(have)],
             "missing": [_row(d.route, d.node) for d in desired if d.route not in have],
             "unexpected": [_row(r) for r in sorted(have - want)],
+            "plan": {
+                "add": [_row(r) for r in todo.add],
+                "replace": [_row(r) for r in todo.replace],
+                "delete": [_row(r) for r in todo.delete],
+            },
+            "dry_run": self.dry_run,
         }
 
     def pending_plan(self) -> RoutePlan:

@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
+from server.domain.routes import Route
 from tests.integration.support import Server, new_secret, sql
 from tests.netns.routing.conftest import PROTO, Router, wait_for
 
@@ -48,10 +50,9 @@ class Controller:
         return {(str(r.prefix), str(r.next_hop)) for r in self.router.ours()}
 
 
-@pytest.fixture
-def controller(router: Router, tmp_path: Path) -> Iterator[Controller]:
+def _controller(router: Router, tmp_path: Path, **env: str) -> Controller:
     db = tmp_path / "state" / "hubnet.db"
-    db.parent.mkdir()
+    db.parent.mkdir(exist_ok=True)
     server = Server(
         f"sqlite:///{db}",
         tmp_path,
@@ -62,13 +63,24 @@ def controller(router: Router, tmp_path: Path) -> Iterator[Controller]:
             "HUBNET_RECONCILE_INTERVAL": str(INTERVAL),
             "HUBNET_ROUTER_ADDRESS": "192.168.1.1",
             "HUBNET_CLUSTER_CIDR": "10.244.0.0/16",
+            **env,
         },
     )
     server.start()
+    return Controller(server, router)
+
+
+@pytest.fixture
+def controller(router: Router, tmp_path: Path) -> Iterator[Controller]:
+    ctl = _controller(router, tmp_path)
     try:
-        yield Controller(server, router)
+        yield ctl
     finally:
-        server.stop(signal.SIGKILL)
+        ctl.server.stop(signal.SIGKILL)
+
+
+def route_of(prefix: str, hop: str) -> Route:
+    return Route(IPv4Network(prefix), IPv4Address(hop))
 
 
 class Sampler:
@@ -112,6 +124,28 @@ def test_registration_reports_programmed_once_the_route_is_in_the_kernel(control
     with controller.server.client(controller.server.admin) as c:
         events = c.get("/v1/events", params={"since": 0}).json()["items"]
     assert any(e.get("type") == "route.programmed" and e.get("node") == "alpha" for e in events)
+    with controller.server.client() as c:
+        metrics = c.get("/metrics").text
+    assert 'hubnet_route_reconcile_runs_total{trigger="startup"} 1.0' in metrics
+    assert 'hubnet_routes_changed_total{action="add"} 1.0' in metrics
+
+
+def test_dry_run_computes_the_plan_and_applies_nothing(router: Router, tmp_path: Path) -> None:
+    router.ip("route", "add", "10.244.99.0/24", "via", "192.168.1.99", "proto", str(PROTO))  # stale, ours
+    ctl = _controller(router, tmp_path, HUBNET_ROUTE_DRY_RUN="true")
+    try:
+        body = ctl.register("gamma", "192.168.1.60")
+        with ctl.server.client(ctl.server.admin) as c:
+            wait_for(lambda: c.get("/v1/routes").json()["plan"]["add"] != [], timeout=5)
+            report = c.get("/v1/routes").json()
+    finally:
+        ctl.server.stop(signal.SIGKILL)
+    assert report["dry_run"] is True
+    assert report["plan"]["add"] == [{"prefix": body["subnet"], "next_hop": "192.168.1.60"}]
+    assert report["plan"]["delete"] == [{"prefix": "10.244.99.0/24", "next_hop": "192.168.1.99"}]
+    assert report["unexpected"] == report["plan"]["delete"]
+    assert router.ours() == {route_of("10.244.99.0/24", "192.168.1.99")}  # nothing applied, nothing swept
+    assert router.not_ours() == router.foreign
 
 
 def test_unreachable_node_address_is_reported_failed(controller: Controller) -> None:

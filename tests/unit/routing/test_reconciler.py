@@ -115,7 +115,10 @@ def test_none_backend_is_a_dry_run() -> None:
 def test_drift_report() -> None:
     world, backend = World(3), FakeBackend({r(0), r(1, 77), r(9)})
     report = make(world, backend).drift()
-    assert set(report) == {"desired", "actual", "missing", "unexpected"}
+    assert {"desired", "actual", "missing", "unexpected"} <= set(report)
+    assert report["plan"]["replace"] == [{"prefix": "10.244.1.0/24", "next_hop": "192.168.1.11"}]
+    assert report["plan"]["delete"] == [{"prefix": "10.244.9.0/24", "next_hop": "192.168.1.19"}]
+    assert report["dry_run"] is False
     assert [x["node"] for x in report["missing"]] == ["node-1", "node-2"]
     assert report["unexpected"] == [
         {"prefix": "10.244.1.0/24", "next_hop": "192.168.1.77"},
