@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
             reaper.stop()
             if reconciler is not None:
                 reconciler.stop()
-            db.dispose()
+            ctl.close()
 
     app = FastAPI(title="hubnet controller", version="1", lifespan=lifespan)
     app.state.controller = ctl

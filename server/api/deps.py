@@ -1,4 +1,7 @@
-"""Request dependencies as `Annotated` aliases: the controller context and the bearer token."""
+"""Request dependencies as `Annotated` aliases: the controller context and the bearer token.
+
+Both are `async def` on purpose: FastAPI runs sync dependencies in its thread pool, a hop per request.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ from fastapi import Depends, Header, Request
 from server.services.context import Controller
 
 
-def _controller(request: Request) -> Controller:
+async def _controller(request: Request) -> Controller:
     ctl: Controller = request.app.state.controller
     return ctl
 
 
-def _bearer(authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> str | None:
+async def _bearer(authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> str | None:
     """The token of `Authorization: Bearer <token>`; None when absent or another scheme (-> 401 later)."""
     if not authorization:
         return None

@@ -18,20 +18,21 @@ router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
 
 
 @router.post("", response_model=Node, status_code=201, responses={200: {"model": Node}})
-def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Request) -> JSONResponse:
+async def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Request) -> JSONResponse:
     """Register (201) or idempotently re-join (200). Bootstrap (or admin) token."""
     started = time.perf_counter()
-    view, created = nodes.register(
+    job = nodes.register_job(
         ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
     )
+    view, created = await ctl.write_async(job)
     request.app.state.metrics.registration.observe(time.perf_counter() - started)
     return JSONResponse(asdict(view), status_code=201 if created else 200)
 
 
 @router.post("/{name}/heartbeat", response_model=Node)
-def heartbeat(name: str, ctl: Ctl, token: Token) -> JSONResponse:
+async def heartbeat(name: str, ctl: Ctl, token: Token) -> JSONResponse:
     """Renew the lease. The node's own secret (or admin)."""
-    return JSONResponse(asdict(nodes.heartbeat(ctl, token=token, name=name)))
+    return JSONResponse(asdict(await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))))
 
 
 @router.get("/{name}", response_model=Node)

@@ -8,15 +8,18 @@ call costs about four times as much as executing a cached one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select, update
 
 from server.db.models import Inet, events, nodes, pools, revision_counter
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
-LIVE = nodes.c.state != "released"
+# A literal, not a bound parameter: the planner only uses the partial indexes and the exclusion constraint's gist
+# index (all `WHERE state <> 'released'`) when it can prove the predicate from the query text.
+LIVE = nodes.c.state != literal_column("'released'")
 
 _POOLS = select(pools.c.id, pools.c.cidr, pools.c.node_prefix, pools.c.high_water).order_by(pools.c.id)
 _POOLS_LOCKED = _POOLS.with_for_update()
@@ -69,19 +72,35 @@ class Repository:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.pg = dialect == "postgresql"
+        self.writes = 0  # statements that changed something: the batch runner needs to know (server.db.uow)
+        self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
+
+    def forget(self) -> None:
+        """Drop what this transaction cached (after rolling back to a savepoint)."""
+        self._pools = None
 
     # pools
     def pools(self, *, lock: bool = False) -> list[PoolRecord]:
         """All pools by id; `lock` row-locks them on PostgreSQL (SQLite is already serialized by BEGIN IMMEDIATE)."""
+        if self._pools is not None and (self._pools[0] or not lock):
+            return list(self._pools[1])
         query = _POOLS_LOCKED if lock and self.pg else _POOLS
-        return [PoolRecord(*row) for row in self.conn.execute(query)]
+        found = [PoolRecord(*row) for row in self.conn.execute(query)]
+        self._pools = (lock, found)
+        return list(found)
 
     def add_pool(self, *, cidr: str, node_prefix: int, now: float) -> int:
         values = {"cidr": cidr, "node_prefix": node_prefix, "high_water": 0, "created_at": now}
+        self.writes += 1
+        self._pools = None
         return int(self.conn.execute(_ADD_POOL, values).scalar_one())
 
     def set_high_water(self, pool_id: int, value: int) -> None:
+        self.writes += 1
         self.conn.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
+        if self._pools is not None:
+            locked, cached = self._pools
+            self._pools = (locked, [replace(p, high_water=value) if p.id == pool_id else p for p in cached])
 
     def allocated_per_pool(self) -> dict[int | None, int]:
         return {pool_id: int(count) for pool_id, count in self.conn.execute(_ALLOCATED)}
@@ -108,15 +127,19 @@ class Repository:
 
     def mark_reissued(self, subnet: str) -> None:
         """Released rows that held `subnet` can no longer reclaim it."""
+        self.writes += 1
         self.conn.execute(_MARK_REISSUED, {"old_subnet": subnet})
 
     def insert_node(self, **values: Any) -> None:
+        self.writes += 1
         self.conn.execute(_INSERT_NODE, values)
 
     def update_node(self, node_id: int, **values: Any) -> None:
+        self.writes += 1
         self.conn.execute(_UPDATE_NODE, {"node_id": node_id, **values})
 
     def delete_node(self, node_id: int) -> None:
+        self.writes += 1
         self.conn.execute(_DELETE_NODE, {"node_id": node_id})
 
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]:
@@ -156,16 +179,19 @@ class Repository:
         if new_state == "released":
             values["released_at"] = now
         cond = and_(nodes.c.state == state, nodes.c.expires_at < before)
+        self.writes += 1
         result = self.conn.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
         return [_node(row) for row in result]
 
     def set_route_state(self, name: str, state: str, error: str | None) -> None:
         query = update(nodes).where(nodes.c.name == name, LIVE).values(route_state=state, route_error=error)
+        self.writes += 1
         self.conn.execute(query)
 
     # events
     def append_events(self, items: Sequence[tuple[str, str | None, str]], *, now: float) -> int:
         """Reserve len(items) revisions (row-locking the counter until commit) and append; returns the last."""
+        self.writes += 1
         last = int(self.conn.execute(_BUMP, {"n": len(items)}).scalar_one())
         first = last - len(items) + 1
         rows = [

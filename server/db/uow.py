@@ -18,7 +18,7 @@ from sqlalchemy import exc
 
 from server.db.engine import Engines, make_engines
 from server.db.repository import Repository
-from server.domain.errors import ConcurrentChange, Unavailable
+from server.domain.errors import ConcurrentChange, HubnetError, Unavailable
 
 
 class UnitOfWork:
@@ -64,8 +64,64 @@ class Database:
             for hook in self.after_commit:
                 hook(uow.revision)
 
+    def write_batch(self, jobs: list[Callable[[UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
+        """Run several write use cases in ONE transaction with one commit (one fsync); their events get
+        consecutive revisions. Each job's outcome is (True, result) or (False, domain error).
+
+        Fast path: the jobs run back to back. A job that fails before writing anything needs no undo. If one fails
+        after writing, or the database refuses a statement, the transaction is rolled back and the batch runs again
+        with a savepoint per job, so a failing job is undone alone. An error of the transaction itself (lost
+        connection, deadlock) raises for the whole batch."""
+        try:
+            return self._batch(jobs, savepoints=False)
+        except _Redo:
+            return self._batch(jobs, savepoints=True)
+
+    def _batch(self, jobs: list[Callable[[UnitOfWork], Any]], *, savepoints: bool) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        emitted: list[tuple[str, str | None, str]] = []
+        revision: int | None = None
+        lock = self._write_lock or nullcontext()
+        with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
+            repo, now = Repository(conn, self.dialect), self.clock()
+            for job in jobs:
+                uow = UnitOfWork(repo, now)
+                writes = repo.writes
+                try:
+                    if savepoints:
+                        with _translated(), conn.begin_nested():
+                            value = job(uow)
+                    else:
+                        value = _fast(job, uow)
+                except HubnetError as error:
+                    if not savepoints and repo.writes != writes:
+                        raise _Redo() from error
+                    repo.forget()
+                    outcomes.append((False, error))
+                    continue
+                emitted.extend(uow.events)
+                outcomes.append((True, value))
+            if emitted:
+                revision = repo.append_events(emitted, now=now)
+        if emitted:
+            for hook in self.after_commit:
+                hook(revision)
+        return outcomes
+
     def dispose(self) -> None:
         self.engines.dispose()
+
+
+class _Redo(Exception):
+    """The fast path of a batch cannot undo one job alone: roll back, run again with savepoints."""
+
+
+def _fast(job: Callable[[UnitOfWork], Any], uow: UnitOfWork) -> Any:
+    """Run a job without a savepoint; any database error aborts the transaction, so the batch is redone."""
+    try:
+        return job(uow)
+    except exc.DBAPIError as error:
+        raise _Redo() from error
 
 
 @contextmanager

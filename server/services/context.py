@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import random
@@ -12,6 +13,7 @@ from ipaddress import IPv4Network
 from typing import Protocol, TypeVar
 
 from hubnet.net import parse_network
+from server.db.batch import WriteBatcher
 from server.db.uow import Database, UnitOfWork
 from server.domain.allocator import PoolSpace
 from server.domain.errors import ConcurrentChange
@@ -52,6 +54,15 @@ class Controller:
     settings: Settings
     metrics: Metrics = field(default_factory=NoMetrics)
     _spaces: dict[tuple[str, int], PoolSpace] = field(default_factory=dict)
+    _writer: WriteBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._writer = WriteBatcher(self.db)
+
+    def close(self) -> None:
+        """Stop the writer thread and close the database connections."""
+        self._writer.stop()
+        self.db.dispose()
 
     def space(self, pool: PoolRecord) -> PoolSpace:
         """The pool's geometry with the excluded ranges (service CIDR, router's subnet); cached, pure."""
@@ -67,15 +78,26 @@ class Controller:
         return [self.space(p).cidr for p in pools]
 
     def write(self, fn: Callable[[UnitOfWork], T]) -> T:
-        """Run `fn` in one write transaction; on a lost uniqueness race, retry on fresh data (bounded)."""
+        """Run `fn` as one write use case (group-committed with concurrent ones, see server.db.batch); on a lost
+        uniqueness race, retry on fresh data (bounded)."""
         for attempt in range(ATTEMPTS):
             try:
-                with self.db.write() as uow:
-                    return fn(uow)
+                return self._writer.run(fn)
             except ConcurrentChange:
                 if attempt == ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    async def write_async(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """`write` for async handlers: awaits the writer thread instead of blocking a worker thread."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return await asyncio.wrap_future(self._writer.submit(fn))
+            except ConcurrentChange:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")
 
     def read(self, fn: Callable[[UnitOfWork], T]) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
@@ -11,7 +12,6 @@ from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace, SubnetView, allocate
 from server.domain.errors import (
     AddressTaken,
-    ConcurrentChange,
     InvalidInput,
     LeaseReleased,
     NameTaken,
@@ -35,13 +35,24 @@ def register(
 
     Raises NameTaken (another secret, record not released), SubnetReissued, AddressTaken, PoolExhausted.
     """
+    job = register_job(ctl, token=token, name=name, address=address, secret=secret, machine_id=machine_id)
+    return ctl.write(job)
+
+
+def register_job(
+    ctl: Controller, *, token: str | None, name: str, address: str, secret: str, machine_id: str | None
+) -> Callable[[UnitOfWork], tuple[NodeView, bool]]:
+    """The registration use case, input already checked, ready for `ctl.write` or `ctl.write_async`."""
     check_name(name)
     check_secret(secret)
     digest = hash_secret(secret)
 
     def use_case(uow: UnitOfWork) -> tuple[NodeView, bool]:
         require_registrar(ctl, uow, token)
-        pools = uow.repo.pools()
+        # Lock first (PostgreSQL: the pool rows; SQLite: BEGIN IMMEDIATE already serialized us): allocations are
+        # serialized per pool across controller processes, and under READ COMMITTED every later statement sees
+        # what the previous lock holder committed, so the name lookup below cannot miss a concurrent twin.
+        pools = uow.repo.pools(lock=True)
         settings = ctl.settings
         check_address(
             address, pools=ctl.networks(pools), service_cidr=settings.service_cidr, router=settings.router_address
@@ -50,17 +61,11 @@ def register(
         if node is not None and node.state != RELEASED:
             return _rejoin(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id), False
         _address_free(uow, address, name)
-        if uow.repo.pg:
-            # Serialize allocations per pool across controller processes (SQLite: BEGIN IMMEDIATE already did),
-            # then look again: under READ COMMITTED this statement sees what the lock holder committed.
-            pools = uow.repo.pools(lock=True)
-            if node is None and uow.repo.node(name) is not None:
-                raise ConcurrentChange(f"node {name!r} registered concurrently")
         if node is not None:
             return _reclaim(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id)
         return _allocate(ctl, uow, pools, name=name, digest=digest, address=address, machine_id=machine_id), True
 
-    return ctl.write(use_case)
+    return use_case
 
 
 def _address_free(uow: UnitOfWork, address: str, name: str) -> None:
@@ -210,6 +215,11 @@ def _allocatable(space: PoolSpace, text: str) -> bool:
 
 def heartbeat(ctl: Controller, *, token: str | None, name: str) -> NodeView:
     """Renew the lease (stale -> active). A released lease answers LeaseReleased: register again."""
+    return ctl.write(heartbeat_job(ctl, token=token, name=name))
+
+
+def heartbeat_job(ctl: Controller, *, token: str | None, name: str) -> Callable[[UnitOfWork], NodeView]:
+    """The heartbeat use case for `ctl.write` / `ctl.write_async`."""
 
     def use_case(uow: UnitOfWork) -> NodeView:
         node = authorize_node(ctl, uow, token, name, lock=True)
@@ -222,7 +232,7 @@ def heartbeat(ctl: Controller, *, token: str | None, name: str) -> NodeView:
         uow.repo.update_node(node.id, updated_at=uow.now, **changes)
         return node_view(ctl, replace(node, **changes), uow.repo.pools())
 
-    return ctl.write(use_case)
+    return use_case
 
 
 def delete(ctl: Controller, *, token: str | None, name: str) -> None:

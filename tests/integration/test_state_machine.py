@@ -131,7 +131,7 @@ class ServiceMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        self.ctl.db.dispose()
+        self.ctl.close()
         self.ctl = self._controller()
 
     @invariant()
@@ -146,7 +146,7 @@ class ServiceMachine(RuleBasedStateMachine):
         assert usage[0].allocated == len(self.live)
 
     def teardown(self) -> None:
-        self.ctl.db.dispose()
+        self.ctl.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
