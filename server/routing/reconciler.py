@@ -114,12 +114,12 @@ class Reconciler:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="hubnet-reconciler", daemon=True)
-        self._thread.start()
-        try:
+        try:  # watch first, so nothing that happens during the start-up reconcile goes unseen
             self.backend.watch(lambda: self.trigger("drift"))
         except Exception:
             log.exception("route watcher did not start; periodic reconcile still repairs drift")
+        self._thread = threading.Thread(target=self._run, name="hubnet-reconciler", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         """Stop the loop and the watcher. Routes stay in place (the next start reconciles, never flushes)."""
@@ -217,9 +217,9 @@ class Reconciler:
         todo = plan(desired, actual)
         return {
             "desired": [_row(d.route, d.node) for d in desired],
-            "actual": [_row(r) for r in sorted(have)],
+            "actual": [_row(r) for r in sorted(have, key=_order)],
             "missing": [_row(d.route, d.node) for d in desired if d.route not in have],
-            "unexpected": [_row(r) for r in sorted(have - want)],
+            "unexpected": [_row(r) for r in sorted(have - want, key=_order)],
             "plan": {
                 "add": [_row(r) for r in todo.add],
                 "replace": [_row(r) for r in todo.replace],
@@ -233,6 +233,11 @@ class Reconciler:
         desired = self.load_desired()
         with self._lock:
             return plan(desired, self.backend.list_owned())
+
+
+def _order(route: Route) -> tuple[int, int, int]:
+    """Sort key: comparing IPv4Network objects directly is slow at tens of thousands of routes."""
+    return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
 
 
 def _row(route: Route, node: str | None = None) -> dict[str, str]:
