@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
 from server.domain.routes import DesiredRoute, Route
-from tests.support.netns import netns, sh
+from tests.support.netns import netns
 from tests.support.prereq import need_root_netns
 
 pytestmark = pytest.mark.netns
@@ -60,8 +62,10 @@ class Router:
     reports: list[dict[str, tuple[str, str | None]]] = field(default_factory=list)
 
     def ip(self, *args: str, check: bool = True) -> str:
-        """`ip -n NS ...` (no `ip netns exec`: it remounts /sys and fails under concurrent namespace churn)."""
-        done = subprocess.run(["ip", "-n", self.ns, *args], capture_output=True, text=True, check=False)
+        """`ip ...` inside the router namespace (entered by path with nsenter)."""
+        path = self.ns if "/" in self.ns else f"/var/run/netns/{self.ns}"
+        cmd = ["nsenter", f"--net={path}", "ip", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if check and done.returncode:
             raise AssertionError(f"ip {' '.join(args)} failed in {self.ns}: {done.stderr.strip()}")
         return done.stdout
@@ -92,19 +96,53 @@ def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> fl
     return time.monotonic() - start
 
 
+@contextmanager
+def anonymous_netns() -> Iterator[str]:
+    """A fresh namespace held by a `sleep` process, addressed as /proc/PID/ns/net.
+
+    Why not a name under /var/run/netns: any pytest session on the machine sweeps every `hnt-*` name when it
+    ends, which pulled the router out from under running tests. An unnamed namespace cannot be swept, and it
+    disappears with its holder (killed on exit), links and routes included, even if the test process dies.
+    """
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
+    path = f"/proc/{holder.pid}/ns/net"
+    try:
+        wait_for(lambda: os.readlink(path) != os.readlink("/proc/self/ns/net"), timeout=5, step=0.005)
+        subprocess.run(["nsenter", f"--net={path}", "ip", "link", "set", "lo", "up"], check=True)
+        yield path
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def build_router(ns: str) -> Router:
+    r = Router(ns)
+    # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
+    path = ns if "/" in ns else f"/var/run/netns/{ns}"
+    sysctls = ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+    subprocess.run(["nsenter", f"--net={path}", "sysctl", "-qw", *sysctls], check=True)
+    r.ip("link", "add", "hnt-lan0", "type", "veth", "peer", "name", "hnt-lan1")
+    for link in ("hnt-lan0", "hnt-lan1"):
+        r.ip("link", "set", link, "up")
+    r.ip("addr", "add", "192.168.1.1/24", "dev", "hnt-lan0")
+    for spec in FOREIGN:
+        r.ip("route", "add", *spec.split())
+    r.foreign = r.not_ours()
+    assert r.foreign.count("\n") >= 20
+    return r
+
+
 @pytest.fixture
 def router() -> Iterator[Router]:
+    """The router: an anonymous namespace with the LAN and the 20 foreign routes."""
     need_root_netns()
-    with netns("rtr") as ns:
-        r = Router(ns)
-        # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
-        sh("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=ns)
-        r.ip("link", "add", "hnt-lan0", "type", "veth", "peer", "name", "hnt-lan1")
-        for link in ("hnt-lan0", "hnt-lan1"):
-            r.ip("link", "set", link, "up")
-        r.ip("addr", "add", "192.168.1.1/24", "dev", "hnt-lan0")
-        for spec in FOREIGN:
-            r.ip("route", "add", *spec.split())
-        r.foreign = r.not_ours()
-        assert r.foreign.count("\n") >= 20
-        yield r
+    with anonymous_netns() as ns:
+        yield build_router(ns)
+
+
+@pytest.fixture
+def named_router() -> Iterator[Router]:
+    """The same router in a named `hnt-rtr-*` namespace (HUBNET_ROUTER_NETNS=<name>, as the lab uses it)."""
+    need_root_netns()
+    with netns("rtr") as name:
+        yield build_router(name)

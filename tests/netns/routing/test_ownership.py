@@ -12,7 +12,7 @@ from hubnet.linux.errors import NotFound
 from server.domain.routes import DesiredRoute, Route
 from server.routing.kernel import KernelBackend
 from server.routing.reconciler import Reconciler
-from tests.netns.routing.conftest import PROTO, Router, desired, route
+from tests.netns.routing.conftest import PROTO, Router, desired, route, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -108,3 +108,20 @@ def test_missing_router_netns_is_a_clear_error_and_is_not_created() -> None:
 def test_reserved_protocol_numbers_are_refused() -> None:
     with pytest.raises(ValueError, match="reserved"):
         KernelBackend(proto=3)
+
+
+def test_named_router_netns(named_router: Router) -> None:
+    """HUBNET_ROUTER_NETNS as a name under /var/run/netns (how the lab runs it): program, repair, withdraw."""
+    want = desired(10)
+    rec, _ = reconciler(named_router, want, interval=600.0)
+    rec.start()
+    try:
+        wait_for(lambda: named_router.ours() == {d.route for d in want}, timeout=5)
+        named_router.ip("route", "del", str(route(3).prefix), "proto", str(PROTO))
+        wait_for(lambda: route(3) in named_router.ours(), timeout=1.5)  # the netlink event, not the period
+        del want[5:]
+        rec.trigger()
+        wait_for(lambda: named_router.count_ours() == 5, timeout=5)
+    finally:
+        rec.stop()
+    assert named_router.not_ours() == named_router.foreign
