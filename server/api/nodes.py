@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from server.api.deps import Ctl, Token
 from server.api.schemas import Node, NodePage, RegisterRequest
 from server.domain.lease import LeaseState
-from server.services import nodes
+from server.services import node_reads, nodes
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
 
@@ -38,7 +38,7 @@ async def heartbeat(name: str, ctl: Ctl, token: Token) -> JSONResponse:
 @router.get("/{name}", response_model=Node)
 def get(name: str, ctl: Ctl, token: Token) -> JSONResponse:
     """One node record. The node's own secret, or admin."""
-    return JSONResponse(asdict(nodes.get(ctl, token=token, name=name)))
+    return JSONResponse(asdict(node_reads.get(ctl, token=token, name=name)))
 
 
 @router.delete("/{name}", status_code=204)
@@ -57,7 +57,7 @@ def list_nodes(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
     """A page of nodes ordered by name (admin); follow `next_cursor` until it is null."""
-    page, next_cursor = nodes.list_nodes(
+    page, next_cursor = node_reads.list_nodes(
         ctl, token=token, state=state.value if state else None, limit=limit, cursor=cursor
     )
     return JSONResponse({"items": [asdict(v) for v in page], "next_cursor": next_cursor})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import replace
 from ipaddress import IPv4Network
@@ -12,7 +11,6 @@ from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace, SubnetView, allocate
 from server.domain.errors import (
     AddressTaken,
-    InvalidInput,
     LeaseReleased,
     NameTaken,
     PoolExhausted,
@@ -21,7 +19,7 @@ from server.domain.errors import (
 from server.domain.lease import LeaseState, expiry
 from server.domain.records import NodeRecord, PoolRecord
 from server.domain.validation import check_address, check_name, check_secret
-from server.services.auth import authorize_node, require_admin, require_registrar
+from server.services.auth import authorize_node, require_registrar
 from server.services.context import Controller, hash_secret, same_hash
 from server.services.views import NodeView, node_view
 
@@ -250,40 +248,3 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
             uow.emit("node.deleted", name, subnet=node.subnet)
 
     ctl.write(use_case)
-
-
-def get(ctl: Controller, *, token: str | None, name: str) -> NodeView:
-    def use_case(uow: UnitOfWork) -> NodeView:
-        node = authorize_node(ctl, uow, token, name)
-        return node_view(ctl, node, uow.repo.pools())
-
-    return ctl.read(use_case)
-
-
-def list_nodes(
-    ctl: Controller, *, token: str | None, state: str | None, limit: int, cursor: str | None
-) -> tuple[list[NodeView], str | None]:
-    """One page ordered by name; the cursor is opaque (the last name, encoded)."""
-    after = _decode_cursor(cursor) if cursor else None
-
-    def use_case(uow: UnitOfWork) -> tuple[list[NodeView], str | None]:
-        require_admin(ctl, uow, token, "list nodes")
-        rows = uow.repo.list_nodes(state=state, after=after, limit=limit + 1)
-        pools = uow.repo.pools()
-        page = [node_view(ctl, row, pools) for row in rows[:limit]]
-        more = len(rows) > limit
-        return page, (_encode_cursor(page[-1].name) if more and page else None)
-
-    return ctl.read(use_case)
-
-
-def _encode_cursor(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        name = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-        return check_name(name)
-    except (ValueError, InvalidInput):
-        raise InvalidInput(f"cursor {cursor!r} is not one this server issued", field="cursor") from None

@@ -1,0 +1,48 @@
+"""Import contract: the controller's domain is pure (stdlib only); frameworks stay in their own layers."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[3] / "server"
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+@pytest.mark.parametrize("path", sorted((SERVER / "domain").glob("*.py")), ids=lambda p: p.name)
+def test_domain_imports_only_stdlib_and_domain(path: Path) -> None:
+    foreign = {
+        name
+        for name in _imports(path)
+        if _top(name) not in sys.stdlib_module_names and not name.startswith(("server.domain", "hubnet.net"))
+    }
+    assert not foreign, f"{path.name} imports {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("layer", ["domain", "services", "api"])
+def test_no_sqlalchemy_outside_db(layer: str) -> None:
+    offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) == "sqlalchemy" for n in _imports(p))]
+    assert not offenders
+
+
+@pytest.mark.parametrize("layer", ["domain", "services", "db"])
+def test_no_web_framework_below_api(layer: str) -> None:
+    web = {"fastapi", "starlette", "uvicorn"}
+    offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) in web for n in _imports(p))]
+    assert not offenders
