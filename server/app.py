@@ -22,7 +22,7 @@ from server.metrics import AppMetrics
 from server.services import routes
 from server.services.context import Controller
 from server.services.pools import ensure_pool, scan
-from server.services.reaper import Reaper
+from server.services.reaper import Reaper, resume_leases
 from server.settings import Settings
 
 log = logging.getLogger("hubnet.server")
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         notifier.bind(asyncio.get_running_loop())
         ensure_pool(ctl, cidr=settings.cluster_cidr, node_prefix=settings.node_prefix)
         scan(ctl)
+        resume_leases(ctl)
         reaper = Reaper(ctl, settings.reaper_interval_seconds)
         if background:
             reaper.start()

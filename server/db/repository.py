@@ -183,6 +183,12 @@ class Repository:
         result = self.conn.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
         return [_node(row) for row in result]
 
+    def extend_expired(self, *, until: float) -> int:
+        """Push every live lease that expires before `until` to `until` (no state change, no event)."""
+        self.writes += 1
+        cond = and_(LIVE, nodes.c.expires_at < until)
+        return int(self.conn.execute(update(nodes).where(cond).values(expires_at=until)).rowcount)
+
     def set_route_state(self, name: str, state: str, error: str | None) -> None:
         query = update(nodes).where(nodes.c.name == name, LIVE).values(route_state=state, route_error=error)
         self.writes += 1

@@ -36,6 +36,20 @@ def reap(ctl: Controller) -> tuple[int, int]:
     return ctl.write(use_case)
 
 
+def resume_leases(ctl: Controller) -> int:
+    """At start-up, leases that ran out while no controller was running get one fresh TTL before the reaper may
+    act: nodes could not heartbeat to a controller that was down, and releasing them all at once (withdrawing
+    every route) after a long outage would turn a controller hiccup into a cluster outage."""
+
+    def use_case(uow: UnitOfWork) -> int:
+        return uow.repo.extend_expired(until=uow.now + ctl.settings.lease_ttl_seconds)
+
+    resumed = ctl.write(use_case)
+    if resumed:
+        log.info("start-up: %d expired lease(s) get one TTL to heartbeat before expiry resumes", resumed)
+    return resumed
+
+
 class Reaper:
     """Runs `reap` every interval on a daemon thread until `stop()`; errors are logged, never fatal."""
 

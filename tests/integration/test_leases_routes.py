@@ -61,6 +61,21 @@ def test_lease_goes_stale_keeps_route_renews_and_releases(short_leases: Server) 
         assert kinds[5] == "node.registered"
 
 
+def test_outage_longer_than_grace_does_not_release_everyone(short_leases: Server) -> None:
+    """Nodes cannot heartbeat to a stopped controller: after a restart they get one TTL before expiry resumes."""
+    server = short_leases
+    body = node_body(1, prefix="outage")
+    with server.client(server.bootstrap) as boot:
+        assert boot.post("/v1/nodes", json=body).status_code == 201
+    server.stop()
+    time.sleep(4.5)  # > TTL (1 s) + grace (3 s)
+    server.start()
+    with server.client(server.admin) as admin:
+        assert admin.get(f"/v1/nodes/{body['name']}").json()["state"] == "active"
+        auth = {"Authorization": f"Bearer {body['secret']}"}
+        assert admin.post(f"/v1/nodes/{body['name']}/heartbeat", headers=auth).json()["state"] == "active"
+
+
 def test_reconciler_programs_routes_and_reports_state(databases: Databases, tmp_path: Path) -> None:
     env = {"HUBNET_ROUTE_BACKEND": "fake", "HUBNET_RECONCILE_INTERVAL": "30"}
     server = Server(fresh_db(databases, "sqlite"), tmp_path, extra_env=env)
