@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.net import parse_network
@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _prefix_fits(self) -> Settings:
+        if self.node_prefix < self.cluster_cidr.prefixlen:
+            raise ValueError(f"HUBNET_NODE_PREFIX /{self.node_prefix} does not fit in {self.cluster_cidr}")
+        return self
 
     @property
     def db_url(self) -> str:

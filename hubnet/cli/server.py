@@ -18,8 +18,12 @@ def _settings() -> object:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"HUBNET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_describe(e["loc"], e["msg"]) for e in exc.errors())
         raise typer.BadParameter(problems, param_hint="environment") from None
+
+
+def _describe(loc: tuple[int | str, ...], message: str) -> str:
+    return f"HUBNET_{'_'.join(map(str, loc)).upper()}: {message}" if loc else message
 
 
 def serve(
