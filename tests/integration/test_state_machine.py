@@ -8,6 +8,7 @@ allocated + free = total, and no live node's subnet ever changed.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from ipaddress import IPv4Address, IPv4Network
@@ -28,11 +29,13 @@ from server.services.reaper import reap
 from server.settings import Settings
 
 NAMES = [f"n{i}" for i in range(24)]
-TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="hnt-sm-"))
+TEMPLATE_DIR = Path(tempfile.gettempdir()) / f"hnt-sm-{os.getpid()}"
 TEMPLATE = TEMPLATE_DIR / "template.db"
 
 
 def setup_module() -> None:
+    """One migrated database file, copied for every example (cheaper than migrating each time)."""
+    TEMPLATE_DIR.mkdir(exist_ok=True)
     upgrade(f"sqlite:///{TEMPLATE}")
 
 
