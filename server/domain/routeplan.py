@@ -43,31 +43,31 @@ def plan_table(want: dict[IPv4Network, IPv4Address], actual: Iterable[Route]) ->
     Deterministic: adds and replaces follow the desired order, deletes the actual order (not sorted: sorting
     IPv4Network objects costs more than the rest of a 65,536-route plan).
     """
-    have: dict[IPv4Network, list[IPv4Address]] = {}
+    have: dict[IPv4Network, list[Route]] = {}  # the listed Route objects themselves: deletes reuse them
     for route in actual:
-        hops = have.get(route.prefix)
-        if hops is None:
-            have[route.prefix] = [route.next_hop]
-        elif route.next_hop not in hops:
-            hops.append(route.next_hop)
+        routes = have.get(route.prefix)
+        if routes is None:
+            have[route.prefix] = [route]
+        elif all(r.next_hop != route.next_hop for r in routes):
+            routes.append(route)
     add: list[Route] = []
     replace: list[Route] = []
     delete: list[Route] = []
     for prefix, hop in want.items():
-        hops = have.get(prefix)
-        if not hops:
+        routes = have.get(prefix)
+        if not routes:
             add.append(Route(prefix, hop))
-        elif len(hops) == 1:
-            if hops[0] != hop:
+        elif len(routes) == 1:
+            if routes[0].next_hop != hop:
                 replace.append(Route(prefix, hop))
-        elif hop not in hops:
+        elif all(r.next_hop != hop for r in routes):
             replace.append(Route(prefix, hop))
-            delete.extend(Route(prefix, extra) for extra in hops[1:])
+            delete.extend(routes[1:])
         else:
-            delete.extend(Route(prefix, extra) for extra in hops if extra != hop)
-    for prefix, hops in have.items():
+            delete.extend(r for r in routes if r.next_hop != hop)
+    for prefix, routes in have.items():
         if prefix not in want:
-            delete.extend(Route(prefix, hop) for hop in hops)
+            delete.extend(routes)
     return RoutePlan(add=tuple(add), replace=tuple(replace), delete=tuple(delete))
 
 
