@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -101,7 +102,13 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
     agent_cmd = ["nsenter", f"--net={hub_node}", HUBNET, "node", "join", *fixed, *dirs]
     log = open(os.path.join(work, "agent.log"), "wb")  # noqa: SIM115 - closed by cleanup
     agent = subprocess.Popen(agent_cmd, stdout=log, stderr=subprocess.STDOUT)
-    cleanup.append(lambda: (agent.send_signal(signal.SIGTERM), agent.wait(10), log.close()))
+
+    def stop_agent() -> None:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(10)
+        log.close()
+
+    cleanup.append(stop_agent)
     conflist_path = os.path.join(conf, "10-hubnet.conflist")
     deadline = time.monotonic() + 30
     while not (os.path.exists(conflist_path) and os.path.exists(os.path.join(state, "agent.sock"))):
@@ -120,7 +127,7 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
     pods: dict[str, list[str]] = {}
     for side in (hub, ref):
         pods[side.name] = [make_ns(f"hnt-bench-{side.name[:3]}-{i}") for i in range(args.pods)]
-        cleanup += [lambda p=p: drop_ns(p) for p in pods[side.name]]
+        cleanup.extend(functools.partial(drop_ns, p) for p in pods[side.name])
     for side in (hub, ref):  # warm-up: page cache, first bridge port
         for i in range(3):
             side.call("ADD", f"warm{i}", pods[side.name][i])

@@ -65,7 +65,9 @@ def test_add_twice_is_an_error_and_keeps_one_reservation(node: Node) -> None:
         assert err.value.code >= 100
         assert len(node.reservations()) == 1
         second = node.add("twice", pod, ifname="net1")  # same container, another interface: another address
-        assert second["ips"][0]["address"] != node.runtime.cached("twice")["result"]["ips"][0]["address"]
+        first = node.runtime.cached("twice")
+        assert first is not None
+        assert second["ips"][0]["address"] != first["result"]["ips"][0]["address"]
         assert len(node.reservations()) == 2
     finally:
         node.runtime.delete("twice")

@@ -13,13 +13,13 @@ from tests.netns.node.support import Node, drop_ns
 pytestmark = pytest.mark.netns
 
 
-def _del_raw(node: Node, cid: str, netns: str, prev: dict | None) -> tuple[int, object]:
+def _del_raw(node: Node, cid: str, netns: str, prev: dict[str, object] | None) -> tuple[int, object]:
     cfg = node.plugin_config(**({"prevResult": prev} if prev else {}))
     env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0", "CNI_PATH": node.bin}
     return node.exec_plugin(env, json.dumps(cfg))
 
 
-def _state(node: Node, name: str) -> tuple[str, str, dict | None]:
+def _state(node: Node, name: str) -> tuple[str, str, dict[str, object] | None]:
     """Bring attachment `name` into a state; returns (container id, CNI_NETNS for DEL, prevResult)."""
     pod = node.new_pod_netns()
     path = pod

@@ -76,7 +76,9 @@ def test_store_of_another_subnet_is_refused(tmp_path: Path) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=60))
-def test_property_never_duplicate_always_in_range(tmp_path_factory: pytest.TempPathFactory, ops: list) -> None:
+def test_property_never_duplicate_always_in_range(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[bool, int]]
+) -> None:
     s = Store(str(tmp_path_factory.mktemp("ipam")), SUBNET)
     for add, n in ops:
         if add:
