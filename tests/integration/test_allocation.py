@@ -122,3 +122,39 @@ def test_released_node_returns_to_its_subnet(server: Server, secret_kind: str) -
         assert again.json()["subnet"] == first["subnet"]
         assert again.json()["generation"] == first["generation"] + 1
         assert again.json()["state"] == "active"
+
+
+def test_returning_node_whose_subnet_was_reissued_is_refused(
+    databases: Databases, db_kind: str, tmp_path: Path
+) -> None:
+    """A full /22 pool: a's subnet goes to e while a is away; a gets the typed 409, never another node's subnet."""
+    server = Server(fresh_db(databases, db_kind), tmp_path, extra_env={"HUBNET_CLUSTER_CIDR": "10.244.0.0/22"})
+    bodies = {name: {**node_body(i, prefix="ri"), "name": name} for i, name in enumerate("abcde")}
+    with running(server), server.client(server.bootstrap) as boot, server.client(server.admin) as admin:
+        subnets = {n: boot.post("/v1/nodes", json=bodies[n]).json()["subnet"] for n in "abcd"}
+        assert admin.delete("/v1/nodes/a").status_code == 204
+        assert boot.post("/v1/nodes", json=bodies["e"]).json()["subnet"] == subnets["a"]
+
+        refused = boot.post("/v1/nodes", json=bodies["a"])
+        assert refused.status_code == 409
+        problem = refused.json()
+        assert problem["type"] == "urn:hubnet:problem:subnet-reissued"
+        assert problem["subnet"] == subnets["a"] and problem["state"] == "released"
+
+        # the operator resets node a and removes its record; then it registers afresh when room appears
+        assert admin.delete("/v1/nodes/a").status_code == 204
+        assert admin.get("/v1/nodes/a").status_code == 404
+        assert admin.delete("/v1/nodes/b").status_code == 204
+        fresh = boot.post("/v1/nodes", json=bodies["a"])
+        assert fresh.status_code == 201
+        assert (fresh.json()["subnet"], fresh.json()["generation"]) == (subnets["b"], 1)
+    assert overlapping_pairs(server.db_url) == 0
+
+
+def test_unknown_paths_and_methods_are_problems(server: Server) -> None:
+    with server.client(server.admin) as admin:
+        missing = admin.get("/v1/nope")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+        assert admin.get("/v1/nodes/no-such-node").json()["type"] == "urn:hubnet:problem:not-found"
+        wrong = admin.put("/v1/pools", json={})
+        assert wrong.status_code == 405 and wrong.json()["type"] == "urn:hubnet:problem:method-not-allowed"
