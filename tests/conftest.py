@@ -9,7 +9,7 @@ from tests.support.netns import del_netns, leftover_netns
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_leftover_namespaces() -> object:
-    """Sweep the test namespaces after the whole run: tests must remove their own, this is the safety net."""
+    """Sweep this run's namespaces at the end: tests must remove their own, this is only the safety net."""
     yield
     for name in leftover_netns():
         del_netns(name)

@@ -16,8 +16,14 @@ def sh(*args: str, ns: str | None = None, check: bool = True) -> subprocess.Comp
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
+_CREATED: set[str] = set()
+
+
 def new_name(tag: str) -> str:
-    return f"{PREFIX}{tag}-{secrets.token_hex(3)}"
+    """A unique `hnt-<tag>-<hex>` name, remembered so this run (and only this run) sweeps it at the end."""
+    name = f"{PREFIX}{tag}-{secrets.token_hex(3)}"
+    _CREATED.add(name)
+    return name
 
 
 def add_netns(name: str) -> None:
@@ -41,5 +47,7 @@ def netns(tag: str) -> Iterator[str]:
 
 
 def leftover_netns() -> list[str]:
+    """Namespaces this test run named that still exist (another run's namespaces are never touched)."""
     out = sh("ip", "netns", "list", check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+    present = {line.split()[0] for line in out.splitlines() if line.strip()}
+    return sorted(present & _CREATED)
