@@ -10,7 +10,7 @@ import pytest
 from tests.integration.support import Databases, Server, pg_available
 from tests.support.prereq import need
 
-DB_KINDS = ["sqlite", "postgres"]
+DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
