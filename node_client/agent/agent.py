@@ -13,6 +13,7 @@ import os
 import random
 import threading
 from collections.abc import Callable
+from ipaddress import IPv4Network
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
@@ -49,7 +50,7 @@ class Agent:
         self.state = NodeState()
         self.commands = Commands(config, self.state)
         self._client_factory = client_factory
-        self._installed = False
+        self._installed: IPv4Network | None = None  # the subnet the written conflist describes
         self._applied: NodeNetwork | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -144,10 +145,10 @@ class Agent:
         ready = record.get("route_state") == "programmed"
         reason = "ready" if ready else f"route to {network.subnet} is {record.get('route_state')!r}, not programmed"
         self.state.update(network, ready=ready, reason=reason, record=record)
-        if ready and not self._installed:
+        if ready and self._installed != network.subnet:  # first time, or the controller moved us
             cniconf.install_plugin(self.config)
             cniconf.write_conflist(self.config, network.subnet)
-            self._installed = True
+            self._installed = network.subnet
             log.info("node ready: plugin and %s written", self.config.conflist_path)
 
     def _sweep(self) -> None:
