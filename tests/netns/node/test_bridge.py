@@ -32,3 +32,16 @@ def test_restart_repairs_a_stale_gateway_and_keeps_pods(fresh_node: Node) -> Non
     fresh_node.runtime.check("keep")  # the pod survived the restart: reservation, veth, address, route
     fresh_node.runtime.delete("keep")
     assert fresh_node.reservations() == [] and fresh_node.host_veths() == []
+
+
+def test_status_is_50_without_the_bridge_and_0_after_repair(fresh_node: Node) -> None:
+    from node_client.runtime import PluginError
+
+    fresh_node.runtime.status()
+    nsrun(fresh_node.ns, "ip", "link", "del", "v-net-0")
+    with pytest.raises(PluginError) as err:
+        fresh_node.runtime.status()
+    assert err.value.code == 50 and "bridge" in err.value.msg
+    fresh_node.stop_agent(signal.SIGTERM)
+    fresh_node.start_agent()  # start-up re-ensures the node network
+    fresh_node.runtime.status()
