@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +22,28 @@ def _config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Idempotent: a database already at `revision` is left alone."""
-    command.upgrade(_config(url), revision)
+    """Idempotent: a database already at `revision` is left alone. Concurrent callers migrate one at a time
+    (PostgreSQL: an advisory lock in migrations/env.py; a SQLite file: a lock file beside it)."""
+    with _file_lock(url):
+        command.upgrade(_config(url), revision)
+
+
+@contextmanager
+def _file_lock(url: str) -> Iterator[None]:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        yield
+        return
+    lock_path = Path(parsed.database).with_name(Path(parsed.database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def downgrade(url: str, revision: str) -> None:
