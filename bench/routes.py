@@ -8,7 +8,9 @@ Two measurements, each the median of `--runs` runs, alternating order:
 
 1. full reconcile of N routes (10.0.0.0/8 cut into /24s, next hops spread over `--next-hops` LAN addresses)
    into an empty table  vs  `ip -batch` adding the same N routes;
-2. start-up sweep of N stale routes of ours (desired set empty)  vs  `ip route flush proto <ours>`.
+2. start-up sweep of N stale routes of ours (desired set empty)  vs  `ip route flush proto <ours>`;
+3. registration → route in the router's table: a real `hubnet server` (kernel backend, SQLite), 64 concurrent
+   clients, latency from the POST to the route's netlink notification (p50 / p99).
 
 Why a few hundred next hops and not one per route: the kernel keeps one fib_info per distinct next hop and its
 insert cost grows with their number; at 65,536 distinct next hops both sides spend ~60 s in the kernel alone
@@ -19,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -149,12 +155,100 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
     return times
 
 
+def registration_latency(count: int, concurrency: int) -> tuple[list[float], list[float]]:
+    """For `count` registrations from `concurrency` clients against a real `hubnet server`: seconds from sending
+    `POST /v1/nodes` to the node's route appearing in the router's table (as a netlink monitor sees it), and
+    from the 201 reply to the route (0 when the route was already there)."""
+    import httpx
+
+    from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
+
+    seen: dict[IPv4Network, float] = {}
+
+    def on_event(event: RouteEvent, route: KernelRoute | None) -> None:
+        if route is not None and event != "delete" and route.protocol == PROTO:
+            seen.setdefault(route.prefix, time.perf_counter())
+
+    clients = threading.local()
+
+    def register(i: int) -> tuple[float, float, str]:
+        if not hasattr(clients, "c"):
+            clients.c = httpx.Client(base_url=url, headers={"Authorization": "Bearer boot"}, timeout=30)
+        body = {"name": f"lat-{i}", "address": str(IPv4Address("192.168.2.0") + i), "secret": secrets.token_hex(32)}
+        start = time.perf_counter()
+        resp = clients.c.post("/v1/nodes", json=body)
+        resp.raise_for_status()
+        return start, time.perf_counter(), str(resp.json()["subnet"])
+
+    with router_netns() as ns, tempfile.TemporaryDirectory(prefix="hnt-bench-") as tmp:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
+        env |= {
+            "HUBNET_DATABASE_URL": f"sqlite:///{tmp}/hubnet.db",
+            "HUBNET_STATE_DIR": tmp,
+            "HUBNET_LISTEN": f"127.0.0.1:{port}",
+            "HUBNET_BOOTSTRAP_TOKENS": "boot",
+            "HUBNET_ADMIN_TOKENS": "admin",
+            "HUBNET_CLUSTER_CIDR": "10.0.0.0/8",
+            "HUBNET_ROUTER_ADDRESS": "192.168.0.1",
+            "HUBNET_ROUTE_BACKEND": "kernel",
+            "HUBNET_ROUTER_NETNS": ns,
+            "HUBNET_LOG_LEVEL": "warning",
+        }
+        hubnet = str(Path(sys.executable).with_name("hubnet"))
+        with open(f"{tmp}/server.log", "wb") as log:
+            server = subprocess.Popen([hubnet, "server"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        monitor = RouteMonitor(table=254, netns=ns, on_event=on_event)
+        monitor.start()
+        try:
+            _wait_ready(url, server)
+            with ThreadPoolExecutor(concurrency) as pool:
+                started = list(pool.map(register, range(count)))
+            deadline = time.monotonic() + 10
+            while len(seen) < count and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            monitor.stop()
+            server.terminate()
+            server.wait(timeout=15)
+    missing = [subnet for _, _, subnet in started if IPv4Network(subnet) not in seen]
+    assert not missing, f"{len(missing)} routes never appeared, e.g. {missing[:3]}"
+    from_post = sorted(seen[IPv4Network(subnet)] - start for start, _, subnet in started)
+    after_reply = sorted(max(0.0, seen[IPv4Network(subnet)] - done) for _, done, subnet in started)
+    return from_post, after_reply
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"hubnet server exited with {server.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("hubnet server not ready within 30 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=65536)
     parser.add_argument("--next-hops", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--one-by-one", type=int, default=2048, help="routes for the per-call pyroute2 sample")
+    parser.add_argument("--registrations", type=int, default=512, help="registrations for the latency run (0: skip)")
+    parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
     if args.routes > 65536 or args.next_hops > 65000:
         parser.error("at most 65,536 routes (10.0.0.0/8 in /24s) and 65,000 next hops")
@@ -172,6 +266,12 @@ def main() -> None:
     for label, key, peer in rows:
         print(f"{label:<34}{med[key]:>10.3f}{args.routes / med[key]:>12,.0f}{med[key] / med[peer]:>7.2f}x")
     print(f"\n* extrapolated from {args.one_by_one} routes; context for why batching matters, not a peer")
+    if args.registrations:
+        print(f"\nregistration -> route in the kernel ({args.registrations} nodes, {args.concurrency} clients, SQLite)")
+        latencies = registration_latency(args.registrations, args.concurrency)
+        for label, lat in zip(("from POST", "after reply"), latencies, strict=True):
+            p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            print(f"  {label:<12} p50 {p50 * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms   max {lat[-1] * 1000:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ class ReconcileMetrics:
         )
         self.errors = Counter(
             "hubnet_route_errors",
-            "Failed reconciles and routes",
+            "Failed reconciles, routes and state reports",
             ["kind"],
             registry=registry,
         )

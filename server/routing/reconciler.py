@@ -23,6 +23,7 @@ from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, Route, RoutePlan
 from server.routing.base import NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
+from server.routing.reporter import StateReporter
 
 log = logging.getLogger("hubnet.routing")
 
@@ -107,6 +108,7 @@ class Reconciler:
         self._reported: dict[str, tuple[str, str | None]] = {}
         self._previous: dict[IPv4Network, Any] | None = None
         self._periodic_runs = 0
+        self._reporter = StateReporter(report, on_error=self.metrics.errors.labels("report").inc)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +116,7 @@ class Reconciler:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._reporter.start()
         try:  # watch first, so nothing that happens during the start-up reconcile goes unseen
             self.backend.watch(lambda: self.trigger("drift"))
         except Exception:
@@ -128,6 +131,7 @@ class Reconciler:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self._reporter.stop()
         self.backend.close()
 
     def trigger(self, reason: str = "change") -> None:
@@ -199,8 +203,7 @@ class Reconciler:
         periodic_full = result.trigger == "periodic" and self._periodic_runs % FULL_REPORT_EVERY == 0
         full = result.trigger == "startup" or periodic_full
         changes = states if full else {n: s for n, s in states.items() if self._reported.get(n) != s}
-        if changes:
-            self.report(changes)
+        self._reporter.submit(changes)
         self._reported = states
 
     # -- read-only views ---------------------------------------------------------------------------------------
