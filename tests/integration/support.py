@@ -110,10 +110,18 @@ class Server:
         return env
 
     def start(self, timeout: float = 30) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several servers can then start at the same time)."""
         self.starts += 1
         log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([HUBNET, "server"], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         log.close()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -100,8 +100,16 @@ def test_500_registrations_from_64_clients_over_two_processes(
             local.clients = [s.client(first.bootstrap) for s in (first, second)]
         return int(local.clients[i % 2].post("/v1/nodes", json=body).status_code)
 
-    with running(first), running(second), ThreadPoolExecutor(64) as pool:
-        statuses = Counter(pool.map(register, enumerate(bodies)))
+    first.launch()  # both start at once on the empty database: they also race to create the schema
+    second.launch()
+    try:
+        first.wait_ready()
+        second.wait_ready()
+        with ThreadPoolExecutor(64) as pool:
+            statuses = Counter(pool.map(register, enumerate(bodies)))
+    finally:
+        first.stop()
+        second.stop()
     assert statuses == {201: 500}
     assert sql(url, "SELECT count(*) FROM nodes")[0][0] == 500
     assert overlapping_pairs(url) == 0
