@@ -1,4 +1,4 @@
-"""Node use cases: register / re-join, heartbeat, delete, read, list. One transaction each; keyword-only args."""
+"""Node use cases that write: register / re-join, heartbeat, delete. One transaction each; keyword-only args."""
 
 from __future__ import annotations
 
