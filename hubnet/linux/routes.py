@@ -158,6 +158,7 @@ class RouteTable:
     def __init__(self, *, proto: int, table: int = 254, netns: str | None = None, batch: int = 256) -> None:
         self.proto, self.table, self.netns, self.batch = proto, table, netns, batch
         self._sock = open_socket(netns)
+        self._sock.settimeout(30)  # an acknowledgement that never comes must fail the reconcile, not hang it
         self._buf = bytearray(1 << 20)
         self._view = memoryview(self._buf)
         self._seq = 0
