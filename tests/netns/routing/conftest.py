@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from server.domain.routes import DesiredRoute, Route
 from tests.support.netns import netns
-from tests.support.prereq import need_root_netns
+from tests.support.prereq import need, need_root_netns
 
 pytestmark = pytest.mark.netns
 
@@ -136,6 +137,7 @@ def build_router(ns: str) -> Router:
 def router() -> Iterator[Router]:
     """The router: an anonymous namespace with the LAN and the 20 foreign routes."""
     need_root_netns()
+    need(all(shutil.which(tool) for tool in ("unshare", "nsenter")), "needs util-linux unshare and nsenter")
     with anonymous_netns() as ns:
         yield build_router(ns)
 
@@ -144,5 +146,6 @@ def router() -> Iterator[Router]:
 def named_router() -> Iterator[Router]:
     """The same router in a named `hnt-rtr-*` namespace (HUBNET_ROUTER_NETNS=<name>, as the lab uses it)."""
     need_root_netns()
+    need(shutil.which("nsenter") is not None, "needs util-linux nsenter")
     with netns("rtr") as name:
         yield build_router(name)
