@@ -68,7 +68,7 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def make_backend(name: str, *, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
+def make_backend(name: str, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
     """`kernel` (netlink, optionally inside `netns`), `none` (programs nothing) or `fake` (in memory)."""
     if name == "kernel":
         from server.routing.kernel import KernelBackend  # netlink only when asked for
