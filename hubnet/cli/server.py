@@ -47,6 +47,9 @@ def serve(
         port=port,
         log_level=settings.log_level,
         access_log=access_log,
+        # Long keep-alive: agents renew every few seconds, and a client reusing a connection the server has just
+        # closed as idle gets a reset it does not retry (POST). Shutdown does not wait for idle connections.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=3,
     )
 
