@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=10.0, gt=0)
     route_dry_run: bool = False
 
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"
 
@@ -63,10 +66,16 @@ class Settings(BaseSettings):
             return parse_network(value) if value.strip() else None
         return value
 
-    @field_validator("router_address", "router_netns", mode="before")
+    @field_validator("router_address", "router_netns", "tls_cert", "tls_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both HUBNET_TLS_CERT and HUBNET_TLS_KEY (PEM files), or neither")
+        return self
 
     @model_validator(mode="after")
     def _prefix_fits(self) -> Settings:

@@ -51,6 +51,8 @@ def serve(
         # closed as idle gets a reset it does not retry (POST). Shutdown does not wait for idle connections.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=3,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
 
 

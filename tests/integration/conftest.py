@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import Databases, Server, pg_available
+from tests.integration.support import Databases, Server, pg_available, running
 from tests.support.prereq import need
 
 DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -37,7 +37,5 @@ def server(
 ) -> Iterator[Server]:
     """One real controller per module and database kind (tests share it; each uses its own node names)."""
     url = fresh_db(databases, str(request.param))
-    srv = Server(url, Path(tmp_path_factory.mktemp("server")))
-    srv.start()
-    yield srv
-    srv.stop()
+    with running(Server(url, Path(tmp_path_factory.mktemp("server")))) as srv:
+        yield srv

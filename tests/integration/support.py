@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -88,10 +89,15 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    ca: Path | None = None  # set when the server serves HTTPS with a certificate this CA file verifies
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
@@ -121,18 +127,26 @@ class Server:
         log.close()
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Until /readyz answers 200; the process is killed when it does not come up (no stray servers)."""
+        assert self.proc is not None
+        try:
+            self._poll_ready(timeout)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def _poll_ready(self, timeout: float) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hubnet server exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1, verify=self.verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        self.stop(signal.SIGKILL)
         raise RuntimeError(f"hubnet server not ready in {timeout}s: {self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
@@ -151,13 +165,14 @@ class Server:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, verify=self.verify)
 
 
 @contextmanager
 def running(server: Server) -> Iterator[Server]:
-    server.start()
+    """The server runs inside the block and is stopped afterwards, also when starting it failed half-way."""
     try:
+        server.start()
         yield server
     finally:
         server.stop()

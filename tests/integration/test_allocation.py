@@ -100,9 +100,9 @@ def test_500_registrations_from_64_clients_over_two_processes(
             local.clients = [s.client(first.bootstrap) for s in (first, second)]
         return int(local.clients[i % 2].post("/v1/nodes", json=body).status_code)
 
-    first.launch()  # both start at once on the empty database: they also race to create the schema
-    second.launch()
     try:
+        first.launch()  # both start at once on the empty database: they also race to create the schema
+        second.launch()
         first.wait_ready()
         second.wait_ready()
         with ThreadPoolExecutor(64) as pool:
