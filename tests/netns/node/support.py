@@ -199,10 +199,14 @@ def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
         f"  c=socket.create_connection(('{dst_ip}',{port}),timeout=2);print(c.recv(100).decode());break\n"
         " except OSError as e:\n  err=e;time.sleep(0.1)\nelse:\n raise SystemExit(str(err))"
     )
-    server = subprocess.Popen(["nsenter", f"--net={dst_ns}", PYTHON, "-c", server_code], stdout=subprocess.PIPE)
+    server = subprocess.Popen(
+        ["nsenter", f"--net={dst_ns}", PYTHON, "-c", server_code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
-        assert server.stdout is not None
-        server.stdout.readline()
+        assert server.stdout is not None and server.stderr is not None
+        if server.stdout.readline().strip() != b"up":
+            server.wait(5)
+            raise AssertionError(f"server on {dst_ip}:{port} did not start: {server.stderr.read().decode()}")
         client = subprocess.run(
             ["nsenter", f"--net={src_ns}", PYTHON, "-c", client_code], capture_output=True, text=True, timeout=20
         )
