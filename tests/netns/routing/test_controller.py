@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
 from server.domain.routes import Route
 from tests.integration.support import Server, new_secret, sql
 from tests.netns.routing.conftest import PROTO, Router, wait_for
@@ -29,10 +30,11 @@ class Controller:
     router: Router
     nodes: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (address, subnet)
 
-    def register(self, name: str, address: str) -> dict[str, str]:
+    def register(self, name: str, address: str, secret: str | None = None, status: int = 201) -> dict[str, str]:
         with self.server.client(self.server.bootstrap) as c:
-            resp = c.post("/v1/nodes", json={"name": name, "address": address, "secret": new_secret()})
-        assert resp.status_code == 201, resp.text
+            body = {"name": name, "address": address, "secret": secret or new_secret()}
+            resp = c.post("/v1/nodes", json=body)
+        assert resp.status_code == status, resp.text
         body = resp.json()
         self.nodes[name] = (address, body["subnet"])
         return dict(body)
@@ -199,3 +201,27 @@ def test_server_refuses_to_start_on_a_missing_router_netns(tmp_path: Path) -> No
         server.start(timeout=20)
     server.stop(signal.SIGKILL)
     assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.count("hnt-absent") == 0
+
+
+def test_address_change_through_the_api_is_one_kernel_replace_and_delete_withdraws(controller: Controller) -> None:
+    secret = new_secret()
+    subnet = controller.register("delta", "192.168.1.70", secret)["subnet"]
+    controller.register("keep", "192.168.1.71")
+    wait_for(lambda: controller.kernel() == controller.expected(), timeout=5)
+    events: list[tuple[RouteEvent, KernelRoute | None]] = []
+    monitor = RouteMonitor(table=254, netns=controller.router.ns, on_event=lambda e, r: events.append((e, r)))
+    monitor.start()
+    try:
+        controller.register("delta", "192.168.1.72", secret, status=200)  # same node, new address
+        wait_for(lambda: (subnet, "192.168.1.72") in controller.kernel(), timeout=2)
+        time.sleep(0.3)
+        moved = [(e, str(r.next_hop)) for e, r in events if r is not None and str(r.prefix) == subnet]
+        assert moved == [("replace", "192.168.1.72")]  # one replace: no delete, no second route
+        assert (subnet, "192.168.1.70") not in controller.kernel()
+        with controller.server.client(controller.server.admin) as c:
+            assert c.delete("/v1/nodes/delta").status_code == 204
+        wait_for(lambda: not any(p == subnet for p, _ in controller.kernel()), timeout=1.0)  # right after the commit
+    finally:
+        monitor.stop()
+    assert controller.kernel() == {(controller.nodes["keep"][1], "192.168.1.71")}
+    assert controller.router.not_ours() == controller.router.foreign
