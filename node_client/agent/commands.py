@@ -63,8 +63,7 @@ class Commands:
     def cmd_add(self, req: Request) -> dict[str, Any]:
         network = self._ready_network()
         store = self.store(network)
-        if not _netns_exists(req.netns):
-            raise CniError(INVALID_NETNS, f"failed to open netns {req.netns!r}: no such file")
+        _check_pod_netns(req.netns)
         with ExitStack() as undo:
             reservation = store.allocate(req.container_id, req.ifname)
             undo.callback(store.release, req.container_id, req.ifname)
@@ -150,5 +149,12 @@ class Commands:
             raise CniError(LINK_ERROR, "GC could not remove some veths", "; ".join(errors))
 
 
-def _netns_exists(path: str) -> bool:
-    return bool(path) and os.path.exists(path)
+def _check_pod_netns(path: str) -> None:
+    """CNI_NETNS must exist and must not be the node's own namespace (libcni: invalid netns, 8)."""
+    try:
+        pod = os.stat(path)
+    except OSError as exc:
+        raise CniError(INVALID_NETNS, f"failed to open netns {path!r}: {exc.strerror}") from None
+    own = os.stat("/proc/self/ns/net")
+    if (pod.st_dev, pod.st_ino) == (own.st_dev, own.st_ino):
+        raise CniError(INVALID_NETNS, "plugin's netns and netns from CNI_NETNS should not be the same", path)

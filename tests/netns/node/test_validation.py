@@ -121,3 +121,12 @@ def test_version_answers_locally(node: Node) -> None:
 def test_error_carries_config_version(node: Node) -> None:
     _, out = node.exec_plugin(_env(node, CNI_IFNAME="a" * 16), _conf(node, cniVersion="0.4.0"))
     assert out["cniVersion"] == "0.4.0" and out["code"] == 4
+
+
+@pytest.mark.parametrize("which", ["missing", "the node's own"])
+def test_bad_netns_on_add_is_code_8(node: Node, which: str) -> None:
+    assert node.proc is not None
+    netns = "/nonexistent/netns" if which == "missing" else f"/proc/{node.proc.pid}/ns/net"
+    status, out = node.exec_plugin(_env(node, CNI_NETNS=netns), _conf(node))
+    assert status != 0 and out["code"] == 8, out
+    assert node.reservations() == []
