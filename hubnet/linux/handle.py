@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,9 +17,12 @@ def open_ipr(netns: str | None = None) -> Any:
     """An IPRoute socket in `netns` (a name under /var/run/netns or a path), or in our own namespace.
 
     The handle is bound to the namespace; the calling process never `setns`es (safe in servers and agents).
+    A missing namespace is an error (pyroute2 would silently create it: a typo must not make a new namespace).
     """
+    if netns and not os.path.exists(netns if netns.startswith("/") else f"/var/run/netns/{netns}"):
+        raise NotFound(f"failed to open netns {netns!r}: no such namespace")
     try:
-        return IPRoute(netns=netns) if netns else IPRoute()
+        return IPRoute(netns=netns, flags=0) if netns else IPRoute()
     except (OSError, NetlinkError) as exc:
         raise NotFound(f"failed to open netns {netns!r}: {exc}") from exc
 
