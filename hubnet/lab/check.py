@@ -8,25 +8,22 @@ source pod connects to every target. A pair passes when the right pod answered a
 
 from __future__ import annotations
 
-import contextlib
-import selectors
 import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Network
 from typing import Any
 
-from hubnet.lab import icmp
+from hubnet.lab import icmp, tcpprobe
 from hubnet.lab.plan import ROUTER_ADDRESS
 from hubnet.lab.state import LabState, PodState
+from hubnet.lab.tcpprobe import Pair
+from hubnet.linux import labnet
 from hubnet.linux.labnet import socket_in
 from hubnet.net import gateway
 
-CHECK_PORT = 40007
-CONNECT_TIMEOUT = 2.0
-WORKERS = 16
-TRANSLATED = "source address translated"
+WORKERS = 16  # parallel ICMP probes (each waits on its own raw socket)
+RETRY_WINDOWS = (8, 2)  # second and third attempt at pairs that got no answer
 
 
 @dataclass(frozen=True)
@@ -36,19 +33,6 @@ class Pod:
     netns: str
     ip: str
     gateway: str
-
-
-@dataclass
-class Pair:
-    source: str
-    target: str
-    ok: bool
-    seen: str | None = None  # the source address the target saw
-    error: str | None = None
-
-    @property
-    def translated(self) -> bool:
-        return self.error == TRANSLATED
 
 
 @dataclass
@@ -75,6 +59,7 @@ class CheckReport:
             "pairs_total": len(self.pairs),
             "pairs_ok": sum(p.ok for p in self.pairs),
             "pairs_translated": sum(p.translated for p in self.pairs),
+            "pairs_retried": sum(p.attempts > 1 for p in self.pairs),
             "reach_total": len(self.reach),
             "reach_ok": sum(r.ok for r in self.reach),
             "pods": [asdict(p) for p in self.pods],
@@ -100,31 +85,47 @@ def _pod(node: str, p: PodState, gw: str) -> Pod:
 def run_check(state: LabState) -> CheckReport:
     """Probe every ordered pair and every pod's gateway and router; never raises for a network failure."""
     report = CheckReport(pods=lab_pods(state))
-    with _Responders(report.pods) as _:
-        pairs = [(s, t) for s in report.pods for t in report.pods if s is not t]
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            report.pairs = list(pool.map(lambda st: probe(*st), pairs))
-            report.reach = [r for rs in pool.map(_reach, report.pods) for r in rs]
+    report.pairs = _probe_mesh(report.pods)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        report.reach = [r for rs in pool.map(_reach, report.pods) for r in rs]
     return report
 
 
-def probe(source: Pod, target: Pod) -> Pair:
-    """Connect from `source`'s namespace to `target`'s responder; compare what it saw with `source.ip`."""
-    sock = socket_in(source.netns)
-    try:
-        sock.settimeout(CONNECT_TIMEOUT)
-        sock.connect((target.ip, CHECK_PORT))
-        reply = sock.makefile("r").readline().split()
-    except OSError as exc:
-        return Pair(source.name, target.name, ok=False, error=str(exc) or type(exc).__name__)
-    finally:
-        sock.close()
-    if len(reply) != 2 or reply[1] != target.name:
-        return Pair(source.name, target.name, ok=False, error=f"unexpected answer {reply!r}")
-    seen = reply[0]
-    if seen != source.ip:
-        return Pair(source.name, target.name, ok=False, seen=seen, error=TRANSLATED)
-    return Pair(source.name, target.name, ok=True, seen=seen)
+def _probe_mesh(pods: list[Pod]) -> list[Pair]:
+    """All ordered pairs: across nodes first, then each node's own pairs, emptying that node's pods' ARP tables
+    after them.
+
+    Pods on one node reach each other directly (one ARP entry per peer), pods on other nodes through their
+    gateway (one entry). The kernel's ARP table is shared by every namespace of the machine (gc_thresh3, 1024 by
+    default), so a large lab's full mesh at once would overflow it; this order keeps the check's footprint to
+    one node's mesh at a time.
+    """
+    cross = [(s, t) for s, t in tcpprobe.ordered_pairs(pods) if s.node != t.node]
+    results = _probe_with_retries(pods, cross)
+    for node in dict.fromkeys(p.node for p in pods):
+        local = [p for p in pods if p.node == node]
+        results += _probe_with_retries(pods, tcpprobe.ordered_pairs(local))
+        for pod in local:
+            labnet.flush_neighbours(pod.netns)
+    order = {pod.name: i for i, pod in enumerate(pods)}
+    return sorted(results, key=lambda r: (order[r.source], order[r.target]))
+
+
+def _probe_with_retries(pods: list[Pod], pairs: list[tuple[Pod, Pod]]) -> list[Pair]:
+    """Probe `pairs`; pairs that got no answer (timeout, unreachable) are probed again in smaller windows.
+
+    On a loaded machine a burst of first contacts can lose an ARP exchange; a pair that answers on a later
+    attempt is connected. A wrong answer (NAT, another pod) is final, never retried.
+    """
+    results = dict(zip(pairs, tcpprobe.probe_all(pods, pairs), strict=True))
+    for window in RETRY_WINDOWS:
+        again = [pair for pair, r in results.items() if not r.ok and r.seen is None and "answer" not in (r.error or "")]
+        if not again:
+            break
+        for pair, result in zip(again, tcpprobe.probe_all(pods, again, window=window), strict=True):
+            result.attempts = results[pair].attempts + 1
+            results[pair] = result
+    return list(results.values())
 
 
 def _reach(pod: Pod) -> list[Reach]:
@@ -134,46 +135,3 @@ def _reach(pod: Pod) -> list[Reach]:
         return [Reach(pod.name, kind, addr, bool(addr) and icmp.reachable(sock, addr)) for kind, addr in targets]
     finally:
         sock.close()
-
-
-class _Responders:
-    """A listening socket per pod (bound to the pod's IP, inside its namespace) served by one selector thread."""
-
-    def __init__(self, pods: list[Pod]) -> None:
-        self.selector = selectors.DefaultSelector()
-        self.stop = threading.Event()
-        self.sockets: list[socket.socket] = []
-        for pod in pods:
-            sock = socket_in(pod.netns)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((pod.ip, CHECK_PORT))
-            sock.listen(256)
-            sock.setblocking(False)
-            self.selector.register(sock, selectors.EVENT_READ, pod.name)
-            self.sockets.append(sock)
-        self.thread = threading.Thread(target=self._serve, name="lab-check-responders", daemon=True)
-
-    def __enter__(self) -> _Responders:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for sock in self.sockets:
-            sock.close()
-        self.selector.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            for key, _ in self.selector.select(timeout=0.1):
-                listener: socket.socket = key.fileobj  # type: ignore[assignment]
-                try:
-                    conn, (peer, _port) = listener.accept()
-                except BlockingIOError:
-                    continue
-                with conn:
-                    conn.setblocking(True)
-                    conn.settimeout(1.0)
-                    with contextlib.suppress(OSError):
-                        conn.sendall(f"{peer} {key.data}\n".encode())

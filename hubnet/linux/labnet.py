@@ -157,3 +157,18 @@ def links(name: str | None) -> list[str]:
         return []
     except (NetlinkError, OSError) as exc:
         raise LinuxError(f"failed to list links in netns {name!r}: {exc}") from exc
+
+
+def flush_neighbours(name: str) -> int:
+    """Delete the IPv4 neighbour (ARP) entries in namespace `name`; how many. The kernel's ARP table is shared by
+    all namespaces (gc_thresh3, 1024 by default), so a mesh test empties what it no longer needs."""
+    removed = 0
+    with ipr(name) as h:
+        for entry in h.neigh("dump", family=socket.AF_INET):
+            dst = entry.get("NDA_DST")
+            try:
+                h.neigh("del", index=entry["ifindex"], dst=dst, family=socket.AF_INET)
+                removed += 1
+            except NetlinkError:
+                continue  # already gone (expired meanwhile)
+    return removed
