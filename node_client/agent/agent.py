@@ -158,6 +158,8 @@ class Agent:
             return
         store = ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
         keep = {podnet.host_veth(r.container_id, r.ifname) for r in store.reservations()}
-        removed = podnet.sweep(self.config.bridge, keep)
-        if removed:
-            log.warning("removed %d leaked veth(s): %s", len(removed), ", ".join(removed))
+        swept = podnet.sweep(self.config.bridge, keep)
+        if swept.removed:
+            log.warning("removed %d leaked veth(s): %s", len(swept.removed), ", ".join(swept.removed))
+        for error in swept.errors:
+            log.error("sweep: %s", error)

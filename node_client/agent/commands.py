@@ -138,14 +138,16 @@ class Commands:
         network, _, _ = self.state.snapshot()
         if network is None:
             return
-        gone = self.store(network).release_except(valid_attachments(req.config))
-        errors = []
-        for r in gone:
-            try:
-                podnet.detach(podnet.host_veth(r.container_id, r.ifname))
-            except LinuxError as exc:  # continue on error and report all (spec)
-                errors.append(str(exc))
-        if errors:
+        """Free reservations outside the valid list, then remove every bridge port without a reservation.
+
+        The runtime runs no ADD or DEL during GC (spec), so a port without a reservation is a leak: of the freed
+        attachments, or left by a DEL the shim handled while the agent was down.
+        """
+        store = self.store(network)
+        store.release_except(valid_attachments(req.config))
+        keep = {podnet.host_veth(r.container_id, r.ifname) for r in store.reservations()}
+        errors = podnet.sweep(self.config.bridge, keep).errors
+        if errors:  # continue on error and report all (spec)
             raise CniError(LINK_ERROR, "GC could not remove some veths", "; ".join(errors))
 
 

@@ -94,17 +94,31 @@ def check(
             raise NotFound(f"default route via {gateway} is missing in netns {netns_path!r}")
 
 
-def sweep(bridge: str, keep: set[str]) -> list[str]:
-    """Delete every `veth…` port of the bridge not named in `keep` (their reservation is gone: leaks)."""
-    removed = []
+@dataclass
+class Swept:
+    removed: list[str]
+    errors: list[str]
+
+
+def sweep(bridge: str, keep: set[str]) -> Swept:
+    """Delete every `veth…` port of the bridge not named in `keep` (their reservation is gone: leaks).
+
+    Goes on after a failed delete and reports every error.
+    """
+    out = Swept([], [])
     with netns.handle() as node:
         index = links.index_of(node, bridge)
         if index is None:
-            return []
+            return out
         for name in links.ports_of(node, index):
-            if name.startswith("veth") and name not in keep and links.delete_link(node, name):
-                removed.append(name)
-    return removed
+            if not name.startswith("veth") or name in keep:
+                continue
+            try:
+                if links.delete_link(node, name):
+                    out.removed.append(name)
+            except LinuxError as exc:
+                out.errors.append(str(exc))
+    return out
 
 
 def bridge_info(bridge: str) -> tuple[int, str]:
