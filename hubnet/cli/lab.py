@@ -62,11 +62,15 @@ def up(
     with _errors():
         try:
             state = lifecycle.up(name, nodes, pods, progress=lambda msg: console.print(f"[green]✓[/] {msg}"))
-        except LabError as exc:
-            if not keep and not isinstance(exc, LabExists):
+        except LabExists:
+            raise
+        except (LabError, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                exc = LabError("interrupted")
+            if not keep:
                 lifecycle.down(name)
                 exc.args = (f"{exc}\n(the partial lab was removed; --keep-on-failure keeps it to debug)",)
-            raise
+            raise exc from None
         _print_table(console, status(state))
 
 
