@@ -177,6 +177,8 @@ def main() -> None:
             with contextlib.suppress(Exception):
                 undo()
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(NS_DIR)
     print(json.dumps(result, indent=2))
     for name in ("hubnet", "reference"):
         r = result[name]
