@@ -5,8 +5,9 @@
 Throughput: iperf3 TCP, 1 and 4 streams, pod n1-pod-1 → n2-pod-1 vs node-1 → node-2 (the nodes' underlay
 addresses: their traffic crosses the router namespace's bridge, the pods' is routed by it on top). Rounds
 measure both paths back to back (alternating which goes first); the ratio is the median of per-round ratios.
-RTT: ICMP echo over a raw socket (median of 200) for both paths. Scale: wall time of `lab up` for 2x10 and
-8x20. Prints a table and writes the figures as JSON (`--json PATH`).
+RTT: ICMP echo over a raw socket (median of 200) for both paths. CPU: sender + receiver CPU % that iperf3 reports
+at a fixed 3 Gbit/s, both paths (a per-byte cost, steadier than a ceiling on a shared machine). Scale: wall time
+of `lab up` for 2x10 and 8x20. Prints a table and writes the figures as JSON (`--json PATH`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ NAME = "bench"
 
 def iperf(client_ns: str, server_ns: str, server_ip: str, streams: int, seconds: int) -> float:
     """Gbit/s received by an iperf3 server in `server_ns` from a client in `client_ns`."""
+    bits: float = iperf_json(client_ns, server_ns, server_ip, ["-P", str(streams), "-t", str(seconds)])["end"][
+        "sum_received"
+    ]["bits_per_second"]
+    return bits / 1e9
+
+
+def cpu_at_rate(client_ns: str, server_ns: str, server_ip: str, rate: str, seconds: int) -> float:
+    """CPU % (sender + receiver process, as iperf3 reports it) to carry a fixed `rate`: a cost per byte that
+    load from elsewhere on a shared machine disturbs far less than a throughput ceiling."""
+    end = iperf_json(client_ns, server_ns, server_ip, ["-b", rate, "-t", str(seconds)])["end"]
+    cpu = end["cpu_utilization_percent"]
+    return float(cpu["host_total"] + cpu["remote_total"])
+
+
+def iperf_json(client_ns: str, server_ns: str, server_ip: str, args: list[str]) -> Any:
     server = subprocess.Popen(
         ["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", server_ip],
         stdout=subprocess.DEVNULL,
@@ -39,16 +55,15 @@ def iperf(client_ns: str, server_ns: str, server_ip: str, streams: int, seconds:
     try:
         time.sleep(0.3)
         out = subprocess.run(
-            ["ip", "netns", "exec", client_ns, "iperf3", "-c", server_ip, "-P", str(streams), "-t", str(seconds), "-J"],
+            ["ip", "netns", "exec", client_ns, "iperf3", "-c", server_ip, *args, "-J"],
             capture_output=True,
             text=True,
-            timeout=seconds + 30,
+            timeout=60,
             check=True,
         ).stdout
     finally:
         server.wait(timeout=10)
-    bits: float = json.loads(out)["end"]["sum_received"]["bits_per_second"]
-    return bits / 1e9
+    return json.loads(out)
 
 
 def rtt_us(netns: str, address: str, count: int = 200) -> float:
@@ -98,6 +113,15 @@ def throughput(state: LabState, seconds: int, rounds: int) -> dict[str, Any]:
     return result
 
 
+def cpu_cost(state: LabState, rounds: int, rate: str = "3G") -> dict[str, Any]:
+    runs: dict[str, list[float]] = {"pod": [], "node": []}
+    for _ in range(rounds):
+        for kind, (client, server, address) in paths(state).items():
+            runs[kind].append(cpu_at_rate(client, server, address, rate, 3))
+    pod, node = statistics.median(runs["pod"]), statistics.median(runs["node"])
+    return {"rate": rate, "pod_cpu_pct": pod, "node_cpu_pct": node, "ratio": pod / node}
+
+
 def rtts(state: LabState) -> dict[str, float]:
     return {kind: rtt_us(client, address) for kind, (client, _server, address) in paths(state).items()}
 
@@ -125,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         state = lifecycle.up(NAME, 2, 1)
         figures["throughput"] = throughput(state, args.seconds, args.rounds)
         figures["rtt_us"] = rtts(state)
+        figures["cpu_at_fixed_rate"] = cpu_cost(state, max(3, args.rounds // 3))
     finally:
         lifecycle.down(NAME)
     if not args.skip_scale:
@@ -141,6 +166,11 @@ def report(figures: dict[str, Any]) -> None:
             f"{key:9} pod→pod {row['pod_gbps']:6.2f} Gbit/s  node→node {row['node_gbps']:6.2f} Gbit/s"
             f"  ratio {row['ratio']:.3f}"
         )
+    cpu = figures["cpu_at_fixed_rate"]
+    print(
+        f"CPU at {cpu['rate']}bit/s pod→pod {cpu['pod_cpu_pct']:.1f} %  node→node {cpu['node_cpu_pct']:.1f} %"
+        f"  ratio {cpu['ratio']:.3f}"
+    )
     rtt = figures["rtt_us"]
     print(f"RTT       pod→pod {rtt['pod']:6.1f} µs      node→node {rtt['node']:6.1f} µs")
     for key, seconds in figures.get("up_seconds", {}).items():
