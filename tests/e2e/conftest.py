@@ -87,6 +87,19 @@ def root_snapshot() -> dict[str, str]:
     return snap
 
 
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line contains `text` (e.g. a lab's state directory: its controller, agents, pod adds)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if entry.isdigit() and text.encode() in fh.read():
+                    found.append(int(entry))
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+    return found
+
+
 @pytest.fixture
 def cleanup() -> Iterator[list[str]]:
     """Names appended here are taken down after the test, pass or fail."""

@@ -16,7 +16,18 @@ import pytest
 from hubnet.lab import members, procs
 from hubnet.lab.plan import NODE_UPLINK, make_plan, pod_plan
 from hubnet.lab.state import StateStore
-from tests.e2e.conftest import UP_TIMEOUT, check, hubnet, lab_name, lab_netns, need_lab, root_snapshot, sh, status
+from tests.e2e.conftest import (
+    UP_TIMEOUT,
+    check,
+    hubnet,
+    lab_name,
+    lab_netns,
+    need_lab,
+    processes_mentioning,
+    root_snapshot,
+    sh,
+    status,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
 NODES, PODS = 2, 10
@@ -113,6 +124,7 @@ def test_down_leaves_nothing_behind(lab: dict[str, Any]) -> None:
     assert lab_netns(name) == []
     assert not StateStore(name).exists()
     assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in processes_mentioning(str(StateStore(name).dir)) if _alive(pid)] == []
     assert root_snapshot() == lab["before"]
 
 

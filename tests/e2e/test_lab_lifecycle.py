@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     lab_name,
     lab_netns,
     need_lab,
+    processes_mentioning,
     root_snapshot,
     status,
 )
@@ -76,6 +77,7 @@ def test_down_after_up_was_killed_halfway(cleanup: list[str]) -> None:
     hubnet("lab", "down", "--name", name)
     assert lab_netns(name) == [] and not store.exists()
     assert [p for p in pids if os.path.exists(f"/proc/{p}") and _state(p) != "Z"] == []
+    assert [p for p in processes_mentioning(str(store.dir)) if _state(p) not in ("Z", "gone")] == []
     assert root_snapshot() == snapshot
 
 
