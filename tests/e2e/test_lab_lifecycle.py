@@ -125,3 +125,20 @@ def test_missing_iproute2_is_a_clear_error() -> None:
     assert done.returncode == 1
     assert "iproute2" in done.stderr and "Traceback" not in done.stderr
     assert lab_netns("noip") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["lab", "status", "--name", "absent"], id="status of a missing lab"),
+        pytest.param(["lab", "check", "--name", "absent"], id="check of a missing lab"),
+        pytest.param(["lab", "up", "--name", "Bad-Name"], id="bad name"),
+        pytest.param(["lab", "up", "--name", "sizes", "--nodes", "0"], id="bad size"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(args: list[str]) -> None:
+    need_root_netns()
+    done = hubnet(*args, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert lab_netns("absent") == lab_netns("sizes") == []
