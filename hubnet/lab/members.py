@@ -13,7 +13,16 @@ from pathlib import Path
 
 from hubnet.lab import procs
 from hubnet.lab.errors import LabError
-from hubnet.lab.plan import CLUSTER_CIDR, NODE_PREFIX, POD_BRIDGE, ROUTER_ADDRESS, LabPlan, NodePlan, PodPlan
+from hubnet.lab.plan import (
+    CLUSTER_CIDR,
+    CONTROLLER_PORT,
+    NODE_PREFIX,
+    POD_BRIDGE,
+    ROUTER_ADDRESS,
+    LabPlan,
+    NodePlan,
+    PodPlan,
+)
 from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.linux import labnet
 
@@ -35,7 +44,7 @@ def hubnet_argv() -> list[str]:
 def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
     """The controller in the router namespace: kernel backend, SQLite in the lab's state dir."""
     env = {
-        "HUBNET_LISTEN": f"{ROUTER_ADDRESS}:{plan.controller_url.rsplit(':', 1)[1]}",
+        "HUBNET_LISTEN": f"{ROUTER_ADDRESS}:{CONTROLLER_PORT}",
         "HUBNET_ROUTE_BACKEND": "kernel",
         "HUBNET_ROUTER_ADDRESS": str(ROUTER_ADDRESS),
         "HUBNET_CLUSTER_CIDR": str(CLUSTER_CIDR),
