@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import shutil
 import sys
 from ipaddress import IPv4Network
 
 import node_client
+from node_client.agent import fastbuild
 from node_client.agent.config import NETWORK_NAME, PLUGIN, AgentConfig
 from node_client.cni.skel import SUPPORTED_VERSIONS
+
+log = logging.getLogger(__name__)
 
 # `-IS`: no site-packages scan, no environment: the interpreter is up in ~6 ms. The package root goes on
 # sys.path by hand; the shim imports only the standard library.
@@ -41,8 +46,25 @@ def conflist(config: AgentConfig, subnet: IPv4Network) -> dict[str, object]:
 
 
 def install_plugin(config: AgentConfig) -> str:
+    """Install `hubnet`: the compiled fast path when a C compiler is there, else the Python shim wrapper.
+
+    The wrapper is always written (to the state dir): the compiled plugin hands it VERSION and every invocation
+    the agent cannot answer (agent down), so those keep the shim's semantics.
+    """
     root = os.path.dirname(os.path.dirname(os.path.abspath(node_client.__file__)))
-    _write_atomic(config.plugin_path, _WRAPPER.format(python=sys.executable, root=root), 0o755)
+    wrapper = _WRAPPER.format(python=sys.executable, root=root)
+    _write_atomic(config.fallback_path, wrapper, 0o755)
+    binary = fastbuild.build(config.plugin_build_dir, config.socket_path, config.fallback_path)
+    if binary is None:
+        _write_atomic(config.plugin_path, wrapper, 0o755)
+        log.warning("installed the Python CNI shim as %s", config.plugin_path)
+        return config.plugin_path
+    os.makedirs(os.path.dirname(config.plugin_path), exist_ok=True)
+    tmp = f"{config.plugin_path}.tmp{os.getpid()}"
+    shutil.copyfile(binary, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, config.plugin_path)
+    log.info("installed the compiled CNI plugin as %s (falls back to %s)", config.plugin_path, config.fallback_path)
     return config.plugin_path
 
 
@@ -52,7 +74,7 @@ def write_conflist(config: AgentConfig, subnet: IPv4Network) -> str:
 
 
 def remove(config: AgentConfig) -> None:
-    for path in (config.conflist_path, config.plugin_path):
+    for path in (config.conflist_path, config.plugin_path, config.fallback_path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 

@@ -50,3 +50,12 @@ class AgentConfig:
     @property
     def plugin_path(self) -> str:
         return os.path.join(self.cni_bin_dir, PLUGIN)
+
+    @property
+    def plugin_build_dir(self) -> str:
+        """The compiled plugin's cache and the Python shim wrapper it falls back to."""
+        return os.path.join(self.state_dir, "plugin")
+
+    @property
+    def fallback_path(self) -> str:
+        return os.path.join(self.plugin_build_dir, "hubnet-shim")

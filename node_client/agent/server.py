@@ -1,12 +1,15 @@
-"""The agent's unix socket: one JSON request from the CNI shim, one JSON answer, connection closed.
+"""The agent's unix socket: one request from the CNI plugin, one answer, connection closed.
 
-Answer: `{"result": <ADD result or null>}` or `{"error": {"code", "msg", "details"}}`. The socket is 0600 (root):
-whoever may talk to it may change the node's network.
+Two request formats: the Python shim's validated JSON request, answered `{"result": <ADD result or null>}` or
+`{"error": {"code", "msg", "details"}}`; and the compiled plugin's raw environment + stdin (`rawwire`), which the
+agent validates with the shim's own code (`shim.run`) and answers with the exit status and the exact output. The
+socket is 0600 (root): whoever may talk to it may change the node's network.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -15,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from node_client.cni import rawwire, shim
 from node_client.cni.skel import INTERNAL, CniError, Request
 
 log = logging.getLogger(__name__)
@@ -28,11 +32,15 @@ class _Handler(socketserver.StreamRequestHandler):
         raw = self.rfile.read()
         if not raw:
             return  # a liveness probe: connected and closed
-        answer = self.server.answer(raw)
+        if rawwire.is_raw(raw):
+            out = self.server.answer_raw(raw)
+        else:
+            answer = self.server.answer(raw)
+            out = json.dumps(answer, separators=(",", ":")).encode()
         try:
-            self.wfile.write(json.dumps(answer, separators=(",", ":")).encode())
+            self.wfile.write(out)
         except (BrokenPipeError, ConnectionResetError):
-            log.warning("plugin went away before the answer to %s", answer.get("error") or "a request")
+            log.warning("plugin went away before its answer %s", out[:200])
 
 
 class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
@@ -66,6 +74,25 @@ class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
         except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
             log.exception("%s %s/%s failed", request.command, request.container_id, request.ifname)
             return {"error": CniError(INTERNAL, f"{request.command} failed: {exc}").to_json(request.cni_version)}
+
+    def answer_raw(self, raw: bytes) -> bytes:
+        """A compiled-plugin invocation: validate exactly like the shim, do the work, answer status + output."""
+        try:
+            env, stdin = rawwire.decode(raw)
+        except ValueError as exc:
+            err = CniError(INTERNAL, f"bad request from plugin: {exc}").to_json()
+            return rawwire.answer(1, json.dumps(err, separators=(",", ":")).encode())
+        status, output = shim.run(env, io.BytesIO(stdin), serve=self._serve)
+        return rawwire.answer(status, b"" if output is None else json.dumps(output, separators=(",", ":")).encode())
+
+    def _serve(self, request: Request) -> Any:
+        try:
+            return self.dispatch(request)
+        except CniError:
+            raise
+        except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
+            log.exception("%s %s/%s failed", request.command, request.container_id, request.ifname)
+            raise CniError(INTERNAL, f"{request.command} failed: {exc}") from None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="hubnet-cni-socket", daemon=True)

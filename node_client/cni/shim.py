@@ -24,6 +24,7 @@ from node_client.cni import fastjson, skel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 DEFAULT_SOCKET = "/run/hubnet/agent.sock"
@@ -93,8 +94,14 @@ def valid_attachments(config: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items if isinstance(i, dict)]
 
 
-def run(env: dict[str, str] | os._Environ[str], stdin: Any) -> tuple[int, Any]:
-    """One invocation -> (exit status, JSON to print or None). Never raises for CNI errors."""
+def run(
+    env: dict[str, str] | os._Environ[str], stdin: Any, serve: Callable[[skel.Request], Any] | None = None
+) -> tuple[int, Any]:
+    """One invocation -> (exit status, JSON to print or None). Never raises for CNI errors.
+
+    `serve` is given inside the agent (the compiled plugin forwards raw invocations): it does the work in-process
+    instead of calling the agent's socket, with exactly the same validation before it.
+    """
     version = skel.CURRENT_VERSION
     try:
         command = skel.command_from_env(env)
@@ -108,6 +115,8 @@ def run(env: dict[str, str] | os._Environ[str], stdin: Any) -> tuple[int, Any]:
             raise skel.CniError(skel.IO_FAILURE, f"error reading from stdin: {exc}") from None
         request = skel.parse(command, env, data)
         version = request.cni_version
+        if serve is not None:
+            return 0, serve(request)
         path = str(request.config.get("agentSocket") or DEFAULT_SOCKET)
         try:
             answer = call_agent(path, request.to_wire())
