@@ -61,6 +61,15 @@ def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
         assert again.status_code == 201, again.text
         assert again.json()["subnet"] == answers[7].json()["subnet"]
         assert boot.post("/v1/nodes", json=node_body(1001, prefix="ex")).status_code == 409
+
+        # a pool added at run time takes the next registrations
+        with server.client(server.admin) as admin:
+            added = admin.post("/v1/pools", json={"cidr": "10.245.0.0/16", "node_prefix": 24})
+            assert added.status_code == 201 and added.json()["total"] == 256
+            assert [p["cidr"] for p in admin.get("/v1/pools").json()["items"]] == ["10.244.0.0/16", "10.245.0.0/16"]
+        more = boot.post("/v1/nodes", json=node_body(1002, prefix="ex"))
+        assert more.status_code == 201 and more.json()["subnet"] == "10.245.0.0/24"
+        assert more.json()["cluster_cidrs"] == ["10.244.0.0/16", "10.245.0.0/16"]
     assert overlapping_pairs(server.db_url) == 0
 
 
