@@ -51,6 +51,7 @@ class Pool(BaseModel):
     total: int
     allocated: int
     free: int
+    quarantined: int = 0
 
 
 class FlaggedNode(BaseModel):

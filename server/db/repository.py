@@ -105,6 +105,15 @@ class Repository:
     def allocated_per_pool(self) -> dict[int | None, int]:
         return {pool_id: int(count) for pool_id, count in self.conn.execute(_ALLOCATED)}
 
+    def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
+        """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
+        query = (
+            select(nodes.c.pool_id, func.count())
+            .where(nodes.c.state == "released", nodes.c.reissued.is_(False), nodes.c.released_at > since)
+            .group_by(nodes.c.pool_id)
+        )
+        return {pool_id: int(count) for pool_id, count in self.conn.execute(query)}
+
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
         row = self.conn.execute(_NODE_LOCKED if lock and self.pg else _NODE, {"name": name}).first()

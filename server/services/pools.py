@@ -25,6 +25,7 @@ class PoolUsage:
     total: int
     allocated: int
     free: int
+    quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,13 @@ def _insert(ctl: Controller, uow: UnitOfWork, cidr: IPv4Network, node_prefix: in
 def usage(ctl: Controller, uow: UnitOfWork) -> list[PoolUsage]:
     """Per pool: allocatable total, live allocations, free (allocated + free = total)."""
     counts = uow.repo.allocated_per_pool()
+    cooling = uow.repo.quarantined_per_pool(since=uow.now - ctl.settings.quarantine_seconds)
     result = []
     for pool in uow.repo.pools():
         total = ctl.space(pool).total
         allocated = counts.get(pool.id, 0)
-        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, max(total - allocated, 0)))
+        free = max(total - allocated, 0)
+        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0)))
     return result
 
 

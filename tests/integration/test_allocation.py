@@ -55,6 +55,8 @@ def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
             pools = admin.get("/v1/pools").json()["items"]
             assert [(p["total"], p["allocated"], p["free"]) for p in pools] == [(251, 251, 0)]
             assert admin.delete(f"/v1/nodes/{bodies[7]['name']}").status_code == 204
+            pool = admin.get("/v1/pools").json()["items"][0]
+            assert (pool["allocated"], pool["free"], pool["quarantined"]) == (250, 1, 1)
 
         # The freed subnet is still in quarantine, but nothing else is free: exactly one more fits.
         again = boot.post("/v1/nodes", json=node_body(1000, prefix="ex"))
