@@ -84,6 +84,11 @@ class Database:
         lock = self._write_lock or nullcontext()
         with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
             repo, now = Repository(conn, self.dialect), self.clock()
+            if repo.pg:
+                # One lock order for every batch of every process: pool rows, then node rows, then the revision
+                # counter. Without it, batch A (heartbeat of X, then a registration) and batch B (a registration,
+                # then heartbeat of X) in two processes would deadlock.
+                repo.pools(lock=True)
             for job in jobs:
                 uow = UnitOfWork(repo, now)
                 writes = repo.writes
