@@ -142,3 +142,18 @@ def test_bad_requests_are_one_line_errors(args: list[str]) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
     assert lab_netns("absent") == lab_netns("sizes") == []
+
+
+def test_two_labs_coexist_and_down_removes_only_its_own(cleanup: list[str]) -> None:
+    """Same underlay addresses, separate namespaces: both check green; taking one down leaves the other intact."""
+    need_lab()
+    first, second = lab_name("one"), lab_name("two")
+    cleanup += [first, second]
+    for name in (first, second):
+        hubnet("lab", "up", "--name", name, "--nodes", "2", "--pods", "1", timeout=UP_TIMEOUT)
+    assert check(first)[0] == check(second)[0] == 0
+    kept = lab_netns(second)
+    hubnet("lab", "down", "--name", first)
+    assert lab_netns(first) == [] and lab_netns(second) == kept
+    code, report = check(second)
+    assert (code, report["pairs_ok"]) == (0, 2)
