@@ -1,8 +1,9 @@
-"""The unit of work: one transaction per use case, events appended at commit, DB errors translated once.
+"""The unit of work: each use case sees one repository and records its events; DB errors are translated once.
 
-Helpers and repositories never commit; `Database.write()` commits when the block ends without an exception.
-On SQLite an in-process lock sits in front of BEGIN IMMEDIATE: threads queue on the lock (cheap) instead of
-spinning in SQLite's busy handler (sleeps of up to 100 ms), which keeps registrations fast under concurrency.
+Write use cases run through `Database.write_batch()`: one transaction (and commit) for a batch of them, each
+undoable alone (server.db.batch decides what goes in a batch). Helpers and repositories never commit. On SQLite a
+process-wide lock also sits in front of BEGIN IMMEDIATE, so writers queue cheaply instead of spinning in SQLite's
+busy handler.
 """
 
 from __future__ import annotations
@@ -50,19 +51,6 @@ class Database:
         with _translated(), self.engines.reader.connect() as conn:
             yield UnitOfWork(Repository(conn, self.dialect), self.clock())
             conn.rollback()
-
-    @contextmanager
-    def write(self) -> Iterator[UnitOfWork]:
-        lock = self._write_lock or nullcontext()
-        with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
-            uow = UnitOfWork(Repository(conn, self.dialect), self.clock())
-            yield uow
-            if uow.events:
-                uow.revision = uow.repo.append_events(uow.events, now=uow.now)
-        if uow.events:
-            # Commit first, then program routes / wake watchers: the reconcile loop heals a crash in between.
-            for hook in self.after_commit:
-                hook(uow.revision)
 
     def write_batch(self, jobs: list[Callable[[UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
         """Run several write use cases in ONE transaction with one commit (one fsync); their events get
