@@ -5,24 +5,32 @@ Layout of the store directory:
   subnet                the node subnet this store serves (a store for another subnet is refused)
   last_reserved_ip.0    the last address handed out: allocation is round-robin after it
   10.244.1.7            one file per reserved address, holding "containerID\\r\\nifname" (host-local's format)
+  .index                every reservation as JSON with a checksum: the duplicate check of ADD and the release of
+                        DEL read this one file instead of every address file (a scan costs ~3 ms at 200 pods)
 
 Addresses are .2-.254 of the /24 (gateway .1 and broadcast excluded). Reservations survive agent restarts because
-the files are the truth; nothing is cached in memory.
+the address files are the truth; nothing is cached in memory. `.index` is only a map to them: an entry is believed
+only when the address file it names holds that attachment; it is written before an address file is created and
+after one is removed, so it never misses a reservation; a missing, torn or foreign index is rebuilt by one scan.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import ipaddress
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
+from node_client.cni import fastjson
+
 LOCK = "lock"
 SUBNET = "subnet"
 LAST = "last_reserved_ip.0"
+INDEX = ".index"
 OWN_FILES = frozenset({LOCK, SUBNET, LAST})
 
 
@@ -91,10 +99,15 @@ class Store:
         """
         with self.locked():
             self._check_subnet()
-            if self._find(container_id, ifname) is not None:
+            index = self._load_index()
+            if self._verified(index, container_id, ifname) is not None:
                 raise Duplicate(f"duplicate allocation: {container_id}/{ifname} already holds an address")
             for candidate in self._candidates():
                 path = self._path(candidate)
+                if os.path.lexists(path):
+                    continue
+                index[(container_id, ifname)] = str(candidate)
+                self._save_index(index)  # before the address file: the index never misses a reservation
                 try:
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 except FileExistsError:
@@ -109,7 +122,13 @@ class Store:
     def release(self, container_id: str, ifname: str) -> list[IPv4Address]:
         """Free the attachment's reservations; releasing what is not reserved is success (DEL is idempotent)."""
         with self.locked():
-            return self._release(lambda r: r.container_id == container_id and r.ifname == ifname)
+            index = self._load_index()
+            found = self._verified(index, container_id, ifname)
+            if found is not None:
+                self._unlink(found.address)
+            if index.pop((container_id, ifname), None) is not None:
+                self._save_index(index)  # after the address file is gone
+            return [] if found is None else [found.address]
 
     def release_except(self, valid: Iterable[tuple[str, str]]) -> list[Reservation]:
         """GC: free every reservation whose (containerID, ifname) is not in `valid`. The store's own files stay."""
@@ -118,6 +137,7 @@ class Store:
             gone = [r for r in self._scan() if (r.container_id, r.ifname) not in keep]
             for r in gone:
                 self._unlink(r.address)
+            self._save_index({(r.container_id, r.ifname): str(r.address) for r in self._scan()})
             return gone
 
     # -- internals (caller holds the lock) ---------------------------------------------------------------------
@@ -169,16 +189,42 @@ class Store:
             yield Reservation(address, cid.strip(), ifname.strip())
 
     def _find(self, container_id: str, ifname: str) -> Reservation | None:
-        for r in self._scan():
-            if r.container_id == container_id and r.ifname == ifname:
-                return r
-        return None
+        return self._verified(self._load_index(), container_id, ifname)
 
-    def _release(self, match: Callable[[Reservation], bool]) -> list[IPv4Address]:
-        freed = [r.address for r in self._scan() if match(r)]
-        for address in freed:
-            self._unlink(address)
-        return freed
+    def _verified(self, index: dict[tuple[str, str], str], container_id: str, ifname: str) -> Reservation | None:
+        """The reservation the index names for the attachment, if its address file really holds it."""
+        recorded = index.get((container_id, ifname))
+        if recorded is None:
+            return None
+        try:
+            address = IPv4Address(recorded)
+        except ValueError:
+            return None
+        text = self._read(str(address))
+        if text is None:
+            return None
+        cid, _, name = text.partition("\r\n")
+        if (cid.strip(), name.strip()) != (container_id, ifname):
+            return None  # stale (a crash between the two steps, then the address was reused): not ours
+        return Reservation(address, container_id, ifname)
+
+    def _load_index(self) -> dict[tuple[str, str], str]:
+        try:
+            with open(os.path.join(self.directory, INDEX), "rb") as f:
+                data = f.read()
+            doc = fastjson.loads(data)
+            entries = doc["entries"]
+            if doc["sum"] == _checksum(entries):
+                return {(str(cid), str(name)): str(address) for address, cid, name in entries}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        index = {(r.container_id, r.ifname): str(r.address) for r in self._scan()}  # missing or torn: rebuild
+        self._save_index(index)
+        return index
+
+    def _save_index(self, index: dict[tuple[str, str], str]) -> None:
+        entries = [[address, cid, name] for (cid, name), address in sorted(index.items())]
+        self._write(INDEX, fastjson.dumps({"sum": _checksum(entries), "entries": entries}))
 
     def _path(self, address: IPv4Address) -> str:
         return os.path.join(self.directory, str(address))
@@ -199,3 +245,7 @@ class Store:
         # round-robin start over at the range's first address.
         with open(os.path.join(self.directory, name), "w") as f:
             f.write(text)
+
+
+def _checksum(entries: object) -> str:
+    return hashlib.sha256(fastjson.dumps(entries).encode()).hexdigest()

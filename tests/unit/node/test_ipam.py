@@ -106,3 +106,37 @@ def test_parallel_processes_never_share_an_address(tmp_path: Path) -> None:
     for p in procs:
         p.join(10)
     assert len(got) == 200 and len(set(got)) == 200
+
+
+@pytest.mark.parametrize("damage", ["missing", "torn", "checksum"])
+def test_a_missing_or_damaged_index_is_rebuilt_from_the_address_files(tmp_path: Path, damage: str) -> None:
+    s = store(tmp_path)
+    s.allocate("old", "eth0")
+    s.allocate("old", "net1")
+    index = tmp_path / "ipam" / ".index"
+    if damage == "missing":  # as an older version left the store: address files only
+        index.unlink()
+    elif damage == "torn":
+        index.write_bytes(index.read_bytes()[:40])
+    else:
+        index.write_text(index.read_text().replace("old", "odd"))
+    with pytest.raises(Duplicate):
+        s.allocate("old", "eth0")
+    assert s.release("old", "net1") == [IPv4Address("10.244.3.3")]
+    assert [r.container_id for r in s.reservations()] == ["old"]
+
+
+def test_stale_index_entries_are_not_believed(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    first = s.allocate("a", "eth0")
+    # a crash after the index was written, before the address file: the entry names a free address
+    (tmp_path / "ipam" / str(first.address)).unlink()
+    assert s.find("a", "eth0") is None
+    second = s.allocate("a", "eth0")
+    assert second.address != first.address
+    # the same, and the address the entry names went to another attachment
+    (tmp_path / "ipam" / str(second.address)).unlink()
+    b = s.allocate("b", "eth0")
+    s._save_index({**s._load_index(), ("a", "eth0"): str(b.address)})
+    assert s.find("a", "eth0") is None and s.release("a", "eth0") == []
+    assert [r.container_id for r in s.reservations()] == ["b"]
