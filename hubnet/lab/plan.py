@@ -20,7 +20,6 @@ NODE_PREFIX = 24
 UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace
 NODE_UPLINK = "hnlab-up0"  # in each node namespace
 POD_BRIDGE = "v-net-0"
-MTU = 1500
 MAX_NODES = 200
 MAX_PODS = 250
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")

@@ -6,11 +6,12 @@ veth has both ends inside lab namespaces, so deleting the namespaces removes eve
 
 from __future__ import annotations
 
-import contextlib
+import errno
+from ipaddress import IPv4Interface
 
-from hubnet.lab.plan import MTU, NODE_UPLINK, ROUTER_ADDRESS, UNDERLAY, UNDERLAY_BRIDGE, LabPlan, NodePlan
+from hubnet.lab.plan import NODE_UPLINK, ROUTER_ADDRESS, UNDERLAY, UNDERLAY_BRIDGE, LabPlan, NodePlan
 from hubnet.linux import labnet
-from hubnet.linux.errors import NotFound
+from hubnet.linux.errors import LinuxError
 
 # Why each sysctl: the router forwards between nodes on one bridge, so the kernel would answer every routed
 # packet with an ICMP redirect (and the nodes would follow it, bypassing the router). Reverse-path filtering
@@ -35,31 +36,26 @@ _BRIDGE_NF = {
 def tune(netns: str) -> None:
     """Apply the lab's sysctls inside `netns` (bridge-netfilter keys only where the module is loaded)."""
     labnet.set_sysctls(netns, _COMMON)
-    with contextlib.suppress(NotFound):  # br_netfilter not loaded: no hooks to switch off
+    try:
         labnet.set_sysctls(netns, _BRIDGE_NF)
+    except LinuxError as exc:
+        if exc.errno != errno.ENOENT:
+            raise  # ENOENT: br_netfilter not loaded, no hooks to switch off
 
 
 def build_router(plan: LabPlan) -> None:
     """The router namespace: forwarding on, the underlay bridge holding 192.168.1.1/24."""
     labnet.create_netns(plan.router_netns)
     tune(plan.router_netns)
-    labnet.ensure_bridge(plan.router_netns, UNDERLAY_BRIDGE, str(ROUTER_ADDRESS), UNDERLAY.prefixlen)
+    labnet.ensure_bridge(plan.router_netns, UNDERLAY_BRIDGE, IPv4Interface(f"{ROUTER_ADDRESS}/{UNDERLAY.prefixlen}"))
 
 
 def build_node(plan: LabPlan, node: NodePlan) -> None:
     """A node namespace whose uplink (192.168.1.1x/24) is a port of the router's underlay bridge."""
     labnet.create_netns(node.netns)
     tune(node.netns)
-    labnet.add_uplink(
-        plan.router_netns,
-        UNDERLAY_BRIDGE,
-        node.router_port,
-        node.netns,
-        NODE_UPLINK,
-        str(node.address),
-        UNDERLAY.prefixlen,
-        MTU,
-    )
+    address = IPv4Interface(f"{node.address}/{UNDERLAY.prefixlen}")
+    labnet.add_uplink(plan.router_netns, UNDERLAY_BRIDGE, node.router_port, node.netns, NODE_UPLINK, address)
 
 
 def lab_namespaces(prefix: str) -> list[str]:
