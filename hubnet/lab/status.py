@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from hubnet.lab.controller import ControllerError, LabController
-from hubnet.lab.errors import LabMissing
+from hubnet.lab.errors import LabMissing, require_host
 from hubnet.lab.plan import ROUTER_ADDRESS, make_plan
 from hubnet.lab.state import LabState, StateStore
 
 
 def load(name: str) -> LabState:
-    """The state of lab `name`; raises LabMissing when there is none."""
+    """The state of lab `name`; raises LabMissing when there is none (PrerequisiteMissing when not root)."""
+    require_host()
     state = StateStore(name).load()
     if state is None:
         raise LabMissing(f"no lab named {name!r} (start one with `hubnet lab up --name {name}`)")

@@ -100,11 +100,12 @@ def _state(pid: int) -> str:
         return "gone"
 
 
-def test_not_root_is_a_clear_error() -> None:
+@pytest.mark.parametrize("command", ["up", "down", "status", "check"])
+def test_not_root_is_a_clear_error(command: str) -> None:
     need_root_netns()
     need(shutil.which("setpriv") is not None, "needs setpriv (util-linux) to drop root")
     done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUBNET, "lab", "up", "--name", "nobody"],
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUBNET, "lab", command, "--name", "nobody"],
         capture_output=True,
         text=True,
         timeout=60,
