@@ -1,11 +1,13 @@
 """CNI benchmark: hubnet's plugin against Debian's reference `bridge` + `host-local`, same machine, same run.
 
-    .venv/bin/python bench/cni.py [--pods 200] [--parallel-pods 50] [--workers 8]
+    .venv/bin/python bench/cni.py [--pods 200] [--parallel-pods 50] [--workers 8] [--parallel-rounds 3]
 
 Each side gets its own throwaway node namespace (hnt-bench-*), bridge and subnet. Both plugins are executed the way
 a runtime on that node executes them: `nsenter --net=<node>` + the plugin binary, CNI_* variables, config on stdin,
 one fresh pod namespace per pod. Sequential ADD and DEL latencies are interleaved pod by pod (hubnet, reference,
-hubnet, …) so that background load hits both alike; then 50 pods are added 8-way parallel, per side, wall time.
+hubnet, …) so that background load hits both alike; then 50 pods are added 8-way parallel, per side, wall time —
+in several rounds that alternate which side goes first (a single ~0.3 s burst is at the mercy of the machine's
+other load); the median round counts. The load average before and after is part of the output.
 """
 
 from __future__ import annotations
@@ -142,16 +144,25 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
         for side in (hub, ref):
             dels[side.name].append(side.call("DEL", f"seq{i}", pods[side.name][i]))
 
-    walls: dict[str, float] = {}
-    for side in (ref, hub):
-        walls[side.name] = parallel_wall(side, pods[side.name][: args.parallel_pods], args.workers, "par")
-    for side in (hub, ref):
-        for i in range(args.parallel_pods):
-            side.call("DEL", f"par{i}", pods[side.name][i])
+    rounds: dict[str, list[float]] = {"hubnet": [], "reference": []}
+    for r in range(args.parallel_rounds):
+        for side in (ref, hub) if r % 2 == 0 else (hub, ref):
+            rounds[side.name].append(
+                parallel_wall(side, pods[side.name][: args.parallel_pods], args.workers, f"par{r}-")
+            )
+        for side in (hub, ref):
+            for i in range(args.parallel_pods):
+                side.call("DEL", f"par{r}-{i}", pods[side.name][i])
+    walls = {name: statistics.median(values) for name, values in rounds.items()}
 
     out: dict[str, object] = {"pods": args.pods, "parallel_pods": args.parallel_pods, "workers": args.workers}
     for name in ("hubnet", "reference"):
-        out[name] = {"add_ms": summary(adds[name]), "del_ms": summary(dels[name]), "parallel_wall_s": walls[name]}
+        out[name] = {
+            "add_ms": summary(adds[name]),
+            "del_ms": summary(dels[name]),
+            "parallel_wall_s": walls[name],
+            "parallel_rounds_s": rounds[name],
+        }
     out["ratios"] = {
         "add_p50": pct(adds["hubnet"], 0.5) / pct(adds["reference"], 0.5),
         "del_p50": pct(dels["hubnet"], 0.5) / pct(dels["reference"], 0.5),
@@ -165,13 +176,16 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=200)
     parser.add_argument("--parallel-pods", type=int, default=50)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--parallel-rounds", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0 or not os.path.exists(os.path.join(REF_DIR, "bridge")):
         sys.exit(f"needs root and the reference plugins in {REF_DIR} (Debian containernetworking-plugins)")
     work = tempfile.mkdtemp(prefix="hnt-bench-cni-")
     cleanup: list[Callable[[], None]] = []
+    load_before = os.getloadavg()
     try:
         result = run(args, work, cleanup)
+        result["loadavg_before_after"] = [load_before, os.getloadavg()]
     finally:
         for undo in reversed(cleanup):
             with contextlib.suppress(Exception):
@@ -186,7 +200,13 @@ def main() -> None:
         a, d = r["add_ms"], r["del_ms"]
         print(f"{name:10} ADD p50/p90/p99 {a['p50']:.1f}/{a['p90']:.1f}/{a['p99']:.1f} ms   "
               f"DEL p50/p90/p99 {d['p50']:.1f}/{d['p90']:.1f}/{d['p99']:.1f} ms   "
-              f"{args.parallel_pods} pods {args.workers}-way {r['parallel_wall_s']:.2f} s")  # fmt: skip
+              f"{args.parallel_pods} pods {args.workers}-way {r['parallel_wall_s']:.2f} s (median)")  # fmt: skip
+    ratios = result["ratios"]
+    assert isinstance(ratios, dict)
+    print("hubnet/reference, same run: " + "  ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    loads = result["loadavg_before_after"]
+    assert isinstance(loads, list)
+    print("load average before/after: " + " / ".join(" ".join(f"{x:.2f}" for x in t) for t in loads))
 
 
 if __name__ == "__main__":
