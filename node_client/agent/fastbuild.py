@@ -8,6 +8,7 @@ No compiler, or a failed compile, → None: the caller installs the Python shim 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -47,6 +48,7 @@ def build(cache_dir: str, socket_path: str, fallback_path: str) -> str | None:
     except OSError as exc:
         log.warning("fast plugin source missing (%s): installing the Python CNI shim", exc)
         return None
+    socket_path, fallback_path = os.path.abspath(socket_path), os.path.abspath(fallback_path)
     defines = [f"-DHUBNET_SOCKET={c_string(socket_path)}", f"-DHUBNET_FALLBACK={c_string(fallback_path)}"]
     key = hashlib.sha256(b"\0".join([source, os.path.realpath(cc).encode(), *(a.encode() for a in (*FLAGS, *defines))]))
     target = os.path.join(cache_dir, f"hubnet-fast-{key.hexdigest()[:16]}")
@@ -65,9 +67,18 @@ def build(cache_dir: str, socket_path: str, fallback_path: str) -> str | None:
         if proc.returncode == 0:
             os.replace(tmp, target)
             log.info("compiled the fast CNI plugin with %s%s: %s", cc, " (static)" if static else "", target)
+            _prune(cache_dir, keep=os.path.basename(target))
             return target
         errors = proc.stderr.strip()[-2000:]
     if os.path.exists(tmp):
         os.unlink(tmp)
     log.warning("compiling the fast CNI plugin failed, installing the Python CNI shim: %s", errors)
     return None
+
+
+def _prune(cache_dir: str, keep: str) -> None:
+    """Drop binaries of older sources or paths (the installed plugin is a copy, not one of these)."""
+    for name in os.listdir(cache_dir):
+        if name.startswith("hubnet-fast-") and name != keep:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache_dir, name))
