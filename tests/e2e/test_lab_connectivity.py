@@ -70,6 +70,11 @@ def test_every_ordered_pair_connects_without_nat(lab: dict[str, Any]) -> None:
     assert report["pairs_translated"] == 0
     assert report["reach_ok"] == report["reach_total"] == 2 * pods  # gateway and router from every pod
     assert code == 0
+    # the router stays the hub: after all that traffic no node has learned a redirect around it
+    data = status(lab["name"])
+    for node, other in ((data["nodes"][0], data["nodes"][1]), (data["nodes"][1], data["nodes"][0])):
+        route = sh("ip", "route", "get", other["pods"][0]["ip"], ns=node["netns"])
+        assert "via 192.168.1.1 " in route, route
 
 
 def test_check_detects_a_translated_source_address(lab: dict[str, Any]) -> None:
