@@ -13,8 +13,9 @@ from hubnet.lab.plan import NODE_UPLINK, ROUTER_ADDRESS, UNDERLAY, UNDERLAY_BRID
 from hubnet.linux import labnet
 from hubnet.linux.errors import LinuxError
 
-# Why each sysctl: the router forwards between nodes on one bridge, so the kernel would answer every routed
-# packet with an ICMP redirect (and the nodes would follow it, bypassing the router). Reverse-path filtering
+# Why each sysctl: the router forwards between nodes on one bridge, so the kernel would answer routed packets
+# with (rate-limited) ICMP redirects: wasted work; and no node should ever take a route around the router from an
+# ICMP message. Reverse-path filtering
 # costs a FIB lookup per packet and buys nothing on a lab underlay. br_netfilter (when loaded) would send every
 # bridged frame through the iptables hooks; nothing in the lab filters bridged traffic.
 _COMMON = {
