@@ -15,12 +15,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server.api import events, health, nodes, pools, problems
+from server import faults
+from server.api import check, events, health, nodes, pools, problems
 from server.api.limits import BodyLimit
 from server.db.uow import Database
 from server.metrics import AppMetrics
 from server.services import routes
 from server.services.context import Controller
+from server.services.integrity import BridgeReports
 from server.services.pools import ensure_pool, scan
 from server.services.reaper import Reaper, resume_leases
 from server.settings import Settings
@@ -52,6 +54,7 @@ def build_reconciler(ctl: Controller, registry: Any) -> Any | None:
 
 def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
     """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
+    faults.arm_from_env()
     db = database or Database(settings.db_url)
     metrics = AppMetrics()
     ctl = Controller(db=db, settings=settings, metrics=metrics)
@@ -86,8 +89,9 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     app.state.metrics = metrics
     app.state.notifier = notifier
     app.state.reconciler = reconciler
+    app.state.bridges = BridgeReports()
     problems.install(app)
-    for module in (nodes, pools, events, health):
+    for module in (nodes, pools, events, health, check):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

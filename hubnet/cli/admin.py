@@ -1,4 +1,4 @@
-"""Admin commands: `hubnet nodes|pools|lookup|events|routes` — a client of the controller's REST API.
+"""Admin commands: `hubnet nodes|pools|lookup|events|routes|check` — a client of the controller's REST API.
 
 Server and token come from `--url`/`--token` or `HUBNET_URL`/`HUBNET_TOKEN`. Rich tables by default,
 `--output json` for machines. Errors print one line to stderr and exit 1 (no traceback).
@@ -185,9 +185,35 @@ def routes(url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.tab
     _emit(_route_rows(report), ("prefix", "next_hop", "node", "status"), output)
 
 
+def check(
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Integrity check: database vs router table vs node agents. Exit status 2 when any problem is found."""
+    with _client(url, token) as client:
+        report = client.get("/v1/check")
+    problems = report.get("problems", [])
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        checked = report.get("checked", {})
+        routes_checked = checked.get("routes")
+        typer.echo(
+            f"checked {checked.get('nodes')} nodes, "
+            + ("no route backend (routes not checked)" if routes_checked is None else f"{routes_checked} owned routes")
+            + f", {checked.get('bridges')} bridge reports: {len(problems)} problem(s)"
+        )
+        for problem in problems:
+            typer.echo(f"{problem['kind']}: {problem['detail']}")
+    if problems:
+        raise typer.Exit(2)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(nodes_app, name="nodes")
     app.command()(pools)
     app.command()(lookup)
     app.command()(events)
     app.command()(routes)
+    app.command()(check)

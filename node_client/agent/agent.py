@@ -98,7 +98,7 @@ class Agent:
             while not stop.wait(delay):
                 try:
                     if registered:
-                        record = client.heartbeat(name=self.config.name, secret=secret)
+                        record = client.heartbeat(name=self.config.name, secret=secret, bridge=self._bridge())
                     else:
                         record = client.register(
                             token=self.config.token,
@@ -150,6 +150,14 @@ class Agent:
             cniconf.write_conflist(self.config, network.subnet)
             self._installed = network.subnet
             log.info("node ready: plugin and %s written", self.config.conflist_path)
+
+    def _bridge(self) -> dict[str, Any] | None:
+        """The bridge as the kernel has it now (for the controller's integrity check); None if unreadable."""
+        try:
+            return netsetup.bridge_state(self.config.bridge)
+        except (LinuxError, OSError) as exc:
+            log.warning("cannot read bridge %s for the heartbeat: %s", self.config.bridge, exc)
+            return None
 
     def _sweep(self) -> None:
         """Remove bridge ports whose attachment holds no reservation (left by a DEL done while we were down)."""

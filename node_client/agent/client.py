@@ -30,8 +30,10 @@ class ControllerClient:
         body = {"name": name, "address": address, "secret": secret}
         return self._call("POST", "/v1/nodes", token, json=body)
 
-    def heartbeat(self, *, name: str, secret: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/nodes/{name}/heartbeat", secret)
+    def heartbeat(self, *, name: str, secret: str, bridge: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Renew the lease; `bridge` ({"name", "addresses"}) feeds the controller's integrity check."""
+        body = {"bridge": bridge} if bridge is not None else None
+        return self._call("POST", f"/v1/nodes/{name}/heartbeat", secret, json=body)
 
     def deregister(self, *, name: str, secret: str) -> None:
         try:

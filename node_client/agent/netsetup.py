@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from ipaddress import IPv4Interface
+from typing import Any
 
 from hubnet.linux import addresses, links, nft, node_routes, sysctl
 from hubnet.linux.netns import handle
@@ -30,6 +31,15 @@ def ensure(network: NodeNetwork, bridge: str) -> None:
                     node_routes.replace(h, cidr, network.router)
     sysctl.ensure(sysctl.IP_FORWARD, "1")
     nft.apply(nft.masquerade_ruleset(network.subnet, network.cluster_cidrs or (network.subnet,)))
+
+
+def bridge_state(bridge: str) -> dict[str, Any]:
+    """What the controller's integrity check compares with the record: the bridge and its IPv4 addresses
+    (`{"name", "addresses"}`; no addresses when the bridge is missing)."""
+    with handle() as h:
+        index = links.index_of(h, bridge)
+        found = addresses.list_v4(h, index) if index is not None else []
+    return {"name": bridge, "addresses": [str(a) for a in found]}
 
 
 def teardown(network: NodeNetwork | None, bridge: str) -> None:

@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from server import faults
 from server.api.deps import Ctl, Token
-from server.api.schemas import Node, NodePage, RegisterRequest
+from server.api.schemas import HeartbeatRequest, Node, NodePage, RegisterRequest
+from server.domain.integrity import BridgeReport
 from server.domain.lease import LeaseState
 from server.services import node_reads, nodes
 
@@ -25,14 +27,21 @@ async def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Reque
         ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
     )
     view, created = await ctl.write_async(job)
+    faults.before_response(request.app.state.reconciler)
     request.app.state.metrics.registration.observe(time.perf_counter() - started)
     return JSONResponse(asdict(view), status_code=201 if created else 200)
 
 
 @router.post("/{name}/heartbeat", response_model=Node)
-async def heartbeat(name: str, ctl: Ctl, token: Token) -> JSONResponse:
-    """Renew the lease. The node's own secret (or admin)."""
-    return JSONResponse(asdict(await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))))
+async def heartbeat(
+    name: str, ctl: Ctl, token: Token, request: Request, body: HeartbeatRequest | None = None
+) -> JSONResponse:
+    """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
+    view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
+    if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
+        report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses))
+        request.app.state.bridges.put(name, report)
+    return JSONResponse(asdict(view))
 
 
 @router.get("/{name}", response_model=Node)

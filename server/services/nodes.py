@@ -7,6 +7,7 @@ from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
+from server import faults
 from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace, SubnetView, allocate
 from server.domain.errors import (
@@ -158,6 +159,7 @@ def _allocate(
     machine_id: str | None,
 ) -> NodeView:
     subnet, pool = _pick(ctl, uow, pools)
+    faults.hit("register:after-choose")
     now = uow.now
     record = NodeRecord(
         id=0,
@@ -177,6 +179,7 @@ def _allocate(
     )
     values = {k: v for k, v in record.__dict__.items() if k != "id"}
     uow.repo.insert_node(created_at=now, updated_at=now, **values)
+    faults.hit("register:after-insert")
     uow.emit("node.registered", name, subnet=subnet, address=address, generation=1)
     ctl.metrics.allocated()
     return node_view(ctl, record, pools)
