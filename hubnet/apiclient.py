@@ -61,6 +61,9 @@ class AdminClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self._request("GET", path, params=clean).json()
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._request("POST", path, json=body).json()
+
     def delete(self, path: str) -> None:
         self._request("DELETE", path)
 

@@ -17,7 +17,9 @@ from fastapi import FastAPI
 
 from server import faults
 from server.api import check, events, health, nodes, pools, problems
+from server.api import tokens as token_api
 from server.api.limits import BodyLimit
+from server.api.ratelimit import RateLimit, rate_limits
 from server.db.uow import Database
 from server.metrics import AppMetrics
 from server.services import routes
@@ -93,5 +95,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     problems.install(app)
     for module in (nodes, pools, events, health, check):
         app.include_router(module.router)
+    app.include_router(token_api.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, limits=rate_limits(settings))  # outermost: a throttled request costs nothing more
     return app

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
 
     max_body_bytes: int = 64 * 1024
+    # Per credential (sha256 of the bearer token): generous, so 64 clients sharing one bootstrap token are not
+    # throttled; per client address for answers of 401 (guessing credentials). 0 disables a limit.
+    rate_limit_per_second: float = Field(default=5000.0, ge=0)
+    rate_limit_burst: int = Field(default=10000, ge=1)
+    rate_limit_auth_failures_per_second: float = Field(default=5.0, ge=0)
+    rate_limit_auth_failures_burst: int = Field(default=100, ge=1)
     log_level: str = "info"
 
     @field_validator("bootstrap_tokens", "admin_tokens", mode="before")

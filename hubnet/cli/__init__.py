@@ -33,7 +33,7 @@ def version() -> None:
 
 
 # Each module exposes `register(app)`. Order is the order of `hubnet --help`.
-_GROUPS = ("hubnet.cli.lab", "hubnet.cli.server", "hubnet.cli.admin", "hubnet.cli.node")
+_GROUPS = ("hubnet.cli.lab", "hubnet.cli.server", "hubnet.cli.admin", "hubnet.cli.tokens", "hubnet.cli.node")
 
 
 def build() -> typer.Typer:

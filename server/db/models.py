@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Dialect,
     Float,
@@ -123,4 +124,21 @@ revision_counter = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Bootstrap tokens created at run time (POST /v1/tokens); tokens from HUBNET_BOOTSTRAP_TOKENS never reach the table.
+# Only the sha256 of a token is stored. `uses` counts registrations that created a node; the CHECK is the backstop
+# of the conditional increment in server.db.tokens.
+bootstrap_tokens = Table(
+    "bootstrap_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("max_uses", Integer),
+    Column("uses", Integer, nullable=False, server_default="0"),
+    Column("revoked_at", Float),
+    CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="uses_within_max"),
 )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hmac
 from enum import StrEnum
 
+from server.db import tokens as stored_tokens
 from server.db.uow import UnitOfWork
 from server.domain.errors import Forbidden, NotFound, Unauthenticated
 from server.domain.records import NodeRecord
+from server.domain.tokens import TokenRecord, refusal
 from server.services.context import Controller, hash_secret, same_hash
 
 
@@ -52,9 +54,14 @@ def require_admin(ctl: Controller, uow: UnitOfWork, token: str | None, what: str
     raise _refuse(uow, token, what)
 
 
-def require_registrar(ctl: Controller, uow: UnitOfWork, token: str | None) -> None:
+def require_registrar(ctl: Controller, uow: UnitOfWork, token: str | None) -> TokenRecord | None:
+    """Admin, a configured bootstrap token (unlimited: None) or a stored, usable one (returned, to count a use)."""
     if role(ctl, token) in (Role.ADMIN, Role.BOOTSTRAP):
-        return
+        return None
+    if token:
+        record = stored_tokens.by_hash(uow.repo, hash_secret(token))
+        if record is not None and refusal(record, uow.now, consuming=False) is None:
+            return record
     raise _refuse(uow, token, "register a node; a bootstrap token is required")
 
 

@@ -20,6 +20,7 @@ from server.domain.errors import (
 from server.domain.lease import LeaseState, expiry
 from server.domain.records import NodeRecord, PoolRecord
 from server.domain.validation import check_address, check_name, check_secret
+from server.services import tokens
 from server.services.auth import authorize_node, require_registrar
 from server.services.context import Controller, hash_secret, same_hash
 from server.services.views import NodeView, node_view
@@ -47,7 +48,7 @@ def register_job(
     digest = hash_secret(secret)
 
     def use_case(uow: UnitOfWork) -> tuple[NodeView, bool]:
-        require_registrar(ctl, uow, token)
+        stored_token = require_registrar(ctl, uow, token)
         # Lock first (PostgreSQL: the pool rows; SQLite: BEGIN IMMEDIATE already serialized us): allocations are
         # serialized per pool across controller processes, and under READ COMMITTED every later statement sees
         # what the previous lock holder committed, so the name lookup below cannot miss a concurrent twin.
@@ -60,6 +61,8 @@ def register_job(
         if node is not None and node.state != RELEASED:
             return _rejoin(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id), False
         _address_free(uow, address, name)
+        if stored_token is not None:  # only a registration that takes a subnet costs a use of a stored token
+            tokens.consume(uow, stored_token)
         if node is not None:
             return _reclaim(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id)
         return _allocate(ctl, uow, pools, name=name, digest=digest, address=address, machine_id=machine_id), True

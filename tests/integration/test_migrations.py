@@ -12,7 +12,8 @@ from server.db import migrate
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases
 
-TABLES = {"pools", "nodes", "events", "revision_counter", "alembic_version"}
+TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "alembic_version"}
+HEAD = "0004"
 
 
 def _tables(url: str) -> set[str]:
@@ -26,13 +27,13 @@ def _tables(url: str) -> set[str]:
 def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
-    assert _tables(url) == TABLES and migrate.current(url) == "0003"
-    for step in ("0002", "0001", "base"):
+    assert _tables(url) == TABLES and migrate.current(url) == HEAD
+    for step in ("0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
     migrate.upgrade(url)
-    assert _tables(url) == TABLES and migrate.current(url) == "0003"
+    assert _tables(url) == TABLES and migrate.current(url) == HEAD
     migrate.upgrade(url)  # idempotent
 
 
@@ -41,5 +42,5 @@ def test_cli_upgrade_from_any_directory(databases: Databases, db_kind: str, tmp_
     env = {**os.environ, "HUBNET_DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
     done = subprocess.run([HUBNET, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "0003" in done.stdout
-    assert migrate.current(url) == "0003"
+    assert HEAD in done.stdout
+    assert migrate.current(url) == HEAD

@@ -1,0 +1,63 @@
+"""/v1/tokens: bootstrap tokens with optional expiry and maximum uses (admin). Handlers only translate HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api.deps import Ctl, Token
+from server.services import tokens
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(default="", max_length=255, description="free text: who or what the token is for")
+    ttl_seconds: float | None = Field(default=None, gt=0, le=tokens.MAX_TTL_SECONDS, description="expires after")
+    max_uses: int | None = Field(default=None, ge=1, le=2**31 - 1, description="registrations creating a node")
+
+
+class BootstrapToken(BaseModel):
+    id: int
+    description: str
+    created_at: float
+    expires_at: float | None
+    max_uses: int | None
+    uses: int
+    revoked_at: float | None
+    state: str = Field(description="active, expired, exhausted or revoked")
+
+
+class CreatedToken(BootstrapToken):
+    token: str = Field(description="the token itself: shown only in this answer, stored only as sha256")
+
+
+class TokenList(BaseModel):
+    items: list[BootstrapToken]
+
+
+@router.post("", response_model=CreatedToken, status_code=201)
+def create(body: TokenRequest, ctl: Ctl, token: Token) -> JSONResponse:
+    """Create a bootstrap token; its value is returned once and never again."""
+    created = tokens.create(
+        ctl, token=token, description=body.description, ttl_seconds=body.ttl_seconds, max_uses=body.max_uses
+    )
+    return JSONResponse(created, status_code=201)
+
+
+@router.get("", response_model=TokenList)
+def list_tokens(ctl: Ctl, token: Token) -> JSONResponse:
+    """Every stored bootstrap token with its uses and state (never the token or its hash)."""
+    return JSONResponse({"items": tokens.list_all(ctl, token=token)})
+
+
+@router.delete("/{token_id}", status_code=204)
+def revoke(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], ctl: Ctl, token: Token) -> Response:
+    """Revoke (idempotent). Nodes already registered with it are unaffected."""
+    tokens.revoke(ctl, token=token, token_id=token_id)
+    return Response(status_code=204)

@@ -1,0 +1,71 @@
+"""Bootstrap-token use cases: create / list / revoke (admin), and admitting a registration with a stored token.
+
+The token itself is returned once, at creation; the database holds only its sha256 (as for node secrets).
+"""
+
+from __future__ import annotations
+
+from server.db import tokens as store
+from server.db.uow import UnitOfWork
+from server.domain.errors import Forbidden, InvalidInput, NotFound
+from server.domain.tokens import TokenRecord, new_token, public, refusal
+from server.services.auth import require_admin
+from server.services.context import Controller, hash_secret
+
+MAX_TTL_SECONDS = 10 * 365 * 86400.0
+
+
+def create(
+    ctl: Controller, *, token: str | None, description: str, ttl_seconds: float | None, max_uses: int | None
+) -> dict[str, object]:
+    """A new token (the only time its value is shown) with its public record."""
+    if ttl_seconds is not None and not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInput(f"ttl_seconds must be in (0, {MAX_TTL_SECONDS:.0f}]", field="ttl_seconds")
+    if max_uses is not None and max_uses < 1:
+        raise InvalidInput("max_uses must be at least 1", field="max_uses")
+    value = new_token()
+
+    def use_case(uow: UnitOfWork) -> dict[str, object]:
+        require_admin(ctl, uow, token, "create bootstrap tokens")
+        expires = None if ttl_seconds is None else uow.now + ttl_seconds
+        token_id = store.insert_token(
+            uow.repo,
+            digest=hash_secret(value),
+            description=description,
+            now=uow.now,
+            expires_at=expires,
+            max_uses=max_uses,
+        )
+        record = store.by_id(uow.repo, token_id)
+        assert record is not None
+        return {**public(record, uow.now), "token": value}
+
+    return ctl.write(use_case)
+
+
+def list_all(ctl: Controller, *, token: str | None) -> list[dict[str, object]]:
+    def use_case(uow: UnitOfWork) -> list[dict[str, object]]:
+        require_admin(ctl, uow, token, "list bootstrap tokens")
+        return [public(record, uow.now) for record in store.all_tokens(uow.repo)]
+
+    return ctl.read(use_case)
+
+
+def revoke(ctl: Controller, *, token: str | None, token_id: int) -> None:
+    """Idempotent: revoking a revoked token succeeds. Nodes it admitted keep working (they hold their secrets)."""
+
+    def use_case(uow: UnitOfWork) -> None:
+        require_admin(ctl, uow, token, "revoke bootstrap tokens")
+        if store.by_id(uow.repo, token_id) is None:
+            raise NotFound(f"bootstrap token {token_id} not found")
+        store.revoke(uow.repo, token_id, uow.now)
+
+    ctl.write(use_case)
+
+
+def consume(uow: UnitOfWork, record: TokenRecord) -> None:
+    """Count one use for a registration that creates a node; Forbidden when none is left."""
+    if not store.consume(uow.repo, record.id, uow.now):
+        current = store.by_id(uow.repo, record.id) or record
+        reason = refusal(current, uow.now, consuming=True) or f"bootstrap token {record.id} cannot be used"
+        raise Forbidden(f"{reason}; an idempotent re-join still works, a new node needs another token")
