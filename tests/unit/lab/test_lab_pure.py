@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab import icmp, tcpprobe
+from hubnet.lab import icmp, members, tcpprobe
 from hubnet.lab.plan import PlanError, lab_prefix, make_plan, node_address
 from hubnet.lab.state import LabState, PodState, StateStore
 
@@ -103,3 +103,16 @@ def test_state_round_trip(tmp_path: Path) -> None:
     assert store.load() is None  # `down` still cleans up by name prefix
     store.remove()
     assert not store.exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "again"),
+    [
+        pytest.param('{"code": 11, "msg": "node is not ready; try again later"}', True, id="CNI 11"),
+        pytest.param('some log line\n{"code": 11, "msg": "agent down"}', True, id="CNI 11 after a log line"),
+        pytest.param('{"code": 7, "msg": "invalid config"}', False, id="another CNI error is final"),
+        pytest.param("error: no such command", False, id="not CNI JSON"),
+    ],
+)
+def test_pod_add_is_retried_only_on_try_again_later(output: str, again: bool) -> None:
+    assert members._try_again(output) is again
