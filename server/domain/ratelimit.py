@@ -1,7 +1,7 @@
 """Token buckets keyed by an opaque string (a credential's hash, a client address). Pure: the clock is passed in.
 
 Memory stays bounded: at most `max_keys` buckets; when full, buckets that have refilled completely (idle keys,
-indistinguishable from new ones) are dropped first, and if none has, the least recently used go.
+indistinguishable from new ones) are dropped first, then the least recently used, down to 90 % of the cap.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Buckets:
         full = [k for k in self._state if self.level(k, now) >= self.burst]
         for key in full:
             del self._state[key]
-        while len(self._state) > self.max_keys:
+        while len(self._state) > self.max_keys * 0.9:  # headroom: the scan above runs once per 10 % of max_keys
             self._state.popitem(last=False)
 
     def __len__(self) -> int:
