@@ -182,12 +182,19 @@ class Repository:
         query = select(nodes.c.state, func.count()).group_by(nodes.c.state)
         return {state: int(count) for state, count in self.conn.execute(query)}
 
-    def expire(self, *, state: str, new_state: str, before: float, now: float) -> list[NodeRecord]:
-        """Move leases in `state` whose expiry is before `before` to `new_state`; returns the rows moved."""
+    def expire(
+        self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
+    ) -> list[NodeRecord]:
+        """Move leases in `state` whose expiry is before `before` to `new_state`; returns the rows moved.
+
+        `marked_before`: also require the row to have entered `state` before then (its `updated_at`: a row in
+        `stale` was last written when it was marked stale; a heartbeat or re-join moves it out of `stale`)."""
         values: dict[str, Any] = {"state": new_state, "updated_at": now}
         if new_state == "released":
             values["released_at"] = now
         cond = and_(nodes.c.state == state, nodes.c.expires_at < before)
+        if marked_before is not None:
+            cond = and_(cond, nodes.c.updated_at < marked_before)
         self.writes += 1
         result = self.conn.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
         return [_node(row) for row in result]

@@ -1,4 +1,5 @@
-"""Lease expiry: active -> stale after the TTL (route kept), stale -> released after the grace period.
+"""Lease expiry: active -> stale after the TTL (route kept), stale -> released once it has been stale for the
+grace period (so two passes, at least the grace apart, must have seen it expired).
 
 Safe with several controller processes: each transition is one conditional UPDATE, so a row moves (and gets its
 event) exactly once whoever runs it.
@@ -25,8 +26,13 @@ def reap(ctl: Controller) -> tuple[int, int]:
         )
         for node in stale:
             uow.emit("node.stale", node.name, subnet=node.subnet, expired_at=node.expires_at)
+        # Two observations across the grace: released only if it was marked stale at least the grace ago (by an
+        # earlier pass: a pass that runs late must not mark and release at once) and, re-checked in this same
+        # conditional UPDATE, its lease is still expired past the grace.
         cutoff = release_cutoff(uow.now, ctl.settings.release_grace_seconds)
-        released = uow.repo.expire(state=LeaseState.STALE, new_state=LeaseState.RELEASED, before=cutoff, now=uow.now)
+        released = uow.repo.expire(
+            state=LeaseState.STALE, new_state=LeaseState.RELEASED, before=cutoff, now=uow.now, marked_before=cutoff
+        )
         for node in released:
             uow.emit("node.released", node.name, subnet=node.subnet, reason="lease expired")
         if released:
