@@ -58,7 +58,7 @@ _INSERT_EVENT = insert(events)
 _REVISION = select(revision_counter.c.value).where(revision_counter.c.id == 1)
 _EVENTS = (
     select(events.c.revision, events.c.created_at, events.c.type, events.c.node, events.c.data)
-    .where(events.c.revision > bindparam("after"))
+    .where(events.c.revision > bindparam("after"), events.c.revision <= bindparam("upto"))
     .order_by(events.c.revision)
     .limit(bindparam("limit"))
 )
@@ -223,8 +223,10 @@ class Repository:
         self.conn.execute(_INSERT_EVENT, rows)
         return last
 
-    def events_since(self, revision: int, limit: int) -> list[EventRecord]:
-        return [EventRecord(*row) for row in self.conn.execute(_EVENTS, {"after": revision, "limit": limit})]
+    def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]:
+        """Events after `revision`, at most up to `upto` (a counter value read first: see server.services.events)."""
+        params = {"after": revision, "upto": upto if upto is not None else 2**62, "limit": limit}
+        return [EventRecord(*row) for row in self.conn.execute(_EVENTS, params)]
 
     def revision(self) -> int:
         return int(self.conn.execute(_REVISION).scalar_one_or_none() or 0)

@@ -29,7 +29,11 @@ def since(ctl: Controller, *, revision: int, limit: int) -> tuple[list[EventView
     """Events with revision > `revision` (oldest first, at most `limit`) and the revision to continue from."""
 
     def use_case(uow: UnitOfWork) -> tuple[list[EventView], int]:
-        rows = uow.repo.events_since(revision, limit)
+        # Counter first, then events up to it: under READ COMMITTED (PostgreSQL) each statement sees its own
+        # snapshot, so reading the counter last could return a revision whose events the first read missed.
+        # Every revision <= the counter read is already committed (bump and insert share one transaction).
+        upto = uow.repo.revision()
+        rows = uow.repo.events_since(revision, limit, upto=upto)
         items = [
             EventView(
                 r.revision,
@@ -40,7 +44,7 @@ def since(ctl: Controller, *, revision: int, limit: int) -> tuple[list[EventView
             )
             for r in rows
         ]
-        current = items[-1].revision if items else max(revision, uow.repo.revision())
+        current = items[-1].revision if items else max(revision, upto)
         return items, current
 
     return ctl.read(use_case)
