@@ -1,5 +1,5 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
-.PHONY: bootstrap check test lab lab-down bench
+.PHONY: bootstrap check test lab lab-down bench bench-registrations bench-routes bench-cni bench-lab
 
 VENV := .venv/bin
 
@@ -21,6 +21,17 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bootstrap
+bench: bench-registrations bench-routes bench-cni bench-lab
+
+bench-registrations: bootstrap
 	./scripts/start-postgres.sh
-	$(VENV)/python -m bench
+	$(VENV)/python -m bench.registrations
+
+bench-routes: bootstrap
+	$(VENV)/python -m bench.routes --runs 5
+
+bench-cni: bootstrap
+	$(VENV)/python -m bench.cni
+
+bench-lab: bootstrap
+	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
