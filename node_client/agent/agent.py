@@ -44,6 +44,12 @@ def heartbeat_interval(record: dict[str, Any]) -> float:
     return max(1.0, min(10.0, ttl / 3)) * random.uniform(0.8, 1.0)
 
 
+def refused(exc: ControllerError) -> bool:
+    """A 4xx other than 429: the controller no longer vouches for this node (released, unknown, name or subnet
+    taken), so its pods must not get addresses until it does again. 429 (rate limit) and 5xx only delay us."""
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+
+
 class Agent:
     def __init__(self, config: AgentConfig, client_factory: ClientFactory = ControllerClient) -> None:
         self.config = config
@@ -113,13 +119,19 @@ class Agent:
                     failures += 1
                     delay = backoff(failures)
                     log.warning("%s; node keeps running, retry in %.1fs", exc, delay)
-                except (ControllerError, ValueError, KeyError) as exc:
-                    status = getattr(exc, "status", None)
-                    if status in (401, 403, 404):
-                        registered = False  # record gone or secret no longer accepted: register again
+                except ControllerError as exc:
+                    if exc.status in (401, 403, 404) or exc.problem == "lease-released":
+                        registered = False  # record gone, released or secret no longer accepted: register again
+                    if refused(exc):  # fail closed until the controller accepts the node again
+                        self.state.not_ready(f"controller refused the node: {exc}")
                     failures += 1
                     delay = backoff(failures)
                     log.error("controller: %s; retry in %.1fs", exc, delay)
+                except (ValueError, KeyError) as exc:
+                    self.state.not_ready(f"invalid answer from the controller: {exc}")
+                    failures += 1
+                    delay = backoff(failures)
+                    log.error("controller: invalid answer: %s; retry in %.1fs", exc, delay)
         finally:
             client.close()
 

@@ -8,11 +8,13 @@ import httpx
 
 
 class ControllerError(Exception):
-    """The controller answered with an error (`status` is the HTTP status, `detail` its problem detail)."""
+    """The controller answered with an error (`status`: HTTP status; `problem`: the problem type's last part,
+    e.g. `lease-released`, or "" when the body named none)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, problem: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.problem = problem
 
 
 class Unreachable(ControllerError):
@@ -48,7 +50,8 @@ class ControllerClient:
         except httpx.HTTPError as exc:
             raise Unreachable(f"{method} {path}: controller unreachable: {exc}") from None
         if resp.status_code >= 400:
-            raise ControllerError(f"{method} {path}: HTTP {resp.status_code}: {_detail(resp)}", resp.status_code)
+            message = f"{method} {path}: HTTP {resp.status_code}: {_detail(resp)}"
+            raise ControllerError(message, resp.status_code, _problem(resp))
         if resp.status_code == 204 or not resp.content:
             return {}
         data = resp.json()
@@ -65,3 +68,13 @@ def _detail(resp: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("detail") or body.get("title") or body)
     return str(body)
+
+
+def _problem(resp: httpx.Response) -> str:
+    """`lease-released` of `{"type": "urn:hubnet:problem:lease-released", ...}`; "" when absent or unreadable."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind.rsplit(":", 1)[-1] if isinstance(kind, str) else ""

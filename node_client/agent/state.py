@@ -51,6 +51,11 @@ class NodeState:
         with self._lock:
             self.network, self.ready, self.reason, self.record = network, ready, reason, record
 
+    def not_ready(self, reason: str) -> None:
+        """Keep the network and record, refuse ADDs (code 11) with `reason` until the next good answer."""
+        with self._lock:
+            self.ready, self.reason = False, reason
+
     def snapshot(self) -> tuple[NodeNetwork | None, bool, str]:
         with self._lock:
             return self.network, self.ready, self.reason

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.netns.node.support import HUBNET, Node, drop_ns, make_ns, nsrun, tcp_probe
+from tests.netns.node.support import HUBNET, Node, PluginError, drop_ns, make_ns, nsrun, tcp_probe
 from tests.support.prereq import need, need_root_netns
 
 pytestmark = pytest.mark.netns
@@ -154,6 +155,51 @@ def test_agent_restart_keeps_subnet_and_pods(cluster: Cluster) -> None:
     assert _subnet(n1) == before
     assert tcp_probe(p2, p1, ip1, port=7074) == ip2
     n1.runtime.check("x1")
+
+
+def _admin(cluster: Cluster, method: str, path: str) -> dict[str, object]:
+    """Call the controller's API as admin from inside the router namespace (it listens there)."""
+    code = (
+        "import json,sys,urllib.request as u;"
+        f"r=u.Request('http://127.0.0.1:6780{path}',method='{method}',"
+        "headers={'Authorization':'Bearer hnt-admin-token-0123456789'});"
+        "b=u.urlopen(r,timeout=10).read();print(b.decode() or '{}')"
+    )
+    out = nsrun(cluster.router, sys.executable, "-c", code)
+    data = json.loads(out.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_deleted_record_makes_the_node_not_ready_at_once_then_it_registers_again(cluster: Cluster) -> None:
+    """An admin deletes the node record: the next heartbeat gets 409 lease-released; ADD answers 11 with the
+    reason until the agent has registered afresh (same subnet: it was not re-issued) and the route is back."""
+    n2 = cluster.nodes["n2"]
+    n2.wait_ready()
+    before = _admin(cluster, "GET", "/v1/nodes/n2")
+    _admin(cluster, "DELETE", "/v1/nodes/n2")
+    deadline = time.monotonic() + 10  # the next heartbeat is due within ttl/3 = 2 s
+    while True:
+        try:
+            n2.runtime.status()
+        except PluginError as exc:
+            assert exc.code == 50 and "409" in str(exc.details), exc.details
+            break
+        assert time.monotonic() < deadline, n2.log()
+        time.sleep(0.02)
+    pod = make_ns("pod")  # not in n2.pods: later tests use n2's last pod
+    try:
+        with pytest.raises(PluginError) as err:
+            n2.add("while-released", pod)
+    finally:
+        drop_ns(pod)
+    assert err.value.code == 11 and "409" in str(err.value.details), err.value.details
+    n2.wait_ready()
+    after = _admin(cluster, "GET", "/v1/nodes/n2")
+    assert after["state"] == "active" and after["subnet"] == before["subnet"]
+    assert isinstance(after["generation"], int) and isinstance(before["generation"], int)
+    assert after["generation"] == before["generation"] + 1  # a fresh registration, not the old record
+    assert f"{before['subnet']} via 192.168.52.12" in nsrun(cluster.router, "ip", "route").stdout
 
 
 def test_controller_down_pods_work_and_a_ready_node_still_adds(cluster: Cluster) -> None:
