@@ -45,7 +45,8 @@ def attach(
 ) -> Attached:
     """Create and wire the veth pair (5 netlink requests); on any failure the pair is removed again."""
     host_mac, pod_mac = links.random_mac(), links.random_mac()
-    with ExitStack() as undo, netns.handle(netns_path) as pod, netns.handle() as node:
+    # The handles are opened first so they are closed last: the undo callbacks still need them.
+    with netns.handle(netns_path) as pod, netns.handle() as node, ExitStack() as undo:
         fd = netns.open_fd(netns_path)
         try:
             links.add_veth(node, host, ifname, fd, master=bridge_index, host_mac=host_mac, peer_mac=pod_mac)

@@ -51,3 +51,21 @@ def test_gc_reclaims_a_crashed_add(fresh_node: Node, point: str) -> None:
     assert len(fresh_node.host_veths()) == 1
     fresh_node.runtime.check("survivor")
     fresh_node.runtime.delete("survivor")
+
+
+@pytest.mark.parametrize("point", ["after-veth", "after-move", "after-address"])
+def test_a_failed_step_after_the_veth_is_undone_and_reported_as_103(fresh_node: Node, point: str) -> None:
+    """A netlink failure (not a kill) after the veth exists: the agent removes the veth and the reservation
+    itself and the runtime gets the link error (103), not 999."""
+    fresh_node.stop_agent(signal.SIGKILL)
+    fresh_node.start_agent(env={"HUBNET_FAULT": f"add:{point}:fail"})
+    try:
+        with pytest.raises(PluginError) as err:
+            fresh_node.runtime.add("failing", fresh_node.new_pod_netns(), "eth0")
+        assert err.value.code == 103 and "injected fault" in err.value.msg, (err.value, fresh_node.log())
+        assert fresh_node.host_veths() == []
+        assert fresh_node.reservations() == []
+        assert fresh_node.proc is not None and fresh_node.proc.poll() is None  # the agent is still running
+    finally:
+        fresh_node.stop_agent()
+        fresh_node.start_agent()
