@@ -93,6 +93,23 @@ def ports_of(h: Any, bridge_index: int) -> list[str]:
     return [str(link.get("ifname")) for link in h.get_links() if link.get("master") == bridge_index]
 
 
+def set_alias(h: Any, name: str, alias: str) -> None:
+    """Set IFLA_IFALIAS (the kernel ignores it in the creating request, so it takes one more, by name)."""
+    try:
+        h.link("set", ifname=name, ifalias=alias[:255])
+    except NetlinkError as exc:
+        raise translate(exc, f"set alias of {name!r}") from None
+
+
+def aliased_ports(h: Any, bridge_index: int, prefix: str) -> list[str]:
+    """Names of the bridge's ports whose alias starts with `prefix` (the ones a component tagged as its own)."""
+    return [
+        str(link.get("ifname"))
+        for link in h.get_links()
+        if link.get("master") == bridge_index and str(link.get("IFLA_IFALIAS") or "").startswith(prefix)
+    ]
+
+
 def link_info(h: Any, name: str) -> dict[str, Any] | None:
     """`{"index", "mac", "master", "up", "kind"}` of a link, or None when it does not exist."""
     try:  # RTM_GETLINK by name: one message (get_links(ifname=) would dump and parse every link)

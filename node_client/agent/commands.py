@@ -76,6 +76,7 @@ class Commands:
                     netns_path=req.netns,
                     ifname=req.ifname,
                     host=host,
+                    alias=podnet.tag(req.container_id, req.ifname),
                     bridge_index=bridge_index,
                     address=address,
                     gateway=network.gateway,
@@ -135,17 +136,20 @@ class Commands:
             raise CniError(skel.NOT_AVAILABLE, f"bridge {self.config.bridge!r} or its gateway address is missing")
 
     def cmd_gc(self, req: Request) -> None:
+        """Free reservations outside the valid list, then remove every hubnet-tagged bridge port that is neither
+        reserved nor in the valid list.
+
+        The runtime runs no ADD or DEL during GC (spec), so such a port is a leak: of the freed attachments, or
+        left by a DEL the shim handled while the agent was down. Untagged ports are another component's.
+        """
         network, _, _ = self.state.snapshot()
         if network is None:
             return
-        """Free reservations outside the valid list, then remove every bridge port without a reservation.
-
-        The runtime runs no ADD or DEL during GC (spec), so a port without a reservation is a leak: of the freed
-        attachments, or left by a DEL the shim handled while the agent was down.
-        """
         store = self.store(network)
-        store.release_except(valid_attachments(req.config))
-        keep = {podnet.host_veth(r.container_id, r.ifname) for r in store.reservations()}
+        valid = valid_attachments(req.config)
+        store.release_except(valid)
+        attachments = {(r.container_id, r.ifname) for r in store.reservations()} | set(valid)
+        keep = {podnet.host_veth(cid, ifname) for cid, ifname in attachments}
         errors = podnet.sweep(self.config.bridge, keep).errors
         if errors:  # continue on error and report all (spec)
             raise CniError(LINK_ERROR, "GC could not remove some veths", "; ".join(errors))

@@ -1,7 +1,8 @@
 """The netlink half of a pod attachment: a veth pair, pod end in the pod netns with its address and default route.
 
 Host-side veth names are derived from (containerID, ifname), so DEL, GC and the start-up sweep find them with no
-other record.
+other record. Each host end also carries the alias `hubnet:<containerID>/<ifname>`: sweeps only ever delete ports
+with that tag, never another component's `veth…` on the bridge.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def host_veth(container_id: str, ifname: str) -> str:
     return "veth" + hashlib.sha1(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
 
 
+TAG = "hubnet:"
+
+
+def tag(container_id: str, ifname: str) -> str:
+    """The alias a hubnet host veth carries (also tells an operator which attachment it belongs to)."""
+    return f"{TAG}{container_id}/{ifname}"
+
+
 @dataclass(frozen=True)
 class Attached:
     host: str
@@ -39,11 +48,12 @@ def attach(
     netns_path: str,
     ifname: str,
     host: str,
+    alias: str,
     bridge_index: int,
     address: IPv4Interface,
     gateway: IPv4Address,
 ) -> Attached:
-    """Create and wire the veth pair (5 netlink requests); on any failure the pair is removed again."""
+    """Create, tag and wire the veth pair (6 netlink requests); on any failure the pair is removed again."""
     host_mac, pod_mac = links.random_mac(), links.random_mac()
     # The handles are opened first so they are closed last: the undo callbacks still need them.
     with netns.handle(netns_path) as pod, netns.handle() as node, ExitStack() as undo:
@@ -57,6 +67,7 @@ def attach(
         finally:
             os.close(fd)
         undo.callback(links.delete_link, node, host)
+        links.set_alias(node, host, alias)
         faults.point("add", "after-veth")
         pod_index = links.require_index(pod, ifname)
         links.set_up(pod, pod_index, ifname)
@@ -102,7 +113,7 @@ class Swept:
 
 
 def sweep(bridge: str, keep: set[str]) -> Swept:
-    """Delete every `veth…` port of the bridge not named in `keep` (their reservation is gone: leaks).
+    """Delete every port of the bridge tagged as hubnet's (alias `hubnet:…`) and not named in `keep` (leaks).
 
     Goes on after a failed delete and reports every error.
     """
@@ -111,8 +122,8 @@ def sweep(bridge: str, keep: set[str]) -> Swept:
         index = links.index_of(node, bridge)
         if index is None:
             return out
-        for name in links.ports_of(node, index):
-            if not name.startswith("veth") or name in keep:
+        for name in links.aliased_ports(node, index, TAG):
+            if name in keep:
                 continue
             try:
                 if links.delete_link(node, name):

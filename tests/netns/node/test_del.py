@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+from ipaddress import IPv4Network
 
 import pytest
 
+from node_client.agent.podnet import host_veth
+from node_client.cni import ipam
 from node_client.runtime import PluginError
-from tests.netns.node.support import Node, drop_ns
+from tests.netns.node.support import Node, drop_ns, nsrun
 
 pytestmark = pytest.mark.netns
 
@@ -71,3 +74,26 @@ def test_del_with_agent_down_releases_the_reservation(fresh_node: Node) -> None:
     node.add("after", node.new_pod_netns())
     node.runtime.delete("after")
     assert node.reservations() == []
+
+
+def test_sweeps_remove_only_hubnet_tagged_veths_and_gc_keeps_valid_attachments(fresh_node: Node) -> None:
+    """GC and the start-up sweep delete only bridge ports hubnet tagged (alias `hubnet:<cid>/<ifname>`): another
+    component's `veth…` port survives both. GC also keeps a valid attachment whose reservation is missing."""
+    node = fresh_node
+    nsrun(node.ns, "ip", "link", "add", "vethforeign0", "type", "veth", "peer", "name", "hnt-fpeer0")
+    nsrun(node.ns, "ip", "link", "set", "vethforeign0", "master", "v-net-0", "up")
+    for cid in ("kept", "stale", "unreserved"):
+        node.add(cid, node.new_pod_netns())
+    assert "alias hubnet:kept/eth0" in nsrun(node.ns, "ip", "-o", "link", "show", host_veth("kept", "eth0")).stdout
+    ipam.Store(node.ipam_dir, IPv4Network(node.subnet)).release("unreserved", "eth0")
+    node.runtime.gc([("kept", "eth0"), ("unreserved", "eth0")])
+    veths = node.host_veths()
+    assert host_veth("stale", "eth0") not in veths
+    assert {host_veth("kept", "eth0"), host_veth("unreserved", "eth0"), "vethforeign0"} <= set(veths)
+    node.stop_agent()
+    node.start_agent()  # start-up sweep: the unreserved one is a leak now, the foreign one is not ours
+    veths = node.host_veths()
+    assert host_veth("unreserved", "eth0") not in veths
+    assert {host_veth("kept", "eth0"), "vethforeign0"} <= set(veths)
+    assert "master v-net-0" in nsrun(node.ns, "ip", "-o", "link", "show", "vethforeign0").stdout
+    node.runtime.check("kept")
