@@ -69,7 +69,10 @@ class Agent:
         else:
             cached = load_record(self.config.record_path)
             if cached is not None:
-                self._apply({**cached, "route_state": "unconfirmed"})  # network back up, not ready yet
+                try:
+                    self._apply({**cached, "route_state": "unconfirmed"})  # network back up, not ready yet
+                except (ValueError, KeyError) as exc:
+                    log.error("ignoring unusable %s: %s", self.config.record_path, exc)
         self._sweep()
         server = AgentSocketServer(self.config.socket_path, self.commands.dispatch)
         server.start()
@@ -77,9 +80,19 @@ class Agent:
             if self.config.fixed_subnet is None:
                 self._sync_loop(secret, stop)
             else:
-                stop.wait()
+                self._hold_fixed(stop)
         finally:
             server.stop()
+
+    def _hold_fixed(self, stop: threading.Event) -> None:
+        """Fixed subnet (test seam): retry a failed setup with back-off until ready, then wait for `stop`."""
+        failures = 0
+        while not self.state.snapshot()[1]:
+            failures += 1
+            if stop.wait(backoff(failures, cap=5.0)):
+                return
+            self._apply({"route_state": "programmed"}, fixed=True)
+        stop.wait()
 
     def leave(self) -> None:
         """Deregister from the controller, then remove the conflist, plugin and node network."""
@@ -136,16 +149,21 @@ class Agent:
             client.close()
 
     def _apply(self, record: dict[str, Any], *, fixed: bool = False) -> None:
-        """Bring the node network in line with the record; ready iff the route is programmed."""
+        """Bring the node network in line with the record; ready iff the route is programmed.
+
+        Never raises for a kernel or file-system failure (full disk, read-only CNI dir): the node is marked not
+        ready with the reason, and the next tick tries again.
+        """
         if fixed:
             assert self.config.fixed_subnet is not None
             network = NodeNetwork(self.config.fixed_subnet, self.config.fixed_cluster_cidrs, self.config.router)
         else:
             network = NodeNetwork.from_record(record, self.config.router)
-            save_record(self.config.record_path, {k: v for k, v in record.items() if k != "route_state"})
         try:
+            if not fixed:
+                save_record(self.config.record_path, {k: v for k, v in record.items() if k != "route_state"})
             netsetup.ensure(network, self.config.bridge)
-        except LinuxError as exc:  # keep running (pods may still work); not ready until the next attempt succeeds
+        except (LinuxError, OSError) as exc:  # keep running (pods may still work); not ready until a retry works
             log.error("node network setup failed: %s", exc)
             self.state.update(network, ready=False, reason=f"node network setup failed: {exc}", record=record)
             return
@@ -156,12 +174,18 @@ class Agent:
             self._applied = network
         ready = record.get("route_state") == "programmed"
         reason = "ready" if ready else f"route to {network.subnet} is {record.get('route_state')!r}, not programmed"
-        self.state.update(network, ready=ready, reason=reason, record=record)
         if ready and self._installed != network.subnet:  # first time, or the controller moved us
-            cniconf.install_plugin(self.config)
-            cniconf.write_conflist(self.config, network.subnet)
+            try:
+                cniconf.install_plugin(self.config)
+                cniconf.write_conflist(self.config, network.subnet)
+            except OSError as exc:
+                log.error("cannot install the CNI plugin or conflist: %s; retrying", exc)
+                reason = f"cannot install the CNI plugin or conflist: {exc}"
+                self.state.update(network, ready=False, reason=reason, record=record)
+                return
             self._installed = network.subnet
             log.info("node ready: plugin and %s written", self.config.conflist_path)
+        self.state.update(network, ready=ready, reason=reason, record=record)
 
     def _bridge(self) -> dict[str, Any] | None:
         """The bridge as the kernel has it now (for the controller's integrity check); None if unreadable."""
