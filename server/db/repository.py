@@ -54,6 +54,20 @@ _BUMP = (
     .values(value=revision_counter.c.value + bindparam("n"))
     .returning(revision_counter.c.value)
 )
+_SET_ROUTE_STATE = (
+    update(nodes)
+    .where(
+        nodes.c.name == bindparam("b_name"),
+        nodes.c.generation == bindparam("b_generation"),
+        nodes.c.address == bindparam("b_address", type_=Inet()),
+        LIVE,
+        ~and_(
+            nodes.c.route_state == bindparam("b_state"),
+            nodes.c.route_error.is_not_distinct_from(bindparam("b_error", type_=nodes.c.route_error.type)),
+        ),
+    )
+    .values(route_state=bindparam("b_state"), route_error=bindparam("b_error"))
+)
 _INSERT_EVENT = insert(events)
 _REVISION = select(revision_counter.c.value).where(revision_counter.c.id == 1)
 _EVENTS = (
@@ -205,10 +219,12 @@ class Repository:
         cond = and_(LIVE, nodes.c.expires_at < until)
         return int(self.conn.execute(update(nodes).where(cond).values(expires_at=until)).rowcount)
 
-    def set_route_state(self, name: str, state: str, error: str | None) -> None:
-        query = update(nodes).where(nodes.c.name == name, LIVE).values(route_state=state, route_error=error)
+    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
+        """Store a route state on that live record only (name, generation, address): a report about an older
+        incarnation of the node changes nothing. True when the row changed."""
+        values = {"b_name": name, "b_generation": generation, "b_address": address, "b_state": state, "b_error": error}
         self.writes += 1
-        self.conn.execute(query)
+        return int(self.conn.execute(_SET_ROUTE_STATE, values).rowcount) > 0
 
     # events
     def append_events(self, items: Sequence[tuple[str, str | None, str]], *, now: float) -> int:

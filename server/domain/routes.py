@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, order=True)
@@ -14,12 +15,30 @@ class Route:
     next_hop: IPv4Address
 
 
+class NodeRef(NamedTuple):
+    """The node record a route state is about. A report for an older generation or address of the node (a delete +
+    re-register, a re-join from a new address while the report was in flight) must not land on the new one."""
+
+    name: str
+    generation: int
+    address: str
+
+
 @dataclass(frozen=True)
 class DesiredRoute:
-    """A route the database wants, with the node it belongs to (to report route_state back)."""
+    """A route the database wants, with the node it belongs to (to report route_state back).
+
+    `generation` and `state` (the stored route_state, error) come from the database when the controller loads
+    the desired set; the reconciler reports a node whose computed state differs from `state`."""
 
     node: str
     route: Route
+    generation: int = 0
+    state: tuple[str, str | None] | None = field(default=None, compare=False)
+
+    @property
+    def ref(self) -> NodeRef:
+        return NodeRef(self.node, self.generation, str(self.route.next_hop))
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from server.domain.routeplan import desired_table, plan, plan_table
-from server.domain.routes import DesiredRoute, Route, RoutePlan
+from server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
 from server.routing.base import NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
 from server.routing.reporter import StateReporter
 
 log = logging.getLogger("hubnet.routing")
 
-Report = Callable[[dict[str, tuple[str, str | None]]], None]
+# node record (name, generation, address) → (state, error): the controller stores a state only on that record.
+Report = Callable[[dict[NodeRef, tuple[str, str | None]]], None]
 FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
 
 
@@ -105,10 +106,12 @@ class Reconciler:
         self._stop = threading.Event()
         self._reason = "startup"
         self._thread: threading.Thread | None = None
-        self._reported: dict[str, tuple[str, str | None]] = {}
+        self._reported: dict[NodeRef, tuple[str, str | None]] = {}
         self._previous: dict[IPv4Network, Any] | None = None
         self._periodic_runs = 0
-        self._reporter = StateReporter(report, on_error=self.metrics.errors.labels("report").inc)
+        self._reporter: StateReporter[NodeRef] = StateReporter(
+            report, on_error=self.metrics.errors.labels("report").inc
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -190,19 +193,28 @@ class Reconciler:
     def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
         """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place."""
         present = set(actual)
-        states: dict[str, tuple[str, str | None]] = {}
+        states: dict[NodeRef, tuple[str, str | None]] = {}
+        stored: dict[NodeRef, tuple[str, str | None] | None] = {}
         for item in desired:
             error = result.failed.get(item.route.prefix)
+            ref = item.ref
+            stored[ref] = item.state
             if result.dry_run:
-                states[item.node] = ("programmed", None) if item.route in present else ("pending", None)
+                states[ref] = ("programmed", None) if item.route in present else ("pending", None)
             else:
-                states[item.node] = ("failed", error) if error else ("programmed", None)
-        # Changes are reported at once; a full report now and then heals a state the controller reset meanwhile.
+                states[ref] = ("failed", error) if error else ("programmed", None)
+        # Changes are reported at once: against what we last reported and against what the database holds (loaded
+        # with the desired set), so a state the controller reset meanwhile (a re-join, a delete + re-register
+        # between two runs) is reported again. A full report now and then heals anything else.
         if result.trigger == "periodic":
             self._periodic_runs += 1
         periodic_full = result.trigger == "periodic" and self._periodic_runs % FULL_REPORT_EVERY == 0
         full = result.trigger == "startup" or periodic_full
-        changes = states if full else {n: s for n, s in states.items() if self._reported.get(n) != s}
+        changes = {
+            ref: state
+            for ref, state in states.items()
+            if full or self._reported.get(ref) != state or stored[ref] not in (None, state)
+        }
         self._reporter.submit(changes)
         self._reported = states
 

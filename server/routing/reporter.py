@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from server.domain.routes import NodeRef
 
 log = logging.getLogger("hubnet.routing")
 
-States = dict[str, tuple[str, str | None]]
+K = TypeVar("K", bound=Hashable)
+States = dict[NodeRef, tuple[str, str | None]]  # what the reconciler reports
 
 
-class StateReporter:
+class StateReporter(Generic[K]):
     """Calls `report(states)` on its own thread once started; synchronously before that.
 
     Why a thread: the report is a database write, and under a burst of registrations SQLite's single writer lock
     can hold it for tens of milliseconds. The next reconcile, which programs the routes of the nodes that just
-    registered, must not wait for it. Pending states coalesce per node (the latest wins). A failed report is
+    registered, must not wait for it. Pending states coalesce per node record (the latest wins). A failed report is
     retried with capped backoff, with newer states merged over it, so nothing is lost while the thread runs.
     """
 
-    def __init__(self, report: Callable[[States], None], on_error: Callable[[], None]) -> None:
+    def __init__(self, report: Callable[[dict[K, tuple[str, str | None]]], None], on_error: Callable[[], None]) -> None:
         self.report, self.on_error = report, on_error
-        self._pending: States = {}
+        self._pending: dict[K, tuple[str, str | None]] = {}
         self._cv = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -33,7 +37,7 @@ class StateReporter:
             self._thread = threading.Thread(target=self._run, name="hubnet-route-report", daemon=True)
             self._thread.start()
 
-    def submit(self, states: States) -> None:
+    def submit(self, states: dict[K, tuple[str, str | None]]) -> None:
         if not states:
             return
         if self._thread is None:

@@ -91,7 +91,8 @@ def _rejoin(
     changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
     if address != node.address:
         _address_free(uow, address, node.name)
-        changes["address"] = address
+        # The route goes via the new address now: not programmed until the reconciler says so.
+        changes.update(address=address, route_state="pending", route_error=None)
         uow.emit("node.address_changed", node.name, old=node.address, new=address, subnet=node.subnet)
     if node.state == STALE:
         changes["state"] = ACTIVE

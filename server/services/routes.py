@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from server.db.uow import UnitOfWork
 from server.domain.lease import RouteState
-from server.domain.routes import DesiredRoute, Route
+from server.domain.routes import DesiredRoute, NodeRef, Route
 from server.services.context import Controller
 
 
@@ -18,23 +18,22 @@ def desired(ctl: Controller) -> list[DesiredRoute]:
             route = Route(IPv4Network(node.subnet), IPv4Address(node.address))
         except ValueError:
             continue
-        result.append(DesiredRoute(node.name, route))
+        result.append(DesiredRoute(node.name, route, node.generation, (node.route_state, node.route_error)))
     return sorted(result, key=lambda d: d.route)
 
 
-def report(ctl: Controller, states: dict[str, tuple[str, str | None]]) -> None:
-    """Store each node's route state; one `route.programmed` / `route.failed` event per actual change."""
+def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> None:
+    """Store each node's route state on the record it was computed for (name, generation, address): a report that
+    arrives after a re-join or delete + re-register changes nothing. One `route.programmed` / `route.failed` event
+    per actual change."""
     if not states:
         return
 
     def use_case(uow: UnitOfWork) -> None:
-        current = uow.repo.route_states()  # one read; only changed rows are written
-        for name, (state, error) in sorted(states.items()):
+        for ref, (state, error) in sorted(states.items()):
             value = RouteState(state).value
-            if name not in current or current[name] == (value, error):
-                continue
-            uow.repo.set_route_state(name, value, error)
-            if value != RouteState.PENDING:
-                uow.emit(f"route.{value}", name, error=error)
+            changed = uow.repo.set_route_state(ref.name, ref.generation, ref.address, value, error)
+            if changed and value != RouteState.PENDING:
+                uow.emit(f"route.{value}", ref.name, error=error)
 
     ctl.write(use_case)

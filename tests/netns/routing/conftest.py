@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from server.domain.routes import DesiredRoute, Route
+from server.domain.routes import DesiredRoute, NodeRef, Route
 from tests.support.netns import netns
 from tests.support.prereq import need, need_root_netns
 
@@ -61,6 +61,10 @@ class Router:
     ns: str
     foreign: str = ""
     reports: list[dict[str, tuple[str, str | None]]] = field(default_factory=list)
+
+    def report(self, states: dict[NodeRef, tuple[str, str | None]]) -> None:
+        """The Reconciler's report callback: keeps what was reported by node name."""
+        self.reports.append({ref.name: state for ref, state in states.items()})
 
     def ip(self, *args: str, check: bool = True) -> str:
         """`ip ...` inside the router namespace (entered by path with nsenter)."""

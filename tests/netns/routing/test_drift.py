@@ -28,7 +28,7 @@ class Blind(KernelBackend):
 @contextmanager
 def running(router: Router, want: list[DesiredRoute], interval: float, *, blind: bool = False) -> Iterator[Reconciler]:
     backend = (Blind if blind else KernelBackend)(proto=PROTO, netns=router.ns)
-    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.reports.append, interval=interval)
+    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.report, interval=interval)
     rec.start()
     try:
         wait_for(lambda: router.ours() == {d.route for d in want}, timeout=5)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.netns
 
 def reconciler(router: Router, want: list[DesiredRoute], **kw: object) -> tuple[Reconciler, KernelBackend]:
     backend = KernelBackend(proto=PROTO, netns=router.ns)
-    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.reports.append, **kw)  # type: ignore[arg-type]
+    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.report, **kw)  # type: ignore[arg-type]
     return rec, backend
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.netns
 def test_address_change_is_one_replace_and_the_old_next_hop_is_gone(router: Router) -> None:
     want = desired(20)
     backend = KernelBackend(proto=PROTO, netns=router.ns)
-    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.reports.append)
+    rec = Reconciler(backend, load_desired=lambda: list(want), report=router.report)
     events: list[tuple[RouteEvent, KernelRoute | None]] = []
     lock = threading.Lock()
 

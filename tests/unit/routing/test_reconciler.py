@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 from prometheus_client import CollectorRegistry
 
-from server.domain.routes import DesiredRoute, Route
+from server.domain.routes import DesiredRoute, NodeRef, Route
 from server.routing.base import NullBackend
 from server.routing.fake import FakeBackend
 from server.routing.kernel import is_drift
@@ -38,6 +38,10 @@ class World:
             raise RuntimeError("database is down")
         return list(self.desired)
 
+    def report(self, states: dict[NodeRef, tuple[str, str | None]]) -> None:
+        """Keeps what was reported by node name (each test's nodes keep one generation and address)."""
+        self.reports.append({ref.name: state for ref, state in states.items()})
+
     def state(self, node: str) -> tuple[str, str | None] | None:
         merged: States = {}
         for report in self.reports:
@@ -46,7 +50,7 @@ class World:
 
 
 def make(world: World, backend: FakeBackend, **kw: object) -> Reconciler:
-    return Reconciler(backend, load_desired=world.load, report=world.reports.append, **kw)  # type: ignore[arg-type]
+    return Reconciler(backend, load_desired=world.load, report=world.report, **kw)  # type: ignore[arg-type]
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -108,7 +112,7 @@ def test_dry_run_applies_nothing_and_exposes_the_plan() -> None:
 
 def test_none_backend_is_a_dry_run() -> None:
     world = World(1)
-    rec = Reconciler(NullBackend(), load_desired=world.load, report=world.reports.append)
+    rec = Reconciler(NullBackend(), load_desired=world.load, report=world.report)
     assert rec.dry_run and rec.reconcile_now().plan.add == (r(0),)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from server.routing.reporter import StateReporter, States
+from server.routing.reporter import StateReporter
+
+States = dict[str, tuple[str, str | None]]
 
 
 class Store:
