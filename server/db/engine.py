@@ -47,7 +47,10 @@ def _sqlite(url: str, *, immediate: bool) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own handling is broken)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL, not NORMAL: in WAL, NORMAL skips the fsync at commit, so a power loss can drop allocations the
+        # controller already answered 201 for (and a node would then use a subnet the database re-issues).
+        # Group commit (server.db.batch) pays the fsync once per batch.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
