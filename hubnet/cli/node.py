@@ -85,8 +85,15 @@ def join(
 
 
 @node_app.command()
-def leave(state_dir: StateDir = DEFAULT_STATE) -> None:
-    """Deregister from the controller and tear the node network down (bridge, routes, masquerade, conflist)."""
+def leave(
+    state_dir: StateDir = DEFAULT_STATE,
+    force: Annotated[
+        bool, typer.Option("--force", help="Tear down even when the controller cannot be reached or refuses.")
+    ] = False,
+) -> None:
+    """Deregister from the controller and tear the node network down (bridge, routes, masquerade, conflist).
+
+    A record the controller no longer has counts as deregistered."""
     from node_client.agent.agent import Agent
     from node_client.agent.config import AgentConfig
 
@@ -104,11 +111,12 @@ def leave(state_dir: StateDir = DEFAULT_STATE) -> None:
     from node_client.agent.client import ControllerError
 
     try:
-        Agent(config).leave()
+        outcome = Agent(config).leave(force=force)
     except ControllerError as exc:
-        typer.echo(f"error: could not deregister {config.name}: {exc} (nothing was torn down)", err=True)
+        hint = "nothing was torn down; --force tears down anyway"
+        typer.echo(f"error: could not deregister {config.name}: {exc} ({hint})", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"node {config.name} left")
+    typer.echo(f"node {config.name} left: {outcome}")
 
 
 NetnsOpt = Annotated[str | None, typer.Option("--netns", help="Pod netns path or name (default: create one).")]

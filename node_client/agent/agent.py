@@ -94,20 +94,38 @@ class Agent:
             self._apply({"route_state": "programmed"}, fixed=True)
         stop.wait()
 
-    def leave(self) -> None:
-        """Deregister from the controller, then remove the conflist, plugin and node network."""
+    def leave(self, *, force: bool = False) -> str:
+        """Deregister from the controller, then remove the conflist, plugin and node network.
+
+        A record the controller no longer knows (401, 404, `lease-released`) counts as deregistered. Any other
+        failure raises before anything is torn down, unless `force` (controller gone for good). Returns what
+        happened with the controller, for the operator.
+        """
         record = load_record(self.config.record_path)
+        outcome = "no controller configured"
         if self.config.controller:
-            client = self._client_factory(self.config.controller)
-            try:
-                client.deregister(name=self.config.name, secret=load_or_create(self.config.secret_path))
-            finally:
-                client.close()
+            outcome = self._deregister(force)
         cniconf.remove(self.config)
         network = NodeNetwork.from_record(record, self.config.router) if record else None
         netsetup.teardown(network, self.config.bridge)
         if os.path.exists(self.config.record_path):
             os.unlink(self.config.record_path)
+        return outcome
+
+    def _deregister(self, force: bool) -> str:
+        client = self._client_factory(self.config.controller)
+        try:
+            client.deregister(name=self.config.name, secret=load_or_create(self.config.secret_path))
+            return "deregistered"
+        except ControllerError as exc:
+            if exc.status in (401, 404) or exc.problem == "lease-released":
+                return f"already gone from the controller ({exc})"
+            if not force:
+                raise
+            log.warning("deregistration failed, tearing down anyway (--force): %s", exc)
+            return f"not deregistered, torn down anyway (--force): {exc}"
+        finally:
+            client.close()
 
     # -- controller --------------------------------------------------------------------------------------------
     def _sync_loop(self, secret: str, stop: threading.Event) -> None:

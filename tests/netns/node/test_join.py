@@ -259,3 +259,42 @@ def test_leave_deregisters_and_tears_down(cluster: Cluster) -> None:
     while subnet in nsrun(cluster.router, "ip", "route").stdout:  # released at once: the route is withdrawn
         assert time.monotonic() < deadline, nsrun(cluster.router, "ip", "route").stdout
         time.sleep(0.2)
+
+
+def _leave(node: Node, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = ["nsenter", f"--net={node.ns}", HUBNET, "node", "leave", "--state-dir", node.state, *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def _torn_down(node: Node) -> bool:
+    return (
+        "v-net-0" not in nsrun(node.ns, "ip", "link").stdout
+        and "10.244.0.0/16" not in nsrun(node.ns, "ip", "route").stdout
+        and nsrun(node.ns, "nft", "list", "table", "ip", "hubnet", check=False).returncode != 0
+        and not os.path.exists(os.path.join(node.conf, "10-hubnet.conflist"))
+    )
+
+
+def test_leave_when_the_controller_no_longer_knows_the_node(cluster: Cluster) -> None:
+    """A record the controller does not have any more answers 401 to the node's secret: `leave` counts that as
+    deregistered and tears down (it used to fail forever)."""
+    n2 = cluster.nodes["n2"]
+    n2.stop_agent(signal.SIGTERM)
+    with open(os.path.join(n2.state, "secret"), "w") as f:
+        f.write("ab" * 32)  # a secret the controller never saw: what a node whose record is gone looks like
+    out = _leave(n2)
+    assert out.returncode == 0 and "already gone" in out.stdout, out.stdout + out.stderr
+    assert _torn_down(n2)
+
+
+def test_leave_force_tears_down_without_a_controller(cluster: Cluster) -> None:
+    n3 = cluster.add_node("n3", 53, 13)
+    n3.wait_ready()
+    n3.stop_agent(signal.SIGTERM)
+    cluster.stop_controller()
+    out = _leave(n3)
+    assert out.returncode == 1 and "--force" in out.stderr, out.stdout + out.stderr
+    assert "v-net-0" in nsrun(n3.ns, "ip", "link").stdout  # without --force nothing is torn down
+    out = _leave(n3, "--force")
+    assert out.returncode == 0 and "--force" in out.stdout, out.stdout + out.stderr
+    assert _torn_down(n3)
