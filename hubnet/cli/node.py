@@ -81,7 +81,13 @@ def join(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Agent(config).run(stop)
+    from node_client.agent.secret import SecretError
+
+    try:
+        Agent(config).run(stop)
+    except SecretError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @node_app.command()
@@ -109,10 +115,11 @@ def leave(
         cni_bin_dir=saved.get("cni_bin_dir", DEFAULT_BIN),
     )
     from node_client.agent.client import ControllerError
+    from node_client.agent.secret import SecretError
 
     try:
         outcome = Agent(config).leave(force=force)
-    except ControllerError as exc:
+    except (ControllerError, SecretError) as exc:
         hint = "nothing was torn down; --force tears down anyway"
         typer.echo(f"error: could not deregister {config.name}: {exc} ({hint})", err=True)
         raise typer.Exit(1) from None

@@ -21,7 +21,7 @@ from node_client.agent import cniconf, netsetup, podnet
 from node_client.agent.client import ControllerClient, ControllerError, Unreachable
 from node_client.agent.commands import Commands
 from node_client.agent.config import AgentConfig
-from node_client.agent.secret import load_or_create
+from node_client.agent.secret import SecretError, load_or_create
 from node_client.agent.server import AgentSocketServer
 from node_client.agent.state import NodeNetwork, NodeState, load_record, save_record
 from node_client.cni import ipam
@@ -113,6 +113,12 @@ class Agent:
         return outcome
 
     def _deregister(self, force: bool) -> str:
+        try:
+            load_or_create(self.config.secret_path)
+        except SecretError as exc:
+            if not force:
+                raise
+            return f"not deregistered, torn down anyway (--force): {exc}"
         client = self._client_factory(self.config.controller)
         try:
             client.deregister(name=self.config.name, secret=load_or_create(self.config.secret_path))

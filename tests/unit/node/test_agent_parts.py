@@ -13,7 +13,7 @@ import pytest
 from hubnet.linux.nft import masquerade_ruleset
 from node_client.agent.agent import backoff, heartbeat_interval
 from node_client.agent.client import ControllerClient, ControllerError, Unreachable
-from node_client.agent.secret import load_or_create
+from node_client.agent.secret import SecretError, load_or_create
 from node_client.agent.state import NodeNetwork
 
 
@@ -78,3 +78,37 @@ def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert len(bytes.fromhex(first)) >= 32
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_or_create(path) == first
+
+
+@pytest.mark.parametrize("content", ["", "ab12", "ab" * 10 + "\n", "not a secret with spaces " * 3])
+def test_a_malformed_secret_file_is_refused_not_replaced(tmp_path: Path, content: str) -> None:
+    """A truncated secret must not silently become a new one (the controller would answer name-taken forever)."""
+    path = tmp_path / "secret"
+    path.write_text(content)
+    with pytest.raises(SecretError, match="Refusing to replace it"):
+        load_or_create(str(path))
+    assert path.read_text() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["secret"]  # no temp file left either
+
+
+def test_a_new_secret_is_fsynced_with_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    state = tmp_path / "state"
+    value = load_or_create(str(state / "secret"))
+    assert (state / "secret").read_text() == value
+    assert any(p.startswith(str(state / "secret.tmp")) for p in synced)  # the content, before it is linked in
+    assert str(state) in synced  # the directory entry
+    assert [p.name for p in state.iterdir()] == ["secret"]
+
+
+def test_an_existing_secret_is_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("A" * 43 + "\n")  # a valid secret that is not ours in format (43 url-safe characters)
+    assert load_or_create(str(path)) == "A" * 43
