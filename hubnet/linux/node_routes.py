@@ -15,20 +15,26 @@ from hubnet.linux.handle import translate
 DEFAULT = IPv4Network("0.0.0.0/0")
 
 
-def replace(h: Any, dst: IPv4Network, gateway: IPv4Address, oif: int | None = None) -> None:
-    """Install (or correct) `dst via gateway` in the main table; idempotent."""
+def replace(h: Any, dst: IPv4Network, gateway: IPv4Address, oif: int | None = None, proto: int | None = None) -> None:
+    """Install (or correct) `dst via gateway` in the main table; idempotent. `proto` marks the route as ours."""
     spec: dict[str, Any] = {"dst": str(dst), "gateway": str(gateway)}
     if oif is not None:
         spec["oif"] = oif
+    if proto is not None:
+        spec["proto"] = proto
     try:
         h.route("replace", **spec)
     except NetlinkError as exc:
         raise translate(exc, f"replace route {dst} via {gateway}") from None
 
 
-def delete(h: Any, dst: IPv4Network, gateway: IPv4Address) -> None:
+def delete(h: Any, dst: IPv4Network, gateway: IPv4Address, proto: int | None = None) -> None:
+    """Delete `dst via gateway` (only with protocol `proto` when given: the kernel matches all three)."""
+    spec: dict[str, Any] = {"dst": str(dst), "gateway": str(gateway)}
+    if proto is not None:
+        spec["proto"] = proto
     try:
-        h.route("del", dst=str(dst), gateway=str(gateway))
+        h.route("del", **spec)
     except NetlinkError as exc:
         if exc.code not in (3, 2, 19):  # ESRCH, ENOENT, ENODEV: already gone
             raise translate(exc, f"delete route {dst} via {gateway}") from None
@@ -44,4 +50,14 @@ def gateway_of(h: Any, dst: IPv4Network) -> IPv4Address | None:
             continue
         gw = msg.get("RTA_GATEWAY")
         return IPv4Address(gw) if gw else None
+    return None
+
+
+def lookup(h: Any, dst: IPv4Network) -> tuple[IPv4Address | None, int] | None:
+    """(gateway, protocol) of the main-table route to exactly `dst`, or None when there is none."""
+    for msg in h.get_routes(family=2, table=254):
+        if msg["dst_len"] != dst.prefixlen or IPv4Address(msg.get("RTA_DST") or "0.0.0.0") != dst.network_address:
+            continue
+        gw = msg.get("RTA_GATEWAY")
+        return (IPv4Address(gw) if gw else None), int(msg["proto"])
     return None

@@ -6,7 +6,7 @@ Every step is idempotent and repairs drift, so the agent runs it at start and af
 from __future__ import annotations
 
 import logging
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from hubnet.linux import addresses, links, nft, node_routes, sysctl
@@ -14,6 +14,9 @@ from hubnet.linux.netns import handle
 from node_client.agent.state import NodeNetwork
 
 log = logging.getLogger(__name__)
+# The protocol number marking hubnet's routes, as on the router (docs/routing.md): the node's cluster routes carry
+# it, and only routes carrying it are ever replaced or deleted.
+PROTO = 44
 
 
 def ensure(network: NodeNetwork, bridge: str) -> None:
@@ -24,13 +27,23 @@ def ensure(network: NodeNetwork, bridge: str) -> None:
         stale = addresses.ensure_only(h, index, gw, bridge)
         if stale:
             log.warning("bridge %s had stale addresses %s; replaced by %s", bridge, [str(a) for a in stale], gw)
-        if network.router is not None:
-            default_gw = node_routes.gateway_of(h, node_routes.DEFAULT)
+        if network.router is not None and node_routes.gateway_of(h, node_routes.DEFAULT) != network.router:
             for cidr in network.cluster_cidrs:
-                if default_gw != network.router:
-                    node_routes.replace(h, cidr, network.router)
+                _ensure_cluster_route(h, cidr, network)
     sysctl.ensure(sysctl.IP_FORWARD, "1")
     nft.apply(nft.masquerade_ruleset(network.subnet, network.cluster_cidrs or (network.subnet,)))
+
+
+def _ensure_cluster_route(h: Any, cidr: IPv4Network, network: NodeNetwork) -> None:
+    """`cidr via router proto 44`, unless someone else's route to `cidr` is there: that one is left alone."""
+    assert network.router is not None
+    found = node_routes.lookup(h, cidr)
+    if found is not None and found[1] != PROTO:
+        gw, proto = found
+        if gw != network.router:
+            log.warning("route to %s via %s (proto %d) is not ours: left alone; pods may not reach it", cidr, gw, proto)
+        return
+    node_routes.replace(h, cidr, network.router, proto=PROTO)
 
 
 def bridge_state(bridge: str) -> dict[str, Any]:
@@ -43,11 +56,10 @@ def bridge_state(bridge: str) -> dict[str, Any]:
 
 
 def teardown(network: NodeNetwork | None, bridge: str) -> None:
-    """Undo `ensure` (for `hubnet node leave`): masquerade table, cluster routes, bridge. Missing is success."""
+    """Undo `ensure` (for `hubnet node leave`): masquerade table, our cluster routes, bridge. Missing is success."""
     nft.delete_table()
     with handle() as h:
         if network is not None and network.router is not None:
             for cidr in network.cluster_cidrs:
-                if node_routes.gateway_of(h, cidr) == network.router:
-                    node_routes.delete(h, cidr, network.router)
+                node_routes.delete(h, cidr, network.router, proto=PROTO)  # ours only: the kernel matches all three
         links.delete_link(h, bridge)

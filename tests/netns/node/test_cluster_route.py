@@ -1,0 +1,59 @@
+"""The node's cluster routes carry hubnet's protocol number (44): an operator's route to a cluster CIDR is neither
+replaced by the agent's set-up nor deleted by `leave`'s teardown, even when it points at the same router."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.netns.node.support import drop_ns, make_ns, nsrun
+from tests.support.prereq import need, need_root_netns
+
+pytestmark = pytest.mark.netns
+SCRIPT = """
+import sys
+from ipaddress import IPv4Address, IPv4Network
+from node_client.agent import netsetup
+from node_client.agent.state import NodeNetwork
+cidrs = (IPv4Network("10.244.0.0/16"), IPv4Network("10.245.0.0/16"))
+network = NodeNetwork(IPv4Network("10.244.12.0/24"), cidrs, IPv4Address("192.168.77.1"))
+getattr(netsetup, sys.argv[1])(network, "v-net-0")
+"""
+
+
+@pytest.fixture
+def node_ns() -> Iterator[str]:
+    need_root_netns()
+    need(shutil.which("nft") is not None, "needs nftables (`nft`)")
+    ns = make_ns("node")
+    try:
+        nsrun(ns, "ip", "link", "add", "hnt-u0", "type", "veth", "peer", "name", "hnt-u1")
+        nsrun(ns, "ip", "link", "set", "hnt-u1", "up")
+        nsrun(ns, "ip", "addr", "add", "192.168.77.11/24", "dev", "hnt-u0")
+        nsrun(ns, "ip", "link", "set", "hnt-u0", "up")
+        yield ns
+    finally:
+        drop_ns(ns)
+
+
+def _routes(ns: str) -> list[str]:
+    out = nsrun(ns, "ip", "-N", "-4", "route", "show").stdout  # -N: protocol numbers, not names
+    return [" ".join(line.split()) for line in out.splitlines()]
+
+
+def test_cluster_routes_are_ours_by_protocol_and_a_foreign_one_is_untouched(node_ns: str) -> None:
+    foreign = "10.245.0.0/16 via 192.168.77.1 dev hnt-u0"  # plain `ip route add`: proto boot (not printed)
+    nsrun(node_ns, "ip", "route", "add", "10.245.0.0/16", "via", "192.168.77.1")
+    nsrun(node_ns, sys.executable, "-c", SCRIPT, "ensure")
+    routes = _routes(node_ns)
+    assert "10.244.0.0/16 via 192.168.77.1 dev hnt-u0 proto 44" in routes, routes
+    assert foreign in routes, routes  # not replaced by ours
+    nsrun(node_ns, sys.executable, "-c", SCRIPT, "ensure")  # idempotent
+    assert _routes(node_ns) == routes
+    nsrun(node_ns, sys.executable, "-c", SCRIPT, "teardown")
+    routes = _routes(node_ns)
+    assert not any(r.startswith("10.244.0.0/16") for r in routes), routes
+    assert foreign in routes, routes  # same prefix and next hop, other protocol: not ours, not deleted
