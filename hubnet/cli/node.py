@@ -82,10 +82,11 @@ def join(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     from node_client.agent.secret import SecretError
+    from node_client.agent.server import AlreadyRunning
 
     try:
         Agent(config).run(stop)
-    except SecretError as exc:
+    except (SecretError, AlreadyRunning) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 

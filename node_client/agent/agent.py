@@ -22,7 +22,7 @@ from node_client.agent.client import ControllerClient, ControllerError, Unreacha
 from node_client.agent.commands import Commands
 from node_client.agent.config import AgentConfig
 from node_client.agent.secret import SecretError, load_or_create
-from node_client.agent.server import AgentSocketServer
+from node_client.agent.server import AgentSocketServer, lock_state_dir
 from node_client.agent.state import NodeNetwork, NodeState, load_record, save_record
 from node_client.cni import ipam
 
@@ -63,6 +63,13 @@ class Agent:
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set. The node network stays in place afterwards."""
         os.makedirs(self.config.state_dir, mode=0o700, exist_ok=True)
+        lock = lock_state_dir(self.config.state_dir)  # raises AlreadyRunning before anything is touched
+        try:
+            self._run(stop)
+        finally:
+            os.close(lock)
+
+    def _run(self, stop: threading.Event) -> None:
         secret = load_or_create(self.config.secret_path)
         if self.config.fixed_subnet is not None:
             self._apply({"route_state": "programmed"}, fixed=True)

@@ -3,12 +3,14 @@
 Two request formats: the Python shim's validated JSON request, answered `{"result": <ADD result or null>}` or
 `{"error": {"code", "msg", "details"}}`; and the compiled plugin's raw environment + stdin (`rawwire`), which the
 agent validates with the shim's own code (`shim.run`) and answers with the exit status and the exact output. The
-socket is 0600 (root): whoever may talk to it may change the node's network.
+socket is 0600 (root): whoever may talk to it may change the node's network. Reads and writes time out (a client
+that never half-closes is dropped), and one flock on `agent.lock` keeps a second agent off the same state dir.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import logging
@@ -25,11 +27,39 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[Request], Any]
 
 
+class AlreadyRunning(Exception):
+    """Another agent holds the state directory's lock."""
+
+
+def lock_state_dir(state_dir: str) -> int:
+    """Take `state_dir/agent.lock` (flock, held until the process exits) so that a second agent on the same state
+    dir fails at once instead of unlinking the first one's socket. Returns the fd to keep open."""
+    path = os.path.join(state_dir, "agent.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(f"another hubnet agent (pid {holder}) is running with state dir {state_dir!r}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 class _Handler(socketserver.StreamRequestHandler):
     server: AgentSocketServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.request_timeout)  # a client that never half-closes: no hang
+
     def handle(self) -> None:
-        raw = self.rfile.read()
+        try:
+            raw = self.rfile.read()
+        except TimeoutError:
+            log.warning("dropped a plugin connection: no complete request in %.1fs", self.server.request_timeout)
+            return
         if not raw:
             return  # a liveness probe: connected and closed
         if rawwire.is_raw(raw):
@@ -39,7 +69,7 @@ class _Handler(socketserver.StreamRequestHandler):
             out = json.dumps(answer, separators=(",", ":")).encode()
         try:
             self.wfile.write(out)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             log.warning("plugin went away before its answer %s", out[:200])
 
 
@@ -49,8 +79,9 @@ class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
     block_on_close = True
     request_queue_size = 512  # a burst of parallel pod starts must queue, not bounce with EAGAIN
 
-    def __init__(self, path: str, dispatch: Dispatch) -> None:
+    def __init__(self, path: str, dispatch: Dispatch, *, request_timeout: float = 10.0) -> None:
         self.dispatch = dispatch
+        self.request_timeout = request_timeout  # per socket read/write; bounds how long a stop can wait
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         if os.path.exists(path):
             os.unlink(path)  # a socket file left by a killed agent

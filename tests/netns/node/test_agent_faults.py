@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -64,3 +66,29 @@ def test_unwritable_cni_bin_dir_keeps_the_agent_running_not_ready_then_ready(bar
     os.unlink(node.bin)
     node.wait_listening(timeout=20)  # retried with back-off: plugin and conflist written
     node.wait_ready()
+
+
+def test_a_second_agent_on_the_same_state_dir_exits_with_a_clear_error(fresh_node: Node) -> None:
+    node = fresh_node
+    second = subprocess.run(node.agent_args(), capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "another hubnet agent" in second.stderr and node.state in second.stderr, second.stderr
+    assert node.proc is not None and node.proc.poll() is None
+    assert os.path.exists(os.path.join(node.state, "agent.sock"))  # the first agent's socket was left alone
+    node.runtime.status()  # and it still answers
+
+
+def test_sigterm_is_not_blocked_by_a_client_that_never_finishes(fresh_node: Node) -> None:
+    node = fresh_node
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(os.path.join(node.state, "agent.sock"))
+        client.sendall(b"HNRAW1\n")  # a request that never ends
+        time.sleep(0.2)
+        assert node.proc is not None
+        started = time.monotonic()
+        node.proc.send_signal(signal.SIGTERM)
+        assert node.proc.wait(30) == 0, node.log()
+        assert time.monotonic() - started < 15  # bounded by the 10 s request timeout
+    finally:
+        client.close()
