@@ -23,6 +23,7 @@ fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
 fi
-.venv/bin/pip install -q -e '.[test]'
+# Quiet: this machine's pip config names find-links folders that may not exist (one warning line each).
+.venv/bin/pip install -q -e '.[test]' 2>&1 | { grep -vE "^WARNING: Location|BuildBackendWarning|^ *!!|\*{10}|^ *$|careful with folders|same$|name as your package|WheelFile" || true; }
