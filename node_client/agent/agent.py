@@ -36,12 +36,15 @@ def backoff(failures: int, *, base: float = 0.5, cap: float = 30.0) -> float:
     return random.uniform(delay / 2, delay)
 
 
-def heartbeat_interval(record: dict[str, Any]) -> float:
-    """A third of the lease, between 1 and 10 s; 0.5 s while waiting for the route (readiness comes sooner)."""
-    if record.get("route_state") != "programmed":
-        return 0.5
+def heartbeat_interval(record: dict[str, Any], waiting: int = 0) -> float:
+    """A third of the lease, between 1 and 10 s (jittered). While waiting for the route (`waiting` answers in a row
+    said not programmed) 0.5 s doubling up to that: readiness comes soon after the reconciler's pass, yet a node
+    that never becomes ready (route backend `none`, a failing router) does not poll at 2 Hz forever."""
     ttl = float(record.get("lease_ttl_seconds") or 30)
-    return max(1.0, min(10.0, ttl / 3)) * random.uniform(0.8, 1.0)
+    regular = max(1.0, min(10.0, ttl / 3))
+    if record.get("route_state") != "programmed":
+        return min(regular, 0.5 * 2 ** min(waiting, 16))
+    return regular * random.uniform(0.8, 1.0)
 
 
 def refused(exc: ControllerError) -> bool:
@@ -143,7 +146,7 @@ class Agent:
     # -- controller --------------------------------------------------------------------------------------------
     def _sync_loop(self, secret: str, stop: threading.Event) -> None:
         client = self._client_factory(self.config.controller)
-        registered, failures, delay = False, 0, 0.0
+        registered, failures, waiting, delay = False, 0, 0, 0.0
         try:
             while not stop.wait(delay):
                 try:
@@ -158,7 +161,8 @@ class Agent:
                         )
                         registered = True
                     self._apply(record)
-                    failures, delay = 0, heartbeat_interval(record)
+                    failures, delay = 0, heartbeat_interval(record, waiting)
+                    waiting = 0 if record.get("route_state") == "programmed" else waiting + 1
                 except Unreachable as exc:
                     failures += 1
                     delay = backoff(failures)

@@ -30,6 +30,14 @@ def test_heartbeat_interval() -> None:
     assert heartbeat_interval({"route_state": "programmed", "lease_ttl_seconds": 600}) <= 10.0
 
 
+def test_heartbeat_backs_off_while_the_route_is_not_programmed() -> None:
+    """0.5 s doubling up to a third of the TTL: a node that never becomes ready does not poll at 2 Hz forever."""
+    pending = {"route_state": "pending", "lease_ttl_seconds": 30}
+    assert [heartbeat_interval(pending, n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    short = {"route_state": "pending", "lease_ttl_seconds": 6}
+    assert heartbeat_interval(short, 100) == 2.0
+
+
 def test_record_outside_cluster_cidr_is_refused() -> None:
     good = {"subnet": "10.244.1.0/24", "cluster_cidrs": ["10.244.0.0/16"], "router_address": "192.168.1.1"}
     net = NodeNetwork.from_record(good)
