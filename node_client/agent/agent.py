@@ -43,7 +43,7 @@ def heartbeat_interval(record: dict[str, Any], waiting: int = 0) -> float:
     ttl = float(record.get("lease_ttl_seconds") or 30)
     regular = max(1.0, min(10.0, ttl / 3))
     if record.get("route_state") != "programmed":
-        return min(regular, 0.5 * 2 ** min(waiting, 16))
+        return min(regular, 0.5 * 2.0 ** min(waiting, 16))
     return regular * random.uniform(0.8, 1.0)
 
 
