@@ -1,7 +1,8 @@
 """SQLAlchemy 2 tables. The schema itself enforces the invariants (unique names, non-overlapping subnets).
 
 Subnets and addresses are `inet` on PostgreSQL (so `EXCLUDE USING gist (subnet inet_ops WITH &&)` can forbid
-overlaps) and text on SQLite (a partial unique index on the subnet; allocation is serialized by BEGIN IMMEDIATE).
+overlaps) and text on SQLite (a partial unique index on the subnet, plus net_lo/net_hi integers that the allocator's
+overlap check searches; allocation is serialized by BEGIN IMMEDIATE).
 Times are UNIX epoch seconds (float): portable and cheap to compare.
 """
 
@@ -89,6 +90,9 @@ nodes = Table(
     Column("route_error", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The subnet's first and last address as integers (server.db.ranges): SQLite's overlap check (migration 0005).
+    Column("net_lo", BigInteger),
+    Column("net_hi", BigInteger),
     Index("ix_nodes_secret_hash", "secret_hash"),
     Index("ix_nodes_state_expires_at", "state", "expires_at"),
     Index("ix_nodes_pool_id_reuse", "pool_id", "state", "reissued", "released_at"),
@@ -101,6 +105,7 @@ nodes = Table(
         postgresql_where=NOT_RELEASED,
     ),
     Index("uq_nodes_subnet_live", "subnet", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    Index("ix_nodes_net_lo_live", "net_lo", "net_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
 )
 
 # PostgreSQL additionally forbids *overlapping* live subnets (created in the migration, see 0002):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from ipaddress import IPv4Network
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select, union_all, update
 
 from server.db.models import Inet, events, nodes, pools, revision_counter
+from server.db.ranges import backfill_ranges, net_range, supernet_starts
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
@@ -31,6 +33,14 @@ _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
 _NODE_LOCKED = _NODE.with_for_update()
 _BY_SECRET = select(nodes.c.name).where(nodes.c.secret_hash == bindparam("digest")).limit(1)
 _IN_USE_EQ = select(nodes.c.id).where(nodes.c.subnet == bindparam("subnet", type_=Inet()), LIVE).limit(1)
+# SQLite: a live row overlaps [lo, hi] when it starts inside it, or starts where a network containing it starts
+# (rows are CIDR-aligned) and reaches lo. Two index searches (a UNION ALL: with an OR SQLite scans the index).
+_IN_USE_RANGE = union_all(
+    select(nodes.c.id).where(LIVE, nodes.c.net_lo.between(bindparam("lo"), bindparam("hi"))),
+    select(nodes.c.id).where(
+        LIVE, nodes.c.net_lo.in_(bindparam("starts", expanding=True)), nodes.c.net_hi >= bindparam("lo")
+    ),
+).limit(1)
 _IN_USE_PG = select(nodes.c.id).where(nodes.c.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE).limit(1)
 _ADDRESS = select(nodes.c.name).where(nodes.c.address == bindparam("address", type_=Inet()), LIVE).limit(1)
 _OLDEST_RELEASED = (
@@ -137,9 +147,22 @@ class Repository:
         return self.conn.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
 
     def subnet_in_use(self, subnet: str) -> bool:
-        """A live node holds `subnet` (on PostgreSQL: anything overlapping it, through the gist index)."""
-        query = _IN_USE_PG if self.pg else _IN_USE_EQ
-        return self.conn.execute(query, {"subnet": subnet}).first() is not None
+        """A live node holds anything overlapping `subnet` (PostgreSQL: inet && on the gist index; SQLite: an
+        integer range query, see server.db.ranges)."""
+        if self.pg:
+            return self.conn.execute(_IN_USE_PG, {"subnet": subnet}).first() is not None
+        try:
+            network = IPv4Network(subnet, strict=False)
+        except ValueError:  # a flagged row's text: only the same text can clash with it
+            return self.conn.execute(_IN_USE_EQ, {"subnet": subnet}).first() is not None
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        params = {"lo": lo, "hi": hi, "starts": supernet_starts(lo, network.prefixlen)}
+        return self.conn.execute(_IN_USE_RANGE, params).first() is not None
+
+    def backfill_ranges(self) -> int:
+        """Rows without net_lo/net_hi (written by hand or by an older controller) get them; returns how many."""
+        self.writes += 1
+        return backfill_ranges(self.conn)
 
     def address_holder(self, address: str) -> str | None:
         return self.conn.execute(_ADDRESS, {"address": address}).scalar_one_or_none()
@@ -155,7 +178,8 @@ class Repository:
 
     def insert_node(self, **values: Any) -> None:
         self.writes += 1
-        self.conn.execute(_INSERT_NODE, values)
+        net_lo, net_hi = net_range(values["subnet"])
+        self.conn.execute(_INSERT_NODE, {"net_lo": net_lo, "net_hi": net_hi, **values})
 
     def update_node(self, node_id: int, **values: Any) -> None:
         self.writes += 1

@@ -116,6 +116,9 @@ def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[PoolUsage], 
 
 def scan(ctl: Controller) -> list[Flagged]:
     """Start-up check of every stored row: never fatal, every bad row logged (a bad row must not crash-loop us)."""
+    filled = ctl.write(lambda uow: uow.repo.backfill_ranges())  # overlap checks need every row's integer range
+    if filled:
+        log.info("filled in the address range of %d node rows", filled)
     bad = ctl.read(lambda uow: flagged(ctl, uow))
     for row in bad:
         log.warning("node %r has subnet %r address %r flagged %s", row.name, row.subnet, row.address, row.flags)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, pool
 
 from server.db import migrate
 from tests.integration.conftest import fresh_db
-from tests.integration.support import HUBNET, Databases
+from tests.integration.support import HUBNET, Databases, sql
 
 TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "alembic_version"}
-HEAD = "0004"
+HEAD = "0005"
+INSERT_NODE = (
+    "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
+    "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
+    "'pending', 0, 0)"
+)
 
 
 def _tables(url: str) -> set[str]:
@@ -28,13 +34,25 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0003", "0002", "0001", "base"):
+    for step in ("0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
     migrate.upgrade(url)  # idempotent
+
+
+def test_0005_fills_in_the_range_of_existing_rows(databases: Databases, db_kind: str) -> None:
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0004")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 0, 0)")
+    for name, subnet in (("legacy", "10.244.0.0/23"), ("one", "10.244.7.0/24")):
+        sql(url, INSERT_NODE, {"name": name, "subnet": subnet, "address": f"172.31.0.{len(name)}"})
+    migrate.upgrade(url)
+    rows = sql(url, "SELECT name, net_lo, net_hi FROM nodes ORDER BY name")
+    base = int(IPv4Address("10.244.0.0"))
+    assert rows == [("legacy", base, base + 511), ("one", base + 7 * 256, base + 8 * 256 - 1)]
 
 
 def test_cli_upgrade_from_any_directory(databases: Databases, db_kind: str, tmp_path: Path) -> None:
