@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Interface, ip_interface
 from typing import Any
 
-from node_client.cni.skel import version_key
+from node_client.cni.skel import DECODE_FAILURE, CniError, version_key
 
 
 def add_result(
@@ -37,15 +38,44 @@ def add_result(
 
 
 def prev_address(config: dict[str, Any], ifname: str) -> str | None:
-    """The pod address recorded in `prevResult` for `ifname` (CIDR form), or None when there is none."""
+    """The IPv4 pod address recorded in `prevResult` for `ifname` (CIDR form), or None when there is none.
+
+    A `prevResult` that is not a result (not an object, interfaces/ips not lists of objects, a bad interface
+    index or address) is the runtime's mistake: CniError 6 (decode failure) naming the field, not a crash (999).
+    """
     prev = config.get("prevResult")
-    if not isinstance(prev, dict):
+    if prev is None:
         return None
-    interfaces = prev.get("interfaces") or []
-    for ip in prev.get("ips") or []:
+    if not isinstance(prev, dict):
+        raise _bad("prevResult is not a JSON object")
+    interfaces = _objects(prev, "interfaces")
+    for n, ip in enumerate(_objects(prev, "ips")):
         idx = ip.get("interface")
-        if isinstance(idx, int) and 0 <= idx < len(interfaces) and interfaces[idx].get("name") != ifname:
-            continue
-        if ip.get("address"):
-            return str(ip["address"])
+        if idx is not None:
+            if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(interfaces):
+                raise _bad(f"prevResult.ips[{n}].interface {idx!r} is not an index into prevResult.interfaces")
+            if interfaces[idx].get("name") != ifname:
+                continue
+        address = ip.get("address")
+        try:
+            if not isinstance(address, str) or "/" not in address:
+                raise ValueError
+            parsed = ip_interface(address)
+        except ValueError:
+            raise _bad(f"prevResult.ips[{n}].address {address!r} is not an IP address in CIDR form") from None
+        if isinstance(parsed, IPv4Interface):
+            return address
     return None
+
+
+def _objects(prev: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = prev.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _bad(f"prevResult.{key} is not a list of objects")
+    return items
+
+
+def _bad(message: str) -> CniError:
+    return CniError(DECODE_FAILURE, f"invalid prevResult: {message}")

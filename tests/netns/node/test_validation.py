@@ -130,3 +130,22 @@ def test_bad_netns_on_add_is_code_8(node: Node, which: str) -> None:
     status, out = node.exec_plugin(_env(node, CNI_NETNS=netns), _conf(node))
     assert status != 0 and out["code"] == 8, out
     assert node.reservations() == []
+
+
+@pytest.mark.parametrize(
+    "prev",
+    [
+        {"ips": [{"address": "10.244.7.300/24"}]},
+        {"interfaces": ["eth0"], "ips": [{"address": "10.244.7.2/24", "interface": 0}]},
+        "not a result",
+    ],
+)
+def test_malformed_prev_result_on_check_is_code_6_naming_it(node: Node, prev: Any) -> None:
+    pod = node.new_pod_netns()
+    node.add("prevbad", pod)
+    try:
+        env = _env(node, CNI_COMMAND="CHECK", CNI_CONTAINERID="prevbad", CNI_NETNS=pod)
+        status, out = node.exec_plugin(env, _conf(node, prevResult=prev))
+        assert status != 0 and out["code"] == 6 and "prevResult" in out["msg"], out
+    finally:
+        node.runtime.delete("prevbad")
