@@ -102,14 +102,17 @@ def _routes(
     owned: dict[str, list[str]] = {}
     for prefix, hop in routes:
         owned.setdefault(prefix, []).append(hop)
-    holders = {str(net): n for n in nodes if (net := parsed[n.name]) is not None}
-    for subject, node in holders.items():
-        hops = owned.get(subject)
+    holders: dict[str, list[NodeFacts]] = {}  # several only when subnets are duplicated (reported as overlap)
+    for node in nodes:
+        if (net := parsed[node.name]) is not None:
+            holders.setdefault(str(net), []).append(node)
+    for subject, held_by in holders.items():
+        node, hops = held_by[0], owned.get(subject)
         if not hops:
             yield Problem("route-missing", node.name, subject, f"no route for {subject} via {node.address}")
             continue
         for hop in hops:
-            if not _same_ip(hop, node.address):
+            if not any(_same_ip(hop, n.address) for n in held_by):
                 detail = f"route {subject} via {hop}, but node {node.name} is at {node.address}"
                 yield Problem("route-next-hop", node.name, subject, detail)
     for prefix, hops in owned.items():

@@ -1,0 +1,64 @@
+"""The pure integrity check: named cases, one per kind and per edge (no routes checked, old agents, bad rows)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+
+import pytest
+
+from server.domain.integrity import BridgeReport, NodeFacts, check
+
+POOLS = [IPv4Network("10.244.0.0/16")]
+A = NodeFacts("a", "192.168.1.11", "10.244.1.0/24")
+B = NodeFacts("b", "192.168.1.12", "10.244.2.0/24")
+ROUTES = [("10.244.1.0/24", "192.168.1.11"), ("10.244.2.0/24", "192.168.1.12")]
+GOOD = {"a": BridgeReport("v-net-0", ("10.244.1.1/24",)), "b": BridgeReport("v-net-0", ("10.244.2.1/24",))}
+
+CASES = {
+    "clean": ([A, B], ROUTES, GOOD, []),
+    "identical subnets": ([A, NodeFacts("c", "192.168.1.13", A.subnet)], ROUTES[:1], {}, ["subnet-overlap:c"]),
+    "wider subnet covers another": (
+        [NodeFacts("w", "192.168.1.14", "10.244.0.0/23"), A],
+        [("10.244.0.0/23", "192.168.1.14"), ROUTES[0]],
+        {},
+        ["subnet-overlap:a"],
+    ),
+    "outside every pool": (
+        [NodeFacts("o", "192.168.1.15", "10.99.0.0/24")],
+        [("10.99.0.0/24", "192.168.1.15")],
+        {},
+        ["subnet-outside-pools:o"],
+    ),
+    "unparsable subnet": ([NodeFacts("x", "192.168.1.16", "garbage")], [], {}, ["subnet-outside-pools:x"]),
+    "route missing": ([A, B], ROUTES[:1], GOOD, ["route-missing:b"]),
+    "route orphan": ([A], ROUTES, {}, ["route-orphan:10.244.2.0/24"]),
+    "wrong next hop": ([A], [("10.244.1.0/24", "192.168.1.99")], {}, ["route-next-hop:a"]),
+    "bridge without gateway": (
+        [A],
+        ROUTES[:1],
+        {"a": BridgeReport("v-net-0", ("10.244.1.2/24",))},
+        ["bridge-gateway:a"],
+    ),
+    "gateway with the wrong prefix": (
+        [A],
+        ROUTES[:1],
+        {"a": BridgeReport("v-net-0", ("10.244.1.1/16",))},
+        ["bridge-gateway:a"],
+    ),
+    "old agent (no report)": ([A], ROUTES[:1], {}, []),
+}
+
+
+@pytest.mark.parametrize(("nodes", "routes", "bridges", "expected"), CASES.values(), ids=CASES.keys())
+def test_check(
+    nodes: list[NodeFacts],
+    routes: list[tuple[str, str]],
+    bridges: dict[str, BridgeReport],
+    expected: list[str],
+) -> None:
+    found = [f"{p.kind}:{p.node or p.subject}" for p in check(nodes, POOLS, routes, bridges)]
+    assert found == expected
+
+
+def test_without_a_route_backend_routes_are_not_checked() -> None:
+    assert check([A, B], POOLS, None, {}) == []
