@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from server.api import openapi
 from server.domain.errors import HubnetError
 
 PROBLEM = "application/problem+json"
@@ -22,13 +23,22 @@ def problem_type(slug: str) -> str:
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, *, instance: str | None = None, **extra: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail, **extra}
     if instance:
         body["instance"] = instance
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -55,9 +65,23 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
+    """Framework errors: 404/405 (405 keeps its `Allow` header); a body that is not even JSON text -> 422 like
+    any other malformed body, naming `body`."""
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        detail = f"body: {exc.detail}"
+        errors = [{"field": "body", "message": str(exc.detail)}]
+        return problem(422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors)
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:  # Starlette lists only the first route's methods; a path may have several routes
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path, headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method served on this path, as the OpenAPI document lists them (a path may have several routes)."""
+    return ", ".join(openapi.methods_for(request.app, request.url.path))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -73,3 +97,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+    openapi.document_problems(app)

@@ -12,6 +12,7 @@ from server.domain.errors import InvalidInput
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
 SECRET_MIN, SECRET_MAX = 43, 512
+_THIS_NETWORK = IPv4Network("0.0.0.0/8")
 
 
 def check_name(name: str) -> str:
@@ -67,6 +68,8 @@ def check_address(
 def _special_kind(address: IPv4Address) -> str | None:
     if address.is_unspecified:
         return "unspecified"
+    if address in _THIS_NETWORK:  # 0.0.0.0/8: "this host on this network", never a destination (RFC 1122)
+        return "this-network"
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
