@@ -26,15 +26,39 @@ class NodeNetwork:
 
     @classmethod
     def from_record(cls, record: dict[str, Any], router: IPv4Address | None = None) -> NodeNetwork:
-        """Validate the controller's answer: a /24-ish subnet inside one of the cluster CIDRs (never trust blindly)."""
-        subnet = parse_network(str(record["subnet"]))
-        cidrs = tuple(parse_network(str(c)) for c in record.get("cluster_cidrs") or ())
-        if cidrs and not any(subnet.subnet_of(c) for c in cidrs):
+        """Validate the controller's answer (never trust blindly): the subnet lies inside one of the cluster CIDRs,
+        the gateway (when given) is its first host, every field has its type. Raises ValueError/KeyError."""
+        subnet = _network(record["subnet"], "subnet")
+        raw_cidrs = record.get("cluster_cidrs")
+        if not isinstance(raw_cidrs, list) or not raw_cidrs:
+            raise ValueError(f"controller gave no cluster CIDR list (cluster_cidrs={raw_cidrs!r})")
+        cidrs = tuple(_network(c, "cluster_cidrs") for c in raw_cidrs)
+        if not any(subnet.subnet_of(c) for c in cidrs):
             raise ValueError(f"controller gave subnet {subnet} outside the cluster CIDRs {[str(c) for c in cidrs]}")
         if subnet.prefixlen > 30:
             raise ValueError(f"controller gave subnet {subnet}, too small for pods")
+        if record.get("gateway") is not None and _address(record["gateway"], "gateway") != gateway(subnet):
+            raise ValueError(f"controller gave gateway {record['gateway']}, not the first host of subnet {subnet}")
         addr = record.get("router_address")
-        return cls(subnet, cidrs, router or (IPv4Address(addr) if addr else None))
+        return cls(subnet, cidrs, router or (_address(addr, "router_address") if addr is not None else None))
+
+
+def _network(value: object, field: str) -> IPv4Network:
+    if not isinstance(value, str):
+        raise ValueError(f"controller gave {field} {value!r}, not a CIDR string")
+    try:
+        return parse_network(value)
+    except ValueError as exc:
+        raise ValueError(f"controller gave {field} {value!r}: {exc}") from None
+
+
+def _address(value: object, field: str) -> IPv4Address:
+    if not isinstance(value, str):
+        raise ValueError(f"controller gave {field} {value!r}, not an IPv4 address string")
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        raise ValueError(f"controller gave {field} {value!r}, not an IPv4 address") from None
 
 
 class NodeState:

@@ -160,6 +160,8 @@ def decode_config(stdin: bytes) -> dict[str, Any]:
         config = fastjson.loads(stdin)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CniError(DECODE_FAILURE, f"error unmarshall network config: {exc}") from None
+    except RecursionError:  # found by fuzzing: `[[[[...` nested past the interpreter's limit
+        raise CniError(DECODE_FAILURE, "error unmarshall network config: nested too deeply") from None
     if not isinstance(config, dict):
         raise CniError(DECODE_FAILURE, "error unmarshall network config: not a JSON object")
     name = config.get("name")

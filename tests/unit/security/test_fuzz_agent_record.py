@@ -1,0 +1,103 @@
+"""Hypothesis fuzzing of the node agent's parsing of the controller's node record (NodeNetwork.from_record):
+any answer either yields a network whose subnet lies inside a cluster CIDR and whose gateway lies in the subnet,
+or is refused with ValueError/KeyError (the agent's loop turns those into "not ready: invalid answer"). Never
+another exception, never a subnet outside the cluster CIDR, never a gateway outside the subnet."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from node_client.agent.state import NodeNetwork
+
+GOOD = {
+    "subnet": "10.244.1.0/24",
+    "gateway": "10.244.1.1",
+    "cluster_cidrs": ["10.244.0.0/16"],
+    "router_address": "192.168.1.1",
+}
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+)
+networks = st.builds(
+    lambda a, p: str(IPv4Network((a, p), strict=False)),
+    st.ip_addresses(v=4),
+    st.integers(min_value=0, max_value=32),
+)
+addresses = st.ip_addresses(v=4).map(str)
+records = st.fixed_dictionaries(
+    {},
+    optional={
+        "subnet": networks | json_values,
+        "gateway": addresses | json_values,
+        "cluster_cidrs": st.lists(networks, max_size=3) | json_values,
+        "router_address": addresses | json_values,
+        "route_state": st.sampled_from(["pending", "programmed"]) | json_values,
+    },
+)
+
+
+def _check(record: dict[str, Any]) -> None:
+    try:
+        network = NodeNetwork.from_record(record)
+    except (ValueError, KeyError):
+        return
+    assert network.subnet.prefixlen <= 30
+    assert network.cluster_cidrs and any(network.subnet.subnet_of(c) for c in network.cluster_cidrs)
+    assert network.gateway in network.subnet
+    if record.get("gateway") is not None:
+        assert str(network.gateway) == record["gateway"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(record=records)
+def test_any_answer_is_a_sound_network_or_refused(record: dict[str, Any]) -> None:
+    _check(record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=records)
+def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
+    _check({**GOOD, **changes})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"subnet": "10.99.1.0/24", "gateway": "10.99.1.1"}, "outside the cluster CIDRs"),
+        ({"gateway": "10.244.2.1"}, "gateway 10.244.2.1"),
+        ({"gateway": "10.244.1.0"}, "gateway 10.244.1.0"),
+        ({"cluster_cidrs": []}, "no cluster CIDR"),
+        ({"cluster_cidrs": "10.244.0.0/16"}, "cluster_cidrs"),
+        ({"cluster_cidrs": 5}, "cluster_cidrs"),
+        ({"router_address": 5}, "router_address"),
+        ({"subnet": ["10.244.1.0/24"]}, "subnet"),
+        ({"subnet": "10.244.1.7/24"}, "subnet '10.244.1.7/24'"),
+    ],
+    ids=[
+        "subnet-outside-cidr",
+        "gateway-outside-subnet",
+        "gateway-is-network",
+        "no-cidrs",
+        "cidrs-string",
+        "cidrs-int",
+        "router-int",
+        "subnet-list",
+        "subnet-host-bits",
+    ],
+)
+def test_refusals_say_what_is_wrong(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        NodeNetwork.from_record({**GOOD, **change})
+
+
+def test_a_good_answer_is_accepted() -> None:
+    network = NodeNetwork.from_record(GOOD)
+    assert network.subnet == IPv4Network("10.244.1.0/24") and network.gateway == IPv4Address("10.244.1.1")
+    assert network.router == IPv4Address("192.168.1.1")
