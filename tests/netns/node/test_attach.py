@@ -105,9 +105,9 @@ def test_status_and_gc(node: Node) -> None:
     node.runtime.gc([("gc1", "eth0")])
     assert len(node.reservations()) == 1
     assert len(node.host_veths()) == 1
-    # an orphan port (as a DEL handled by the shim while the agent was down leaves it) goes too
+    # an orphan port (as a DEL handled by the shim while the agent was down leaves it: tagged as hubnet's) goes too
     nsrun(node.ns, "ip", "link", "add", "vethhntorphan0", "type", "veth", "peer", "name", "hnt-orphan1")
-    nsrun(node.ns, "ip", "link", "set", "vethhntorphan0", "master", "v-net-0")
+    nsrun(node.ns, "ip", "link", "set", "vethhntorphan0", "master", "v-net-0", "alias", "hubnet:orphan/eth0")
     node.runtime.gc([("gc1", "eth0")])
     assert len(node.reservations()) == 1 and len(node.host_veths()) == 1
     node.runtime.gc([])
