@@ -9,6 +9,7 @@ busy handler.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from server.db.engine import Engines, make_engines
 from server.db.repository import Repository
 from server.domain.errors import ConcurrentChange, HubnetError, Unavailable
 
+log = logging.getLogger("hubnet.db")
+
 
 class UnitOfWork:
     """A repository over one transaction plus the events to append when it commits."""
@@ -30,6 +33,12 @@ class UnitOfWork:
         self.now = now
         self.events: list[tuple[str, str | None, str]] = []
         self.revision: int | None = None
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once this use case's batch committed (metrics: a batch redone with savepoints runs the job
+        twice, and a job undone alone must not count at all)."""
+        self.committed.append(fn)
 
     def emit(self, kind: str, node: str | None, **data: Any) -> None:
         """Record one event; it is appended in this same transaction, after every row change."""
@@ -59,7 +68,8 @@ class Database:
         Fast path: the jobs run back to back. A job that fails before writing anything needs no undo. If one fails
         after writing, or the database refuses a statement, the transaction is rolled back and the batch runs again
         with a savepoint per job, so a failing job is undone alone. An error of the transaction itself (lost
-        connection, deadlock) raises for the whole batch."""
+        connection, deadlock) raises for the whole batch. An unexpected exception (a bug) fails only its own job: it is
+        logged and returned as that job's outcome."""
         try:
             return self._batch(jobs, savepoints=False)
         except _Redo:
@@ -70,13 +80,17 @@ class Database:
         emitted: list[tuple[str, str | None, str]] = []
         revision: int | None = None
         lock = self._write_lock or nullcontext()
+        committed: list[Callable[[], None]] = []
         with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
-            repo, now = Repository(conn, self.dialect), self.clock()
+            repo = Repository(conn, self.dialect)
             if repo.pg:
                 # One lock order for every batch of every process: pool rows, then node rows, then the revision
                 # counter. Without it, batch A (heartbeat of X, then a registration) and batch B (a registration,
                 # then heartbeat of X) in two processes would deadlock.
                 repo.pools(lock=True)
+            # The clock after the lock: a batch that waited for another process's batch must not stamp its rows
+            # (expires_at, updated_at, released_at) with a time from before that batch committed.
+            now = self.clock()
             for job in jobs:
                 uow = UnitOfWork(repo, now)
                 writes = repo.writes
@@ -86,16 +100,26 @@ class Database:
                             value = job(uow)
                     else:
                         value = _fast(job, uow)
-                except HubnetError as error:
+                except _Redo:
+                    raise
+                except Exception as error:
                     if not savepoints and repo.writes != writes:
                         raise _Redo() from error
+                    if not isinstance(error, HubnetError):
+                        log.error("write use case failed; only its own request fails", exc_info=error)
                     repo.forget()
                     outcomes.append((False, error))
                     continue
                 emitted.extend(uow.events)
+                committed.extend(uow.committed)
                 outcomes.append((True, value))
             if emitted:
                 revision = repo.append_events(emitted, now=now)
+        for fn in committed:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit callback failed")
         if emitted:
             for hook in self.after_commit:
                 hook(revision)

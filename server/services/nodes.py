@@ -134,7 +134,7 @@ def _reclaim(
     }
     uow.repo.update_node(node.id, updated_at=uow.now, **changes)
     uow.emit("node.registered", node.name, subnet=node.subnet, address=address, generation=node.generation + 1)
-    ctl.metrics.allocated()
+    uow.after_commit(ctl.metrics.allocated)
     new_identity = not same_hash(node.secret_hash, digest)
     return node_view(ctl, replace(node, **changes), pools), new_identity
 
@@ -185,7 +185,7 @@ def _allocate(
     uow.repo.insert_node(created_at=now, updated_at=now, **values)
     faults.hit("register:after-insert")
     uow.emit("node.registered", name, subnet=subnet, address=address, generation=1)
-    ctl.metrics.allocated()
+    uow.after_commit(ctl.metrics.allocated)
     return node_view(ctl, record, pools)
 
 
@@ -249,7 +249,7 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
         if node.state != RELEASED:
             uow.repo.update_node(node.id, state=RELEASED, released_at=uow.now, updated_at=uow.now)
             uow.emit("node.released", name, subnet=node.subnet, reason="deleted")
-            ctl.metrics.released()
+            uow.after_commit(ctl.metrics.released)
         elif node.reissued:
             uow.repo.delete_node(node.id)
             uow.emit("node.deleted", name, subnet=node.subnet)
