@@ -57,9 +57,14 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, **extra)
 
 
+def _error_field(error: dict[str, Any]) -> str:
+    """Malformed JSON is located by character offset (('body', 17)): the field is then the body itself."""
+    return "body" if error.get("type") == "json_invalid" else _field(error.get("loc", ()))
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    errors = [{"field": _error_field(e), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors)
 

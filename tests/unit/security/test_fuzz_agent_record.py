@@ -1,17 +1,21 @@
-"""Hypothesis fuzzing of the node agent's parsing of the controller's node record (NodeNetwork.from_record):
+"""Hypothesis fuzzing of the node agent's parsing of controller answers: the HTTP client, then the node record
+(NodeNetwork.from_record):
 any answer either yields a network whose subnet lies inside a cluster CIDR and whose gateway lies in the subnet,
 or is refused with ValueError/KeyError (the agent's loop turns those into "not ready: invalid answer"). Never
 another exception, never a subnet outside the cluster CIDR, never a gateway outside the subnet."""
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node_client.agent.client import ControllerClient, ControllerError
 from node_client.agent.state import NodeNetwork
 
 GOOD = {
@@ -101,3 +105,30 @@ def test_a_good_answer_is_accepted() -> None:
     network = NodeNetwork.from_record(GOOD)
     assert network.subnet == IPv4Network("10.244.1.0/24") and network.gateway == IPv4Address("10.244.1.1")
     assert network.router == IPv4Address("192.168.1.1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([200, 201, 204, 400, 401, 404, 409, 422, 429, 500, 502, 503]),
+    body=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
+    content_type=st.sampled_from(["application/json", "application/problem+json", "text/html", ""]),
+)
+def test_any_http_answer_is_a_record_or_a_controller_error(status: int, body: bytes, content_type: str) -> None:
+    """The HTTP client (node_client.agent.client) under any answer: a dict, or an error the agent handles."""
+
+    def answer(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers={"content-type": content_type} if content_type else {})
+
+    client = ControllerClient("http://controller.invalid", transport=httpx.MockTransport(answer))
+    try:
+        record = client.register(token="t", name="n", address="192.168.1.2", secret="s")
+    except ControllerError as error:
+        assert status >= 400 or error.status == status
+        assert str(error)
+        return
+    except ValueError:  # a 2xx body that is not JSON: the agent logs "invalid answer" and retries
+        assert status < 400
+        return
+    finally:
+        client.close()
+    assert isinstance(record, dict) and status < 400
