@@ -7,22 +7,43 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from server import faults
 from server.api.deps import Ctl, Token
 from server.api.schemas import HeartbeatRequest, Node, NodePage, RegisterRequest
 from server.domain.integrity import BridgeReport
 from server.domain.lease import LeaseState
-from server.services import node_reads, nodes
+from server.services import auth, node_reads, nodes
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
 
 
-@router.post("", response_model=Node, status_code=201, responses={200: {"model": Node}})
-async def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Request) -> JSONResponse:
-    """Register (201) or idempotently re-join (200). Bootstrap (or admin) token."""
+_REGISTER_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": RegisterRequest.model_json_schema()}},
+}
+
+
+@router.post(
+    "",
+    response_model=Node,
+    status_code=201,
+    responses={200: {"model": Node}},
+    openapi_extra={"requestBody": _REGISTER_BODY},
+)
+async def register(ctl: Ctl, token: Token, request: Request) -> JSONResponse:
+    """Register (201) or idempotently re-join (200). Bootstrap (or admin) token.
+
+    The caller is authenticated before the body is read: without a credential the answer is 401 whatever was sent
+    (a 422 would describe the API to anyone). The use case checks again inside its transaction."""
     started = time.perf_counter()
+    if auth.role(ctl, token) is auth.Role.NONE:  # configured tokens are checked in memory; stored ones need a read
+        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token))
+    body = await _register_request(request)
     job = nodes.register_job(
         ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
     )
@@ -30,6 +51,14 @@ async def register(body: RegisterRequest, ctl: Ctl, token: Token, request: Reque
     faults.before_response(request.app.state.reconciler)
     request.app.state.metrics.registration.observe(time.perf_counter() - started)
     return JSONResponse(asdict(view), status_code=201 if created else 200)
+
+
+async def _register_request(request: Request) -> RegisterRequest:
+    """The body, validated like FastAPI would (422 naming the field), once the caller is known."""
+    try:
+        return RegisterRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
 
 
 @router.post("/{name}/heartbeat", response_model=Node)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -99,6 +100,25 @@ def test_malformed_and_oversized_bodies(server: Server) -> None:
                 yield b" " * 1024
 
         _assert_problem(boot.post("/v1/nodes", content=chunks(), headers=headers), 413, "body")
+    assert _state(server) == before
+
+
+def test_registration_authenticates_before_reading_the_body(server: Server) -> None:
+    """No or an unknown credential: 401 whatever the body (malformed JSON, wrong shape, bad field, missing field);
+    a node's secret: 403; a bootstrap token: the 422 naming the field."""
+    headers = {"content-type": "application/json"}
+    bodies = [b"{not json", b"[1, 2]", b"", json.dumps(_body(name="Not_A_Label")).encode(), b'{"name": "x"}']
+    with server.client(server.bootstrap) as boot:
+        node = node_body(90, prefix="authfirst")
+        assert boot.post("/v1/nodes", json=node).status_code == 201
+    before = _state(server)
+    for credential, status in ((None, 401), ("garbage-token-" + new_secret(), 401), (node["secret"], 403)):
+        with server.client(credential) as client:
+            for raw in bodies:
+                _assert_problem(client.post("/v1/nodes", content=raw, headers=headers), status)
+    with server.client(server.bootstrap) as boot:
+        _assert_problem(boot.post("/v1/nodes", content=bodies[3], headers=headers), 422, "name", "invalid-input")
+        _assert_problem(boot.post("/v1/nodes", content=bodies[4], headers=headers), 422, "address", "invalid-input")
     assert _state(server) == before
 
 
