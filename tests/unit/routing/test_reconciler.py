@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 from prometheus_client import CollectorRegistry
 
-from server.domain.routes import DesiredRoute, NodeRef, Route
+from server.domain.routes import ApplyResult, DesiredRoute, NodeRef, Route, RoutePlan
 from server.routing.base import NullBackend
 from server.routing.fake import FakeBackend
 from server.routing.kernel import is_drift
@@ -210,3 +211,37 @@ def test_is_drift_ignores_our_own_changes() -> None:
     assert is_drift("replace", ev(1, 50, proto=4), proto=44, known=known)  # ours clobbered by someone
     assert not is_drift("new", ev(3, proto=12), proto=44, known=known)
     assert is_drift("overrun", None, proto=44, known=known)
+
+
+class GcProbe(FakeBackend):
+    """Records whether the collector was on during the backend's I/O."""
+
+    def __init__(self, routes: set[Route]) -> None:
+        super().__init__(routes)
+        self.seen: dict[str, bool] = {}
+
+    def list_owned(self) -> list[Route]:
+        self.seen["list_owned"] = gc.isenabled()
+        return super().list_owned()
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        self.seen["apply"] = gc.isenabled()
+        return super().apply(plan)
+
+
+def test_collector_stays_on_during_database_and_router_io() -> None:
+    """The pause is process-wide: request threads must not run without the collector while we wait on I/O."""
+    assert gc.isenabled()
+    world, backend = World(3), GcProbe({r(7)})
+    loads: list[bool] = []
+
+    def load() -> list[DesiredRoute]:
+        loads.append(gc.isenabled())
+        return world.load()
+
+    rec = Reconciler(backend, load_desired=load, report=world.report)
+    rec.reconcile_now()
+    rec.drift()
+    assert loads == [True, True]
+    assert backend.seen == {"list_owned": True, "apply": True}
+    assert gc.isenabled()
