@@ -42,6 +42,9 @@ def _refuse(uow: UnitOfWork, token: str | None, what: str) -> Exception:
     """403 for a valid credential without the right, 401 for none or an unknown one."""
     if token and uow.repo.node_name_by_secret(hash_secret(token)) is not None:
         return Forbidden(f"a node secret cannot {what}")
+    stored = stored_tokens.by_hash(uow.repo, hash_secret(token)) if token else None
+    if stored is not None and refusal(stored, uow.now, consuming=False) is None:  # revoked ones are unknown: 401
+        return Forbidden(f"a bootstrap token cannot {what}")
     return Unauthenticated(f"missing or invalid bearer token (needed to {what})")
 
 

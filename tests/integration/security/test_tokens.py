@@ -84,7 +84,7 @@ def test_environment_tokens_stay_unlimited(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    ("who", "status"), [("bootstrap", 403), ("stored", 401), ("node", 403), ("nobody", 401)], ids=str
+    ("who", "status"), [("bootstrap", 403), ("stored", 403), ("node", 403), ("nobody", 401)], ids=str
 )
 def test_only_admins_manage_tokens(server: Server, who: str, status: int) -> None:
     stored = _create(server, max_uses=1)["token"]
