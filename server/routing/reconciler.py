@@ -164,11 +164,11 @@ class Reconciler:
         set or the owned routes cannot be read — then nothing is applied."""
         with self._lock:
             started = time.perf_counter()
-            # The collector is paused only around the CPU-bound bulk phases, never across database or netlink I/O:
-            # the pause is process-wide, and a slow read or apply would leave every request thread without it.
+            # The collector is paused only around the CPU-bound bulk phases, never across the database read or the
+            # apply: the pause is process-wide, and a slow read or apply would leave every request thread without it.
             desired = self.load_desired()  # first: without the desired set we must not touch anything
-            actual = self.backend.list_owned()
             with gc_paused():
+                actual = self.backend.list_owned()  # a local netlink dump; its time is parsing into objects
                 want = desired_table(desired)
                 todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
@@ -228,7 +228,7 @@ class Reconciler:
         {"desired", "actual", "missing", "unexpected"} (the contract), plus "plan" (what a reconcile would do
         now: add / replace / delete) and "dry_run"."""
         desired = self.load_desired()
-        with self._lock:
+        with self._lock, gc_paused():
             actual = self.backend.list_owned()
         with gc_paused():
             have = set(actual)
