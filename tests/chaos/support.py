@@ -131,13 +131,12 @@ def hubnet_cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([HUBNET, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def kernel_server(db: Path, log_dir: Path, router_ns: str, **env: str) -> Server:
-    """A controller with the kernel backend programming `router_ns` (SQLite at `db`)."""
-    db.parent.mkdir(parents=True, exist_ok=True)
+def kernel_server(db_url: str, log_dir: Path, router_ns: str, **env: str) -> Server:
+    """A controller with the kernel backend programming `router_ns`, on the database at `db_url`."""
     extra = {
         "HUBNET_ROUTE_BACKEND": "kernel",
         "HUBNET_ROUTER_NETNS": router_ns,
         "HUBNET_RECONCILE_INTERVAL": "1",
         **env,
     }
-    return Server(f"sqlite:///{db}", log_dir, extra_env=extra)
+    return Server(db_url, log_dir, extra_env=extra)

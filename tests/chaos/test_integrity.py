@@ -45,8 +45,8 @@ def _found(report: dict[str, object]) -> set[tuple[str, str]]:
 
 
 def test_clean_cluster_then_exactly_the_injected_faults(router: str, tmp_path: Path) -> None:
-    db = tmp_path / "state" / "hubnet.db"
-    server = kernel_server(db, tmp_path, router)
+    (tmp_path / "state").mkdir()
+    server = kernel_server(f"sqlite:///{tmp_path / 'state' / 'hubnet.db'}", tmp_path, router)
     fleet = Fleet(server)
     server.start()
     try:

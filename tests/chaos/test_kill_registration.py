@@ -2,7 +2,8 @@
 client's retry (same name, same secret — what the agent does): 0 duplicate subnets, 0 orphan rows, every node
 exactly one subnet, exactly one `node.registered` event and exactly one route in the router namespace.
 
-Runs per point: HUBNET_CHAOS_KILL_RUNS (default 5; the issue asks for 20: `HUBNET_CHAOS_KILL_RUNS=20`).
+On SQLite and PostgreSQL. Runs per point and database: HUBNET_CHAOS_KILL_RUNS (default 3, to keep the tier within its
+time; the issue asks for 20: `HUBNET_CHAOS_KILL_RUNS=20`, about 6 min per database).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.support.prereq import need_root_netns
 
 pytestmark = pytest.mark.netns
 
-RUNS = env_int("HUBNET_CHAOS_KILL_RUNS", 5)
+RUNS = env_int("HUBNET_CHAOS_KILL_RUNS", 3)
 COMMITTED = {"register:after-commit", "register:after-program"}  # the row survives the kill
 
 
@@ -45,8 +46,8 @@ def _post(server: Server, body: dict[str, str]) -> httpx.Response:
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_kill_at_point_then_retry(point: str, router: str, tmp_path: Path) -> None:
-    server = kernel_server(tmp_path / "state" / "hubnet.db", tmp_path, router)
+def test_kill_at_point_then_retry(point: str, db_url: str, router: str, tmp_path: Path) -> None:
+    server = kernel_server(db_url, tmp_path, router)
     answers: dict[str, tuple[str, str]] = {}  # name -> (subnet, address) from the successful retry
     try:
         for run in range(RUNS):
