@@ -24,9 +24,13 @@ _armed: str | None = None
 
 
 def arm(spec: str | None) -> None:
-    """Arm one point (None or empty disarms). An unknown point is refused: a typo must not pass as 'no fault'."""
+    """Arm one point (None or empty disarms). The node agent reads the same variable for its own points
+    (`add:...`), so only `register:` values are ours; an unknown `register:` point is refused: a typo must not
+    pass as 'no fault'."""
     global _armed
     spec = (spec or "").strip() or None
+    if spec is not None and not spec.startswith("register:"):
+        spec = None
     if spec is not None and spec not in POINTS:
         raise ValueError(f"HUBNET_FAULT={spec!r} is not one of {', '.join(POINTS)}")
     _armed = spec
