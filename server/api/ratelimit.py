@@ -3,7 +3,9 @@
 - Every `/v1` request carrying a bearer credential spends from that credential's bucket (keyed by its sha256, so
   no credential is kept in memory in plain text). An empty bucket -> 429 + `Retry-After`, before the app runs.
 - Every 401 answer spends from the client address's failure bucket; while it is empty, that address gets 429 on
-  `/v1` whatever it sends (guessing credentials costs time, and unknown tokens cannot each get a fresh bucket).
+  `/v1` (guessing credentials costs time, and unknown tokens cannot each get a fresh bucket) — except for
+  credentials that recently succeeded: many nodes may share one address (NAT, a load balancer), and one node with
+  a wrong secret, or an attacker, must not cut every other node's heartbeats off.
 Probes (`/healthz`, `/readyz`, `/metrics`) are never limited.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -33,6 +36,7 @@ class RateLimit:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app, self.credentials, self.failures, self.clock = app, limits.credentials, limits.failures, clock
+        self.trusted = _Recent(max_keys=100_000)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1"):
@@ -41,26 +45,46 @@ class RateLimit:
         client = scope.get("client")
         address = str(client[0]) if client else "-"
         now = self.clock()
-        if self.failures is not None and (wait := self.failures.empty(address, now)) > 0:
+        bearer = _bearer(scope)
+        key = hashlib.sha256(bearer).hexdigest() if bearer else None
+        locked = self.failures is not None and (wait := self.failures.empty(address, now)) > 0
+        if locked and not (key and key in self.trusted):
             await _refuse(send, wait, f"too many failed authentications from {address}")
             return
-        bearer = _bearer(scope)
-        if bearer and self.credentials is not None:
-            key = hashlib.sha256(bearer).hexdigest()
-            if (wait := self.credentials.take(key, now)) > 0:
-                await _refuse(send, wait, "rate limit of this credential exceeded")
-                return
+        if key and self.credentials is not None and (wait := self.credentials.take(key, now)) > 0:
+            await _refuse(send, wait, "rate limit of this credential exceeded")
+            return
         if self.failures is None:
             await self.app(scope, receive, send)
             return
-        failures = self.failures
+        failures, trusted = self.failures, self.trusted
 
         async def counting(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                failures.take(address, self.clock())
+            if message["type"] == "http.response.start":
+                if message["status"] == 401:
+                    failures.take(address, self.clock())
+                elif key and 200 <= message["status"] < 300:
+                    trusted.add(key)
             await send(message)
 
         await self.app(scope, receive, counting)
+
+
+class _Recent:
+    """A bounded set of credential hashes that authenticated recently (least recently seen dropped first)."""
+
+    def __init__(self, *, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        if len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
 
 
 def _bearer(scope: Scope) -> bytes | None:
