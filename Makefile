@@ -1,5 +1,5 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
-.PHONY: bootstrap check test lab lab-down bench bench-registrations bench-routes bench-cni bench-lab
+.PHONY: bootstrap check test test-chaos lab lab-down bench bench-registrations bench-routes bench-cni bench-lab
 
 VENV := .venv/bin
 
@@ -14,6 +14,12 @@ check: bootstrap
 test: check
 	./scripts/start-postgres.sh
 	$(VENV)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The chaos tier at the issue's full sizes (`make test` runs it too, at smaller counts that fit CI's time).
+test-chaos: bootstrap
+	./scripts/start-postgres.sh
+	HUBNET_CHAOS_KILL_RUNS=20 HUBNET_CRASH_RUNS=20 $(VENV)/pytest -q -p no:cacheprovider tests/chaos \
+		tests/netns/node/test_crash.py
 
 lab: bootstrap
 	$(VENV)/hubnet lab up && $(VENV)/hubnet lab check
@@ -33,5 +39,11 @@ bench-routes: bootstrap
 bench-cni: bootstrap
 	$(VENV)/python -m bench.cni
 
-bench-lab: bootstrap
+bench-# The chaos tier at the issue's full sizes (`make test` runs it too, at smaller counts that fit CI's time).
+test-chaos: bootstrap
+	./scripts/start-postgres.sh
+	HUBNET_CHAOS_KILL_RUNS=20 HUBNET_CRASH_RUNS=20 $(VENV)/pytest -q -p no:cacheprovider tests/chaos \
+		tests/netns/node/test_crash.py
+
+lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
