@@ -15,7 +15,7 @@ test: check
 	./scripts/start-postgres.sh
 	$(VENV)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# The chaos tier at the issue's full sizes (`make test` runs it too, at smaller counts that fit CI's time).
+# The chaos tier and the CNI crash test at the issue's full counts (`make test` runs them at counts that fit CI).
 test-chaos: bootstrap
 	./scripts/start-postgres.sh
 	HUBNET_CHAOS_KILL_RUNS=20 HUBNET_CRASH_RUNS=20 $(VENV)/pytest -q -p no:cacheprovider tests/chaos \
@@ -39,11 +39,5 @@ bench-routes: bootstrap
 bench-cni: bootstrap
 	$(VENV)/python -m bench.cni
 
-bench-# The chaos tier at the issue's full sizes (`make test` runs it too, at smaller counts that fit CI's time).
-test-chaos: bootstrap
-	./scripts/start-postgres.sh
-	HUBNET_CHAOS_KILL_RUNS=20 HUBNET_CRASH_RUNS=20 $(VENV)/pytest -q -p no:cacheprovider tests/chaos \
-		tests/netns/node/test_crash.py
-
-lab: bootstrap
+bench-lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
