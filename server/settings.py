@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.net import parse_network
@@ -24,7 +24,7 @@ def _split(value: object) -> object:
 class Settings(BaseSettings):
     """Everything the controller reads from its environment. Built once by the caller, never at import time."""
 
-    model_config = SettingsConfigDict(env_prefix="HUBNET_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="HUBNET_", extra="ignore", frozen=True, populate_by_name=True)
 
     state_dir: Path = Path("/var/lib/hubnet")
     database_url: str = ""
@@ -48,8 +48,11 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=10.0, gt=0)
     route_dry_run: bool = False
 
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
+    # HTTPS (TLS 1.2 minimum, see server/tls.py). The issue's names first; the older ones keep working.
+    tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("HUBNET_TLS_CERT_FILE", "HUBNET_TLS_CERT")
+    )
+    tls_key: Path | None = Field(default=None, validation_alias=AliasChoices("HUBNET_TLS_KEY_FILE", "HUBNET_TLS_KEY"))
 
     max_body_bytes: int = 64 * 1024
     # Per credential (sha256 of the bearer token): generous, so 64 clients sharing one bootstrap token are not
@@ -80,7 +83,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ValueError("set both HUBNET_TLS_CERT and HUBNET_TLS_KEY (PEM files), or neither")
+            raise ValueError(
+                "set both HUBNET_TLS_CERT_FILE and HUBNET_TLS_KEY_FILE (PEM certificate chain and key), or neither "
+                "(the older names HUBNET_TLS_CERT / HUBNET_TLS_KEY mean the same)"
+            )
         return self
 
     @model_validator(mode="after")

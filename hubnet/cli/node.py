@@ -16,6 +16,12 @@ node_app.add_typer(pod_app, name="pod")
 StateDir = Annotated[str, typer.Option("--state-dir", help="Agent state: secret, IPAM store, socket, CNI cache.")]
 ConfDir = Annotated[str, typer.Option("--cni-conf-dir", help="Where the agent writes 10-hubnet.conflist.")]
 BinDir = Annotated[str, typer.Option("--cni-bin-dir", help="Where the agent installs the plugin `hubnet`.")]
+CaFile = Annotated[
+    str,
+    typer.Option(
+        "--ca-file", help="PEM CA the controller's https:// certificate must chain to (default: system trust store)."
+    ),
+]
 DEFAULT_STATE, DEFAULT_CONF, DEFAULT_BIN = "/var/lib/hubnet", "/etc/cni/net.d", "/opt/cni/bin"
 SAVED = "agent.json"
 
@@ -35,6 +41,7 @@ def join(
     state_dir: StateDir = DEFAULT_STATE,
     cni_conf_dir: ConfDir = DEFAULT_CONF,
     cni_bin_dir: BinDir = DEFAULT_BIN,
+    ca_file: CaFile = "",
     fixed_subnet: Annotated[str, typer.Option(hidden=True, help="Test seam: no controller, this subnet.")] = "",
     cluster_cidr: Annotated[list[str] | None, typer.Option(hidden=True, help="With --fixed-subnet.")] = None,
 ) -> None:
@@ -49,6 +56,7 @@ def join(
 
     if not fixed_subnet and not (controller and token and name and address):
         raise typer.BadParameter("--controller, --token, --name and --address are required")
+    _check_ca(controller, ca_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = AgentConfig(
@@ -56,6 +64,7 @@ def join(
             address=IPv4Address(address or "0.0.0.0"),
             controller=controller,
             token=token,
+            ca_file=ca_file or None,
             router=IPv4Address(router) if router else None,
             bridge=bridge,
             state_dir=state_dir,
@@ -70,6 +79,7 @@ def join(
         state_dir,
         {
             "controller": controller,
+            "ca_file": os.path.abspath(ca_file) if ca_file else "",
             "name": config.name,
             "router": router,
             "bridge": bridge,
@@ -94,6 +104,9 @@ def join(
 @node_app.command()
 def leave(
     state_dir: StateDir = DEFAULT_STATE,
+    ca_file: Annotated[
+        str, typer.Option("--ca-file", help="Override the CA file `join` was given (see join --ca-file).")
+    ] = "",
     force: Annotated[
         bool, typer.Option("--force", help="Tear down even when the controller cannot be reached or refuses.")
     ] = False,
@@ -105,10 +118,13 @@ def leave(
     from node_client.agent.config import AgentConfig
 
     saved = _load(state_dir)
+    ca_file = ca_file or saved.get("ca_file", "")
+    _check_ca(saved.get("controller", ""), ca_file)
     config = AgentConfig(
         name=saved.get("name", "node"),
         address=IPv4Address(saved.get("address", "0.0.0.0")),
         controller=saved.get("controller", ""),
+        ca_file=ca_file or None,
         router=IPv4Address(saved["router"]) if saved.get("router") else None,
         bridge=saved.get("bridge", "v-net-0"),
         state_dir=state_dir,
@@ -228,6 +244,20 @@ def _cni(call: Any) -> Any:
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def _check_ca(controller: str, ca_file: str) -> None:
+    """A CA file only makes sense for https://, and must load: fail at the command line, not in the sync loop."""
+    if not ca_file:
+        return
+    if controller and not controller.lower().startswith("https://"):
+        raise typer.BadParameter(f"--ca-file needs an https:// controller, got {controller!r}")
+    from node_client.agent.client import tls_context
+
+    try:
+        tls_context(ca_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise typer.BadParameter(f"--ca-file {ca_file!r}: not a readable PEM CA bundle: {exc}") from None
 
 
 def _save(state_dir: str, data: dict[str, str]) -> None:

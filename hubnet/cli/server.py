@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import ssl
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -23,7 +25,10 @@ def _settings() -> object:
 
 
 def _describe(loc: tuple[int | str, ...], message: str) -> str:
-    return f"HUBNET_{'_'.join(map(str, loc)).upper()}: {message}" if loc else message
+    if not loc:
+        return message
+    name = "_".join(map(str, loc)).upper()
+    return f"{name if name.startswith('HUBNET_') else 'HUBNET_' + name}: {message}"
 
 
 def serve(
@@ -39,6 +44,7 @@ def serve(
     settings = _settings()
     assert isinstance(settings, Settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tls = _tls_factory(settings)
     upgrade(settings.db_url)
     host, port = settings.listen_host_port
     uvicorn.run(
@@ -51,9 +57,24 @@ def serve(
         # closed as idle gets a reset it does not retry (POST). Shutdown does not wait for idle connections.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=3,
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
+        # HTTPS only when configured; uvicorn binds one socket, so plain HTTP is then not served at all.
+        ssl_context_factory=tls,
     )
+
+
+def _tls_factory(settings: object) -> Callable[[object, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None:
+    """uvicorn's context hook returning our context (TLS 1.2 minimum), or None for plain HTTP."""
+    from server.settings import Settings
+    from server.tls import TLSConfigError, server_context
+
+    assert isinstance(settings, Settings)
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    try:
+        context = server_context(settings.tls_cert, settings.tls_key)
+    except TLSConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="environment") from None
+    return lambda _config, _default: context
 
 
 @db_app.command("upgrade")

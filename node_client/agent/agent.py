@@ -8,6 +8,7 @@ SIGTERM stops the process and leaves the network in place; `leave()` deregisters
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -18,7 +19,7 @@ from typing import Any
 
 from hubnet.linux.errors import LinuxError
 from node_client.agent import cniconf, netsetup, podnet
-from node_client.agent.client import ControllerClient, ControllerError, Unreachable
+from node_client.agent.client import ControllerClient, ControllerError, Unreachable, UntrustedController
 from node_client.agent.commands import Commands
 from node_client.agent.config import AgentConfig
 from node_client.agent.secret import SecretError, load_or_create
@@ -54,11 +55,11 @@ def refused(exc: ControllerError) -> bool:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, client_factory: ClientFactory = ControllerClient) -> None:
+    def __init__(self, config: AgentConfig, client_factory: ClientFactory | None = None) -> None:
         self.config = config
         self.state = NodeState()
         self.commands = Commands(config, self.state)
-        self._client_factory = client_factory
+        self._client_factory = client_factory or functools.partial(ControllerClient, ca_file=config.ca_file)
         self._installed: IPv4Network | None = None  # the subnet the written conflist describes
         self._applied: NodeNetwork | None = None
 
@@ -167,6 +168,12 @@ class Agent:
                     failures += 1
                     delay = backoff(failures)
                     log.warning("%s; node keeps running, retry in %.1fs", exc, delay)
+                except UntrustedController as exc:
+                    # An impostor or the wrong CA: nothing was sent. The node keeps running on what it knows (a
+                    # man in the middle must not be able to take its pods down) and says so loudly every time.
+                    failures += 1
+                    delay = backoff(failures)
+                    log.error("%s; node keeps running, retry in %.1fs", exc, delay)
                 except ControllerError as exc:
                     if exc.status in (401, 403, 404) or exc.problem == "lease-released":
                         registered = False  # record gone, released or secret no longer accepted: register again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -21,9 +22,32 @@ class Unreachable(ControllerError):
     """No answer: connection refused, timeout, DNS. The agent keeps the node running and retries."""
 
 
+class UntrustedController(ControllerError):
+    """The TLS handshake failed: the controller's certificate is not signed by the CA we trust (an impostor, or
+    the wrong `--ca-file`), or no TLS version both sides accept. Not transient: retrying does not fix it. The
+    handshake happens before any request byte, so no credential was sent."""
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verify the controller against `ca_file` only (hostname checked too), or the system store without one.
+    TLS 1.2 minimum, like the controller. Raises OSError / ssl.SSLError for an unreadable or invalid CA file."""
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class ControllerClient:
-    def __init__(self, base_url: str, *, timeout: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        verify = tls_context(ca_file)
+        self._http = httpx.Client(base_url=self._base, timeout=timeout, transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -48,6 +72,12 @@ class ControllerClient:
         try:
             resp = self._http.request(method, path, headers={"Authorization": f"Bearer {bearer}"}, **kwargs)
         except httpx.HTTPError as exc:
+            tls = _tls_failure(exc)
+            if tls is not None:
+                raise UntrustedController(
+                    f"{method} {path}: refusing the controller at {self._base}: TLS handshake failed ({tls}); "
+                    "is --ca-file the CA that signed the controller's certificate? Nothing was sent"
+                ) from None
             raise Unreachable(f"{method} {path}: controller unreachable: {exc}") from None
         if resp.status_code >= 400:
             message = f"{method} {path}: HTTP {resp.status_code}: {_detail(resp)}"
@@ -58,6 +88,20 @@ class ControllerClient:
         if not isinstance(data, dict):
             raise ControllerError(f"{method} {path}: unexpected body {data!r}", resp.status_code)
         return data
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl error behind an httpx connect error (httpx wraps it twice), or None for any other failure."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+            return None  # the connection dropped mid-handshake: transient, like any other lost connection
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _detail(resp: httpx.Response) -> str:

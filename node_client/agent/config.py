@@ -19,6 +19,8 @@ class AgentConfig:
     address: IPv4Address
     controller: str = ""
     token: str = ""
+    # CA bundle the controller's certificate must chain to (https:// only); None: the system trust store.
+    ca_file: str | None = None
     router: IPv4Address | None = None
     bridge: str = "v-net-0"
     state_dir: str = "/var/lib/hubnet"
