@@ -1,6 +1,6 @@
-"""schemathesis against a live `hubnet server` (uvicorn, SQLite, loopback): every check, every phase including the
-stateful one, once with an admin token and once with a node's own secret: 0 failures. And every route the app
-serves is in its OpenAPI document."""
+"""schemathesis against a live `hubnet server` (uvicorn, loopback), on SQLite and on PostgreSQL: every check, every
+phase including the stateful one, once with an admin token and once with a node's own secret: 0 failures. And every
+route the app serves is in its OpenAPI document."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.app import create_app
 from server.settings import Settings
-from tests.integration.conftest import fresh_db
+from tests.integration.conftest import DB_KINDS, fresh_db
 from tests.integration.support import Databases, Server, node_body, running
 from tests.support.prereq import need
 
@@ -26,12 +26,14 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
-@pytest.fixture(scope="module")
-def live(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=DB_KINDS)
+def live(
+    request: pytest.FixtureRequest, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     # Fuzzing sends thousands of unauthenticated and bogus-credential requests from one address on purpose: the
     # failed-auth limit would answer them all with 429 (tested in test_rate_limits.py).
     env = {"HUBNET_RATE_LIMIT_AUTH_FAILURES_PER_SECOND": "0"}
-    server = Server(fresh_db(databases, "sqlite"), Path(tmp_path_factory.mktemp("st")), extra_env=env)
+    server = Server(fresh_db(databases, str(request.param)), Path(tmp_path_factory.mktemp("st")), extra_env=env)
     with running(server) as srv:
         yield srv
 
