@@ -31,8 +31,15 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[str], ControllerClient]
 
 
-def backoff(failures: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Jittered exponential back-off: a random delay in [d/2, d], d = min(cap, base * 2**failures)."""
+RETRY_CAP = 10.0
+
+
+def backoff(failures: int, *, base: float = 0.5, cap: float = RETRY_CAP) -> float:
+    """Jittered exponential back-off: a random delay in [d/2, d], d = min(cap, base * 2**failures).
+
+    The cap is the longest regular heartbeat interval: while the controller is out of reach a node asks no more
+    often than it heartbeats (so a recovering controller sees no more than its usual load), and once it is back the
+    node is `active` again within about one interval (the partition test asks for 15 s)."""
     delay = min(cap, base * 2 ** min(failures, 16))
     return random.uniform(delay / 2, delay)
 

@@ -19,7 +19,7 @@ from node_client.agent.state import NodeNetwork
 
 def test_backoff_grows_is_jittered_and_capped() -> None:
     for failures in range(1, 20):
-        d = min(30.0, 0.5 * 2**failures)
+        d = min(10.0, 0.5 * 2**failures)
         assert d / 2 <= backoff(failures) <= d
     assert len({backoff(3) for _ in range(20)}) > 1
 
