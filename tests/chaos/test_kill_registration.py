@@ -2,8 +2,9 @@
 client's retry (same name, same secret — what the agent does): 0 duplicate subnets, 0 orphan rows, every node
 exactly one subnet, exactly one `node.registered` event and exactly one route in the router namespace.
 
-On SQLite and PostgreSQL. Runs per point and database: HUBNET_CHAOS_KILL_RUNS (default 3, to keep the tier within its
-time; the issue asks for 20: `HUBNET_CHAOS_KILL_RUNS=20`, about 6 min per database).
+On SQLite and PostgreSQL. Runs per point: HUBNET_CHAOS_KILL_RUNS (default 3 for a quick run of the tier; `make test`
+and `make test-chaos` set the issue's 20, about 5.5 min) and HUBNET_CHAOS_KILL_RUNS_POSTGRES for PostgreSQL (default:
+the same; the make targets set 5 to keep CI within its time).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.support.prereq import need_root_netns
 pytestmark = pytest.mark.netns
 
 RUNS = env_int("HUBNET_CHAOS_KILL_RUNS", 3)
+RUNS_POSTGRES = env_int("HUBNET_CHAOS_KILL_RUNS_POSTGRES", RUNS)
 COMMITTED = {"register:after-commit", "register:after-program"}  # the row survives the kill
 
 
@@ -49,8 +51,9 @@ def _post(server: Server, body: dict[str, str]) -> httpx.Response:
 def test_kill_at_point_then_retry(point: str, db_url: str, router: str, tmp_path: Path) -> None:
     server = kernel_server(db_url, tmp_path, router)
     answers: dict[str, tuple[str, str]] = {}  # name -> (subnet, address) from the successful retry
+    runs = RUNS_POSTGRES if db_url.startswith("postgresql") else RUNS
     try:
-        for run in range(RUNS):
+        for run in range(runs):
             body = {"name": f"k-{run}", "address": address(run), "secret": new_secret()}
             server.extra_env["HUBNET_FAULT"] = point
             server.start()
@@ -77,7 +80,7 @@ def test_kill_at_point_then_retry(point: str, db_url: str, router: str, tmp_path
         query = "SELECT node, count(*) FROM events WHERE type = 'node.registered' GROUP BY node"
         registered = sql(server.db_url, query)
         assert dict(registered) == dict.fromkeys(answers, 1), "a node was registered twice"
-        assert len(owned_routes(router)) == RUNS
+        assert len(owned_routes(router)) == runs
     finally:
         server.stop()
 
