@@ -26,7 +26,7 @@ from server.services import routes
 from server.services.context import Controller
 from server.services.integrity import BridgeReports
 from server.services.pools import ensure_pool, scan
-from server.services.reaper import Reaper, resume_leases
+from server.services.reaper import Reaper, resume_leases, stamp_alive
 from server.settings import Settings
 
 log = logging.getLogger("hubnet.server")
@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
             reaper.stop()
             if reconciler is not None:
                 reconciler.stop()
+            stamp_alive(ctl)  # the lease clock stops from here, not from the last reaper pass
             ctl.close()
 
     app = FastAPI(title="hubnet controller", version="1", lifespan=lifespan)

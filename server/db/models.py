@@ -147,3 +147,13 @@ bootstrap_tokens = Table(
     Column("revoked_at", Float),
     CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="uses_within_max"),
 )
+
+# One row: when a controller process was last known alive (every reaper pass stamps it; NULL until the first start
+# after migration 0007). A starting controller gives the live leases back the time no controller ran
+# (server.services.reaper.resume_leases), so the lease clock stops only while no controller runs.
+controller_clock = Table(
+    "controller_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alive_at", Float),
+)

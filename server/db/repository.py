@@ -12,9 +12,9 @@ from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, select, union_all, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, or_, select, union_all, update
 
-from server.db.models import Inet, events, nodes, pools, revision_counter
+from server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from server.db.ranges import backfill_ranges, net_range, supernet_starts
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
@@ -77,6 +77,22 @@ _SET_ROUTE_STATE = (
         ),
     )
     .values(route_state=bindparam("b_state"), route_error=bindparam("b_error"))
+)
+# The lease clock (see server.services.reaper.resume_leases): stamped forward only, so a pass that committed late
+# never moves it back; shifting touches neither `state` nor `updated_at` (the stale mark the release rule reads).
+_ALIVE_AT = select(controller_clock.c.alive_at).where(controller_clock.c.id == 1)
+_ALIVE_AT_LOCKED = _ALIVE_AT.with_for_update()
+_STAMP_ALIVE = (
+    update(controller_clock)
+    .where(
+        controller_clock.c.id == 1,
+        or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
+    )
+    .values(alive_at=bindparam("now"))
+)
+_SHIFT_LIVE = update(nodes).where(LIVE).values(expires_at=nodes.c.expires_at + bindparam("by"))
+_EXTEND_EXPIRED = (
+    update(nodes).where(LIVE, nodes.c.expires_at < bindparam("until")).values(expires_at=bindparam("until"))
 )
 _INSERT_EVENT = insert(events)
 _REVISION = select(revision_counter.c.value).where(revision_counter.c.id == 1)
@@ -238,10 +254,28 @@ class Repository:
         return [_node(row) for row in result]
 
     def extend_expired(self, *, until: float) -> int:
-        """Push every live lease that expires before `until` to `until` (no state change, no event)."""
+        """Push every live lease that expires before `until` to `until` (no state change, no event); returns how
+        many. Only for a database whose lease clock was never stamped (see `alive_at`)."""
         self.writes += 1
-        cond = and_(LIVE, nodes.c.expires_at < until)
-        return int(self.conn.execute(update(nodes).where(cond).values(expires_at=until)).rowcount)
+        return int(self.conn.execute(_EXTEND_EXPIRED, {"until": until}).rowcount)
+
+    def shift_live_leases(self, *, by: float) -> int:
+        """Add `by` seconds to the expiry of every live lease, active and stale (released rows, `state` and
+        `updated_at` untouched); returns how many."""
+        self.writes += 1
+        return int(self.conn.execute(_SHIFT_LIVE, {"by": by}).rowcount)
+
+    # the lease clock
+    def alive_at(self, *, lock: bool = False) -> float | None:
+        """When a controller was last known alive (None: never stamped); `lock` row-locks it on PostgreSQL (SQLite
+        is already serialized by BEGIN IMMEDIATE)."""
+        value = self.conn.execute(_ALIVE_AT_LOCKED if lock and self.pg else _ALIVE_AT).scalar_one_or_none()
+        return None if value is None else float(value)
+
+    def stamp_alive(self, *, now: float) -> None:
+        """Move `alive_at` forward to `now` (never back)."""
+        self.writes += 1
+        self.conn.execute(_STAMP_ALIVE, {"now": now})
 
     def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
         """Store a route state on that live record only (name, generation, address): a report about an older

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -34,3 +35,34 @@ def release_cutoff(now: float, grace: float) -> float:
 
 def quarantined(released_at: float | None, now: float, quarantine: float) -> bool:
     return released_at is not None and now - released_at < quarantine
+
+
+class Resume(StrEnum):
+    """What a controller start does to the live leases (see `resume_plan`)."""
+
+    ONE_TTL = "one-ttl"
+    SHIFT = "shift"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    action: Resume
+    shift: float = 0.0  # seconds added to every live lease's expiry (SHIFT only)
+
+
+def resume_plan(alive_at: float | None, now: float, interval: float) -> ResumePlan:
+    """The lease clock stops while no controller runs. `alive_at` is when a controller was last known alive (every
+    reaper pass stamps it, so a running controller is never more than one interval behind).
+
+    - never stamped (first start after the upgrade, fresh database): expired leases get one TTL, once;
+    - stamped more than two intervals ago: no controller ran for `now - alive_at`, so every live lease gets that
+      time back — a controller that crash-loops still ages its leases by the time it was up;
+    - otherwise another controller is alive (or this is a quick restart): nothing to give back.
+    """
+    if alive_at is None:
+        return ResumePlan(Resume.ONE_TTL)
+    down = now - alive_at
+    if down > 2 * interval:
+        return ResumePlan(Resume.SHIFT, down)
+    return ResumePlan(Resume.KEEP)

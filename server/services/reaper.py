@@ -3,6 +3,9 @@ grace period (so two passes, at least the grace apart, must have seen it expired
 
 Safe with several controller processes: each transition is one conditional UPDATE, so a row moves (and gets its
 event) exactly once whoever runs it.
+
+The lease clock stops while no controller runs: every pass stamps the controller clock, and a starting controller
+gives the live leases back the time since the last stamp when no controller was alive (`resume_leases`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import threading
 
 from server.db.uow import UnitOfWork
-from server.domain.lease import LeaseState, release_cutoff, stale_cutoff
+from server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
 from server.services.context import Controller
 
 log = logging.getLogger("hubnet.server")
@@ -21,6 +24,8 @@ def reap(ctl: Controller) -> tuple[int, int]:
     """One pass; returns (newly stale, newly released)."""
 
     def use_case(uow: UnitOfWork) -> tuple[int, int]:
+        # First, so the lock order matches resume_leases (clock, then node rows).
+        uow.repo.stamp_alive(now=uow.now)
         stale = uow.repo.expire(
             state=LeaseState.ACTIVE, new_state=LeaseState.STALE, before=stale_cutoff(uow.now), now=uow.now
         )
@@ -42,18 +47,43 @@ def reap(ctl: Controller) -> tuple[int, int]:
     return ctl.write(use_case)
 
 
-def resume_leases(ctl: Controller) -> int:
-    """At start-up, leases that ran out while no controller was running get one fresh TTL before the reaper may
-    act: nodes could not heartbeat to a controller that was down, and releasing them all at once (withdrawing
-    every route) after a long outage would turn a controller hiccup into a cluster outage."""
+def resume_leases(ctl: Controller) -> tuple[ResumePlan, int]:
+    """At start-up, give the live leases back the time no controller ran: nodes could not heartbeat to a stopped
+    controller, and releasing them all at once (withdrawing every route) after an outage would turn a controller
+    hiccup into a cluster outage. Only that time: a controller that crash-loops still releases dead nodes after
+    `grace` of its own up-time, and restarting one of several controllers gives nothing back. See
+    `server.domain.lease.resume_plan`; returns the plan applied and how many leases it changed."""
 
-    def use_case(uow: UnitOfWork) -> int:
-        return uow.repo.extend_expired(until=uow.now + ctl.settings.lease_ttl_seconds)
+    def use_case(uow: UnitOfWork) -> tuple[ResumePlan, int]:
+        alive_at = uow.repo.alive_at(lock=True)
+        plan = resume_plan(alive_at, uow.now, ctl.settings.reaper_interval_seconds)
+        count = 0
+        if plan.action is Resume.ONE_TTL:
+            count = uow.repo.extend_expired(until=uow.now + ctl.settings.lease_ttl_seconds)
+        elif plan.action is Resume.SHIFT:
+            count = uow.repo.shift_live_leases(by=plan.shift)
+        uow.repo.stamp_alive(now=uow.now)
+        return plan, count
 
-    resumed = ctl.write(use_case)
-    if resumed:
-        log.info("start-up: %d expired lease(s) get one TTL to heartbeat before expiry resumes", resumed)
-    return resumed
+    plan, count = ctl.write(use_case)
+    if plan.action is Resume.ONE_TTL:
+        log.info("start-up: lease clock never stamped; %d expired lease(s) get one TTL to heartbeat", count)
+    elif plan.action is Resume.SHIFT:
+        log.info(
+            "start-up: no controller ran for %.1fs; %d live lease(s) shifted by %.1fs", plan.shift, count, plan.shift
+        )
+    else:
+        log.info("start-up: a controller was alive until just now; leases unchanged")
+    return plan, count
+
+
+def stamp_alive(ctl: Controller) -> None:
+    """Stamp the controller clock once more (a graceful stop): the time until the next start is then all given
+    back. Best effort: a stop must not fail because the database is gone."""
+    try:
+        ctl.write(lambda uow: uow.repo.stamp_alive(now=uow.now))
+    except Exception:
+        log.warning("could not stamp the controller clock on stop", exc_info=True)
 
 
 class Reaper:

@@ -62,7 +62,8 @@ def test_lease_goes_stale_keeps_route_renews_and_releases(short_leases: Server) 
 
 
 def test_outage_longer_than_grace_does_not_release_everyone(short_leases: Server) -> None:
-    """Nodes cannot heartbeat to a stopped controller: after a restart they get one TTL before expiry resumes."""
+    """Nodes cannot heartbeat to a stopped controller: the lease clock stops while no controller runs (the
+    restart shifts the lease by the outage), so the node still has the lease time it had left at the stop."""
     server = short_leases
     body = node_body(1, prefix="outage")
     with server.client(server.bootstrap) as boot:

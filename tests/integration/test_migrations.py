@@ -13,8 +13,8 @@ from server.db import migrate
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 
-TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "alembic_version"}
-HEAD = "0006"
+TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "controller_clock", "alembic_version"}
+HEAD = "0007"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -34,7 +34,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0005", "0004", "0003", "0002", "0001", "base"):
+    for step in ("0006", "0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
