@@ -20,12 +20,12 @@ CHAOS_SIZES := HUBNET_CHAOS_KILL_RUNS=$(or $(HUBNET_CHAOS_KILL_RUNS),20) \
 # Every tier, the chaos tier included, at the sizes above: what CI runs.
 test: check
 	./scripts/start-postgres.sh
-	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 # The chaos tier (with the lab chaos tests) and the CNI crash test alone, at the same sizes.
 test-chaos: bootstrap
 	./scripts/start-postgres.sh
-	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider tests/chaos tests/netns/node/test_crash.py
+	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider --durations=15 tests/chaos tests/netns/node/test_crash.py
 
 lab: bootstrap
 	$(VENV)/hubnet lab up && $(VENV)/hubnet lab check

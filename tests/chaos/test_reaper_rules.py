@@ -5,46 +5,24 @@ same conditional UPDATE), releases it. Service layer over a real SQLite file, wi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
-from server.db.migrate import upgrade
-from server.db.uow import Database
-from server.services import nodes, pools
+from server.services import nodes
 from server.services.context import Controller
 from server.services.reaper import reap
-from server.settings import Settings
-from tests.integration.support import new_secret
+from tests.integration.support import ManualClock, clocked_controller, new_secret
 
 TTL, GRACE = 10.0, 30.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def ctl(tmp_path: Path) -> Iterator[tuple[Controller, Clock]]:
-    url = f"sqlite:///{tmp_path / 'hubnet.db'}"
-    upgrade(url)
-    settings = Settings(
-        database_url=url,
-        cluster_cidr=IPv4Network("10.244.0.0/16"),
-        router_address=IPv4Address("192.168.255.254"),
-        bootstrap_tokens=("boot",),
-        admin_tokens=("admin",),
-        lease_ttl_seconds=TTL,
-        release_grace_seconds=GRACE,
+def ctl(tmp_path: Path) -> Iterator[tuple[Controller, ManualClock]]:
+    clock = ManualClock()
+    controller = clocked_controller(
+        f"sqlite:///{tmp_path / 'hubnet.db'}", clock, lease_ttl_seconds=TTL, release_grace_seconds=GRACE
     )
-    clock = Clock()
-    controller = Controller(db=Database(url, clock=clock), settings=settings)
-    pools.ensure_pool(controller, cidr=settings.cluster_cidr, node_prefix=24)
     try:
         yield controller, clock
     finally:
@@ -61,7 +39,7 @@ def _state(ctl: Controller, name: str) -> str:
     return node.state
 
 
-def test_a_late_pass_marks_stale_first_and_releases_only_a_grace_later(ctl: tuple[Controller, Clock]) -> None:
+def test_a_late_pass_marks_stale_first_and_releases_only_a_grace_later(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     _register(controller, "late", new_secret())
     clock.now += 1000  # the reaper ran long after TTL + grace (a paused process, a busy database)
@@ -73,7 +51,7 @@ def test_a_late_pass_marks_stale_first_and_releases_only_a_grace_later(ctl: tupl
     assert reap(controller) == (0, 1) and _state(controller, "late") == "released"
 
 
-def test_a_heartbeat_between_the_observations_saves_the_lease(ctl: tuple[Controller, Clock]) -> None:
+def test_a_heartbeat_between_the_observations_saves_the_lease(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     secret = new_secret()
     _register(controller, "back", secret)

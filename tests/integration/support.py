@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from server.services.context import Controller
 
 PG_HOST = os.environ.get("HUBNET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 HUBNET = str(Path(sys.executable).with_name("hubnet"))
@@ -207,3 +210,36 @@ def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> li
             return [tuple(row) for row in result] if result.returns_rows else []
     finally:
         engine.dispose()
+
+
+class ManualClock:
+    """A clock the test moves by hand (`clock.now += 30`): lease expiry without sleeping."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked_controller(url: str, clock: ManualClock, **settings: Any) -> Controller:
+    """A service-layer Controller over the migrated database at `url`, on `clock`, with the pool 10.244.0.0/16 and
+    the tokens `boot` (bootstrap) and `admin`; `settings` override the rest (lease TTL, grace, reaper interval)."""
+    from server.db.migrate import upgrade
+    from server.db.uow import Database
+    from server.services import pools
+    from server.services.context import Controller
+    from server.settings import Settings
+
+    upgrade(url)
+    config = Settings(
+        database_url=url,
+        cluster_cidr=ipaddress.IPv4Network("10.244.0.0/16"),
+        router_address=ipaddress.IPv4Address("192.168.255.254"),
+        bootstrap_tokens=("boot",),
+        admin_tokens=("admin",),
+        **settings,
+    )
+    controller = Controller(db=Database(url, clock=clock), settings=config)
+    pools.ensure_pool(controller, cidr=config.cluster_cidr, node_prefix=24)
+    return controller

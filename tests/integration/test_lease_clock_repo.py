@@ -5,53 +5,34 @@ the stale marks (`updated_at`) untouched; D small → nothing changes; never sta
 from __future__ import annotations
 
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
 
-from server.db.migrate import upgrade
-from server.db.uow import Database
 from server.domain.lease import Resume, ResumePlan
-from server.services import nodes, pools
+from server.services import nodes
 from server.services.context import Controller
 from server.services.reaper import reap, resume_leases
-from server.settings import Settings
 from tests.integration.conftest import fresh_db
-from tests.integration.support import Databases, new_secret, sql
+from tests.integration.support import Databases, ManualClock, clocked_controller, new_secret, sql
 
 TTL, GRACE, INTERVAL = 10.0, 30.0, 5.0
 Row = tuple[str, str, float, float]  # name, state, expires_at, updated_at
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def ctl(databases: Databases, db_kind: str) -> Iterator[tuple[Controller, Clock]]:
+def ctl(databases: Databases, db_kind: str) -> Iterator[tuple[Controller, ManualClock]]:
     """A controller with an active (`act`), a stale (`sta`) and a released (`rel`) node; the clock was last stamped
     by the reaper pass that marked `sta` stale, at the current time."""
-    url = fresh_db(databases, db_kind)
-    upgrade(url)
-    settings = Settings(
-        database_url=url,
-        cluster_cidr=IPv4Network("10.244.0.0/16"),
-        router_address=IPv4Address("192.168.255.254"),
-        bootstrap_tokens=("boot",),
-        admin_tokens=("admin",),
+    clock = ManualClock()
+    controller = clocked_controller(
+        fresh_db(databases, db_kind),
+        clock,
         lease_ttl_seconds=TTL,
         release_grace_seconds=GRACE,
         reaper_interval_seconds=INTERVAL,
     )
-    clock = Clock()
-    controller = Controller(db=Database(url, clock=clock), settings=settings)
     try:
-        pools.ensure_pool(controller, cidr=settings.cluster_cidr, node_prefix=24)
         secrets = {name: new_secret() for name in ("act", "sta", "rel")}
         for i, (name, secret) in enumerate(secrets.items()):
             nodes.register(
@@ -75,7 +56,7 @@ def _alive_at(ctl: Controller) -> Any:
     return sql(ctl.settings.db_url, "SELECT alive_at FROM controller_clock")[0][0]
 
 
-def test_long_outage_shifts_every_live_lease_by_exactly_the_outage(ctl: tuple[Controller, Clock]) -> None:
+def test_long_outage_shifts_every_live_lease_by_exactly_the_outage(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     before = _rows(controller)
     assert [before[n][1] for n in ("act", "sta", "rel")] == ["active", "stale", "released"]
@@ -89,7 +70,7 @@ def test_long_outage_shifts_every_live_lease_by_exactly_the_outage(ctl: tuple[Co
     assert _alive_at(controller) == clock.now
 
 
-def test_after_a_shift_a_stale_node_is_released_after_the_grace_of_up_time(ctl: tuple[Controller, Clock]) -> None:
+def test_after_a_shift_a_stale_node_is_released_after_the_grace_of_up_time(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     clock.now += 3600
     resume_leases(controller)
@@ -101,7 +82,7 @@ def test_after_a_shift_a_stale_node_is_released_after_the_grace_of_up_time(ctl: 
 
 
 @pytest.mark.parametrize("down", [0.0, INTERVAL + 1, 2 * INTERVAL])
-def test_a_controller_alive_moments_ago_changes_nothing(ctl: tuple[Controller, Clock], down: float) -> None:
+def test_a_controller_alive_moments_ago_changes_nothing(ctl: tuple[Controller, ManualClock], down: float) -> None:
     controller, clock = ctl
     before = _rows(controller)
     clock.now += down
@@ -110,7 +91,7 @@ def test_a_controller_alive_moments_ago_changes_nothing(ctl: tuple[Controller, C
     assert _alive_at(controller) == clock.now
 
 
-def test_never_stamped_gives_expired_leases_one_ttl_once(ctl: tuple[Controller, Clock]) -> None:
+def test_never_stamped_gives_expired_leases_one_ttl_once(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     sql(controller.settings.db_url, "UPDATE controller_clock SET alive_at = NULL")  # as right after migration 0007
     before = _rows(controller)
@@ -125,7 +106,7 @@ def test_never_stamped_gives_expired_leases_one_ttl_once(ctl: tuple[Controller, 
     assert resume_leases(controller) == (ResumePlan(Resume.SHIFT, 3600.0), 2)
 
 
-def test_the_clock_only_moves_forward(ctl: tuple[Controller, Clock]) -> None:
+def test_the_clock_only_moves_forward(ctl: tuple[Controller, ManualClock]) -> None:
     controller, clock = ctl
     stamped = _alive_at(controller)
     controller.write(lambda uow: uow.repo.stamp_alive(now=uow.now - 100))  # a pass that commits late
