@@ -12,10 +12,12 @@ check: bootstrap
 	$(VENV)/mypy
 
 # Chaos sizes: the issue's counts (kill -9 at each registration point x 20 on SQLite, x 5 on PostgreSQL to keep CI
-# within its time; kill -9 at each CNI ADD point x 20). Override on the command line for a quicker local run.
+# within its time; kill -9 at each CNI ADD point x 20; the reaper against live nodes for 3 minutes). Override them
+# on the command line (`make test HUBNET_CHAOS_KILL_RUNS=3`) for a quicker local run.
 CHAOS_SIZES := HUBNET_CHAOS_KILL_RUNS=$(or $(HUBNET_CHAOS_KILL_RUNS),20) \
 	HUBNET_CHAOS_KILL_RUNS_POSTGRES=$(or $(HUBNET_CHAOS_KILL_RUNS_POSTGRES),5) \
-	HUBNET_CRASH_RUNS=$(or $(HUBNET_CRASH_RUNS),20)
+	HUBNET_CRASH_RUNS=$(or $(HUBNET_CRASH_RUNS),20) \
+	HUBNET_CHAOS_REAPER_SECONDS=$(or $(HUBNET_CHAOS_REAPER_SECONDS),180)
 
 # Every tier, the chaos tier included, at the sizes above: what CI runs.
 test: check

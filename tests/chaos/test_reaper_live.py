@@ -1,8 +1,8 @@
 """The lease reaper against a live cluster, grace shortened to seconds: live heartbeating nodes, a fresh
 registration every 2 s (which then heartbeats too), and dead nodes (some silent from the start, some that stop
-half-way). Over HUBNET_CHAOS_REAPER_SECONDS (default 60): 0 live or new nodes released, exactly the dead ones
-released, each after two observations across the grace (`node.stale`, then `node.released` >= grace later) and
-with its lease still expired past the grace when released (the final re-check)."""
+half-way). Over HUBNET_CHAOS_REAPER_SECONDS (default 60; `make test` runs 180): 0 live or new nodes released,
+exactly the dead ones released, each after two observations across the grace (`node.stale`, then `node.released`
+>= grace later) and with its lease still expired past the grace when released (the final re-check)."""
 
 from __future__ import annotations
 
