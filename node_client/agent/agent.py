@@ -31,15 +31,17 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[str], ControllerClient]
 
 
-RETRY_CAP = 10.0
+HEARTBEAT_MAX = 10.0  # seconds: the longest regular heartbeat interval
+RETRY_CAP = HEARTBEAT_MAX
+RETRY_NOTE = "node keeps running, retry in"  # logged with every attempt that got no answer (tests count them)
 
 
 def backoff(failures: int, *, base: float = 0.5, cap: float = RETRY_CAP) -> float:
     """Jittered exponential back-off: a random delay in [d/2, d], d = min(cap, base * 2**failures).
 
-    The cap is the longest regular heartbeat interval: while the controller is out of reach a node asks no more
-    often than it heartbeats (so a recovering controller sees no more than its usual load), and once it is back the
-    node is `active` again within about one interval (the partition test asks for 15 s)."""
+    The cap is the longest regular heartbeat interval: once capped, a node out of touch asks about as often as it
+    heartbeats (every 5-10 s instead of 8-10 s), so a recovering controller sees roughly its usual load, and once it
+    is back the node is `active` again within about one interval (the partition test asks for 15 s)."""
     delay = min(cap, base * 2 ** min(failures, 16))
     return random.uniform(delay / 2, delay)
 
@@ -49,7 +51,7 @@ def heartbeat_interval(record: dict[str, Any], waiting: int = 0) -> float:
     said not programmed) 0.5 s doubling up to that: readiness comes soon after the reconciler's pass, yet a node
     that never becomes ready (route backend `none`, a failing router) does not poll at 2 Hz forever."""
     ttl = float(record.get("lease_ttl_seconds") or 30)
-    regular = max(1.0, min(10.0, ttl / 3))
+    regular = max(1.0, min(HEARTBEAT_MAX, ttl / 3))
     if record.get("route_state") != "programmed":
         return min(regular, 0.5 * 2.0 ** min(waiting, 16))
     return regular * random.uniform(0.8, 1.0)
@@ -174,13 +176,13 @@ class Agent:
                 except Unreachable as exc:
                     failures += 1
                     delay = backoff(failures)
-                    log.warning("%s; node keeps running, retry in %.1fs", exc, delay)
+                    log.warning("%s; %s %.1fs", exc, RETRY_NOTE, delay)
                 except UntrustedController as exc:
                     # An impostor or the wrong CA: nothing was sent. The node keeps running on what it knows (a
                     # man in the middle must not be able to take its pods down) and says so loudly every time.
                     failures += 1
                     delay = backoff(failures)
-                    log.error("%s; node keeps running, retry in %.1fs", exc, delay)
+                    log.error("%s; %s %.1fs", exc, RETRY_NOTE, delay)
                 except ControllerError as exc:
                     if exc.status in (401, 403, 404) or exc.problem == "lease-released":
                         registered = False  # record gone, released or secret no longer accepted: register again

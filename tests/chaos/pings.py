@@ -2,8 +2,10 @@
 
 One raw ICMP socket per source pod (created inside the pod's namespace), one echo identifier per target. A sender
 thread sends one request to every target each `interval` on an absolute schedule (a slow iteration does not shift
-the ones after it); a receiver thread files each reply under (target, seq). A reply only counts when it comes from
-the address we sent to: a translated reply would not match.
+the ones after it); a receiver thread files each reply under (target, seq). A reply only counts when it carries our
+identifier and sequence number and comes from the address we sent to (a request answered by someone else does not
+count; source NAT is checked by `hubnet lab check`, not here). The sender records its longest pause: a starved sender
+catches up in a burst, and the window it skipped was not probed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class PacedPings:
 
     def __init__(self, source: str, netns: str, targets: list[str], interval: float = 0.1) -> None:
         self.interval = interval
+        self.max_send_gap = 0.0  # the longest time between two rounds of requests (s)
         self.sock = socket_in(netns, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         idents = random.sample(range(1, 0xFFFF), len(targets))
         self.streams = {(t, i): Stream(source, t, i) for t, i in zip(targets, idents, strict=True)}
@@ -73,10 +76,12 @@ class PacedPings:
         return list(self.streams.values())
 
     def _send(self) -> None:
-        started = time.monotonic()
+        started = last = time.monotonic()
         seq = 0
         while not self._stop_sending.is_set():
             seq += 1
+            now = time.monotonic()
+            self.max_send_gap, last = max(self.max_send_gap, now - last), now
             for stream in self.streams.values():
                 stream.sent[seq & 0xFFFF] = time.monotonic()
                 self.sock.sendto(echo_request(stream.ident, seq & 0xFFFF), (stream.target, 0))
@@ -99,12 +104,14 @@ class PacedPings:
             stream.replies.setdefault(seq, now - stream.sent[seq])
 
 
-def stop_all(pingers: list[PacedPings]) -> list[Stream]:
-    """Stop every sender, give the last replies LINGER seconds, then collect every stream."""
+def stop_all(pingers: list[PacedPings]) -> tuple[list[Stream], float]:
+    """Stop every sender, give the last replies LINGER seconds, then collect every stream; (streams, the longest
+    pause of any sender in seconds)."""
     for pinger in pingers:
         pinger.stop_sending()
     time.sleep(LINGER)
-    return [stream for pinger in pingers for stream in pinger.finish()]
+    streams = [stream for pinger in pingers for stream in pinger.finish()]
+    return streams, max((p.max_send_gap for p in pingers), default=0.0)
 
 
 def summary(streams: list[Stream]) -> dict[str, float]:
