@@ -13,6 +13,8 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, or_, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from server.db.ranges import backfill_ranges, net_range, supernet_starts
@@ -80,15 +82,27 @@ _SET_ROUTE_STATE = (
 )
 # The lease clock (see server.services.reaper.resume_leases): stamped forward only, so a pass that committed late
 # never moves it back; shifting touches neither `state` nor `updated_at` (the stale mark the release rule reads).
+# Stamping is an upsert: a row deleted by hand comes back at the next pass instead of every start falling back to
+# the one-TTL rule.
 _ALIVE_AT = select(controller_clock.c.alive_at).where(controller_clock.c.id == 1)
 _ALIVE_AT_LOCKED = _ALIVE_AT.with_for_update()
-_STAMP_ALIVE = (
-    update(controller_clock)
-    .where(
-        controller_clock.c.id == 1,
-        or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
+_STAMP_ALIVE_PG = (
+    pg_insert(controller_clock)
+    .values(id=1, alive_at=bindparam("now"))
+    .on_conflict_do_update(
+        index_elements=[controller_clock.c.id],
+        set_={"alive_at": bindparam("now")},
+        where=or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
     )
-    .values(alive_at=bindparam("now"))
+)
+_STAMP_ALIVE_SQLITE = (
+    sqlite_insert(controller_clock)
+    .values(id=1, alive_at=bindparam("now"))
+    .on_conflict_do_update(
+        index_elements=[controller_clock.c.id],
+        set_={"alive_at": bindparam("now")},
+        where=or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
+    )
 )
 _SHIFT_LIVE = update(nodes).where(LIVE).values(expires_at=nodes.c.expires_at + bindparam("by"))
 _EXTEND_EXPIRED = (
@@ -273,9 +287,9 @@ class Repository:
         return None if value is None else float(value)
 
     def stamp_alive(self, *, now: float) -> None:
-        """Move `alive_at` forward to `now` (never back)."""
+        """Move `alive_at` forward to `now` (never back); (re)creates the row if it is missing."""
         self.writes += 1
-        self.conn.execute(_STAMP_ALIVE, {"now": now})
+        self.conn.execute(_STAMP_ALIVE_PG if self.pg else _STAMP_ALIVE_SQLITE, {"now": now})
 
     def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
         """Store a route state on that live record only (name, generation, address): a report about an older

@@ -56,13 +56,16 @@ def resume_plan(alive_at: float | None, now: float, interval: float) -> ResumePl
     reaper pass stamps it, so a running controller is never more than one interval behind).
 
     - never stamped (first start after the upgrade, fresh database): expired leases get one TTL, once;
-    - stamped more than two intervals ago: no controller ran for `now - alive_at`, so every live lease gets that
-      time back — a controller that crash-loops still ages its leases by the time it was up;
+    - stamped D > 2 intervals ago: no controller ran for most of D, so every live lease gets D - interval back. The
+      last controller may have lived up to one interval after its last stamp; counting that interval as up-time
+      means a controller that crash-loops ages its leases by at least one interval per start (so it still releases
+      dead nodes), and a node loses at most one interval of lease per outage: that can make it stale (route kept),
+      never released, since release needs the grace on top;
     - otherwise another controller is alive (or this is a quick restart): nothing to give back.
     """
     if alive_at is None:
         return ResumePlan(Resume.ONE_TTL)
     down = now - alive_at
     if down > 2 * interval:
-        return ResumePlan(Resume.SHIFT, down)
+        return ResumePlan(Resume.SHIFT, down - interval)
     return ResumePlan(Resume.KEEP)

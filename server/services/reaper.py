@@ -5,7 +5,9 @@ Safe with several controller processes: each transition is one conditional UPDAT
 event) exactly once whoever runs it.
 
 The lease clock stops while no controller runs: every pass stamps the controller clock, and a starting controller
-gives the live leases back the time since the last stamp when no controller was alive (`resume_leases`).
+gives the live leases back the time since the last stamp, less one interval, when no controller was alive
+(`resume_leases`). The first pass runs right at start, so a controller that crash-loops faster than one interval
+still reaps once per start.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ def reap(ctl: Controller) -> tuple[int, int]:
     """One pass; returns (newly stale, newly released)."""
 
     def use_case(uow: UnitOfWork) -> tuple[int, int]:
-        # First, so the lock order matches resume_leases (clock, then node rows).
+        # Lock order is not what keeps this deadlock-free: a heartbeat earlier in this same group-commit batch may
+        # already hold a node row when this takes the clock row, while resume_leases takes the clock, then node
+        # rows. Every write batch first locks all pool rows (server.db.uow, PostgreSQL; on SQLite one writer at a
+        # time), so write batches of all processes run one after another.
         uow.repo.stamp_alive(now=uow.now)
         stale = uow.repo.expire(
             state=LeaseState.ACTIVE, new_state=LeaseState.STALE, before=stale_cutoff(uow.now), now=uow.now
@@ -50,8 +55,9 @@ def reap(ctl: Controller) -> tuple[int, int]:
 def resume_leases(ctl: Controller) -> tuple[ResumePlan, int]:
     """At start-up, give the live leases back the time no controller ran: nodes could not heartbeat to a stopped
     controller, and releasing them all at once (withdrawing every route) after an outage would turn a controller
-    hiccup into a cluster outage. Only that time: a controller that crash-loops still releases dead nodes after
-    `grace` of its own up-time, and restarting one of several controllers gives nothing back. See
+    hiccup into a cluster outage. Only that time, less the one interval the last controller may have lived after its
+    last stamp: a controller that crash-loops still ages leases by at least one interval per start and releases dead
+    nodes, and restarting one of several controllers gives nothing back. See
     `server.domain.lease.resume_plan`; returns the plan applied and how many leases it changed."""
 
     def use_case(uow: UnitOfWork) -> tuple[ResumePlan, int]:
@@ -70,7 +76,10 @@ def resume_leases(ctl: Controller) -> tuple[ResumePlan, int]:
         log.info("start-up: lease clock never stamped; %d expired lease(s) get one TTL to heartbeat", count)
     elif plan.action is Resume.SHIFT:
         log.info(
-            "start-up: no controller ran for %.1fs; %d live lease(s) shifted by %.1fs", plan.shift, count, plan.shift
+            "start-up: no controller ran for up to %.1fs; %d live lease(s) shifted by %.1fs (one reaper interval less)",
+            plan.shift + ctl.settings.reaper_interval_seconds,
+            count,
+            plan.shift,
         )
     else:
         log.info("start-up: a controller was alive until just now; leases unchanged")
@@ -87,7 +96,9 @@ def stamp_alive(ctl: Controller) -> None:
 
 
 class Reaper:
-    """Runs `reap` every interval on a daemon thread until `stop()`; errors are logged, never fatal."""
+    """Runs `reap` right at start, then every interval, on a daemon thread until `stop()`; errors are logged, never
+    fatal. The pass at start: a controller that lives shorter than one interval (a crash loop) still reaps, and
+    stamps the clock, once per start."""
 
     def __init__(self, ctl: Controller, interval: float) -> None:
         self.ctl, self.interval = ctl, interval
@@ -103,10 +114,15 @@ class Reaper:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                stale, released = reap(self.ctl)
-                if stale or released:
-                    log.info("leases: %d went stale, %d released", stale, released)
-            except Exception:
-                log.exception("lease reaper pass failed; retrying in %.0fs", self.interval)
+        while True:
+            self._pass()
+            if self._stop.wait(self.interval):
+                return
+
+    def _pass(self) -> None:
+        try:
+            stale, released = reap(self.ctl)
+            if stale or released:
+                log.info("leases: %d went stale, %d released", stale, released)
+        except Exception:
+            log.exception("lease reaper pass failed; retrying in %.0fs", self.interval)

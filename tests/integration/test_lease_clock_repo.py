@@ -1,6 +1,7 @@
 """The lease clock at start-up (`resume_leases`) over real SQLite and PostgreSQL, with a controllable clock: no
-controller alive for D > 2 intervals → every live lease (active and stale) shifted by exactly D, released rows and
-the stale marks (`updated_at`) untouched; D small → nothing changes; never stamped → expired leases get one TTL."""
+controller alive for D > 2 intervals → every live lease (active and stale) shifted by exactly D - interval, released
+rows and the stale marks (`updated_at`) untouched; D small → nothing changes; never stamped → expired leases get one
+TTL; a clock row deleted by hand comes back at the next stamp."""
 
 from __future__ import annotations
 
@@ -56,16 +57,18 @@ def _alive_at(ctl: Controller) -> Any:
     return sql(ctl.settings.db_url, "SELECT alive_at FROM controller_clock")[0][0]
 
 
-def test_long_outage_shifts_every_live_lease_by_exactly_the_outage(ctl: tuple[Controller, ManualClock]) -> None:
+def test_long_outage_shifts_every_live_lease_by_the_outage_less_an_interval(
+    ctl: tuple[Controller, ManualClock],
+) -> None:
     controller, clock = ctl
     before = _rows(controller)
     assert [before[n][1] for n in ("act", "sta", "rel")] == ["active", "stale", "released"]
     clock.now += 3600
-    assert resume_leases(controller) == (ResumePlan(Resume.SHIFT, 3600.0), 2)
+    assert resume_leases(controller) == (ResumePlan(Resume.SHIFT, 3600.0 - INTERVAL), 2)
     after = _rows(controller)
     for name in ("act", "sta"):
         _, state, expires_at, updated_at = before[name]
-        assert after[name] == (name, state, expires_at + 3600, updated_at)
+        assert after[name] == (name, state, expires_at + 3600 - INTERVAL, updated_at)
     assert after["rel"] == before["rel"]
     assert _alive_at(controller) == clock.now
 
@@ -103,7 +106,7 @@ def test_never_stamped_gives_expired_leases_one_ttl_once(ctl: tuple[Controller, 
         assert after[name] == (name, state, clock.now + TTL, updated_at)
     assert after["rel"] == before["rel"]
     clock.now += 3600  # the clock is stamped now: the next start shifts instead
-    assert resume_leases(controller) == (ResumePlan(Resume.SHIFT, 3600.0), 2)
+    assert resume_leases(controller) == (ResumePlan(Resume.SHIFT, 3600.0 - INTERVAL), 2)
 
 
 def test_the_clock_only_moves_forward(ctl: tuple[Controller, ManualClock]) -> None:
@@ -113,3 +116,25 @@ def test_the_clock_only_moves_forward(ctl: tuple[Controller, ManualClock]) -> No
     assert _alive_at(controller) == stamped
     controller.write(lambda uow: uow.repo.stamp_alive(now=uow.now + 1))
     assert _alive_at(controller) == clock.now + 1
+
+
+def test_a_clock_row_deleted_by_hand_comes_back_at_the_next_stamp(ctl: tuple[Controller, ManualClock]) -> None:
+    """Without the row every start would fall back to one TTL: the next reaper pass re-creates it, so only the one
+    start in between applies the one-TTL rule and the following starts shift again."""
+    controller, clock = ctl
+    sql(controller.settings.db_url, "DELETE FROM controller_clock")
+    clock.now += 1
+    reap(controller)
+    assert sql(controller.settings.db_url, "SELECT id, alive_at FROM controller_clock") == [(1, clock.now)]
+    clock.now += 3600
+    assert resume_leases(controller)[0] == ResumePlan(Resume.SHIFT, 3600.0 - INTERVAL)
+
+
+def test_a_start_without_the_clock_row_applies_one_ttl_once(ctl: tuple[Controller, ManualClock]) -> None:
+    controller, clock = ctl
+    sql(controller.settings.db_url, "DELETE FROM controller_clock")
+    clock.now += 3600
+    assert resume_leases(controller)[0] == ResumePlan(Resume.ONE_TTL)
+    assert _alive_at(controller) == clock.now
+    clock.now += 3600
+    assert resume_leases(controller)[0] == ResumePlan(Resume.SHIFT, 3600.0 - INTERVAL)

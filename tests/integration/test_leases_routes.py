@@ -63,7 +63,9 @@ def test_lease_goes_stale_keeps_route_renews_and_releases(short_leases: Server) 
 
 def test_outage_longer_than_grace_does_not_release_everyone(short_leases: Server) -> None:
     """Nodes cannot heartbeat to a stopped controller: the lease clock stops while no controller runs (the
-    restart shifts the lease by the outage), so the node still has the lease time it had left at the stop."""
+    restart shifts the lease by the outage less one reaper interval), so the node keeps what was left of its lease
+    less at most one interval. With a 1 s TTL that may make it stale by the time we look (route kept), but never
+    released: release needs the 3 s grace of controller up-time on top, and its next heartbeat renews it."""
     server = short_leases
     body = node_body(1, prefix="outage")
     with server.client(server.bootstrap) as boot:
@@ -72,7 +74,7 @@ def test_outage_longer_than_grace_does_not_release_everyone(short_leases: Server
     time.sleep(4.5)  # > TTL (1 s) + grace (3 s)
     server.start()
     with server.client(server.admin) as admin:
-        assert admin.get(f"/v1/nodes/{body['name']}").json()["state"] == "active"
+        assert admin.get(f"/v1/nodes/{body['name']}").json()["state"] in ("active", "stale")
         auth = {"Authorization": f"Bearer {body['secret']}"}
         assert admin.post(f"/v1/nodes/{body['name']}/heartbeat", headers=auth).json()["state"] == "active"
 
