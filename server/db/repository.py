@@ -86,23 +86,18 @@ _SET_ROUTE_STATE = (
 # the one-TTL rule.
 _ALIVE_AT = select(controller_clock.c.alive_at).where(controller_clock.c.id == 1)
 _ALIVE_AT_LOCKED = _ALIVE_AT.with_for_update()
+_STAMP_ROW: dict[str, Any] = {"id": 1, "alive_at": bindparam("now")}
+_STAMP_SET: dict[str, Any] = {"alive_at": bindparam("now")}
+_STAMP_NEWER = or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now"))
 _STAMP_ALIVE_PG = (
     pg_insert(controller_clock)
-    .values(id=1, alive_at=bindparam("now"))
-    .on_conflict_do_update(
-        index_elements=[controller_clock.c.id],
-        set_={"alive_at": bindparam("now")},
-        where=or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
-    )
+    .values(_STAMP_ROW)
+    .on_conflict_do_update(index_elements=[controller_clock.c.id], set_=_STAMP_SET, where=_STAMP_NEWER)
 )
 _STAMP_ALIVE_SQLITE = (
     sqlite_insert(controller_clock)
-    .values(id=1, alive_at=bindparam("now"))
-    .on_conflict_do_update(
-        index_elements=[controller_clock.c.id],
-        set_={"alive_at": bindparam("now")},
-        where=or_(controller_clock.c.alive_at.is_(None), controller_clock.c.alive_at < bindparam("now")),
-    )
+    .values(_STAMP_ROW)
+    .on_conflict_do_update(index_elements=[controller_clock.c.id], set_=_STAMP_SET, where=_STAMP_NEWER)
 )
 _SHIFT_LIVE = update(nodes).where(LIVE).values(expires_at=nodes.c.expires_at + bindparam("by"))
 _EXTEND_EXPIRED = (
