@@ -10,7 +10,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Network
@@ -50,23 +49,11 @@ class NetnsServer(Server):
 
     ns: str = ""
 
-    def launch(self) -> None:
-        self.starts += 1
-        log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
-        cmd = ["ip", "netns", "exec", self.ns, HUBNET, "server"]
-        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+    def command(self) -> list[str]:
+        return ["ip", "netns", "exec", self.ns, HUBNET, "server"]
 
-    def _poll_ready(self, timeout: float) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hubnet server exited with {self.proc.returncode}: {self.log_tail()}")
-            if _ready(self.ns, self.port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"hubnet server not ready in {timeout}s: {self.log_tail()}")
+    def answers_ready(self) -> bool:
+        return _ready(self.ns, self.port)
 
 
 def _ready(ns: str, port: int) -> bool:

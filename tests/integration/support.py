@@ -126,8 +126,19 @@ class Server:
         """Start the process without waiting (several servers can then start at the same time)."""
         self.starts += 1
         log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([HUBNET, "server"], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         log.close()
+
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may run it inside a namespace)."""
+        return [HUBNET, "server"]
+
+    def answers_ready(self) -> bool:
+        """One readiness probe: /readyz answers 200 (a subclass may probe another way)."""
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1, verify=self.verify).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Until /readyz answers 200; the process is killed when it does not come up (no stray servers)."""
@@ -144,11 +155,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hubnet server exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1, verify=self.verify).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.answers_ready():
+                return
             time.sleep(0.05)
         raise RuntimeError(f"hubnet server not ready in {timeout}s: {self.log_tail()}")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,8 @@ from tests.integration.support import HUBNET, Databases, Server, new_secret, nod
 class LoudServer(Server):
     """`hubnet server --access-log` at HUBNET_LOG_LEVEL=debug: the most the controller ever logs."""
 
-    def launch(self) -> None:
-        self.starts += 1
-        log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115
-        cmd = [HUBNET, "server", "--access-log"]
-        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+    def command(self) -> list[str]:
+        return [HUBNET, "server", "--access-log"]
 
 
 def _exercise(server: Server) -> list[str]:

@@ -62,7 +62,11 @@ class Cluster:
                 self.controller.wait(5)
         self.controller = None
 
-    def add_node(self, name: str, octet: int, host: int, wait: bool = True) -> Node:
+    def add_node(
+        self, name: str, octet: int, host: int, wait: bool = True, url: str | None = None, ca: str | None = None
+    ) -> Node:
+        """A node namespace on its own veth underlay 192.168.<octet>.0/24 with its agent joined; `url` (default: the
+        controller over plain HTTP on that link) and `ca` (`--ca-file`) for a controller serving TLS."""
         node = Node(subnet="")
         node.ns = make_ns("node")
         self.nodes[name] = node
@@ -75,8 +79,9 @@ class Cluster:
         nsrun(node.ns, "ip", "addr", "add", f"192.168.{octet}.{host}/24", "dev", n_if)
         nsrun(node.ns, "ip", "link", "set", n_if, "up")
         node.extra_args = [
-            "--controller", f"http://192.168.{octet}.1:6780", "--token", TOKEN, "--name", name,
+            "--controller", url or f"http://192.168.{octet}.1:6780", "--token", TOKEN, "--name", name,
             "--address", f"192.168.{octet}.{host}", "--router", f"192.168.{octet}.1",
+            *(["--ca-file", ca] if ca else []),
         ]  # fmt: skip
         node.start_agent(wait=wait)
         return node

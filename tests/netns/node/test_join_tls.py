@@ -14,12 +14,11 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.security.pki import Pki, make_pki
-from tests.netns.node.support import HUBNET, Node, make_ns, nsrun
+from tests.netns.node.support import HUBNET
 from tests.netns.node.test_join import TOKEN, Cluster, _leave, _make_cluster, _torn_down
 from tests.support.prereq import need
 
@@ -43,27 +42,8 @@ def tls_cluster(pki: tuple[Pki, Pki]) -> Iterator[Cluster]:
         yield from _make_cluster("kernel")
 
 
-def _add_tls_node(cluster: Cluster, name: str, octet: int, host: int, url: str, ca: Path, wait: bool) -> None:
-    """Like Cluster.add_node (a veth underlay made inside the two namespaces), with an https URL and --ca-file."""
-    node = Node(subnet="")
-    node.ns = make_ns("node")
-    cluster.nodes[name] = node
-    r_if, n_if = f"hnt-r{octet}", f"hnt-u{octet}"
-    veth = ["ip", "link", "add", r_if, "netns", cluster.router, "type", "veth", "peer", n_if, "netns", node.ns]
-    subprocess.run(veth, check=True, capture_output=True)
-    nsrun(cluster.router, "ip", "addr", "add", f"192.168.{octet}.1/24", "dev", r_if)
-    nsrun(cluster.router, "ip", "link", "set", r_if, "up")
-    nsrun(node.ns, "ip", "addr", "add", f"192.168.{octet}.{host}/24", "dev", n_if)
-    nsrun(node.ns, "ip", "link", "set", n_if, "up")
-    node.extra_args = [
-        "--controller", url, "--ca-file", str(ca), "--token", TOKEN, "--name", name,
-        "--address", f"192.168.{octet}.{host}", "--router", f"192.168.{octet}.1",
-    ]  # fmt: skip
-    node.start_agent(wait=wait)
-
-
 def test_join_over_tls_with_the_controllers_ca(tls_cluster: Cluster, pki: tuple[Pki, Pki]) -> None:
-    _add_tls_node(tls_cluster, "t1", 61, 11, "https://192.168.61.1:6780", pki[0].ca, wait=True)
+    tls_cluster.add_node("t1", 61, 11, url="https://192.168.61.1:6780", ca=str(pki[0].ca))
     node = tls_cluster.nodes["t1"]
     node.wait_ready()
     assert os.path.exists(os.path.join(node.state, "node.json"))
@@ -85,7 +65,7 @@ def test_an_impostor_controller_is_refused_and_learns_nothing(tls_cluster: Clust
         impostor = subprocess.Popen(["nsenter", f"--net={tls_cluster.router}", HUBNET, "server"], env=env,
                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        _add_tls_node(tls_cluster, "t2", 62, 12, "https://192.168.62.1:6781", pki[0].ca, wait=False)
+        tls_cluster.add_node("t2", 62, 12, wait=False, url="https://192.168.62.1:6781", ca=str(pki[0].ca))
         node = tls_cluster.nodes["t2"]
         deadline = time.monotonic() + 30
         while node.log().count("refusing the controller") < 3 and time.monotonic() < deadline:
