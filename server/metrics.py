@@ -31,11 +31,16 @@ class _StateCollector(Collector):
             name: GaugeMetricFamily(f"hubnet_subnets_{name}", f"Subnets {name} per pool", labels=["pool"])
             for name in ("total", "allocated", "free")
         }
+        low = GaugeMetricFamily(
+            "hubnet_pool_low", "1 while the pool's free subnets are below HUBNET_POOL_WARN_FREE", labels=["pool"]
+        )
         for pool in pools:
             families["total"].add_metric([pool.cidr], pool.total)
             families["allocated"].add_metric([pool.cidr], pool.allocated)
             families["free"].add_metric([pool.cidr], pool.free)
+            low.add_metric([pool.cidr], 1 if pool.low else 0)
         yield from families.values()
+        yield low
         nodes = GaugeMetricFamily("hubnet_nodes", "Nodes per lease state", labels=["state"])
         for state in ("active", "stale", "released"):
             nodes.add_metric([state], states.get(state, 0))
@@ -51,6 +56,12 @@ class AppMetrics:
             "hubnet_allocations", "Subnets assigned to nodes (new or reclaimed)", registry=self.registry
         )
         self.releases = Counter("hubnet_releases", "Subnets released (delete or lease expiry)", registry=self.registry)
+        self.failures = Counter(
+            "hubnet_allocation_failures",
+            "Registrations refused a subnet, by problem (pool-exhausted, subnet-reissued, address-taken, ...)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.registration = Histogram(
             "hubnet_registration_seconds",
             "Time to serve POST /v1/nodes",
@@ -66,3 +77,6 @@ class AppMetrics:
 
     def released(self, count: int = 1) -> None:
         self.releases.inc(count)
+
+    def allocation_failed(self, reason: str) -> None:
+        self.failures.labels(reason).inc()

@@ -10,6 +10,8 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.net import parse_network
+from server.domain.errors import InvalidInput
+from server.domain.validation import check_pool_range
 
 Tokens = Annotated[tuple[str, ...], NoDecode]
 
@@ -35,6 +37,9 @@ class Settings(BaseSettings):
     bootstrap_tokens: Tokens = ()
     admin_tokens: Tokens = ()
     router_address: IPv4Address | None = None
+    # Warn (readiness "degraded", `hubnet pools`, metric) when a pool's free subnets fall below this share of its
+    # total, in percent ("10" or "10%"); an exhausted pool is always reported.
+    pool_warn_free: float = Field(default=10.0, ge=0, le=100)
 
     lease_ttl_seconds: float = Field(default=60.0, gt=0)
     release_grace_seconds: float = Field(default=3600.0, ge=0)
@@ -68,6 +73,11 @@ class Settings(BaseSettings):
     def _tokens(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("pool_warn_free", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        return value.strip().removesuffix("%") if isinstance(value, str) else value
+
     @field_validator("cluster_cidr", "service_cidr", mode="before")
     @classmethod
     def _strict_network(cls, value: object) -> object:
@@ -86,6 +96,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set both HUBNET_TLS_CERT_FILE and HUBNET_TLS_KEY_FILE (PEM certificate chain and key), or neither "
                 "(the older names HUBNET_TLS_CERT / HUBNET_TLS_KEY mean the same)"
+            )
+        return self
+
+    @field_validator("cluster_cidr")
+    @classmethod
+    def _usable_pool(cls, value: IPv4Network) -> IPv4Network:
+        try:
+            return check_pool_range(value, field="HUBNET_CLUSTER_CIDR")
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
+
+    @model_validator(mode="after")
+    def _router_outside_pool(self) -> Settings:
+        if self.router_address is not None and self.router_address in self.cluster_cidr:
+            raise ValueError(
+                f"HUBNET_ROUTER_ADDRESS {self.router_address} lies inside HUBNET_CLUSTER_CIDR {self.cluster_cidr}: "
+                "the router's underlay address must be outside every pod pool"
             )
         return self
 

@@ -102,19 +102,55 @@ def nodes_show(name: str, url: Url = DEFAULT_URL, token: Token = None, output: O
 
 
 @nodes_app.command("delete")
-def nodes_delete(name: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
+def nodes_delete(name: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
     """Release a node's subnet (quarantined before reuse) and withdraw its route."""
     with _client(url, token) as client:
         client.delete(f"/v1/nodes/{name}")
-    typer.echo(f"deleted node {name}")
+    _done({"deleted": "node", "name": name}, f"deleted node {name}", output)
 
 
-def pools(url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
-    """Pools (cluster CIDRs) with total, allocated and free subnets."""
+def _done(record: dict[str, Any], message: str, output: Output) -> None:
+    typer.echo(json.dumps(record) if output is Output.json else message)
+
+
+pools_app = typer.Typer(help="Pools (cluster CIDRs): list (the default), add, delete.")
+POOL_COLUMNS = ("cidr", "node_prefix", "total", "allocated", "free", "low")
+
+
+@pools_app.callback(invoke_without_command=True)
+def pools(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """Pools with total, allocated and free subnets; a warning for each pool low on free subnets."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _client(url, token) as client:
         body = client.get("/v1/pools")
-    rows = body["items"] if isinstance(body, dict) else body
-    _emit(rows, ("cidr", "node_prefix", "total", "allocated", "free"), output)
+    if output is Output.json:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    _emit(body["items"], POOL_COLUMNS, output)
+    for warning in body.get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@pools_app.command("add")
+def pools_add(
+    cidr: str,
+    node_prefix: Annotated[int, typer.Option(help="Prefix length of each node's subnet.")] = 24,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    output: Out = Output.table,
+) -> None:
+    """Add a pool (e.g. 10.250.0.0/16); refused when it overlaps a pool, the service CIDR or the underlay."""
+    with _client(url, token) as client:
+        _emit_one(client.post("/v1/pools", {"cidr": cidr, "node_prefix": node_prefix}), output)
+
+
+@pools_app.command("delete")
+def pools_delete(cidr: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
+    """Delete a pool no live node holds a subnet of (not the configured HUBNET_CLUSTER_CIDR)."""
+    with _client(url, token) as client:
+        client.delete(f"/v1/pools/{cidr}")
+    _done({"deleted": "pool", "cidr": cidr}, f"deleted pool {cidr}", output)
 
 
 def lookup(ip: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
@@ -166,10 +202,13 @@ def _route_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
     actual = {key(r) for r in report.get("actual", [])}
     missing = {key(r) for r in report.get("missing", [])}
+    foreign = {str(r.get("prefix")): r.get("holder") for r in report.get("foreign", [])}
     rows = []
     for route in report.get("desired", []):
         k = key(route)
         status = "missing" if k in missing else ("ok" if k in actual else "?")
+        if status == "missing" and k[0] in foreign:
+            status = f"held by a foreign route ({foreign[k[0]]})"
         rows.append({**route, "status": status})
     rows.extend({**route, "status": "unexpected"} for route in report.get("unexpected", []))
     return rows
@@ -188,13 +227,14 @@ def routes(url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.tab
 def check(
     url: Url = DEFAULT_URL,
     token: Token = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    output: Out = Output.table,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Same as --output json.")] = False,
 ) -> None:
     """Integrity check: database vs router table vs node agents. Exit status 2 when any problem is found."""
     with _client(url, token) as client:
         report = client.get("/v1/check")
     problems = report.get("problems", [])
-    if as_json:
+    if as_json or output is Output.json:
         typer.echo(json.dumps(report, indent=2))
     else:
         checked = report.get("checked", {})
@@ -212,7 +252,7 @@ def check(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(nodes_app, name="nodes")
-    app.command()(pools)
+    app.add_typer(pools_app, name="pools")
     app.command()(lookup)
     app.command()(events)
     app.command()(routes)

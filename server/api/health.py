@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.api.deps import Ctl, Token
 from server.domain.errors import Unavailable
+from server.services import pools
 from server.services.auth import require_admin
 
 router = APIRouter(tags=["health"])
@@ -21,15 +22,19 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(ctl: Ctl) -> dict[str, str]:
-    """503 problem+json while the database cannot be reached."""
+def readyz(ctl: Ctl) -> dict[str, Any]:
+    """503 problem+json while the database cannot be reached. 200 otherwise; `"status": "degraded"` with
+    `warnings` while a pool is low on free subnets (still ready: registrations of known nodes keep working)."""
     try:
-        ctl.read(lambda uow: uow.repo.ping())
+        warnings = ctl.read(lambda uow: pools.warnings(ctl, uow))
     except Unavailable:
         raise
     except Exception as exc:
         raise Unavailable(f"database check failed: {exc}") from exc
-    return {"status": "ready", "database": ctl.db.dialect}
+    body: dict[str, Any] = {"status": "degraded" if warnings else "ready", "database": ctl.db.dialect}
+    if warnings:
+        body["warnings"] = warnings
+    return body
 
 
 @router.get("/metrics")
@@ -47,7 +52,10 @@ def routes(request: Request, ctl: Ctl, token: Token) -> JSONResponse:
     from server.services.routes import desired
 
     rows = [{"prefix": str(d.route.prefix), "next_hop": str(d.route.next_hop), "node": d.node} for d in desired(ctl)]
-    return JSONResponse({"backend": "none", "desired": rows, "actual": [], "missing": rows, "unexpected": []})
+    empty: list[dict[str, str]] = []
+    return JSONResponse(
+        {"backend": "none", "desired": rows, "actual": empty, "missing": rows, "unexpected": empty, "foreign": empty}
+    )
 
 
 def _jsonable(value: Any) -> Any:

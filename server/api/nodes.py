@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from server import faults
 from server.api.deps import Ctl, Token
 from server.api.schemas import HeartbeatRequest, Node, NodePage, RegisterRequest
+from server.domain.errors import Conflict
 from server.domain.integrity import BridgeReport
 from server.domain.lease import LeaseState
 from server.services import auth, node_reads, nodes
@@ -47,9 +48,14 @@ async def register(ctl: Ctl, token: Token, request: Request) -> JSONResponse:
     job = nodes.register_job(
         ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
     )
-    view, created = await ctl.write_async(job)
+    metrics = request.app.state.metrics
+    try:
+        view, created = await ctl.write_async(job)
+    except Conflict as exc:  # counted once per request, after any retries: pool-exhausted, subnet-reissued, ...
+        metrics.allocation_failed(exc.slug)
+        raise
     faults.before_response(request.app.state.reconciler)
-    request.app.state.metrics.registration.observe(time.perf_counter() - started)
+    metrics.registration.observe(time.perf_counter() - started)
     return JSONResponse(asdict(view), status_code=201 if created else 200)
 
 
@@ -68,7 +74,7 @@ async def heartbeat(
     """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
     view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
     if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
-        report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses))
+        report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses), received_at=time.time())
         request.app.state.bridges.put(name, report)
     return JSONResponse(asdict(view))
 

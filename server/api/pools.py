@@ -6,20 +6,30 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
 
 from server.api.deps import Ctl, Token
 from server.api.schemas import Node, Pool, PoolList, PoolRequest
 from server.services import pools
 
 router = APIRouter(prefix="/v1", tags=["pools"])
+CIDR_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"  # the shape; the service checks the value
 
 
 @router.get("/pools", response_model=PoolList)
 def list_pools(ctl: Ctl, token: Token) -> JSONResponse:
     """Per pool: total, allocated, free subnets; plus `flagged`: stored rows outside every pool or unparsable."""
     usage, flagged = pools.list_pools(ctl, token=token)
-    return JSONResponse({"items": [asdict(u) for u in usage], "flagged": [asdict(f) for f in flagged]})
+    percent = ctl.settings.pool_warn_free
+    return JSONResponse(
+        {
+            "items": [asdict(u) for u in usage],
+            "flagged": [asdict(f) for f in flagged],
+            "warn_free_percent": percent,
+            "warnings": [u.warning(percent) for u in usage if u.low],
+        }
+    )
 
 
 @router.post("/pools", response_model=Pool, status_code=201)
@@ -27,6 +37,16 @@ def add_pool(body: PoolRequest, ctl: Ctl, token: Token) -> JSONResponse:
     """Add a pool (cluster CIDR) at run time."""
     added = pools.add_pool(ctl, token=token, cidr=body.cidr, node_prefix=body.node_prefix)
     return JSONResponse(asdict(added), status_code=201)
+
+
+@router.delete("/pools/{cidr:path}", status_code=204)
+def delete_pool(
+    cidr: Annotated[str, PathParam(pattern=CIDR_PATTERN, examples=["10.250.0.0/16"])], ctl: Ctl, token: Token
+) -> Response:
+    """Delete a pool (`DELETE /v1/pools/10.250.0.0/16`): 409 while a live node holds a subnet of it or it is the
+    configured HUBNET_CLUSTER_CIDR."""
+    pools.delete_pool(ctl, token=token, cidr=cidr)
+    return Response(status_code=204)
 
 
 @router.get("/lookup", response_model=Node)

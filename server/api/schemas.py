@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def not_bool(value: object) -> object:
+    """For a `mode="before"` validator of an integer field: JSON `true` is no count (pydantic would read it as 1);
+    1.0 stays an integer, as JSON Schema says."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
 
 
 class Strict(BaseModel):
@@ -51,6 +59,8 @@ class PoolRequest(Strict):
     cidr: str = Field(max_length=64)
     node_prefix: int = Field(default=24, ge=1, le=32)
 
+    _count = field_validator("node_prefix", mode="before")(not_bool)
+
 
 class Node(BaseModel):
     name: str
@@ -81,6 +91,7 @@ class Pool(BaseModel):
     allocated: int
     free: int
     quarantined: int = 0
+    low: bool = False
 
 
 class FlaggedNode(BaseModel):
@@ -93,6 +104,8 @@ class FlaggedNode(BaseModel):
 class PoolList(BaseModel):
     items: list[Pool]
     flagged: list[FlaggedNode]
+    warn_free_percent: float
+    warnings: list[str]
 
 
 class Event(BaseModel):

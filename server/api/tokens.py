@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.api.deps import Ctl, Token
+from server.api.schemas import not_bool
 from server.services import tokens
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -20,6 +21,8 @@ class TokenRequest(BaseModel):
     description: str = Field(default="", max_length=255, description="free text: who or what the token is for")
     ttl_seconds: float | None = Field(default=None, gt=0, le=tokens.MAX_TTL_SECONDS, description="expires after")
     max_uses: int | None = Field(default=None, ge=1, le=2**31 - 1, description="registrations creating a node")
+
+    _count = field_validator("max_uses", mode="before")(not_bool)
 
 
 class BootstrapToken(BaseModel):

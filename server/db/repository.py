@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from server.db.ranges import backfill_ranges, net_range, supernet_starts
+from server.domain.lease import released_values
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
@@ -29,6 +30,13 @@ _POOLS = select(pools.c.id, pools.c.cidr, pools.c.node_prefix, pools.c.high_wate
 _POOLS_LOCKED = _POOLS.with_for_update()
 _ADD_POOL = insert(pools).returning(pools.c.id)
 _SET_HIGH_WATER = update(pools).where(pools.c.id == bindparam("pool_id")).values(high_water=bindparam("value"))
+_DELETE_POOL = pools.delete().where(pools.c.id == bindparam("pool_id"))
+# Released rows of a deleted pool keep their history but can never reclaim a subnet of it.
+_DETACH_RELEASED = (
+    update(nodes)
+    .where(nodes.c.pool_id == bindparam("pool_id"), nodes.c.state == "released")
+    .values(pool_id=None, reissued=True)
+)
 _ALLOCATED = select(nodes.c.pool_id, func.count()).where(LIVE).group_by(nodes.c.pool_id)
 
 _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
@@ -144,6 +152,14 @@ class Repository:
         self._pools = None
         return int(self.conn.execute(_ADD_POOL, values).scalar_one())
 
+    def delete_pool(self, pool_id: int) -> int:
+        """Delete the pool; its released rows are detached (they can no longer reclaim). Returns how many were."""
+        self.writes += 1
+        self._pools = None
+        detached = int(self.conn.execute(_DETACH_RELEASED, {"pool_id": pool_id}).rowcount)
+        self.conn.execute(_DELETE_POOL, {"pool_id": pool_id})
+        return detached
+
     def set_high_water(self, pool_id: int, value: int) -> None:
         self.writes += 1
         self.conn.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
@@ -254,7 +270,7 @@ class Repository:
         `stale` was last written when it was marked stale; a heartbeat or re-join moves it out of `stale`)."""
         values: dict[str, Any] = {"state": new_state, "updated_at": now}
         if new_state == "released":
-            values["released_at"] = now
+            values.update(released_values(now))
         cond = and_(nodes.c.state == state, nodes.c.expires_at < before)
         if marked_before is not None:
             cond = and_(cond, nodes.c.updated_at < marked_before)

@@ -61,6 +61,18 @@ class PoolOverlaps(Conflict):
     slug, title = "pool-overlaps", "Pool overlaps an existing pool"
 
 
+class UnderlayInPool(Conflict):
+    """A pool would hold the address of a registered node."""
+
+    slug, title = "pool-holds-nodes", "Pool holds registered node addresses"
+
+
+class PoolInUse(Conflict):
+    """A pool still holds subnets of live nodes and cannot be deleted."""
+
+    slug, title = "pool-in-use", "Pool holds live nodes' subnets"
+
+
 class BodyTooLarge(HubnetError):
     slug, title, status = "body-too-large", "Request body too large", 413
 

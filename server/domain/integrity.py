@@ -15,6 +15,7 @@ KINDS = (
     "subnet-overlap",  # two live nodes hold overlapping (or identical) subnets
     "subnet-outside-pools",  # a live node's subnet lies outside every pool (or cannot be parsed)
     "route-missing",  # a live node has no owned route for its subnet
+    "route-foreign",  # a live node has no owned route because a route hubnet does not own holds its prefix
     "route-orphan",  # an owned route whose prefix no live node holds
     "route-next-hop",  # an owned route for a node's subnet points somewhere else than the node's address
     "bridge-gateway",  # the node's agent reports a bridge that does not carry the subnet's gateway
@@ -30,10 +31,12 @@ class NodeFacts:
 
 @dataclass(frozen=True)
 class BridgeReport:
-    """What a node agent last reported about its bridge: its name and its IPv4 addresses (`a.b.c.d/len`)."""
+    """What a node agent last reported about its bridge: its name and its IPv4 addresses (`a.b.c.d/len`), and
+    when the controller received it (epoch seconds; None: unknown)."""
 
     name: str
     addresses: tuple[str, ...]
+    received_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,16 @@ class Problem:
     node: str | None
     subject: str  # the subnet / route prefix the problem is about
     detail: str
+    age_seconds: float | None = None  # how old the observation is (an agent's report); None: observed just now
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"kind": self.kind, "node": self.node, "subject": self.subject, "detail": self.detail}
+    def as_dict(self) -> dict[str, str | float | None]:
+        return {
+            "kind": self.kind,
+            "node": self.node,
+            "subject": self.subject,
+            "detail": self.detail,
+            "age_seconds": self.age_seconds,
+        }
 
 
 def check(
@@ -52,14 +62,18 @@ def check(
     pools: Sequence[IPv4Network],
     routes: Sequence[tuple[str, str]] | None,
     bridges: Mapping[str, BridgeReport],
+    *,
+    foreign: Mapping[str, str] | None = None,
+    now: float | None = None,
 ) -> list[Problem]:
     """All problems, ordered by kind then subject. `routes` (prefix, next hop) of the routes we own, or None when
-    no route backend runs (route checks skipped); `bridges` only for nodes whose agent reported one."""
+    no route backend runs (route checks skipped); `foreign` describes, per prefix, a route we do not own that holds
+    it; `bridges` only for nodes whose agent reported one, aged against `now`."""
     parsed = {n.name: _network(n.subnet) for n in nodes}
     found = [*_overlaps(nodes, parsed), *_outside(nodes, parsed, pools)]
     if routes is not None:
-        found += _routes(nodes, parsed, routes)
-    found += _bridges(nodes, parsed, bridges)
+        found += _routes(nodes, parsed, routes, foreign or {})
+    found += _bridges(nodes, parsed, bridges, now)
     return sorted(found, key=lambda p: (KINDS.index(p.kind), p.subject, p.node or ""))
 
 
@@ -97,7 +111,10 @@ def _outside(
 
 
 def _routes(
-    nodes: Sequence[NodeFacts], parsed: Mapping[str, IPv4Network | None], routes: Sequence[tuple[str, str]]
+    nodes: Sequence[NodeFacts],
+    parsed: Mapping[str, IPv4Network | None],
+    routes: Sequence[tuple[str, str]],
+    foreign: Mapping[str, str],
 ) -> Iterable[Problem]:
     owned: dict[str, list[str]] = {}
     for prefix, hop in routes:
@@ -108,6 +125,10 @@ def _routes(
             holders.setdefault(str(net), []).append(node)
     for subject, held_by in holders.items():
         node, hops = held_by[0], owned.get(subject)
+        if not hops and subject in foreign:
+            detail = f"a route hubnet does not own holds {subject} ({foreign[subject]}); hubnet never replaces it"
+            yield Problem("route-foreign", node.name, subject, detail)
+            continue
         if not hops:
             yield Problem("route-missing", node.name, subject, f"no route for {subject} via {node.address}")
             continue
@@ -129,7 +150,10 @@ def _same_ip(a: str, b: str) -> bool:
 
 
 def _bridges(
-    nodes: Sequence[NodeFacts], parsed: Mapping[str, IPv4Network | None], bridges: Mapping[str, BridgeReport]
+    nodes: Sequence[NodeFacts],
+    parsed: Mapping[str, IPv4Network | None],
+    bridges: Mapping[str, BridgeReport],
+    now: float | None,
 ) -> Iterable[Problem]:
     for node in nodes:
         net, report = parsed[node.name], bridges.get(node.name)
@@ -139,7 +163,11 @@ def _bridges(
         if not any(_interface(a) == gateway for a in report.addresses):
             carried = ", ".join(report.addresses) or "no address"
             detail = f"bridge {report.name} of {node.name} carries {carried}, not its gateway {gateway}"
-            yield Problem("bridge-gateway", node.name, str(net), detail)
+            age = None
+            if now is not None and report.received_at is not None:
+                age = round(max(now - report.received_at, 0.0), 1)
+                detail += f" (agent report {age:g} s old)"
+            yield Problem("bridge-gateway", node.name, str(net), detail, age)
 
 
 def _interface(text: str) -> IPv4Interface | None:

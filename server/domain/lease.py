@@ -16,6 +16,17 @@ class RouteState(StrEnum):
     PENDING = "pending"
     PROGRAMMED = "programmed"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"  # the record is released: its route is no longer desired (the reconciler removes it)
+
+
+def released_values(now: float) -> dict[str, object]:
+    """The columns a release sets, whether by delete or by lease expiry."""
+    return {
+        "state": LeaseState.RELEASED.value,
+        "released_at": now,
+        "route_state": RouteState.WITHDRAWN.value,
+        "route_error": None,
+    }
 
 
 def expiry(now: float, ttl: float) -> float:

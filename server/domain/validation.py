@@ -7,12 +7,20 @@ import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 
-from server.domain.errors import InvalidInput
+from server.domain.errors import InvalidInput, UnderlayInPool
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
 SECRET_MIN, SECRET_MAX = 43, 512
-_THIS_NETWORK = IPv4Network("0.0.0.0/8")
+# Ranges that can never carry pods or nodes, in the order they are named (0.0.0.0/8: "this host on this network",
+# never a destination, RFC 1122; 240.0.0.0/4 reserved, 255.255.255.255 included).
+SPECIAL_RANGES = (
+    ("this-network", IPv4Network("0.0.0.0/8")),
+    ("loopback", IPv4Network("127.0.0.0/8")),
+    ("link-local", IPv4Network("169.254.0.0/16")),
+    ("multicast", IPv4Network("224.0.0.0/4")),
+    ("reserved", IPv4Network("240.0.0.0/4")),
+)
 
 
 def check_name(name: str) -> str:
@@ -65,19 +73,40 @@ def check_address(
     return address
 
 
+def check_pool_range(network: IPv4Network, *, field: str = "cidr") -> IPv4Network:
+    """A pod pool must not touch a range that can never carry unicast traffic between hosts (loopback, multicast,
+    link-local, 0.0.0.0/8, 240.0.0.0/4): nodes would be handed subnets and gateways that cannot work."""
+    for kind, special in SPECIAL_RANGES:
+        if network.overlaps(special):
+            raise InvalidInput(
+                f"{field} {network} overlaps the {kind} range {special}: pods there cannot be reached", field=field
+            )
+    return network
+
+
+def check_pool_underlay(
+    network: IPv4Network, *, router: IPv4Address | None, node_addresses: Iterable[str], field: str = "cidr"
+) -> None:
+    """A pod pool must not hold the underlay: the router's address, or a registered node's address (a node inside
+    its own pool could no longer be reached through the route for its subnet)."""
+    if router is not None and router in network:
+        raise InvalidInput(f"{field} {network} holds the router's address {router}", field=field)
+    inside = sorted(a for a in node_addresses if _inside(a, network))
+    if inside:
+        shown = ", ".join(inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
+        raise UnderlayInPool(f"{field} {network} holds the address of registered node(s): {shown}", field=field)
+
+
+def _inside(address: str, network: IPv4Network) -> bool:
+    try:
+        return IPv4Address(address) in network
+    except ValueError:
+        return False
+
+
 def _special_kind(address: IPv4Address) -> str | None:
     if address.is_unspecified:
         return "unspecified"
-    if address in _THIS_NETWORK:  # 0.0.0.0/8: "this host on this network", never a destination (RFC 1122)
-        return "this-network"
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local"
-    if address.is_multicast:
-        return "multicast"
     if address == IPv4Address("255.255.255.255"):
         return "broadcast"
-    if address.is_reserved:
-        return "reserved"
-    return None
+    return next((kind for kind, special in SPECIAL_RANGES if address in special), None)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from ipaddress import IPv4Network
 from typing import Protocol
 
 from server.domain.routes import ApplyResult, Route, RoutePlan
@@ -19,6 +20,11 @@ class RouteBackend(Protocol):
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
+        ...
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        """Of `prefixes`, those a route hubnet does not own holds, each with a description of that route (read
+        only: it explains a missing route, it is never touched)."""
         ...
 
     def watch(self, on_drift: Callable[[], None]) -> None:
@@ -43,6 +49,9 @@ class NullBackend:
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        return {}
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         return None

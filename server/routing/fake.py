@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from ipaddress import IPv4Network
 
 from server.domain.routeplan import apply_to
@@ -22,6 +22,7 @@ class FakeBackend:
         self.counts: Counter[str] = Counter()
         self.fail: dict[IPv4Network, str] = {}
         self.broken: str | None = None
+        self.foreign_routes: dict[IPv4Network, str] = {}  # prefixes held by routes we do not own
         self.closed = False
         self._on_drift: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -40,6 +41,9 @@ class FakeBackend:
             self.routes = apply_to(self.routes, kept)
             self.counts.update(add=len(kept.add), replace=len(kept.replace), delete=len(kept.delete))
             return ApplyResult(failed=failed)
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        return {p: d for p, d in self.foreign_routes.items() if p in prefixes}
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         self._on_drift = on_drift

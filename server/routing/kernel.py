@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from ipaddress import IPv4Address, IPv4Network
 
-from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
+from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
 from server.domain.routes import ApplyResult, Route, RoutePlan
 
 log = logging.getLogger("hubnet.routing")
@@ -76,6 +76,18 @@ class KernelBackend:
         self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
         self.counts.subtract(ops[i].action for i in failures)
         return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        if not prefixes:
+            return {}
+        with self._lock:
+            table = self._routes.dump(owned_only=False)
+        found: dict[IPv4Network, str] = {}
+        for r in table:
+            if r.prefix in prefixes and r.protocol != self.proto:
+                hop = "no single gateway" if r.next_hop == NO_GATEWAY else f"via {r.next_hop}"
+                found.setdefault(r.prefix, f"{hop} proto {r.protocol} table {r.table}")
+        return found
 
     def _expect(self, plan: RoutePlan) -> None:
         known = self._known

@@ -225,7 +225,8 @@ class Reconciler:
     # -- read-only views ---------------------------------------------------------------------------------------
     def drift(self) -> dict[str, Any]:
         """The drift report, fresh from the database and the router, as JSON-ready values:
-        {"desired", "actual", "missing", "unexpected"} (the contract), plus "plan" (what a reconcile would do
+        {"desired", "actual", "missing", "unexpected"} (the contract), "foreign" (missing prefixes that a route we
+        do not own holds: prefix and holder), plus "plan" (what a reconcile would do
         now: add / replace / delete) and "dry_run"."""
         desired = self.load_desired()
         with self._lock, gc_paused():
@@ -234,11 +235,15 @@ class Reconciler:
             have = set(actual)
             want = {d.route for d in desired}
             todo = plan(desired, actual)
+            missing = [d for d in desired if d.route not in have]
+        with self._lock:  # read only where something is missing: a foreign route may be why
+            foreign = self.backend.foreign({d.route.prefix for d in missing}) if missing else {}
         return {
             "desired": [_row(d.route, d.node) for d in desired],
             "actual": [_row(r) for r in sorted(have, key=_order)],
-            "missing": [_row(d.route, d.node) for d in desired if d.route not in have],
+            "missing": [_row(d.route, d.node) for d in missing],
             "unexpected": [_row(r) for r in sorted(have - want, key=_order)],
+            "foreign": [{"prefix": str(p), "holder": holder} for p, holder in sorted(foreign.items(), key=_by_net)],
             "plan": {
                 "add": [_row(r) for r in todo.add],
                 "replace": [_row(r) for r in todo.replace],
@@ -257,6 +262,10 @@ class Reconciler:
 def _order(route: Route) -> tuple[int, int, int]:
     """Sort key: comparing IPv4Network objects directly is slow at tens of thousands of routes."""
     return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
+
+
+def _by_net(item: tuple[IPv4Network, str]) -> tuple[int, int]:
+    return int(item[0].network_address), item[0].prefixlen
 
 
 def _row(route: Route, node: str | None = None) -> dict[str, str]:

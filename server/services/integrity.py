@@ -8,6 +8,7 @@ one interval; a node whose agent never reported (an older agent) is simply not b
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
@@ -65,13 +66,15 @@ def run(ctl: Controller, *, token: str | None, routes: DriftSource | None, bridg
         return live, ctl.networks(uow.repo.pools())
 
     nodes, pools = ctl.read(read)
-    owned = None
+    owned, foreign = None, {}
     if routes is not None:
-        owned = [(str(r["prefix"]), str(r["next_hop"])) for r in routes.drift()["actual"]]
+        drift = routes.drift()
+        owned = [(str(r["prefix"]), str(r["next_hop"])) for r in drift["actual"]]
+        foreign = {str(r["prefix"]): str(r["holder"]) for r in drift.get("foreign", [])}
     reports = bridges.snapshot()
     live = {n.name for n in nodes}
     reports = {name: report for name, report in reports.items() if name in live}
-    problems = check(nodes, pools, owned, reports)
+    problems = check(nodes, pools, owned, reports, foreign=foreign, now=time.time())
     counts = Counter(p.kind for p in problems)
     return Report(
         problems,

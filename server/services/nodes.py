@@ -17,7 +17,7 @@ from server.domain.errors import (
     PoolExhausted,
     SubnetReissued,
 )
-from server.domain.lease import LeaseState, expiry
+from server.domain.lease import LeaseState, expiry, released_values
 from server.domain.records import NodeRecord, PoolRecord
 from server.domain.validation import check_address, check_name, check_secret
 from server.services import tokens
@@ -115,8 +115,9 @@ def _reclaim(
 ) -> tuple[NodeView, bool]:
     """A released node comes back: it gets its previous subnet unless someone else holds it now."""
     if node.reissued or uow.repo.subnet_in_use(node.subnet):
+        where = "its pool was deleted" if node.pool_id is None else "now belongs to another node"
         raise SubnetReissued(
-            f"node {node.name!r} was released and its subnet {node.subnet} now belongs to another node; "
+            f"node {node.name!r} was released and its subnet {node.subnet} {where}; "
             "reset the node's pods and delete the record (admin) to register it afresh",
             field="name",
             extra={"subnet": node.subnet, "state": node.state},
@@ -247,7 +248,7 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
     def use_case(uow: UnitOfWork) -> None:
         node = authorize_node(ctl, uow, token, name, lock=True)
         if node.state != RELEASED:
-            uow.repo.update_node(node.id, state=RELEASED, released_at=uow.now, updated_at=uow.now)
+            uow.repo.update_node(node.id, updated_at=uow.now, **released_values(uow.now))
             uow.emit("node.released", name, subnet=node.subnet, reason="deleted")
             uow.after_commit(ctl.metrics.released)
         elif node.reissued:

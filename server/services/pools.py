@@ -9,8 +9,8 @@ from ipaddress import IPv4Address, IPv4Network
 from hubnet.net import parse_network
 from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace
-from server.domain.errors import InvalidInput, NotFound, PoolOverlaps
-from server.domain.validation import parse_address
+from server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
+from server.domain.validation import check_pool_range, check_pool_underlay, parse_address
 from server.services.auth import require_admin
 from server.services.context import Controller
 from server.services.views import NodeView, node_view, row_flags
@@ -26,6 +26,15 @@ class PoolUsage:
     allocated: int
     free: int
     quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
+    low: bool = False  # free below HUBNET_POOL_WARN_FREE percent of total, or none free at all
+
+    def warning(self, percent: float) -> str:
+        return f"pool {self.cidr}: {self.free} of {self.total} subnets free (warning below {percent:g}%)"
+
+
+def is_low(free: int, total: int, percent: float) -> bool:
+    """Exhausted, or free below `percent` of total: the operator should add a pool before registrations fail."""
+    return free <= 0 or free * 100 < total * percent
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,11 @@ def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None
         if clash:
             log.warning("configured cluster CIDR %s overlaps existing pool(s) %s; not added", cidr, clash)
             return
+        try:
+            _check_underlay(ctl, uow, cidr)
+        except HubnetError as exc:
+            log.warning("configured cluster CIDR not added: %s", exc.detail)
+            return
         _insert(ctl, uow, cidr, node_prefix)
 
     ctl.write(use_case)
@@ -54,10 +68,8 @@ def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None
 
 def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int) -> PoolUsage:
     """Add a pool at run time. Raises InvalidInput (bad CIDR / prefix) or PoolOverlaps."""
-    try:
-        network = parse_network(cidr)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="cidr") from None
+    network = _parse(cidr)
+    check_pool_range(network)
     if not network.prefixlen <= node_prefix <= 30:
         raise InvalidInput(f"node_prefix /{node_prefix} must lie in /{network.prefixlen}../30", field="node_prefix")
 
@@ -69,10 +81,61 @@ def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int)
         service = ctl.settings.service_cidr
         if service is not None and network.subnet_of(service):
             raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
+        _check_underlay(ctl, uow, network)
         space = _insert(ctl, uow, network, node_prefix)
-        return PoolUsage(str(network), node_prefix, space.total, 0, space.total)
+        low = is_low(space.total, space.total, ctl.settings.pool_warn_free)
+        return PoolUsage(str(network), node_prefix, space.total, 0, space.total, low=low)
 
     return ctl.write(use_case)
+
+
+def delete_pool(ctl: Controller, *, token: str | None, cidr: str) -> None:
+    """Delete a pool that no live node holds a subnet of. Raises NotFound, PoolInUse (live nodes in it, or it is
+    the configured HUBNET_CLUSTER_CIDR, which the next start would add again). Released nodes of the pool can no
+    longer reclaim their subnet: a returning one is refused (409 subnet-reissued), never silently moved."""
+    network = _parse(cidr)
+
+    def use_case(uow: UnitOfWork) -> None:
+        require_admin(ctl, uow, token, "delete a pool")
+        pool = next((p for p in uow.repo.pools(lock=True) if p.cidr == str(network)), None)
+        if pool is None:
+            raise NotFound(f"no pool {network}", field="cidr")
+        if network == ctl.settings.cluster_cidr:
+            raise PoolInUse(
+                f"pool {network} is the configured HUBNET_CLUSTER_CIDR (it would come back at the next start); "
+                "configure another cluster CIDR first",
+                field="cidr",
+            )
+        if uow.repo.subnet_in_use(str(network)):
+            holders = sum(1 for n in uow.repo.live_nodes() if _holds(n.subnet, network))
+            raise PoolInUse(
+                f"pool {network} still holds the subnets of {holders} live node(s); delete them first",
+                field="cidr",
+                extra={"live_nodes": holders},
+            )
+        detached = uow.repo.delete_pool(pool.id)
+        uow.emit("pool.deleted", None, cidr=str(network), released_nodes=detached)
+
+    ctl.write(use_case)
+
+
+def _parse(cidr: str) -> IPv4Network:
+    try:
+        return parse_network(cidr)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="cidr") from None
+
+
+def _holds(subnet: str, network: IPv4Network) -> bool:
+    try:
+        return IPv4Network(subnet).overlaps(network)
+    except ValueError:
+        return False
+
+
+def _check_underlay(ctl: Controller, uow: UnitOfWork, network: IPv4Network) -> None:
+    addresses = (n.address for n in uow.repo.live_nodes())
+    check_pool_underlay(network, router=ctl.settings.router_address, node_addresses=addresses)
 
 
 def _insert(ctl: Controller, uow: UnitOfWork, cidr: IPv4Network, node_prefix: int) -> PoolSpace:
@@ -91,8 +154,14 @@ def usage(ctl: Controller, uow: UnitOfWork) -> list[PoolUsage]:
         total = ctl.space(pool).total
         allocated = counts.get(pool.id, 0)
         free = max(total - allocated, 0)
-        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0)))
+        low = is_low(free, total, ctl.settings.pool_warn_free)
+        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0), low))
     return result
+
+
+def warnings(ctl: Controller, uow: UnitOfWork) -> list[str]:
+    """One line per pool that is low on free subnets (readiness, `hubnet pools`)."""
+    return [u.warning(ctl.settings.pool_warn_free) for u in usage(ctl, uow) if u.low]
 
 
 def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:

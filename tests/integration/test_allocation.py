@@ -34,29 +34,42 @@ def overlapping_pairs(db_url: str) -> int:
 def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
     databases: Databases, db_kind: str, tmp_path: Path
 ) -> None:
-    """/16 -> /24 with the router's subnet and a /22 of services excluded: exactly 256 - 5 registrations fit."""
-    env = {"HUBNET_SERVICE_CIDR": "10.244.252.0/22", "HUBNET_ROUTER_ADDRESS": "10.244.0.1"}
-    excluded = [IPv4Network("10.244.0.0/24"), IPv4Network("10.244.252.0/22")]
+    """/16 -> /24 with a /22 of services excluded: exactly 256 - 4 registrations fit. Readiness, `/v1/pools` and
+    the metrics warn once the free subnets fall below HUBNET_POOL_WARN_FREE (issue 18 item 8)."""
+    env = {"HUBNET_SERVICE_CIDR": "10.244.252.0/22", "HUBNET_POOL_WARN_FREE": "2%"}
+    excluded = [IPv4Network("10.244.252.0/22")]
     server = Server(fresh_db(databases, db_kind), tmp_path, extra_env=env)
     with running(server), server.client(server.bootstrap) as boot:
-        bodies = [node_body(i, prefix="ex") for i in range(256 - 5)]
+        bodies = [node_body(i, prefix="ex") for i in range(256 - 4)]
+        assert boot.get("/readyz").json()["status"] == "ready"
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda b: boot.post("/v1/nodes", json=b), bodies))
-        assert Counter(a.status_code for a in answers) == {201: 251}
+            answers = list(pool.map(lambda b: boot.post("/v1/nodes", json=b), bodies[:247]))
+        # 5 of 252 free = 1.98 % < 2 %: still ready (200) but degraded, and said why
+        ready = boot.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert ready.json()["warnings"] == ["pool 10.244.0.0/16: 5 of 252 subnets free (warning below 2%)"]
+        with ThreadPoolExecutor(8) as pool:
+            answers += list(pool.map(lambda b: boot.post("/v1/nodes", json=b), bodies[247:]))
+        assert Counter(a.status_code for a in answers) == {201: 252}
         subnets = {IPv4Network(a.json()["subnet"]) for a in answers}
-        assert len(subnets) == 251
+        assert len(subnets) == 252
         assert not [s for s in subnets if any(s.overlaps(x) for x in excluded)]
         assert all(s.subnet_of(IPv4Network("10.244.0.0/16")) for s in subnets)
 
         refused = boot.post("/v1/nodes", json=node_body(999, prefix="ex"))
         assert refused.status_code == 409
         assert refused.json()["type"] == "urn:hubnet:problem:pool-exhausted"
+        metrics = boot.get("/metrics").text
+        assert 'hubnet_allocation_failures_total{reason="pool-exhausted"} 1.0' in metrics
+        assert 'hubnet_pool_low{pool="10.244.0.0/16"} 1.0' in metrics
         with server.client(server.admin) as admin:
-            pools = admin.get("/v1/pools").json()["items"]
-            assert [(p["total"], p["allocated"], p["free"]) for p in pools] == [(251, 251, 0)]
+            body = admin.get("/v1/pools").json()
+            assert [(p["total"], p["allocated"], p["free"], p["low"]) for p in body["items"]] == [(252, 252, 0, True)]
+            assert body["warnings"] == ["pool 10.244.0.0/16: 0 of 252 subnets free (warning below 2%)"]
             assert admin.delete(f"/v1/nodes/{bodies[7]['name']}").status_code == 204
             pool = admin.get("/v1/pools").json()["items"][0]
-            assert (pool["allocated"], pool["free"], pool["quarantined"]) == (250, 1, 1)
+            assert (pool["allocated"], pool["free"], pool["quarantined"]) == (251, 1, 1)
 
         # The freed subnet is still in quarantine, but nothing else is free: exactly one more fits.
         again = boot.post("/v1/nodes", json=node_body(1000, prefix="ex"))
@@ -69,6 +82,7 @@ def test_exhaustion_is_a_typed_409_and_one_delete_makes_room_for_one(
             added = admin.post("/v1/pools", json={"cidr": "10.245.0.0/16", "node_prefix": 24})
             assert added.status_code == 201 and added.json()["total"] == 256
             assert [p["cidr"] for p in admin.get("/v1/pools").json()["items"]] == ["10.244.0.0/16", "10.245.0.0/16"]
+        assert 'hubnet_pool_low{pool="10.245.0.0/16"} 0.0' in boot.get("/metrics").text
         more = boot.post("/v1/nodes", json=node_body(1002, prefix="ex"))
         assert more.status_code == 201 and more.json()["subnet"] == "10.245.0.0/24"
         assert more.json()["cluster_cidrs"] == ["10.244.0.0/16", "10.245.0.0/16"]

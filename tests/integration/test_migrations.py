@@ -14,7 +14,7 @@ from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 
 TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "controller_clock", "alembic_version"}
-HEAD = "0007"
+HEAD = "0008"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -34,7 +34,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0006", "0005", "0004", "0003", "0002", "0001", "base"):
+    for step in ("0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
@@ -53,6 +53,20 @@ def test_0005_fills_in_the_range_of_existing_rows(databases: Databases, db_kind:
     rows = sql(url, "SELECT name, net_lo, net_hi FROM nodes ORDER BY name")
     base = int(IPv4Address("10.244.0.0"))
     assert rows == [("legacy", base, base + 511), ("one", base + 7 * 256, base + 8 * 256 - 1)]
+
+
+def test_0008_says_withdrawn_for_released_records(databases: Databases, db_kind: str) -> None:
+    """Issue 18 item 9: a released record used to keep `route_state = programmed`."""
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0007")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 0, 0)")
+    for i, name in enumerate(("live", "gone")):
+        sql(url, INSERT_NODE, {"name": name, "subnet": f"10.244.{i}.0/24", "address": f"172.31.0.{i + 1}"})
+    sql(url, "UPDATE nodes SET route_state = 'programmed'")
+    sql(url, "UPDATE nodes SET state = 'released', released_at = 1 WHERE name = 'gone'")
+    migrate.upgrade(url)
+    rows = sql(url, "SELECT name, state, route_state FROM nodes ORDER BY name")
+    assert rows == [("gone", "released", "withdrawn"), ("live", "active", "programmed")]
 
 
 def test_cli_upgrade_from_any_directory(databases: Databases, db_kind: str, tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_every_served_route_is_documented(live: Server, tmp_path: Path) -> None:
     documented = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
     app = create_app(Settings(state_dir=tmp_path, route_backend="none"), background=False)
     served = {
-        (route.path, method)
+        (route.path_format, method)  # `{cidr:path}` is documented as `{cidr}`
         for route in _flatten(app.routes)
         if route.path not in DOC_ROUTES
         for method in (route.methods or ()) - {"HEAD"}
