@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from server import faults
 from server.api import check, events, health, nodes, pools, problems
@@ -87,7 +88,9 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
             stamp_alive(ctl)  # the lease clock stops from here, not from the last reaper pass
             ctl.close()
 
-    app = FastAPI(title="hubnet controller", version="1", lifespan=lifespan)
+    # /docs (Swagger UI) and /redoc load their scripts from the installed package under /docs/static, not from a
+    # CDN: a router's management network usually has no internet.
+    app = FastAPIOffline(title="hubnet controller", version="1", lifespan=lifespan, static_url="/docs/static")
     app.state.controller = ctl
     app.state.metrics = metrics
     app.state.notifier = notifier

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.net import parse_network
 from server.domain.errors import InvalidInput
 from server.domain.validation import check_pool_range
+from server.routing.base import RESERVED_PROTOS, BackendName
 
 Tokens = Annotated[tuple[str, ...], NoDecode]
 
@@ -21,6 +22,29 @@ def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
     return value
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """`host:port`, `[ipv6]:port` or `:port` (127.0.0.1) as (host, port); ValueError unless the port is 1..65535.
+
+    Whether a host name resolves is the start-up's to check (it needs the system), not the parser's.
+    """
+    host, colon, port = listen.rpartition(":")
+    if not colon or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port with a port in 1..65535, got {listen!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"unclosed '[' in {listen!r}")
+        try:
+            return str(IPv6Address(host[1:-1])), int(port)
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address in brackets") from None
+    if ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets ([::1]:6780), got {listen!r}")
+    return host or "127.0.0.1", int(port)
 
 
 class Settings(BaseSettings):
@@ -46,7 +70,7 @@ class Settings(BaseSettings):
     quarantine_seconds: float = Field(default=600.0, ge=0)
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
 
-    route_backend: str = "none"
+    route_backend: BackendName = "none"
     route_proto: int = Field(default=44, ge=1, le=255)
     route_table: int = Field(default=254, ge=1)
     router_netns: str | None = None
@@ -66,7 +90,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=10000, ge=1)
     rate_limit_auth_failures_per_second: float = Field(default=5.0, ge=0)
     rate_limit_auth_failures_burst: int = Field(default=100, ge=1)
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("bootstrap_tokens", "admin_tokens", mode="before")
     @classmethod
@@ -89,6 +113,33 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme, found, _ = value.partition("://")
+        if value and scheme not in DATABASE_SCHEMES:  # never echo the URL: it may carry a password
+            given = f"scheme {scheme!r}" if found else "no URL scheme"
+            raise ValueError(f"only sqlite:///PATH and postgresql://… are supported, got {given}")
+        return value
+
+    @field_validator("route_proto")
+    @classmethod
+    def _own_proto(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("route_backend") == "kernel" and value in RESERVED_PROTOS:
+            raise ValueError(f"{value} is one of the kernel's own protocol numbers (1-4); use 5..255 (default 44)")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
@@ -132,5 +183,4 @@ class Settings(BaseSettings):
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]") or "127.0.0.1", int(port)
+        return split_listen(self.listen)

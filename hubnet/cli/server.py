@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+log = logging.getLogger("hubnet.server")
 
 
 def _settings() -> object:
@@ -44,6 +46,8 @@ def serve(
     settings = _settings()
     assert isinstance(settings, Settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _check_system(settings)
+    _warn_unusable(settings)
     tls = _tls_factory(settings)
     upgrade(settings.db_url)
     host, port = settings.listen_host_port
@@ -60,6 +64,44 @@ def serve(
         # HTTPS only when configured; uvicorn binds one socket, so plain HTTP is then not served at all.
         ssl_context_factory=tls,
     )
+
+
+def _check_system(settings: object) -> None:
+    """The settings checks that need the running system; a failure names its variable (typer.BadParameter)."""
+    from server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    host, port = settings.listen_host_port
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        message = f"HUBNET_LISTEN: cannot resolve {host!r}: {exc.strerror or exc}"
+        raise typer.BadParameter(message, param_hint="environment") from None
+    if settings.route_backend == "kernel" and settings.router_netns:
+        _check_netns(settings.router_netns)
+
+
+def _check_netns(name: str) -> None:
+    from hubnet.linux import netns
+
+    if not netns.exists(name):
+        message = f"HUBNET_ROUTER_NETNS: no network namespace {name!r} ({netns.path_of(name)} does not exist)"
+        raise typer.BadParameter(message, param_hint="environment")
+
+
+def _warn_unusable(settings: object) -> None:
+    """Settings that start a controller part of which nobody can use: a WARNING naming the variable."""
+    from server.settings import Settings
+
+    assert isinstance(settings, Settings)
+    if settings.admin_tokens:
+        return  # an admin can also create bootstrap tokens (/v1/tokens)
+    log.warning("HUBNET_ADMIN_TOKENS is empty: every admin request (pools, tokens, nodes, events) will be refused")
+    if not settings.bootstrap_tokens:
+        log.warning(
+            "HUBNET_BOOTSTRAP_TOKENS is empty too: only bootstrap tokens created earlier through /v1/tokens can "
+            "register nodes"
+        )
 
 
 def _tls_factory(settings: object) -> Callable[[object, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None:

@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
 from server.domain.routes import ApplyResult, Route, RoutePlan
+from server.routing.base import RESERVED_PROTOS
 
 log = logging.getLogger("hubnet.routing")
 
@@ -47,7 +48,7 @@ class KernelBackend:
     def __init__(
         self, *, proto: int = DEFAULT_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 256
     ) -> None:
-        if not 1 <= proto <= 255 or proto in (1, 2, 3, 4):
+        if not 1 <= proto <= 255 or proto in RESERVED_PROTOS:
             raise ValueError(f"route protocol {proto} is reserved (redirect/kernel/boot/static) or out of 1..255")
         self.proto, self.table, self.netns = proto, table, netns
         self._routes = RouteTable(proto=proto, table=table, netns=netns, batch=batch)

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry
 
 from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
-from server.routing.base import NullBackend, RouteBackend
+from server.routing.base import BackendName, NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
 from server.routing.reporter import StateReporter
 
@@ -81,7 +81,7 @@ def make_backend(name: str, proto: int = 44, table: int = 254, netns: str | None
         from server.routing.fake import FakeBackend
 
         return FakeBackend()
-    raise ValueError(f"unknown route backend {name!r} (choose kernel, none or fake)")
+    raise ValueError(f"unknown route backend {name!r} (choose {', '.join(get_args(BackendName))})")
 
 
 class Reconciler:

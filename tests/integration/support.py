@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import re
 import secrets
 import signal
 import socket
@@ -187,6 +188,17 @@ def running(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def run_hubnet(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with no HUBNET_* variable but `env`; stderr with typer's box and line wrapping flattened to one
+    line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
+    done = subprocess.run(
+        [HUBNET, *args], env={**clean, "COLUMNS": "400", **env}, capture_output=True, text=True, timeout=60
+    )
+    done.stderr = " ".join(re.sub("[│╭╮╰╯─]", " ", done.stderr).split())
+    return done
 
 
 def new_secret() -> str:

@@ -5,13 +5,10 @@ Throwaway CAs and certificates come from `openssl`; everything listens on 127.0.
 
 from __future__ import annotations
 
-import os
-import re
 import secrets
 import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +19,7 @@ import pytest
 from node_client.agent.client import ControllerClient, UntrustedController
 from tests.integration.conftest import fresh_db
 from tests.integration.security.pki import Pki, make_pki
-from tests.integration.support import HUBNET, Databases, Server, node_body, running
+from tests.integration.support import Databases, Server, node_body, run_hubnet, running
 from tests.support.prereq import need
 
 
@@ -183,19 +180,9 @@ def test_impostor_is_refused_and_gets_no_credential(pki: tuple[Pki, Pki]) -> Non
     assert bytes(impostor.received) == b""  # not one byte of a request, so neither the token nor the secret
 
 
-def _hubnet(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; stderr with typer's box and line wrapping flattened to one line."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
-    done = subprocess.run(
-        [HUBNET, *args], env={**clean, "COLUMNS": "400", **env}, capture_output=True, text=True, timeout=60
-    )
-    done.stderr = " ".join(re.sub("[│╭╮╰╯─]", " ", done.stderr).split())
-    return done
-
-
 def test_server_needs_both_tls_variables(tmp_path: Path, pki: tuple[Pki, Pki]) -> None:
     env = {"HUBNET_STATE_DIR": str(tmp_path), "HUBNET_TLS_CERT_FILE": str(pki[0].cert)}
-    done = _hubnet(["server"], env)
+    done = run_hubnet(["server"], env)
     assert done.returncode != 0
     assert "HUBNET_TLS_CERT_FILE" in done.stderr and "HUBNET_TLS_KEY_FILE" in done.stderr, done.stderr
 
@@ -206,14 +193,14 @@ def test_server_names_an_unloadable_key(tmp_path: Path, pki: tuple[Pki, Pki]) ->
         "HUBNET_TLS_CERT_FILE": str(pki[0].cert),
         "HUBNET_TLS_KEY_FILE": str(pki[1].key),  # not the certificate's key
     }
-    done = _hubnet(["server"], env)
+    done = run_hubnet(["server"], env)
     assert done.returncode != 0
     assert "cannot load the certificate and key" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_join_refuses_a_bad_ca_file(tmp_path: Path) -> None:
     base = ["node", "join", "--token", "t", "--name", "n1", "--address", "192.168.77.8", "--state-dir", str(tmp_path)]
-    missing = _hubnet([*base, "--controller", "https://127.0.0.1:1", "--ca-file", str(tmp_path / "nope.pem")], {})
+    missing = run_hubnet([*base, "--controller", "https://127.0.0.1:1", "--ca-file", str(tmp_path / "nope.pem")], {})
     assert missing.returncode == 2 and "--ca-file" in missing.stderr, missing.stderr
-    plain = _hubnet([*base, "--controller", "http://127.0.0.1:1", "--ca-file", str(tmp_path / "nope.pem")], {})
+    plain = run_hubnet([*base, "--controller", "http://127.0.0.1:1", "--ca-file", str(tmp_path / "nope.pem")], {})
     assert plain.returncode == 2 and "https://" in plain.stderr, plain.stderr

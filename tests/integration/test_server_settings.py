@@ -1,0 +1,68 @@
+"""`hubnet server` with bad settings: a short message naming the variable and a non-zero exit, never a traceback;
+settings that make part of the controller unusable start it with a WARNING naming the variable."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import fresh_db
+from tests.integration.support import Databases, Server, free_port, run_hubnet, running
+
+MISSING_NETNS = f"hubnet-missing-{secrets.token_hex(3)}"
+
+# name: (environment, the variable the message must name)
+BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
+    "listen without a port": ({"HUBNET_LISTEN": "nohost"}, "HUBNET_LISTEN"),
+    "listen port out of range": ({"HUBNET_LISTEN": "127.0.0.1:70000"}, "HUBNET_LISTEN"),
+    "listen port zero": ({"HUBNET_LISTEN": "127.0.0.1:0"}, "HUBNET_LISTEN"),
+    "listen host unresolvable": ({"HUBNET_LISTEN": "no-such-host.invalid:6780"}, "HUBNET_LISTEN"),
+    "route backend typo": ({"HUBNET_ROUTE_BACKEND": "kernal"}, "HUBNET_ROUTE_BACKEND"),
+    "kernel route proto reserved": (
+        {"HUBNET_ROUTE_BACKEND": "kernel", "HUBNET_ROUTE_PROTO": "3"},
+        "HUBNET_ROUTE_PROTO",
+    ),
+    "router netns missing": (
+        {"HUBNET_ROUTE_BACKEND": "kernel", "HUBNET_ROUTER_NETNS": MISSING_NETNS},
+        "HUBNET_ROUTER_NETNS",
+    ),
+    "database url mysql": ({"HUBNET_DATABASE_URL": "mysql://hubnet@127.0.0.1/hubnet"}, "HUBNET_DATABASE_URL"),
+    "database url without scheme": ({"HUBNET_DATABASE_URL": "/var/lib/hubnet/hubnet.db"}, "HUBNET_DATABASE_URL"),
+    "log level unknown": ({"HUBNET_LOG_LEVEL": "verbose"}, "HUBNET_LOG_LEVEL"),
+}
+
+
+@pytest.mark.parametrize(("env", "variable"), BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_bad_setting_stops_the_server_with_a_message(env: dict[str, str], variable: str, tmp_path: Path) -> None:
+    defaults = {"HUBNET_STATE_DIR": str(tmp_path), "HUBNET_LISTEN": f"127.0.0.1:{free_port()}"}
+    done = run_hubnet(["server"], {**defaults, **env})
+    assert done.returncode != 0, done.stderr
+    assert variable in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr) < 600, done.stderr
+    assert not (tmp_path / "hubnet.db").exists()  # refused before touching the database
+
+
+def _started_log(databases: Databases, tmp_path: Path, **env: str) -> str:
+    """The log of a server started with `env` over the defaults, once it answered ready and stopped."""
+    server = Server(fresh_db(databases, "sqlite"), tmp_path, extra_env=env)
+    with running(server):
+        pass
+    return server.log_tail()
+
+
+def test_empty_admin_tokens_start_with_a_warning(databases: Databases, tmp_path: Path) -> None:
+    log = _started_log(databases, tmp_path, HUBNET_ADMIN_TOKENS="")
+    assert "WARNING" in log and "HUBNET_ADMIN_TOKENS" in log, log
+    assert "HUBNET_BOOTSTRAP_TOKENS" not in log, log  # bootstrap tokens are set: nodes can join
+
+
+def test_no_tokens_at_all_warn_that_no_node_can_join(databases: Databases, tmp_path: Path) -> None:
+    log = _started_log(databases, tmp_path, HUBNET_ADMIN_TOKENS="", HUBNET_BOOTSTRAP_TOKENS="")
+    assert "HUBNET_ADMIN_TOKENS" in log and "HUBNET_BOOTSTRAP_TOKENS" in log, log
+
+
+def test_admin_tokens_set_start_without_a_token_warning(databases: Databases, tmp_path: Path) -> None:
+    log = _started_log(databases, tmp_path, HUBNET_BOOTSTRAP_TOKENS="")
+    assert "TOKENS" not in log, log  # an admin can create bootstrap tokens through /v1/tokens
