@@ -93,6 +93,7 @@ class Commands:
                 pod=(req.ifname, made.pod_mac, req.netns),
                 address=str(address),
                 gateway=str(network.gateway),
+                default_route=made.default_route,
             )
             faults.point("add", "before-result")
             undo.pop_all()
@@ -122,6 +123,7 @@ class Commands:
                 bridge=self.config.bridge,
                 address=address,
                 gateway=network.gateway,
+                default_route=result.prev_default_route(req.config),
             )
         except NotFound as exc:
             raise CniError(LINK_ERROR, str(exc)) from None
