@@ -113,7 +113,8 @@ def leave(
 ) -> None:
     """Deregister from the controller and tear the node network down (bridge, routes, masquerade, conflist).
 
-    A record the controller no longer has counts as deregistered."""
+    A record the controller no longer has counts as deregistered. Refused (nothing changed) while the agent runs:
+    stop it first."""
     from node_client.agent.agent import Agent
     from node_client.agent.config import AgentConfig
 
@@ -133,9 +134,14 @@ def leave(
     )
     from node_client.agent.client import ControllerError
     from node_client.agent.secret import SecretError
+    from node_client.agent.server import AlreadyRunning
 
     try:
         outcome = Agent(config).leave(force=force)
+    except AlreadyRunning as exc:
+        hint = "stop the agent first (SIGTERM leaves the node network in place), then run leave again"
+        typer.echo(f"error: cannot leave: {exc}; {hint}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
     except (ControllerError, SecretError) as exc:
         hint = "nothing was torn down; --force tears down anyway"
         typer.echo(f"error: could not deregister {config.name}: {exc} ({hint})", err=True)
