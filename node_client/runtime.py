@@ -17,6 +17,8 @@ from typing import Any
 
 from node_client.cni.skel import SUPPORTED_VERSIONS, version_key
 
+CREATED_NETNS = "hubnetCreatedNetns"  # our key in a cache entry: the netns name `hubnet node pod add` created
+
 
 class PluginError(Exception):
     """The plugin failed; carries its CNI error JSON."""
@@ -79,13 +81,19 @@ class Runtime:
         config = {**plugin, "cniVersion": version, "name": conflist["name"], **(extra or {})}
         return config, str(plugin["type"])
 
-    def add(self, container_id: str, netns: str, ifname: str = "eth0") -> dict[str, Any]:
+    def add(
+        self, container_id: str, netns: str, ifname: str = "eth0", created_netns: str | None = None
+    ) -> dict[str, Any]:
+        """ADD, and cache the result; `created_netns` names the netns the caller created for this attachment (kept
+        in the cache entry, so that `pod del` removes exactly that one)."""
         config, ptype = self._stdin()
         env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": container_id, "CNI_NETNS": netns, "CNI_IFNAME": ifname}
         result = run_plugin(self.bin_dir, ptype, env, config) or {}
         cache = self._cache_path(config["name"], container_id, ifname)
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         entry = {"kind": "cniCacheV1", "containerId": container_id, "ifName": ifname, "netns": netns, "result": result}
+        if created_netns:
+            entry[CREATED_NETNS] = created_netns
         with open(cache, "w") as f:
             json.dump(entry, f)
         return result

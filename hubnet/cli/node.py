@@ -113,7 +113,8 @@ def leave(
 ) -> None:
     """Deregister from the controller and tear the node network down (bridge, routes, masquerade, conflist).
 
-    A record the controller no longer has counts as deregistered."""
+    A record the controller no longer has counts as deregistered. Refused (nothing changed) while the agent runs:
+    stop it first."""
     from node_client.agent.agent import Agent
     from node_client.agent.config import AgentConfig
 
@@ -133,9 +134,14 @@ def leave(
     )
     from node_client.agent.client import ControllerError
     from node_client.agent.secret import SecretError
+    from node_client.agent.server import AlreadyRunning
 
     try:
         outcome = Agent(config).leave(force=force)
+    except AlreadyRunning as exc:
+        hint = "stop the agent first (SIGTERM leaves the node network in place), then run leave again"
+        typer.echo(f"error: cannot leave: {exc}; {hint}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
     except (ControllerError, SecretError) as exc:
         hint = "nothing was torn down; --force tears down anyway"
         typer.echo(f"error: could not deregister {config.name}: {exc} ({hint})", err=True)
@@ -169,7 +175,7 @@ def pod_add(
     else:
         path = ns.path_of(netns)
     try:
-        result = _cni(lambda: rt.add(name, path, ifname))
+        result = _cni(lambda: rt.add(name, path, ifname, created), hints={8: EXEC_HINT} if created else None)
     except typer.Exit:
         if created:
             ns.remove(created)
@@ -187,14 +193,19 @@ def pod_del(
     cni_conf_dir: ConfDir = DEFAULT_CONF,
     cni_bin_dir: BinDir = DEFAULT_BIN,
 ) -> None:
-    """Run DEL (with the cached result as prevResult) and remove the netns `pod add` created."""
+    """Run DEL (with the cached result as prevResult) and remove the netns `pod add` created (whatever its prefix).
+
+    Without --netns the attachment must be in the runtime cache."""
     from hubnet.linux import netns as ns
+    from node_client.runtime import CREATED_NETNS
 
     rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    entry = _known(rt, name, netns, ifname)
     used = _cni(lambda: rt.delete(name, ns.path_of(netns) if netns else None, ifname))
-    ours = ns.path_of(f"{netns_prefix}{name}")
-    if netns is None and used == ours:
-        ns.remove(f"{netns_prefix}{name}")
+    # an entry written before `add` recorded what it created: the netns named by the prefix, as before
+    created = str(entry.get(CREATED_NETNS) or "") or (f"{netns_prefix}{name}" if netns is None else "")
+    if created and used == ns.path_of(created):
+        ns.remove(created)
 
 
 @pod_app.command("check")
@@ -210,6 +221,7 @@ def pod_check(
     from hubnet.linux import netns as ns
 
     rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    _known(rt, name, netns, ifname)
     _cni(lambda: rt.check(name, ns.path_of(netns) if netns else None, ifname))
     typer.echo(f"{name}: ok")
 
@@ -232,14 +244,35 @@ def _runtime(state_dir: str, conf_dir: str, bin_dir: str) -> Any:
     return Runtime(state_dir=state_dir, conf_dir=conf_dir, bin_dir=bin_dir)
 
 
-def _cni(call: Any) -> Any:
-    """Run a runtime call; a plugin error becomes its JSON on stderr and exit status 1."""
+def _known(rt: Any, name: str, netns: str | None, ifname: str) -> dict[str, Any]:
+    """The attachment's cache entry; without one (and no --netns) there is nothing to run the plugin on: exit 1
+    naming the attachment (the plugin would only complain that CNI_NETNS is missing)."""
+    entry: dict[str, Any] | None = _cni(lambda: rt.cached(name, ifname))
+    if entry is None and netns is None:
+        hint = "`hubnet node pod list` shows the attachments (another --ifname or --state-dir?)"
+        typer.echo(f"error: no attachment {name}/{ifname} in {rt.state_dir!r}; {hint}", err=True)
+        raise typer.Exit(1)
+    return entry or {}
+
+
+EXEC_HINT = (
+    "hint: the pod netns this command created is a bind mount in its own mount namespace, which the node agent "
+    "cannot see: `ip netns exec` gives the command a mount namespace of its own. Run it as `nsenter "
+    "--net=/var/run/netns/<node> hubnet node pod add …` instead, or pass --netns a namespace created outside."
+)
+
+
+def _cni(call: Any, hints: dict[int, str] | None = None) -> Any:
+    """Run a runtime call; a plugin error becomes its JSON on stderr (and a hint for the codes in `hints`) and exit
+    status 1."""
     from node_client.runtime import PluginError
 
     try:
         return call()
     except PluginError as exc:
         typer.echo(json.dumps({"code": exc.code, "msg": exc.msg, "details": exc.details}), err=True)
+        if hints and exc.code in hints:
+            typer.echo(hints[exc.code], err=True)
         raise typer.Exit(1) from None
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import errno
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -26,6 +27,31 @@ def replace(h: Any, dst: IPv4Network, gateway: IPv4Address, oif: int | None = No
         h.route("replace", **spec)
     except NetlinkError as exc:
         raise translate(exc, f"replace route {dst} via {gateway}") from None
+
+
+def create(h: Any, dst: IPv4Network, gateway: IPv4Address, oif: int) -> bool:
+    """Add `dst via gateway dev oif` unless the main table already has a route to `dst` (at metric 0).
+
+    One request with NLM_F_CREATE|NLM_F_EXCL, no dump: True when it was created, False when one was there already
+    (EEXIST) — then nothing is changed, whatever interface that route uses.
+    """
+    try:
+        h.route("add", dst=str(dst), gateway=str(gateway), oif=oif)
+    except NetlinkError as exc:
+        if exc.code == errno.EEXIST:
+            return False
+        raise translate(exc, f"add route {dst} via {gateway}") from None
+    return True
+
+
+def has(h: Any, dst: IPv4Network, gateway: IPv4Address, oif: int) -> bool:
+    """True when the main table has `dst via gateway dev oif`."""
+    for msg in h.get_routes(family=2, table=254):
+        if msg["dst_len"] != dst.prefixlen or IPv4Address(msg.get("RTA_DST") or "0.0.0.0") != dst.network_address:
+            continue
+        if msg.get("RTA_GATEWAY") == str(gateway) and msg.get("RTA_OIF") == oif:
+            return True
+    return False
 
 
 def delete(h: Any, dst: IPv4Network, gateway: IPv4Address, proto: int | None = None) -> None:

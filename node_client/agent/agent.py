@@ -120,7 +120,18 @@ class Agent:
         A record the controller no longer knows (401, 404, `lease-released`) counts as deregistered. Any other
         failure raises before anything is torn down, unless `force` (controller gone for good). Returns what
         happened with the controller, for the operator.
+
+        Raises AlreadyRunning, with nothing done, while an agent holds the state dir's lock: it would register
+        again at once and rebuild the bridge, without the conflist and plugin this removes. Holds the lock itself,
+        so no agent starts on the state dir halfway through.
         """
+        lock = lock_state_dir(self.config.state_dir)
+        try:
+            return self._leave(force)
+        finally:
+            os.close(lock)
+
+    def _leave(self, force: bool) -> str:
         record = load_record(self.config.record_path)
         outcome = "no controller configured"
         if self.config.controller:

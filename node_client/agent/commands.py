@@ -21,6 +21,10 @@ from node_client.cni.skel import CniError, Request
 INVALID_NETNS = 8  # libcni ErrInvalidNetNS
 INTERFACE_EXISTS = 102
 LINK_ERROR = 103
+NOT_NSFS_HINT = (
+    "here it is a plain file: a netns bind-mounted in another mount namespace (e.g. by a command run under "
+    "`ip netns exec`) is not visible to the node agent"
+)
 
 
 class Commands:
@@ -93,6 +97,7 @@ class Commands:
                 pod=(req.ifname, made.pod_mac, req.netns),
                 address=str(address),
                 gateway=str(network.gateway),
+                default_route=made.default_route,
             )
             faults.point("add", "before-result")
             undo.pop_all()
@@ -122,6 +127,7 @@ class Commands:
                 bridge=self.config.bridge,
                 address=address,
                 gateway=network.gateway,
+                default_route=result.prev_default_route(req.config),
             )
         except NotFound as exc:
             raise CniError(LINK_ERROR, str(exc)) from None
@@ -156,11 +162,18 @@ class Commands:
 
 
 def _check_pod_netns(path: str) -> None:
-    """CNI_NETNS must exist and must not be the node's own namespace (libcni: invalid netns, 8)."""
+    """CNI_NETNS must be a network namespace (libcni: invalid netns, 8) and not the node's own.
+
+    Every namespace file lives on the kernel's one nsfs, so comparing device numbers with our own netns tells a
+    namespace from a plain file without another syscall. The plain file is what a netns bind-mounted in another
+    mount namespace (`hubnet node pod add` under `ip netns exec`) looks like from here.
+    """
     try:
         pod = os.stat(path)
     except OSError as exc:
         raise CniError(INVALID_NETNS, f"failed to open netns {path!r}: {exc.strerror}") from None
     own = os.stat("/proc/self/ns/net")
-    if (pod.st_dev, pod.st_ino) == (own.st_dev, own.st_ino):
+    if pod.st_dev != own.st_dev:
+        raise CniError(INVALID_NETNS, f"failed to open netns {path!r}: not a network namespace", NOT_NSFS_HINT)
+    if pod.st_ino == own.st_ino:
         raise CniError(INVALID_NETNS, "plugin's netns and netns from CNI_NETNS should not be the same", path)

@@ -1,5 +1,8 @@
 """The netlink half of a pod attachment: a veth pair, pod end in the pod netns with its address and default route.
 
+The default route goes to the first attachment of a pod netns only: it is created exclusively, so a netns that
+already has one (a second interface, Multus-style) keeps it — as the bridge plugin without `isDefaultGateway`.
+
 Host-side veth names are derived from (containerID, ifname), so DEL, GC and the start-up sweep find them with no
 other record. Each host end also carries the alias `hubnet:<containerID>/<ifname>`: sweeps only ever delete ports
 with that tag, never another component's `veth…` on the bridge.
@@ -12,6 +15,7 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
 
 from hubnet.linux import addresses, links, netns, node_routes
 from hubnet.linux.errors import AlreadyExists, LinuxError, NotFound
@@ -37,6 +41,7 @@ class Attached:
     host: str
     host_mac: str
     pod_mac: str
+    default_route: bool  # False: the netns had a default route already (a secondary attachment)
 
 
 class InterfaceExists(LinuxError):
@@ -73,10 +78,10 @@ def attach(
         links.set_up(pod, pod_index, ifname)
         faults.point("add", "after-move")
         addresses.add(pod, pod_index, address, ifname)
-        node_routes.replace(pod, node_routes.DEFAULT, gateway, oif=pod_index)
+        default_route = node_routes.create(pod, node_routes.DEFAULT, gateway, oif=pod_index)
         faults.point("add", "after-address")
         undo.pop_all()
-    return Attached(host, host_mac, pod_mac)
+    return Attached(host, host_mac, pod_mac, default_route)
 
 
 def detach(host: str) -> bool:
@@ -86,9 +91,21 @@ def detach(host: str) -> bool:
 
 
 def check(
-    *, netns_path: str, ifname: str, host: str, bridge: str, address: IPv4Interface, gateway: IPv4Address
+    *,
+    netns_path: str,
+    ifname: str,
+    host: str,
+    bridge: str,
+    address: IPv4Interface,
+    gateway: IPv4Address,
+    default_route: bool | None,
 ) -> None:
-    """Raise LinuxError naming the first thing an ADD created that is missing or wrong."""
+    """Raise LinuxError naming the first thing an ADD created that is missing or wrong.
+
+    `default_route`: True — the default route via the gateway must leave through `ifname` (ADD installed it);
+    False — not checked (a secondary attachment installed none); None (unknown: no prevResult) — the netns must
+    have a default route via the gateway, through any interface.
+    """
     with netns.handle() as node:
         info = links.link_info(node, host)
         bridge_index = links.index_of(node, bridge)
@@ -102,8 +119,16 @@ def check(
             raise NotFound(f"interface {ifname!r} is missing in netns {netns_path!r}")
         if address not in addresses.list_v4(pod, index):
             raise NotFound(f"address {address} is missing on {ifname!r} in netns {netns_path!r}")
-        if node_routes.gateway_of(pod, node_routes.DEFAULT) != gateway:
-            raise NotFound(f"default route via {gateway} is missing in netns {netns_path!r}")
+        _check_default_route(pod, netns_path, ifname, index, gateway, default_route)
+
+
+def _check_default_route(
+    pod: Any, netns_path: str, ifname: str, index: int, gateway: IPv4Address, expected: bool | None
+) -> None:
+    if expected and not node_routes.has(pod, node_routes.DEFAULT, gateway, index):
+        raise NotFound(f"default route via {gateway} dev {ifname!r} is missing in netns {netns_path!r}")
+    if expected is None and node_routes.gateway_of(pod, node_routes.DEFAULT) != gateway:
+        raise NotFound(f"default route via {gateway} is missing in netns {netns_path!r}")
 
 
 @dataclass

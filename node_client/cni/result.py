@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Interface, ip_interface
+from ipaddress import IPv4Interface, IPv4Network, ip_interface, ip_network
 from typing import Any
 
 from node_client.cni.skel import DECODE_FAILURE, CniError, version_key
+
+DEFAULT = IPv4Network("0.0.0.0/0")
 
 
 def add_result(
@@ -16,8 +18,10 @@ def add_result(
     pod: tuple[str, str, str],
     address: str,
     gateway: str,
+    default_route: bool = True,
 ) -> dict[str, Any]:
-    """The result of a successful ADD: interfaces bridge, host veth, pod end (in `sandbox`); one IP; default route.
+    """The result of a successful ADD: interfaces bridge, host veth, pod end (in `sandbox`); one IP; the default
+    route when ADD installed it (not for a secondary attachment: the netns had one already).
 
     0.3.x/0.4.0 carry `"version": "4"` on each IP; 1.0.0 dropped it. `interface` indexes `interfaces`.
     """
@@ -32,7 +36,7 @@ def add_result(
             {"name": pod[0], "mac": pod[1], "sandbox": pod[2]},
         ],
         "ips": [ip],
-        "routes": [{"dst": "0.0.0.0/0", "gw": gateway}],
+        "routes": [{"dst": "0.0.0.0/0", "gw": gateway}] if default_route else [],
         "dns": {},
     }
 
@@ -66,6 +70,23 @@ def prev_address(config: dict[str, Any], ifname: str) -> str | None:
         if isinstance(parsed, IPv4Interface):
             return address
     return None
+
+
+def prev_default_route(config: dict[str, Any]) -> bool | None:
+    """Whether `prevResult` claims an IPv4 default route (routes carry no interface: a result is per attachment),
+    or None when there is no prevResult. A route without a valid `dst` is a decode failure (6)."""
+    prev = config.get("prevResult")
+    if prev is None:
+        return None
+    if not isinstance(prev, dict):
+        raise _bad("prevResult is not a JSON object")
+    for n, route in enumerate(_objects(prev, "routes")):
+        try:
+            if ip_network(str(route.get("dst")), strict=False) == DEFAULT:
+                return True
+        except ValueError:
+            raise _bad(f"prevResult.routes[{n}].dst {route.get('dst')!r} is not a network") from None
+    return False
 
 
 def _objects(prev: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -120,3 +120,27 @@ def test_an_existing_secret_is_never_replaced(tmp_path: Path) -> None:
     path = tmp_path / "secret"
     path.write_text("A" * 43 + "\n")  # a valid secret that is not ours in format (43 url-safe characters)
     assert load_or_create(str(path)) == "A" * 43
+
+
+def test_leave_while_an_agent_holds_the_lock_changes_nothing(tmp_path: Path) -> None:
+    """The running agent would register again at once: leave is refused before the controller or the disk is
+    touched (the netns test runs it against a real agent and controller)."""
+    from node_client.agent.agent import Agent
+    from node_client.agent.config import AgentConfig
+    from node_client.agent.server import AlreadyRunning, lock_state_dir
+
+    def no_controller(url: str) -> ControllerClient:
+        raise AssertionError(f"leave asked the controller {url}")
+
+    config = AgentConfig(
+        name="n1", address=IPv4Address("192.0.2.1"), controller="http://192.0.2.9:6780",
+        state_dir=str(tmp_path), cni_conf_dir=str(tmp_path), cni_bin_dir=str(tmp_path),
+    )  # fmt: skip
+    Path(config.conflist_path).write_text("{}")
+    held = lock_state_dir(str(tmp_path))  # what the running agent holds
+    try:
+        with pytest.raises(AlreadyRunning, match=f"pid {os.getpid()}"):
+            Agent(config, client_factory=no_controller).leave(force=True)
+    finally:
+        os.close(held)
+    assert Path(config.conflist_path).exists()

@@ -1,4 +1,5 @@
-"""prevResult parsing: a good result gives the pod address; a malformed one is decode error 6 naming prevResult."""
+"""prevResult parsing: a good result gives the pod address and whether ADD installed the default route; a
+malformed one is decode error 6 naming prevResult."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from node_client.cni.result import prev_address
+from node_client.cni.result import add_result, prev_address, prev_default_route
 from node_client.cni.skel import DECODE_FAILURE, CniError
 
 IFACES = [{"name": "v-net-0"}, {"name": "vethx"}, {"name": "eth0", "sandbox": "/x"}]
@@ -49,3 +50,39 @@ def test_malformed_prev_result_is_a_decode_error_naming_it(prev: Any, field: str
         prev_address({"prevResult": prev}, "eth0")
     assert err.value.code == DECODE_FAILURE
     assert field in err.value.msg and "prevResult" in err.value.msg
+
+
+@pytest.mark.parametrize(
+    ("prev", "expected"),
+    [
+        (None, None),  # no prevResult: unknown
+        ({}, False),
+        ({"routes": []}, False),  # a secondary attachment's result
+        ({"routes": [{"dst": "0.0.0.0/0", "gw": "10.244.7.1"}]}, True),
+        ({"routes": [{"dst": "::/0"}, {"dst": "10.0.0.0/8"}]}, False),
+    ],
+)
+def test_prev_default_route(prev: Any, expected: bool | None) -> None:
+    assert prev_default_route({} if prev is None else {"prevResult": prev}) is expected
+
+
+@pytest.mark.parametrize("routes", [[{"dst": "nowhere"}], [{}], "0.0.0.0/0", ["0.0.0.0/0"]])
+def test_malformed_prev_routes_are_a_decode_error(routes: Any) -> None:
+    with pytest.raises(CniError) as err:
+        prev_default_route({"prevResult": {"routes": routes}})
+    assert err.value.code == DECODE_FAILURE and "prevResult.routes" in err.value.msg
+
+
+@pytest.mark.parametrize("default_route", [True, False])
+def test_the_result_claims_the_default_route_only_when_installed(default_route: bool) -> None:
+    res = add_result(
+        "1.1.0",
+        bridge=("br", "m0"),
+        host=("veth1", "m1"),
+        pod=("net1", "m2", "/n"),
+        address="10.0.0.3/24",
+        gateway="10.0.0.1",
+        default_route=default_route,
+    )
+    assert prev_default_route({"prevResult": res}) is default_route
+    assert res["ips"][0]["gateway"] == "10.0.0.1"  # the subnet's gateway, whichever attachment holds the route
