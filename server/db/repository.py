@@ -34,7 +34,7 @@ _DELETE_POOL = pools.delete().where(pools.c.id == bindparam("pool_id"))
 # Released rows of a deleted pool keep their history but can never reclaim a subnet of it.
 _DETACH_RELEASED = (
     update(nodes)
-    .where(nodes.c.pool_id == bindparam("pool_id"), nodes.c.state == "released")
+    .where(nodes.c.pool_id == bindparam("b_pool"), nodes.c.state == "released")
     .values(pool_id=None, reissued=True)
 )
 _ALLOCATED = select(nodes.c.pool_id, func.count()).where(LIVE).group_by(nodes.c.pool_id)
@@ -156,7 +156,7 @@ class Repository:
         """Delete the pool; its released rows are detached (they can no longer reclaim). Returns how many were."""
         self.writes += 1
         self._pools = None
-        detached = int(self.conn.execute(_DETACH_RELEASED, {"pool_id": pool_id}).rowcount)
+        detached = int(self.conn.execute(_DETACH_RELEASED, {"b_pool": pool_id}).rowcount)
         self.conn.execute(_DELETE_POOL, {"pool_id": pool_id})
         return detached
 

@@ -1,8 +1,8 @@
 """`GET /v1/check` / `hubnet check` on a real controller programming a real router namespace (kernel backend).
 
-A clean 200-node cluster reports 0 problems (exit 0). Then 5 faults of each of the 6 kinds are injected where they
+A clean 200-node cluster reports 0 problems (exit 0). Then 5 faults of each of the 7 kinds are injected where they
 happen in life — rows edited in the database, routes changed with `ip route` in the router namespace, wrong
-bridge state in the agents' heartbeats — and exactly those 30 are reported (exit 2).
+bridge state in the agents' heartbeats — and exactly those 35 are reported (exit 2).
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from tests.support.prereq import need_root_netns
 pytestmark = pytest.mark.netns
 
 NODES = 200
-KINDS = ("subnet-overlap", "subnet-outside-pools", "route-missing", "route-orphan", "route-next-hop", "bridge-gateway")
+KINDS = (
+    "subnet-overlap",
+    "subnet-outside-pools",
+    "route-missing",
+    "route-foreign",
+    "route-orphan",
+    "route-next-hop",
+    "bridge-gateway",
+)
 
 
 @pytest.fixture
@@ -74,9 +82,14 @@ def test_clean_cluster_then_exactly_the_injected_faults(router: str, tmp_path: P
         assert not report["ok"]
         assert _found(report) == expected
         assert report["counts"] == dict.fromkeys(KINDS, 5)
-        cli = hubnet_cli(server, "check", "--json")
+        cli = hubnet_cli(server, "check", "--output", "json")
         assert cli.returncode == 2, cli.stderr
         assert _found(json.loads(cli.stdout)) == expected
+        foreign = [p for p in report["problems"] if p["kind"] == "route-foreign"]
+        assert all("via 172.16.0.77 proto 4" in p["detail"] for p in foreign), foreign
+        aged = [p for p in report["problems"] if p["kind"] == "bridge-gateway"]
+        assert all(p["age_seconds"] is not None and 0 <= p["age_seconds"] < 60 for p in aged), aged
+        assert all("s old)" in p["detail"] for p in aged), aged
     finally:
         server.stop()
 
@@ -115,11 +128,16 @@ def _set_subnet(server: Server, name: str, subnet: str) -> None:
 
 
 def _inject_route_faults(fleet: Fleet, ns: str, used: set[str]) -> set[tuple[str, str]]:
-    """In the router namespace: 5 owned routes deleted, 5 owned routes nobody holds, 5 pointed elsewhere."""
+    """In the router namespace: 5 owned routes deleted, 5 replaced by a foreign (static) route, 5 owned routes
+    nobody holds, 5 pointed elsewhere."""
     expected: set[tuple[str, str]] = set()
     for name in _pick(fleet, used):
         ip_route(ns, "del", fleet.db_subnet(name), "proto", "44")
         expected.add(("route-missing", name))
+    for name in _pick(fleet, used):
+        ip_route(ns, "del", fleet.db_subnet(name), "proto", "44")
+        ip_route(ns, "add", fleet.db_subnet(name), "via", "172.16.0.77", "proto", "static")
+        expected.add(("route-foreign", name))
     for k in range(5):
         prefix = f"10.244.{240 + k}.0/24"
         ip_route(ns, "add", prefix, "via", "172.16.0.50", "proto", "44")

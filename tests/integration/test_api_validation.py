@@ -191,6 +191,7 @@ def test_auth_matrix_admin_operations(server: Server) -> None:
         ("POST", f"/v1/nodes/{target['name']}/heartbeat", None),
         ("GET", "/v1/pools", None),
         ("POST", "/v1/pools", {"cidr": "10.77.0.0/16", "node_prefix": 24}),
+        ("DELETE", "/v1/pools/10.244.0.0/16", None),
         ("GET", "/v1/lookup?ip=10.244.0.5", None),
         ("GET", "/v1/events?since=0", None),
         ("GET", "/v1/routes", None),

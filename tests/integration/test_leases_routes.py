@@ -50,6 +50,7 @@ def test_lease_goes_stale_keeps_route_renews_and_releases(short_leases: Server) 
         assert boot.post(f"/v1/nodes/{name}/heartbeat", headers=auth).json()["state"] == "active"
 
         wait_for(lambda: state() == "released")
+        assert admin.get(f"/v1/nodes/{name}").json()["route_state"] == "withdrawn"  # released by the reaper
         assert name not in [d["node"] for d in admin.get("/v1/routes").json()["desired"]]
         refused = boot.post(f"/v1/nodes/{name}/heartbeat", headers=auth)
         assert refused.status_code == 409 and refused.json()["type"] == "urn:hubnet:problem:lease-released"

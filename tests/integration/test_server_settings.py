@@ -31,6 +31,11 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "database url mysql": ({"HUBNET_DATABASE_URL": "mysql://hubnet@127.0.0.1/hubnet"}, "HUBNET_DATABASE_URL"),
     "database url without scheme": ({"HUBNET_DATABASE_URL": "/var/lib/hubnet/hubnet.db"}, "HUBNET_DATABASE_URL"),
     "log level unknown": ({"HUBNET_LOG_LEVEL": "verbose"}, "HUBNET_LOG_LEVEL"),
+    "cluster cidr loopback": ({"HUBNET_CLUSTER_CIDR": "127.0.0.0/16"}, "HUBNET_CLUSTER_CIDR"),
+    "cluster cidr multicast": ({"HUBNET_CLUSTER_CIDR": "224.0.0.0/16"}, "HUBNET_CLUSTER_CIDR"),
+    "cluster cidr this-network": ({"HUBNET_CLUSTER_CIDR": "0.0.0.0/16"}, "HUBNET_CLUSTER_CIDR"),
+    "router inside the cluster cidr": ({"HUBNET_ROUTER_ADDRESS": "10.244.0.1"}, "HUBNET_ROUTER_ADDRESS"),
+    "pool warning over 100 percent": ({"HUBNET_POOL_WARN_FREE": "150%"}, "HUBNET_POOL_WARN_FREE"),
 }
 
 

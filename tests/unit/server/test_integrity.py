@@ -60,5 +60,18 @@ def test_check(
     assert found == expected
 
 
+def test_a_foreign_route_holding_the_prefix_is_named_not_missing() -> None:
+    found = check([A, B], POOLS, ROUTES[:1], GOOD, foreign={"10.244.2.0/24": "via 192.168.1.99 proto 4 table 254"})
+    assert [(p.kind, p.node) for p in found] == [("route-foreign", "b")]
+    assert "via 192.168.1.99 proto 4" in found[0].detail and "never replaces" in found[0].detail
+
+
+def test_a_bridge_report_says_how_old_it_is() -> None:
+    stale = {"a": BridgeReport("v-net-0", ("10.244.1.2/24",), received_at=100.0)}
+    (problem,) = check([A], POOLS, ROUTES[:1], stale, now=108.25)
+    assert problem.age_seconds == 8.2 and problem.detail.endswith("(agent report 8.2 s old)")
+    assert problem.as_dict()["age_seconds"] == 8.2
+
+
 def test_without_a_route_backend_routes_are_not_checked() -> None:
     assert check([A, B], POOLS, None, {}) == []

@@ -1,0 +1,114 @@
+"""Pools a new user can get wrong (issue 18 item 1): unusable ranges and the underlay are refused with 4xx naming
+`cidr` and nothing stored; a pool typed by mistake can be deleted, but never while a live node holds a subnet of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import fresh_db
+from tests.integration.support import Databases, Server, node_body, run_hubnet, running
+
+UNUSABLE = ["127.0.0.0/16", "224.0.0.0/16", "169.254.0.0/16", "0.0.0.0/16", "255.255.0.0/16", "0.0.0.0/0"]
+
+
+def _problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:hubnet:problem:{slug}", body
+    assert "cidr" in [e["field"] for e in body["errors"]], body
+    return body
+
+
+def _pools_and_revision(admin: httpx.Client) -> tuple[list[str], int]:
+    cidrs = [p["cidr"] for p in admin.get("/v1/pools").json()["items"]]
+    return cidrs, admin.get("/v1/events", params={"since": 0}).json()["revision"]
+
+
+@pytest.fixture
+def small(databases: Databases, db_kind: str, tmp_path: Path) -> Any:
+    """A controller whose configured pool holds two /24s, so the third node lands in a pool added at run time."""
+    env = {"HUBNET_CLUSTER_CIDR": "10.244.0.0/23", "HUBNET_POOL_WARN_FREE": "0"}
+    with running(Server(fresh_db(databases, db_kind), tmp_path, extra_env=env)) as server:
+        yield server
+
+
+def test_unusable_ranges_and_the_underlay_are_refused(small: Server) -> None:
+    with small.client(small.bootstrap) as boot, small.client(small.admin) as admin:
+        node = node_body(1, prefix="pl")
+        assert boot.post("/v1/nodes", json=node).status_code == 201
+        before = _pools_and_revision(admin)
+        for cidr in UNUSABLE:
+            body = _problem(admin.post("/v1/pools", json={"cidr": cidr}), 422, "invalid-input")
+            assert cidr in body["detail"]
+        # the router's address (HUBNET_ROUTER_ADDRESS of the test server) and a registered node's address
+        _problem(admin.post("/v1/pools", json={"cidr": "192.168.255.0/24"}), 422, "invalid-input")
+        holder = str(node["address"]).rsplit(".", 1)[0] + ".0/24"
+        body = _problem(admin.post("/v1/pools", json={"cidr": holder}), 409, "pool-holds-nodes")
+        assert node["address"] in body["detail"]
+        truthy = admin.post("/v1/pools", json={"cidr": "10.250.0.0/16", "node_prefix": True})
+        assert truthy.status_code == 422
+        assert _pools_and_revision(admin) == before  # nothing stored, no event
+
+
+def test_delete_a_pool_only_when_no_live_node_holds_a_subnet_of_it(small: Server) -> None:
+    bodies = [node_body(i, prefix="pd") for i in range(3)]
+    with small.client(small.bootstrap) as boot, small.client(small.admin) as admin:
+        _problem(admin.delete("/v1/pools/10.99.0.0/16"), 404, "not-found")
+        _problem(admin.delete("/v1/pools/10.244.0.0/23"), 409, "pool-in-use")  # the configured cluster CIDR
+        assert [boot.post("/v1/nodes", json=b).status_code for b in bodies[:2]] == [201, 201]
+        assert admin.post("/v1/pools", json={"cidr": "10.250.0.0/16"}).status_code == 201
+        third = boot.post("/v1/nodes", json=bodies[2]).json()
+        assert third["subnet"] == "10.250.0.0/24"
+
+        body = _problem(admin.delete("/v1/pools/10.250.0.0/16"), 409, "pool-in-use")
+        assert body["live_nodes"] == 1
+        assert admin.delete(f"/v1/nodes/{bodies[2]['name']}").status_code == 204
+        released = admin.get(f"/v1/nodes/{bodies[2]['name']}").json()
+        assert (released["state"], released["route_state"]) == ("released", "withdrawn")  # issue 18 item 9
+
+        assert admin.delete("/v1/pools/10.250.0.0/16").status_code == 204
+        assert [p["cidr"] for p in admin.get("/v1/pools").json()["items"]] == ["10.244.0.0/23"]
+        events = admin.get("/v1/events", params={"since": 0}).json()["items"]
+        assert events[-1]["type"] == "pool.deleted" and events[-1]["data"]["cidr"] == "10.250.0.0/16"
+        # its released node cannot come back onto a subnet of a pool that is gone: refused, never moved silently
+        back = boot.post("/v1/nodes", json=bodies[2])
+        assert back.status_code == 409 and back.json()["type"] == "urn:hubnet:problem:subnet-reissued"
+        assert "pool was deleted" in back.json()["detail"]
+        _problem(admin.delete("/v1/pools/10.250.0.0/16"), 404, "not-found")
+
+
+def test_cli_pools_add_list_delete_and_json_output(small: Server) -> None:
+    env = {"HUBNET_URL": small.url, "HUBNET_TOKEN": small.admin}
+    added = run_hubnet(["pools", "add", "10.251.0.0/16", "--output", "json"], env)
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["cidr"] == "10.251.0.0/16"
+    refused = run_hubnet(["pools", "add", "127.0.0.0/16"], env)
+    assert refused.returncode == 1 and "loopback" in refused.stderr and "Traceback" not in refused.stderr
+    listed = run_hubnet(["pools", "--output", "json"], env)
+    assert [p["cidr"] for p in json.loads(listed.stdout)["items"]] == ["10.244.0.0/23", "10.251.0.0/16"]
+    deleted = run_hubnet(["pools", "delete", "10.251.0.0/16", "-o", "json"], env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout) == {"deleted": "pool", "cidr": "10.251.0.0/16"}
+    assert "10.251.0.0/16" not in run_hubnet(["pools"], env).stdout
+
+    node = node_body(5, prefix="cl")
+    with small.client(small.bootstrap) as boot:
+        assert boot.post("/v1/nodes", json=node).status_code == 201
+    gone = run_hubnet(["nodes", "delete", node["name"], "--output", "json"], env)
+    assert json.loads(gone.stdout) == {"deleted": "node", "name": node["name"]}
+
+
+def test_cli_pools_warns_when_a_pool_is_exhausted(small: Server) -> None:
+    env = {"HUBNET_URL": small.url, "HUBNET_TOKEN": small.admin}
+    with small.client(small.bootstrap) as boot:
+        for i in range(2):
+            assert boot.post("/v1/nodes", json=node_body(i, prefix="wx")).status_code == 201
+    listed = run_hubnet(["pools"], env)
+    assert listed.returncode == 0
+    assert "warning: pool 10.244.0.0/23: 0 of 2 subnets free (warning below 0%)" in listed.stderr
