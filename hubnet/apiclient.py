@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from hubnet.wire import Node, Pool, R, WireError, parse_problem
+
 
 class ApiError(Exception):
     """The controller could not be reached or answered with an error (problem+json when it did answer)."""
@@ -25,13 +27,9 @@ def _problem_message(response: httpx.Response) -> ApiError:
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    title = body.get("title") or response.reason_phrase
-    detail = body.get("detail")
-    message = f"{response.status_code} {title}" + (f": {detail}" if detail else "")
-    return ApiError(message, status=response.status_code, problem=body)
+        body = None
+    problem = parse_problem(response.status_code, body, response.reason_phrase)
+    return ApiError(problem.message, status=response.status_code, problem=problem.body)
 
 
 class AdminClient:
@@ -67,15 +65,35 @@ class AdminClient:
     def delete(self, path: str) -> None:
         self._request("DELETE", path)
 
-    def nodes(self, *, state: str | None = None, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    def nodes(self, *, state: str | None = None, page_size: int = 500) -> Iterator[Node]:
         """Every node, following the cursor across pages."""
         cursor: str | None = None
         while True:
             page = self.get("/v1/nodes", state=state, limit=page_size, cursor=cursor)
-            yield from page["items"]
+            yield from (self._parse(Node, item) for item in page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    def node(self, name: str) -> Node:
+        return self._parse(Node, self.get(f"/v1/nodes/{name}"))
+
+    def lookup(self, ip: str) -> Node:
+        return self._parse(Node, self.get("/v1/lookup", ip=ip))
+
+    def pools(self) -> tuple[list[Pool], list[str]]:
+        """Every pool's usage, and the warnings about pools low on free subnets."""
+        body = self.get("/v1/pools")
+        return [self._parse(Pool, item) for item in body["items"]], list(body.get("warnings", []))
+
+    def add_pool(self, cidr: str, node_prefix: int) -> Pool:
+        return self._parse(Pool, self.post("/v1/pools", {"cidr": cidr, "node_prefix": node_prefix}))
+
+    def _parse(self, kind: type[R], data: object) -> R:
+        try:
+            return kind.from_json(data)
+        except WireError as exc:
+            raise ApiError(f"unexpected answer from the controller at {self._url}: {exc}") from None
 
     def events(self, *, since: int, wait: float | None = None) -> dict[str, Any]:
         timeout = httpx.Timeout(10.0 + (wait or 0.0))

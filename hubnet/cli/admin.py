@@ -90,7 +90,7 @@ def nodes_list(
 ) -> None:
     """List nodes (all pages), optionally only those in STATE (active, stale, released)."""
     with _client(url, token) as client:
-        rows = list(client.nodes(state=state))
+        rows = [node.to_json() for node in client.nodes(state=state)]
     _emit(rows, NODE_COLUMNS, output, title=f"{len(rows)} nodes")
 
 
@@ -98,7 +98,7 @@ def nodes_list(
 def nodes_show(name: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
     """Show one node's record."""
     with _client(url, token) as client:
-        _emit_one(client.get(f"/v1/nodes/{name}"), output)
+        _emit_one(client.node(name).to_json(), output)
 
 
 @nodes_app.command("delete")
@@ -123,12 +123,13 @@ def pools(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, outpu
     if ctx.invoked_subcommand is not None:
         return
     with _client(url, token) as client:
-        body = client.get("/v1/pools")
+        pools, warnings = client.pools()
+    rows = [pool.to_json() for pool in pools]
     if output is Output.json:
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps({"items": rows, "warnings": warnings}, indent=2))
         return
-    _emit(body["items"], POOL_COLUMNS, output)
-    for warning in body.get("warnings", []):
+    _emit(rows, POOL_COLUMNS, output)
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
 
 
@@ -142,7 +143,7 @@ def pools_add(
 ) -> None:
     """Add a pool (e.g. 10.250.0.0/16); refused when it overlaps a pool, the service CIDR or the underlay."""
     with _client(url, token) as client:
-        _emit_one(client.post("/v1/pools", {"cidr": cidr, "node_prefix": node_prefix}), output)
+        _emit_one(client.add_pool(cidr, node_prefix).to_json(), output)
 
 
 @pools_app.command("delete")
@@ -156,7 +157,7 @@ def pools_delete(cidr: str, url: Url = DEFAULT_URL, token: Token = None, output:
 def lookup(ip: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
     """Which node's subnet holds IP."""
     with _client(url, token) as client:
-        _emit_one(client.get("/v1/lookup", ip=ip), output)
+        _emit_one(client.lookup(ip).to_json(), output)
 
 
 def _event_row(event: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,14 @@ from typing import Any
 
 from hubnet.lab.plan import CONTROLLER_PORT, ROUTER_ADDRESS
 from hubnet.linux.labnet import socket_in
+from hubnet.wire import parse_problem
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body[:200].decode(errors="replace") or None
 
 
 class ControllerError(RuntimeError):
@@ -54,7 +62,8 @@ class LabController:
         finally:
             conn.close()
         if resp.status >= 400:
-            raise ControllerError(f"GET {path} on the lab controller: HTTP {resp.status} {body[:300]!r}")
+            problem = parse_problem(resp.status, _json(body), resp.reason)
+            raise ControllerError(f"GET {path} on the lab controller: {problem.message}")
         return json.loads(body) if body else None
 
     def nodes(self) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
+from hubnet.wire import Node, RouteState
 from node_client.agent import cniconf, netsetup, podnet
 from node_client.agent.client import ControllerClient, ControllerError, Unreachable, UntrustedController
 from node_client.agent.commands import Commands
@@ -46,13 +47,13 @@ def backoff(failures: int, *, base: float = 0.5, cap: float = RETRY_CAP) -> floa
     return random.uniform(delay / 2, delay)
 
 
-def heartbeat_interval(record: dict[str, Any], waiting: int = 0) -> float:
+def heartbeat_interval(record: Node, waiting: int = 0) -> float:
     """A third of the lease, between 1 and 10 s (jittered). While waiting for the route (`waiting` answers in a row
     said not programmed) 0.5 s doubling up to that: readiness comes soon after the reconciler's pass, yet a node
     that never becomes ready (route backend `none`, a failing router) does not poll at 2 Hz forever."""
-    ttl = float(record.get("lease_ttl_seconds") or 30)
+    ttl = record.lease_ttl_seconds if record.lease_ttl_seconds > 0 else 30.0
     regular = max(1.0, min(HEARTBEAT_MAX, ttl / 3))
-    if record.get("route_state") != "programmed":
+    if record.route_state is not RouteState.PROGRAMMED:
         return min(regular, 0.5 * 2.0 ** min(waiting, 16))
     return regular * random.uniform(0.8, 1.0)
 
@@ -85,13 +86,13 @@ class Agent:
     def _run(self, stop: threading.Event) -> None:
         secret = load_or_create(self.config.secret_path)
         if self.config.fixed_subnet is not None:
-            self._apply({"route_state": "programmed"}, fixed=True)
+            self._apply_fixed()
         else:
-            cached = load_record(self.config.record_path)
+            cached = load_record(self.config.record_path)  # route state `pending`: network back up, not ready yet
             if cached is not None:
                 try:
-                    self._apply({**cached, "route_state": "unconfirmed"})  # network back up, not ready yet
-                except (ValueError, KeyError) as exc:
+                    self._apply(cached)
+                except ValueError as exc:
                     log.error("ignoring unusable %s: %s", self.config.record_path, exc)
         self._sweep()
         server = AgentSocketServer(self.config.socket_path, self.commands.dispatch)
@@ -111,7 +112,7 @@ class Agent:
             failures += 1
             if stop.wait(backoff(failures, cap=5.0)):
                 return
-            self._apply({"route_state": "programmed"}, fixed=True)
+            self._apply_fixed()
         stop.wait()
 
     def leave(self, *, force: bool = False) -> str:
@@ -183,7 +184,7 @@ class Agent:
                         registered = True
                     self._apply(record)
                     failures, delay = 0, heartbeat_interval(record, waiting)
-                    waiting = 0 if record.get("route_state") == "programmed" else waiting + 1
+                    waiting = 0 if record.route_state is RouteState.PROGRAMMED else waiting + 1
                 except Unreachable as exc:
                     failures += 1
                     delay = backoff(failures)
@@ -202,7 +203,7 @@ class Agent:
                     failures += 1
                     delay = backoff(failures)
                     log.error("controller: %s; retry in %.1fs", exc, delay)
-                except (ValueError, KeyError) as exc:
+                except ValueError as exc:  # WireError: the answer has not the contract's shape; or its values
                     self.state.not_ready(f"invalid answer from the controller: {exc}")
                     failures += 1
                     delay = backoff(failures)
@@ -210,20 +211,24 @@ class Agent:
         finally:
             client.close()
 
-    def _apply(self, record: dict[str, Any], *, fixed: bool = False) -> None:
-        """Bring the node network in line with the record; ready iff the route is programmed.
+    def _apply_fixed(self) -> None:
+        """Fixed subnet (test seam): no controller, ready as soon as the node network is up."""
+        assert self.config.fixed_subnet is not None
+        network = NodeNetwork(self.config.fixed_subnet, self.config.fixed_cluster_cidrs, self.config.router)
+        self._apply_network(network, None, route="programmed")
 
-        Never raises for a kernel or file-system failure (full disk, read-only CNI dir): the node is marked not
-        ready with the reason, and the next tick tries again.
-        """
-        if fixed:
-            assert self.config.fixed_subnet is not None
-            network = NodeNetwork(self.config.fixed_subnet, self.config.fixed_cluster_cidrs, self.config.router)
-        else:
-            network = NodeNetwork.from_record(record, self.config.router)
+    def _apply(self, record: Node) -> None:
+        """Bring the node network in line with the controller's record (saved for the next start); ready iff the
+        route is programmed. Raises ValueError for a record whose values make no sense (nothing applied)."""
+        network = NodeNetwork.from_record(record, self.config.router)
+        self._apply_network(network, record, route=record.route_state.value)
+
+    def _apply_network(self, network: NodeNetwork, record: Node | None, *, route: str) -> None:
+        """Never raises for a kernel or file-system failure (full disk, read-only CNI dir): the node is marked not
+        ready with the reason, and the next tick tries again."""
         try:
-            if not fixed:
-                save_record(self.config.record_path, {k: v for k, v in record.items() if k != "route_state"})
+            if record is not None:
+                save_record(self.config.record_path, record)
             netsetup.ensure(network, self.config.bridge)
         except (LinuxError, OSError) as exc:  # keep running (pods may still work); not ready until a retry works
             log.error("node network setup failed: %s", exc)
@@ -234,8 +239,8 @@ class Agent:
                 "node network: subnet %s gateway %s bridge %s", network.subnet, network.gateway, self.config.bridge
             )
             self._applied = network
-        ready = record.get("route_state") == "programmed"
-        reason = "ready" if ready else f"route to {network.subnet} is {record.get('route_state')!r}, not programmed"
+        ready = route == RouteState.PROGRAMMED
+        reason = "ready" if ready else f"route to {network.subnet} is {route!r}, not programmed"
         if ready and self._installed != network.subnet:  # first time, or the controller moved us
             try:
                 cniconf.install_plugin(self.config)

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from hubnet.wire import Node, parse_problem
+
 
 class ControllerError(Exception):
     """The controller answered with an error (`status`: HTTP status; `problem`: the problem type's last part,
@@ -52,14 +54,15 @@ class ControllerClient:
     def close(self) -> None:
         self._http.close()
 
-    def register(self, *, token: str, name: str, address: str, secret: str) -> dict[str, Any]:
+    def register(self, *, token: str, name: str, address: str, secret: str) -> Node:
+        """Register or re-join. Raises ControllerError, or WireError (a ValueError) for an answer of the wrong shape."""
         body = {"name": name, "address": address, "secret": secret}
-        return self._call("POST", "/v1/nodes", token, json=body)
+        return Node.from_json(self._call("POST", "/v1/nodes", token, json=body))
 
-    def heartbeat(self, *, name: str, secret: str, bridge: dict[str, Any] | None = None) -> dict[str, Any]:
+    def heartbeat(self, *, name: str, secret: str, bridge: dict[str, Any] | None = None) -> Node:
         """Renew the lease; `bridge` ({"name", "addresses"}) feeds the controller's integrity check."""
         body = {"bridge": bridge} if bridge is not None else None
-        return self._call("POST", f"/v1/nodes/{name}/heartbeat", secret, json=body)
+        return Node.from_json(self._call("POST", f"/v1/nodes/{name}/heartbeat", secret, json=body))
 
     def deregister(self, *, name: str, secret: str) -> None:
         try:
@@ -80,8 +83,9 @@ class ControllerClient:
                 ) from None
             raise Unreachable(f"{method} {path}: controller unreachable: {exc}") from None
         if resp.status_code >= 400:
-            message = f"{method} {path}: HTTP {resp.status_code}: {_detail(resp)}"
-            raise ControllerError(message, resp.status_code, _problem(resp))
+            problem = parse_problem(resp.status_code, _json_or_none(resp), resp.reason_phrase)
+            detail = problem.detail or problem.title
+            raise ControllerError(f"{method} {path}: HTTP {resp.status_code}: {detail}", resp.status_code, problem.slug)
         if resp.status_code == 204 or not resp.content:
             return {}
         data = resp.json()
@@ -104,21 +108,8 @@ def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def _detail(resp: httpx.Response) -> str:
+def _json_or_none(resp: httpx.Response) -> object:
     try:
-        body = resp.json()
+        return resp.json()
     except ValueError:
-        return resp.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)
-
-
-def _problem(resp: httpx.Response) -> str:
-    """`lease-released` of `{"type": "urn:hubnet:problem:lease-released", ...}`; "" when absent or unreadable."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    kind = body.get("type") if isinstance(body, dict) else None
-    return kind.rsplit(":", 1)[-1] if isinstance(kind, str) else ""
+        return resp.text[:200] or None

@@ -10,6 +10,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from hubnet.net import gateway, parse_network
+from hubnet.wire import Node, RouteState
 
 
 @dataclass(frozen=True)
@@ -25,21 +26,21 @@ class NodeNetwork:
         return gateway(self.subnet)
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], router: IPv4Address | None = None) -> NodeNetwork:
-        """Validate the controller's answer (never trust blindly): the subnet lies inside one of the cluster CIDRs,
-        the gateway (when given) is its first host, every field has its type. Raises ValueError/KeyError."""
-        subnet = _network(record["subnet"], "subnet")
-        raw_cidrs = record.get("cluster_cidrs")
-        if not isinstance(raw_cidrs, list) or not raw_cidrs:
-            raise ValueError(f"controller gave no cluster CIDR list (cluster_cidrs={raw_cidrs!r})")
-        cidrs = tuple(_network(c, "cluster_cidrs") for c in raw_cidrs)
+    def from_record(cls, record: Node, router: IPv4Address | None = None) -> NodeNetwork:
+        """Validate what the controller's record means (never trust blindly; the shape was checked by
+        `Node.from_json`): the subnet lies inside one of the cluster CIDRs and the gateway (when given) is its
+        first host. Raises ValueError."""
+        subnet = _network(record.subnet, "subnet")
+        if not record.cluster_cidrs:
+            raise ValueError("controller gave no cluster CIDR list (cluster_cidrs=[])")
+        cidrs = tuple(_network(c, "cluster_cidrs") for c in record.cluster_cidrs)
         if not any(subnet.subnet_of(c) for c in cidrs):
             raise ValueError(f"controller gave subnet {subnet} outside the cluster CIDRs {[str(c) for c in cidrs]}")
         if subnet.prefixlen > 30:
             raise ValueError(f"controller gave subnet {subnet}, too small for pods")
-        if record.get("gateway") is not None and _address(record["gateway"], "gateway") != gateway(subnet):
-            raise ValueError(f"controller gave gateway {record['gateway']}, not the first host of subnet {subnet}")
-        addr = record.get("router_address")
+        if record.gateway is not None and _address(record.gateway, "gateway") != gateway(subnet):
+            raise ValueError(f"controller gave gateway {record.gateway}, not the first host of subnet {subnet}")
+        addr = record.router_address
         return cls(subnet, cidrs, router or (_address(addr, "router_address") if addr is not None else None))
 
 
@@ -69,9 +70,9 @@ class NodeState:
         self.network: NodeNetwork | None = None
         self.ready = False
         self.reason = "not registered with the controller yet"
-        self.record: dict[str, Any] = {}
+        self.record: Node | None = None  # the controller's last answer (None: a fixed subnet, or none yet)
 
-    def update(self, network: NodeNetwork | None, *, ready: bool, reason: str, record: dict[str, Any]) -> None:
+    def update(self, network: NodeNetwork | None, *, ready: bool, reason: str, record: Node | None) -> None:
         with self._lock:
             self.network, self.ready, self.reason, self.record = network, ready, reason, record
 
@@ -85,17 +86,19 @@ class NodeState:
             return self.network, self.ready, self.reason
 
 
-def save_record(path: str, record: dict[str, Any]) -> None:
+def save_record(path: str, record: Node) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(record, f)
+        json.dump(record.to_json(), f)
     os.replace(tmp, path)
 
 
-def load_record(path: str) -> dict[str, Any] | None:
+def load_record(path: str) -> Node | None:
+    """The record last saved, its route state `pending` whatever it was (only the controller confirms a route);
+    None when there is none or it does not parse (a file of an older agent lacking fields counts as none)."""
     try:
         with open(path) as f:
-            data = json.load(f)
-    except (FileNotFoundError, ValueError):
+            data: Any = json.load(f)
+        return Node.from_json({**data, "route_state": RouteState.PENDING.value})
+    except (FileNotFoundError, ValueError, TypeError):
         return None
-    return data if isinstance(data, dict) else None

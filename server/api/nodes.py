@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from hubnet.wire import Node
 from server import faults
 from server.api.deps import Ctl, Token
-from server.api.schemas import HeartbeatRequest, Node, NodePage, RegisterRequest
+from server.api.schemas import HeartbeatRequest, NodePage, RegisterRequest
 from server.domain.errors import Conflict
 from server.domain.integrity import BridgeReport
 from server.domain.lease import LeaseState
@@ -36,7 +35,7 @@ _REGISTER_BODY = {
     responses={200: {"model": Node}},
     openapi_extra={"requestBody": _REGISTER_BODY},
 )
-async def register(ctl: Ctl, token: Token, request: Request) -> JSONResponse:
+async def register(ctl: Ctl, token: Token, request: Request, response: Response) -> Node:
     """Register (201) or idempotently re-join (200). Bootstrap (or admin) token.
 
     The caller is authenticated before the body is read: without a credential the answer is 401 whatever was sent
@@ -56,7 +55,8 @@ async def register(ctl: Ctl, token: Token, request: Request) -> JSONResponse:
         raise
     faults.before_response(request.app.state.reconciler)
     metrics.registration.observe(time.perf_counter() - started)
-    return JSONResponse(asdict(view), status_code=201 if created else 200)
+    response.status_code = 201 if created else 200
+    return view
 
 
 async def _register_request(request: Request) -> RegisterRequest:
@@ -68,21 +68,19 @@ async def _register_request(request: Request) -> RegisterRequest:
 
 
 @router.post("/{name}/heartbeat", response_model=Node)
-async def heartbeat(
-    name: str, ctl: Ctl, token: Token, request: Request, body: HeartbeatRequest | None = None
-) -> JSONResponse:
+async def heartbeat(name: str, ctl: Ctl, token: Token, request: Request, body: HeartbeatRequest | None = None) -> Node:
     """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
     view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
     if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
         report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses), received_at=time.time())
         request.app.state.bridges.put(name, report)
-    return JSONResponse(asdict(view))
+    return view
 
 
 @router.get("/{name}", response_model=Node)
-def get(name: str, ctl: Ctl, token: Token) -> JSONResponse:
+def get(name: str, ctl: Ctl, token: Token) -> Node:
     """One node record. The node's own secret, or admin."""
-    return JSONResponse(asdict(node_reads.get(ctl, token=token, name=name)))
+    return node_reads.get(ctl, token=token, name=name)
 
 
 @router.delete("/{name}", status_code=204)
@@ -99,9 +97,9 @@ def list_nodes(
     state: Annotated[LeaseState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> JSONResponse:
+) -> NodePage:
     """A page of nodes ordered by name (admin); follow `next_cursor` until it is null."""
     page, next_cursor = node_reads.list_nodes(
         ctl, token=token, state=state.value if state else None, limit=limit, cursor=cursor
     )
-    return JSONResponse({"items": [asdict(v) for v in page], "next_cursor": next_cursor})
+    return NodePage(items=page, next_cursor=next_cursor)

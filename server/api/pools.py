@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
+from hubnet.wire import Node, Pool
 from server.api.deps import Ctl, Token
-from server.api.schemas import Node, Pool, PoolList, PoolRequest
+from server.api.schemas import PoolList, PoolRequest
 from server.services import pools
 
 router = APIRouter(prefix="/v1", tags=["pools"])
@@ -18,25 +18,18 @@ CIDR_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"  # the shape; the ser
 
 
 @router.get("/pools", response_model=PoolList)
-def list_pools(ctl: Ctl, token: Token) -> JSONResponse:
+def list_pools(ctl: Ctl, token: Token) -> PoolList:
     """Per pool: total, allocated, free subnets; plus `flagged`: stored rows outside every pool or unparsable."""
     usage, flagged = pools.list_pools(ctl, token=token)
     percent = ctl.settings.pool_warn_free
-    return JSONResponse(
-        {
-            "items": [asdict(u) for u in usage],
-            "flagged": [asdict(f) for f in flagged],
-            "warn_free_percent": percent,
-            "warnings": [u.warning(percent) for u in usage if u.low],
-        }
-    )
+    warnings = [pools.warning(u, percent) for u in usage if u.low]
+    return PoolList(items=usage, flagged=flagged, warn_free_percent=percent, warnings=warnings)
 
 
 @router.post("/pools", response_model=Pool, status_code=201)
-def add_pool(body: PoolRequest, ctl: Ctl, token: Token) -> JSONResponse:
+def add_pool(body: PoolRequest, ctl: Ctl, token: Token) -> Pool:
     """Add a pool (cluster CIDR) at run time."""
-    added = pools.add_pool(ctl, token=token, cidr=body.cidr, node_prefix=body.node_prefix)
-    return JSONResponse(asdict(added), status_code=201)
+    return pools.add_pool(ctl, token=token, cidr=body.cidr, node_prefix=body.node_prefix)
 
 
 @router.delete("/pools/{cidr:path}", status_code=204)
@@ -50,6 +43,6 @@ def delete_pool(
 
 
 @router.get("/lookup", response_model=Node)
-def lookup(ctl: Ctl, token: Token, ip: Annotated[str, Query(max_length=64)]) -> JSONResponse:
+def lookup(ctl: Ctl, token: Token, ip: Annotated[str, Query(max_length=64)]) -> Node:
     """The node whose subnet holds `ip`, or 404."""
-    return JSONResponse(asdict(pools.lookup(ctl, token=token, ip=ip)))
+    return pools.lookup(ctl, token=token, ip=ip)

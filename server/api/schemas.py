@@ -1,10 +1,15 @@
-"""Request and response bodies of API v1 (field names are a contract). Unknown request fields are refused."""
+"""Request and response bodies of API v1 (field names are a contract). Unknown request fields are refused.
+
+The records themselves (node, pool, token) are the wire contract's dataclasses in `hubnet.wire`, shared with the
+node agent and the admin CLI; the models here only wrap them in pages and lists."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hubnet.wire import Flagged, Node, Pool
 
 
 def not_bool(value: object) -> object:
@@ -62,48 +67,14 @@ class PoolRequest(Strict):
     _count = field_validator("node_prefix", mode="before")(not_bool)
 
 
-class Node(BaseModel):
-    name: str
-    address: str
-    subnet: str
-    gateway: str | None
-    generation: int
-    state: str
-    route_state: str
-    route_error: str | None
-    cluster_cidrs: list[str]
-    router_address: str | None
-    lease_ttl_seconds: float
-    machine_id: str | None = None
-    lease_expires_at: float
-    flags: list[str] = []
-
-
 class NodePage(BaseModel):
     items: list[Node]
     next_cursor: str | None
 
 
-class Pool(BaseModel):
-    cidr: str
-    node_prefix: int
-    total: int
-    allocated: int
-    free: int
-    quarantined: int = 0
-    low: bool = False
-
-
-class FlaggedNode(BaseModel):
-    name: str
-    subnet: str
-    address: str
-    flags: list[str]
-
-
 class PoolList(BaseModel):
     items: list[Pool]
-    flagged: list[FlaggedNode]
+    flagged: list[Flagged]
     warn_free_percent: float
     warnings: list[str]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hubnet.wire import CreatedToken
+from hubnet.wire import Token as BootstrapToken
 from server.api.deps import Ctl, Token
 from server.api.schemas import not_bool
 from server.services import tokens
@@ -25,38 +26,22 @@ class TokenRequest(BaseModel):
     _count = field_validator("max_uses", mode="before")(not_bool)
 
 
-class BootstrapToken(BaseModel):
-    id: int
-    description: str
-    created_at: float
-    expires_at: float | None
-    max_uses: int | None
-    uses: int
-    revoked_at: float | None
-    state: str = Field(description="active, expired, exhausted or revoked")
-
-
-class CreatedToken(BootstrapToken):
-    token: str = Field(description="the token itself: shown only in this answer, stored only as sha256")
-
-
 class TokenList(BaseModel):
     items: list[BootstrapToken]
 
 
 @router.post("", response_model=CreatedToken, status_code=201)
-def create(body: TokenRequest, ctl: Ctl, token: Token) -> JSONResponse:
+def create(body: TokenRequest, ctl: Ctl, token: Token) -> CreatedToken:
     """Create a bootstrap token; its value is returned once and never again."""
-    created = tokens.create(
+    return tokens.create(
         ctl, token=token, description=body.description, ttl_seconds=body.ttl_seconds, max_uses=body.max_uses
     )
-    return JSONResponse(created, status_code=201)
 
 
 @router.get("", response_model=TokenList)
-def list_tokens(ctl: Ctl, token: Token) -> JSONResponse:
+def list_tokens(ctl: Ctl, token: Token) -> TokenList:
     """Every stored bootstrap token with its uses and state (never the token or its hash)."""
-    return JSONResponse({"items": tokens.list_all(ctl, token=token)})
+    return TokenList(items=tokens.list_all(ctl, token=token))
 
 
 @router.delete("/{token_id}", status_code=204)

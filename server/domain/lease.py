@@ -5,18 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class LeaseState(StrEnum):
-    ACTIVE = "active"
-    STALE = "stale"
-    RELEASED = "released"
-
-
-class RouteState(StrEnum):
-    PENDING = "pending"
-    PROGRAMMED = "programmed"
-    FAILED = "failed"
-    WITHDRAWN = "withdrawn"  # the record is released: its route is no longer desired (the reconciler removes it)
+from hubnet.wire import LeaseState as LeaseState  # the states are part of the wire contract (re-exported)
+from hubnet.wire import RouteState as RouteState
 
 
 def released_values(now: float) -> dict[str, object]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from hubnet.wire import Token
+
 TOKEN_PREFIX = "hubnet-bt-"  # recognisable in a leak scanner; the rest is 32 random bytes
 
 
@@ -42,7 +44,7 @@ def refusal(token: TokenRecord, now: float, *, consuming: bool) -> str | None:
     return None
 
 
-def public(token: TokenRecord, now: float) -> dict[str, object]:
+def public(token: TokenRecord, now: float) -> Token:
     """What the API shows about a token (never its hash)."""
     state = "active"
     if token.revoked_at is not None:
@@ -51,13 +53,13 @@ def public(token: TokenRecord, now: float) -> dict[str, object]:
         state = "expired"
     elif token.max_uses is not None and token.uses >= token.max_uses:
         state = "exhausted"
-    return {
-        "id": token.id,
-        "description": token.description,
-        "created_at": token.created_at,
-        "expires_at": token.expires_at,
-        "max_uses": token.max_uses,
-        "uses": token.uses,
-        "revoked_at": token.revoked_at,
-        "state": state,
-    }
+    return Token(
+        id=token.id,
+        description=token.description,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        max_uses=token.max_uses,
+        uses=token.uses,
+        revoked_at=token.revoked_at,
+        state=state,
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.net import parse_network
+from hubnet.wire import Flagged, Pool
 from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace
 from server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
@@ -18,31 +18,13 @@ from server.services.views import NodeView, node_view, row_flags
 log = logging.getLogger("hubnet.server")
 
 
-@dataclass(frozen=True)
-class PoolUsage:
-    cidr: str
-    node_prefix: int
-    total: int
-    allocated: int
-    free: int
-    quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
-    low: bool = False  # free below HUBNET_POOL_WARN_FREE percent of total, or none free at all
-
-    def warning(self, percent: float) -> str:
-        return f"pool {self.cidr}: {self.free} of {self.total} subnets free (warning below {percent:g}%)"
-
-
 def is_low(free: int, total: int, percent: float) -> bool:
     """Exhausted, or free below `percent` of total: the operator should add a pool before registrations fail."""
     return free <= 0 or free * 100 < total * percent
 
 
-@dataclass(frozen=True)
-class Flagged:
-    name: str
-    subnet: str
-    address: str
-    flags: list[str]
+def warning(pool: Pool, percent: float) -> str:
+    return f"pool {pool.cidr}: {pool.free} of {pool.total} subnets free (warning below {percent:g}%)"
 
 
 def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None:
@@ -66,14 +48,14 @@ def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None
     ctl.write(use_case)
 
 
-def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int) -> PoolUsage:
+def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int) -> Pool:
     """Add a pool at run time. Raises InvalidInput (bad CIDR / prefix) or PoolOverlaps."""
     network = _parse(cidr)
     check_pool_range(network)
     if not network.prefixlen <= node_prefix <= 30:
         raise InvalidInput(f"node_prefix /{node_prefix} must lie in /{network.prefixlen}../30", field="node_prefix")
 
-    def use_case(uow: UnitOfWork) -> PoolUsage:
+    def use_case(uow: UnitOfWork) -> Pool:
         require_admin(ctl, uow, token, "add a pool")
         clash = [p.cidr for p in uow.repo.pools(lock=True) if parse_network(p.cidr).overlaps(network)]
         if clash:
@@ -84,7 +66,7 @@ def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int)
         _check_underlay(ctl, uow, network)
         space = _insert(ctl, uow, network, node_prefix)
         low = is_low(space.total, space.total, ctl.settings.pool_warn_free)
-        return PoolUsage(str(network), node_prefix, space.total, 0, space.total, low=low)
+        return Pool(str(network), node_prefix, space.total, 0, space.total, low=low)
 
     return ctl.write(use_case)
 
@@ -145,7 +127,7 @@ def _insert(ctl: Controller, uow: UnitOfWork, cidr: IPv4Network, node_prefix: in
     return PoolSpace.build(cidr, node_prefix, exclude=exclude, router=ctl.settings.router_address)
 
 
-def usage(ctl: Controller, uow: UnitOfWork) -> list[PoolUsage]:
+def usage(ctl: Controller, uow: UnitOfWork) -> list[Pool]:
     """Per pool: allocatable total, live allocations, free (allocated + free = total)."""
     counts = uow.repo.allocated_per_pool()
     cooling = uow.repo.quarantined_per_pool(since=uow.now - ctl.settings.quarantine_seconds)
@@ -155,13 +137,13 @@ def usage(ctl: Controller, uow: UnitOfWork) -> list[PoolUsage]:
         allocated = counts.get(pool.id, 0)
         free = max(total - allocated, 0)
         low = is_low(free, total, ctl.settings.pool_warn_free)
-        result.append(PoolUsage(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0), low))
+        result.append(Pool(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0), low))
     return result
 
 
 def warnings(ctl: Controller, uow: UnitOfWork) -> list[str]:
     """One line per pool that is low on free subnets (readiness, `hubnet pools`)."""
-    return [u.warning(ctl.settings.pool_warn_free) for u in usage(ctl, uow) if u.low]
+    return [warning(u, ctl.settings.pool_warn_free) for u in usage(ctl, uow) if u.low]
 
 
 def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
@@ -175,8 +157,8 @@ def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
     return result
 
 
-def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[PoolUsage], list[Flagged]]:
-    def use_case(uow: UnitOfWork) -> tuple[list[PoolUsage], list[Flagged]]:
+def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[Pool], list[Flagged]]:
+    def use_case(uow: UnitOfWork) -> tuple[list[Pool], list[Flagged]]:
         require_admin(ctl, uow, token, "list pools")
         return usage(ctl, uow), flagged(ctl, uow)
 

@@ -5,6 +5,7 @@ The token itself is returned once, at creation; the database holds only its sha2
 
 from __future__ import annotations
 
+from hubnet.wire import CreatedToken, Token
 from server.db import tokens as store
 from server.db.uow import UnitOfWork
 from server.domain.errors import Forbidden, InvalidInput, NotFound
@@ -17,7 +18,7 @@ MAX_TTL_SECONDS = 10 * 365 * 86400.0
 
 def create(
     ctl: Controller, *, token: str | None, description: str, ttl_seconds: float | None, max_uses: int | None
-) -> dict[str, object]:
+) -> CreatedToken:
     """A new token (the only time its value is shown) with its public record."""
     if ttl_seconds is not None and not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be in (0, {MAX_TTL_SECONDS:.0f}]", field="ttl_seconds")
@@ -25,7 +26,7 @@ def create(
         raise InvalidInput("max_uses must be at least 1", field="max_uses")
     value = new_token()
 
-    def use_case(uow: UnitOfWork) -> dict[str, object]:
+    def use_case(uow: UnitOfWork) -> CreatedToken:
         require_admin(ctl, uow, token, "create bootstrap tokens")
         expires = None if ttl_seconds is None else uow.now + ttl_seconds
         token_id = store.insert_token(
@@ -38,13 +39,13 @@ def create(
         )
         record = store.by_id(uow.repo, token_id)
         assert record is not None
-        return {**public(record, uow.now), "token": value}
+        return CreatedToken(**public(record, uow.now).to_json(), token=value)
 
     return ctl.write(use_case)
 
 
-def list_all(ctl: Controller, *, token: str | None) -> list[dict[str, object]]:
-    def use_case(uow: UnitOfWork) -> list[dict[str, object]]:
+def list_all(ctl: Controller, *, token: str | None) -> list[Token]:
+    def use_case(uow: UnitOfWork) -> list[Token]:
         require_admin(ctl, uow, token, "list bootstrap tokens")
         return [public(record, uow.now) for record in store.all_tokens(uow.repo)]
 

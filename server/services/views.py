@@ -1,31 +1,15 @@
-"""The node record as the API shows it, including flags for rows that are not what they should be."""
+"""The node record as the API shows it (the wire contract's `Node`), including flags for rows that are not what
+they should be."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from hubnet.net import gateway, parse_network
+from hubnet.wire import LeaseState, RouteState
+from hubnet.wire import Node as NodeView
 from server.domain.records import NodeRecord, PoolRecord
 from server.services.context import Controller
-
-
-@dataclass(frozen=True)
-class NodeView:
-    name: str
-    address: str
-    subnet: str
-    gateway: str | None
-    generation: int
-    state: str
-    route_state: str
-    route_error: str | None
-    cluster_cidrs: list[str]
-    router_address: str | None
-    lease_ttl_seconds: float
-    machine_id: str | None
-    lease_expires_at: float
-    flags: list[str]
 
 
 def row_flags(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> tuple[str | None, list[str]]:
@@ -53,8 +37,8 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         subnet=node.subnet,
         gateway=gw,
         generation=node.generation,
-        state=node.state,
-        route_state=node.route_state,
+        state=LeaseState(node.state),
+        route_state=RouteState(node.route_state),
         route_error=node.route_error,
         cluster_cidrs=[p.cidr for p in pools],
         router_address=str(router) if router else None,
@@ -63,3 +47,6 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         lease_expires_at=node.expires_at,
         flags=flags,
     )
+
+
+__all__ = ["NodeView", "node_view", "row_flags"]

@@ -12,6 +12,7 @@ from node_client.agent.client import ControllerClient
 from node_client.agent.netsetup import bridge_state
 from tests.support.netns import netns, sh
 from tests.support.prereq import need_root_netns
+from tests.support.records import node_json
 
 
 def test_bridge_state_reads_the_kernel() -> None:
@@ -31,7 +32,7 @@ def test_heartbeat_sends_the_bridge_only_when_given() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         bodies.append(request.content)
-        return httpx.Response(200, json={"name": "n1"})
+        return httpx.Response(200, json=node_json(name="n1"))
 
     client = ControllerClient("http://controller", transport=httpx.MockTransport(answer))
     bridge = {"name": "v-net-0", "addresses": ["10.244.1.1/24"]}

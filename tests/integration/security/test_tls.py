@@ -112,7 +112,7 @@ def test_agent_client_with_the_right_ca_registers(tls_server: Server, pki: tuple
         record = client.register(token=tls_server.bootstrap, **body)
     finally:
         client.close()
-    assert record["name"] == body["name"] and record["subnet"]
+    assert record.name == body["name"] and record.subnet
 
 
 def test_agent_client_with_another_ca_refuses_the_real_controller(tls_server: Server, pki: tuple[Pki, Pki]) -> None:

@@ -11,10 +11,12 @@ import httpx
 import pytest
 
 from hubnet.linux.nft import masquerade_ruleset
+from hubnet.wire import RouteState, WireError
 from node_client.agent.agent import backoff, heartbeat_interval
 from node_client.agent.client import ControllerClient, ControllerError, Unreachable
 from node_client.agent.secret import SecretError, load_or_create
 from node_client.agent.state import NodeNetwork
+from tests.support.records import node_json, node_record
 
 
 def test_backoff_grows_is_jittered_and_capped() -> None:
@@ -25,25 +27,24 @@ def test_backoff_grows_is_jittered_and_capped() -> None:
 
 
 def test_heartbeat_interval() -> None:
-    assert heartbeat_interval({"route_state": "pending"}) == 0.5
-    assert 1.0 * 0.8 <= heartbeat_interval({"route_state": "programmed", "lease_ttl_seconds": 3}) <= 1.0
-    assert heartbeat_interval({"route_state": "programmed", "lease_ttl_seconds": 600}) <= 10.0
+    assert heartbeat_interval(node_record(route_state="pending")) == 0.5
+    assert 1.0 * 0.8 <= heartbeat_interval(node_record(route_state="programmed", lease_ttl_seconds=3)) <= 1.0
+    assert heartbeat_interval(node_record(route_state="programmed", lease_ttl_seconds=600)) <= 10.0
 
 
 def test_heartbeat_backs_off_while_the_route_is_not_programmed() -> None:
     """0.5 s doubling up to a third of the TTL: a node that never becomes ready does not poll at 2 Hz forever."""
-    pending = {"route_state": "pending", "lease_ttl_seconds": 30}
+    pending = node_record(route_state="pending", lease_ttl_seconds=30)
     assert [heartbeat_interval(pending, n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    short = {"route_state": "pending", "lease_ttl_seconds": 6}
+    short = node_record(route_state="pending", lease_ttl_seconds=6)
     assert heartbeat_interval(short, 100) == 2.0
 
 
 def test_record_outside_cluster_cidr_is_refused() -> None:
-    good = {"subnet": "10.244.1.0/24", "cluster_cidrs": ["10.244.0.0/16"], "router_address": "192.168.1.1"}
-    net = NodeNetwork.from_record(good)
+    net = NodeNetwork.from_record(node_record(gateway=None))
     assert net.gateway == IPv4Address("10.244.1.1") and net.router == IPv4Address("192.168.1.1")
     with pytest.raises(ValueError, match="outside"):
-        NodeNetwork.from_record({**good, "subnet": "10.99.1.0/24"})
+        NodeNetwork.from_record(node_record(subnet="10.99.1.0/24", gateway=None))
 
 
 def test_masquerade_only_leaving_the_cluster() -> None:
@@ -61,17 +62,26 @@ def test_client_register_and_errors() -> None:
 
     def ok(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(201, json={"name": "n1", "subnet": "10.244.1.0/24"})
+        return httpx.Response(201, json=node_json(name="n1", subnet="10.244.1.0/24", extra_field="ignored"))
 
-    assert _client(ok).register(token="t", name="n1", address="192.168.1.11", secret="s")["subnet"] == "10.244.1.0/24"
+    record = _client(ok).register(token="t", name="n1", address="192.168.1.11", secret="s")
+    assert record == node_record(name="n1", subnet="10.244.1.0/24")
+    assert record.route_state is RouteState.PROGRAMMED
     assert seen[0].headers["authorization"] == "Bearer t"
 
     def conflict(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(409, json={"title": "Conflict", "detail": "name taken"})
+        body = {"type": "urn:hubnet:problem:name-taken", "title": "Conflict", "detail": "name taken"}
+        return httpx.Response(409, json=body)
 
     with pytest.raises(ControllerError) as err:
         _client(conflict).heartbeat(name="n1", secret="s")
-    assert err.value.status == 409 and "name taken" in str(err.value)
+    assert err.value.status == 409 and "name taken" in str(err.value) and err.value.problem == "name-taken"
+
+    def partial(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"name": "n1", "subnet": "10.244.1.0/24"})
+
+    with pytest.raises(WireError, match="address is missing"):
+        _client(partial).heartbeat(name="n1", secret="s")
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")

@@ -1,8 +1,8 @@
 """Hypothesis fuzzing of the node agent's parsing of controller answers: the HTTP client, then the node record
-(NodeNetwork.from_record):
+(`Node.from_json`, then `NodeNetwork.from_record`):
 any answer either yields a network whose subnet lies inside a cluster CIDR and whose gateway lies in the subnet,
-or is refused with ValueError/KeyError (the agent's loop turns those into "not ready: invalid answer"). Never
-another exception, never a subnet outside the cluster CIDR, never a gateway outside the subnet."""
+or is refused with ValueError (WireError is one; the agent's loop turns those into "not ready: invalid answer").
+Never another exception, never a subnet outside the cluster CIDR, never a gateway outside the subnet."""
 
 from __future__ import annotations
 
@@ -15,15 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hubnet.wire import Node
 from node_client.agent.client import ControllerClient, ControllerError
 from node_client.agent.state import NodeNetwork
+from tests.support.records import node_json
 
-GOOD = {
-    "subnet": "10.244.1.0/24",
-    "gateway": "10.244.1.1",
-    "cluster_cidrs": ["10.244.0.0/16"],
-    "router_address": "192.168.1.1",
-}
+GOOD = node_json()
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(
@@ -47,10 +44,14 @@ records = st.fixed_dictionaries(
 )
 
 
+def _parse(record: dict[str, Any]) -> NodeNetwork:
+    return NodeNetwork.from_record(Node.from_json(record))
+
+
 def _check(record: dict[str, Any]) -> None:
     try:
-        network = NodeNetwork.from_record(record)
-    except (ValueError, KeyError):
+        network = _parse(record)
+    except ValueError:
         return
     assert network.subnet.prefixlen <= 30
     assert network.cluster_cidrs and any(network.subnet.subnet_of(c) for c in network.cluster_cidrs)
@@ -62,7 +63,8 @@ def _check(record: dict[str, Any]) -> None:
 @settings(max_examples=600, deadline=None)
 @given(record=records)
 def test_any_answer_is_a_sound_network_or_refused(record: dict[str, Any]) -> None:
-    _check(record)
+    _check(node_json(**record))
+    _check(record)  # most required fields missing: refused
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,6 +84,8 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         ({"cluster_cidrs": 5}, "cluster_cidrs"),
         ({"router_address": 5}, "router_address"),
         ({"subnet": ["10.244.1.0/24"]}, "subnet"),
+        ({"route_state": "unknown"}, "route_state"),
+        ({"generation": True}, "generation"),
         ({"subnet": "10.244.1.7/24"}, "subnet '10.244.1.7/24'"),
     ],
     ids=[
@@ -93,16 +97,18 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         "cidrs-int",
         "router-int",
         "subnet-list",
+        "route-state-unknown",
+        "generation-bool",
         "subnet-host-bits",
     ],
 )
 def test_refusals_say_what_is_wrong(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NodeNetwork.from_record({**GOOD, **change})
+        _parse({**GOOD, **change})
 
 
 def test_a_good_answer_is_accepted() -> None:
-    network = NodeNetwork.from_record(GOOD)
+    network = _parse(GOOD)
     assert network.subnet == IPv4Network("10.244.1.0/24") and network.gateway == IPv4Address("10.244.1.1")
     assert network.router == IPv4Address("192.168.1.1")
 
@@ -131,4 +137,4 @@ def test_any_http_answer_is_a_record_or_a_controller_error(status: int, body: by
         return
     finally:
         client.close()
-    assert isinstance(record, dict) and status < 400
+    assert isinstance(record, Node) and status < 400

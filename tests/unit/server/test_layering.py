@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-SERVER = Path(__file__).resolve().parents[3] / "server"
+ROOT = Path(__file__).resolve().parents[3]
+SERVER = ROOT / "server"
+PURE_SHARED = ("hubnet.net", "hubnet.wire")  # the ground floor's stdlib-only modules the domain may use
 
 
 def _imports(path: Path) -> set[str]:
@@ -30,9 +32,16 @@ def test_domain_imports_only_stdlib_and_domain(path: Path) -> None:
     foreign = {
         name
         for name in _imports(path)
-        if _top(name) not in sys.stdlib_module_names and not name.startswith(("server.domain", "hubnet.net"))
+        if _top(name) not in sys.stdlib_module_names and not name.startswith(("server.domain", *PURE_SHARED))
     }
     assert not foreign, f"{path.name} imports {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("module", PURE_SHARED)
+def test_shared_pure_modules_import_only_stdlib(module: str) -> None:
+    path = ROOT / (module.replace(".", "/") + ".py")
+    foreign = {name for name in _imports(path) if _top(name) not in sys.stdlib_module_names}
+    assert not foreign, f"{module} imports {sorted(foreign)}"
 
 
 @pytest.mark.parametrize("layer", ["domain", "services", "api"])

@@ -1,0 +1,192 @@
+"""The records that cross a process boundary, defined once (stdlib only): the controller serves them, the API schema
+is derived from them, the node agent and the admin CLI parse into them.
+
+Parsing is strict (a controller is never trusted blindly): a missing field or a value of the wrong type raises
+`WireError` naming the field; unknown fields are ignored, so the controller may add fields (the contract is
+additive) without breaking older agents.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, TypeVar
+
+PROBLEM_PREFIX = "urn:hubnet:problem:"
+
+
+class LeaseState(StrEnum):
+    ACTIVE = "active"
+    STALE = "stale"
+    RELEASED = "released"
+
+
+class RouteState(StrEnum):
+    PENDING = "pending"
+    PROGRAMMED = "programmed"
+    FAILED = "failed"
+    WITHDRAWN = "withdrawn"  # the record is released: its route is no longer desired (the reconciler removes it)
+
+
+class WireError(ValueError):
+    """A record that does not have the shape of the contract; `field` names the offending field."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of the wire records: `to_json` / `from_json` over the dataclass fields and their annotated types
+    (str, int, float, bool, a StrEnum, list[str], or a union of those with None)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_json(cls: type[R], data: object) -> R:
+        if not isinstance(data, Mapping):
+            raise WireError(f"{cls.__name__} must be a JSON object, not {type(data).__name__}", cls.__name__)
+        values: dict[str, Any] = {}
+        for name, (kinds, required) in _schema(cls).items():
+            if name not in data:
+                if required:
+                    raise WireError(f"{cls.__name__}.{name} is missing", name)
+                continue
+            values[name] = _value(kinds, data[name], f"{cls.__name__}.{name}", name)
+        return cls(**values)
+
+
+_SCHEMAS: dict[type, dict[str, tuple[tuple[Any, ...], bool]]] = {}
+
+
+def _schema(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
+    """Per field (read once per class): the accepted kinds and whether the field is required (no default)."""
+    if cls not in _SCHEMAS:
+        hints = typing.get_type_hints(cls)
+        result = {}
+        for f in fields(cls):
+            hint = hints[f.name]
+            kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+            required = f.default is MISSING and f.default_factory is MISSING
+            result[f.name] = (tuple(typing.get_origin(k) or k for k in kinds), required)
+        _SCHEMAS[cls] = result
+    return _SCHEMAS[cls]
+
+
+def _is_enum(kind: Any) -> typing.TypeGuard[type[StrEnum]]:
+    return isinstance(kind, type) and issubclass(kind, StrEnum)
+
+
+def _value(kinds: tuple[Any, ...], value: object, where: str, name: str) -> object:
+    if value is None and type(None) in kinds:
+        return None
+    for kind in kinds:
+        if _is_enum(kind) and isinstance(value, str) and value in kind._value2member_map_:
+            return kind(value)
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind in (int, bool, str) and type(value) is kind:
+            return value
+        if kind is list and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+    raise WireError(f"{where} has an unexpected value {value!r:.80}", name)
+
+
+@dataclass(frozen=True)
+class Node(Record):
+    """A node's record as `POST /v1/nodes`, the heartbeat and `GET /v1/nodes/{name}` return it."""
+
+    name: str
+    address: str
+    subnet: str
+    gateway: str | None
+    generation: int
+    state: LeaseState
+    route_state: RouteState
+    route_error: str | None
+    cluster_cidrs: list[str]
+    router_address: str | None
+    lease_ttl_seconds: float
+    lease_expires_at: float
+    machine_id: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Pool(Record):
+    """One pool's usage as `GET /v1/pools` shows it (`allocated + free = total`)."""
+
+    cidr: str
+    node_prefix: int
+    total: int
+    allocated: int
+    free: int
+    quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
+    low: bool = False  # free below HUBNET_POOL_WARN_FREE percent of total, or none free at all
+
+
+@dataclass(frozen=True)
+class Flagged(Record):
+    """A stored node row that is not a well-formed subnet of some pool: served as it is, reported."""
+
+    name: str
+    subnet: str
+    address: str
+    flags: list[str]
+
+
+@dataclass(frozen=True)
+class Token(Record):
+    """A bootstrap token as the API shows it: never its value (except once, at creation) nor its hash."""
+
+    id: int
+    description: str
+    created_at: float
+    expires_at: float | None
+    max_uses: int | None
+    uses: int
+    revoked_at: float | None
+    state: str  # active, expired, exhausted or revoked
+
+
+@dataclass(frozen=True)
+class CreatedToken(Token):
+    """The answer to creating a bootstrap token: the only time its value is shown (it is stored as sha256)."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem+json answer as a client reads it; `slug` is the last part of `type` ("" when absent)."""
+
+    status: int
+    title: str
+    detail: str
+    slug: str
+    body: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return f"{self.status} {self.title}" + (f": {self.detail}" if self.detail else "")
+
+
+def parse_problem(status: int, body: object, reason: str = "") -> Problem:
+    """Any error answer as a Problem: a problem+json body, another JSON value, or nothing usable (`body` None)."""
+    data = body if isinstance(body, dict) else {}
+    kind = data.get("type")
+    slug = kind.removeprefix(PROBLEM_PREFIX) if isinstance(kind, str) and kind.startswith(PROBLEM_PREFIX) else ""
+    title = data.get("title")
+    detail = data.get("detail")
+    title = title if isinstance(title, str) else ""
+    detail = detail if isinstance(detail, str) else ""
+    if not detail and body is not None and not isinstance(body, dict):
+        detail = str(body)[:200]
+    return Problem(status, title or reason or "error", detail, slug, data)
