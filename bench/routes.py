@@ -114,12 +114,12 @@ def reconcile(ns: str, desired: list[DesiredRoute]) -> float:
 
 def pyroute2_one_by_one(ns: str, desired: list[DesiredRoute]) -> float:
     """Context only: pyroute2's `IPRoute.route("add")`, one acknowledged call per route (seconds for `desired`)."""
-    from hubnet.linux.handle import ipr
+    from hubnet.linux.netns import handle
 
-    with ipr(ns) as handle:
+    with handle(ns) as h:
         start = time.perf_counter()
         for d in desired:
-            handle.route("add", dst=str(d.route.prefix), gateway=str(d.route.next_hop), proto=PROTO)
+            h.route("add", dst=str(d.route.prefix), gateway=str(d.route.next_hop), proto=PROTO)
         seconds = time.perf_counter() - start
     ip(ns, "route", "flush", "proto", str(PROTO))
     return seconds

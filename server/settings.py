@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hubnet.linux import ROUTE_PROTO
 from hubnet.net import parse_network
 from server.domain.errors import InvalidInput
 from server.domain.validation import check_pool_range
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
 
     route_backend: BackendName = "none"
-    route_proto: int = Field(default=44, ge=1, le=255)
+    route_proto: int = Field(default=ROUTE_PROTO, ge=1, le=255)
     route_table: int = Field(default=254, ge=1)
     router_netns: str | None = None
     reconcile_interval: float = Field(default=10.0, gt=0)
@@ -133,7 +134,9 @@ class Settings(BaseSettings):
     @classmethod
     def _own_proto(cls, value: int, info: ValidationInfo) -> int:
         if info.data.get("route_backend") == "kernel" and value in RESERVED_PROTOS:
-            raise ValueError(f"{value} is one of the kernel's own protocol numbers (1-4); use 5..255 (default 44)")
+            raise ValueError(
+                f"{value} is one of the kernel's own protocol numbers (1-4); use 5..255 (default {ROUTE_PROTO})"
+            )
         return value
 
     @field_validator("log_level", mode="before")

@@ -25,6 +25,7 @@ from hubnet.lab.plan import (
 )
 from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.linux import labnet
+from hubnet.linux.netns import path_of
 
 POD_ADD_TIMEOUT = 60.0
 TRY_AGAIN_LATER = 11  # CNI error code: the node is not ready yet (route not programmed)
@@ -127,7 +128,7 @@ def attach_pod(node: NodePlan, pod: PodPlan, store: StateStore, state: LabState)
     with store.lock:
         state.pods_of(node.name).append(record)
     store.save(state)
-    argv = [*hubnet_argv(), "node", "pod", "add", pod.name, "--netns", labnet.netns_path(pod.netns)]
+    argv = [*hubnet_argv(), "node", "pod", "add", pod.name, "--netns", path_of(pod.netns)]
     deadline = time.monotonic() + POD_ADD_TIMEOUT
     while True:
         code, out = procs.run(node.netns, [*argv, *node_dirs(store, node)], timeout=POD_ADD_TIMEOUT)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from hubnet.linux.labnet import netns_path
+from hubnet.linux.netns import path_of
 
 
 def spawn(netns: str, argv: list[str], log: Path, env: Mapping[str, str] | None = None) -> int:
@@ -67,7 +67,7 @@ def pids_in_netns(names: Iterable[str]) -> list[int]:
     wanted = set()
     for name in names:
         try:
-            st = os.stat(netns_path(name))
+            st = os.stat(path_of(name))
         except FileNotFoundError:
             continue
         wanted.add((st.st_dev, st.st_ino))

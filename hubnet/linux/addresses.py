@@ -7,7 +7,7 @@ from typing import Any
 
 from pyroute2 import NetlinkError
 
-from hubnet.linux.handle import translate
+from hubnet.linux.errors import translate
 
 
 def list_v4(h: Any, index: int) -> list[IPv4Interface]:

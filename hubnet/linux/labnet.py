@@ -1,8 +1,8 @@
 """Netlink and namespace primitives the lab needs: named namespaces, an underlay bridge, veths, sysctls.
 
-The lab builds whole topologies out of namespaces. Links, addresses, namespaces and sysctls go through the shared
-toolkit (`hubnet.linux.{netns,links,addresses,sysctl}`); what only the lab needs — running code on a thread inside a
-namespace, sockets born in one, reading back addresses, emptying ARP tables — lives here.
+The lab builds whole topologies out of namespaces. Links, addresses, namespaces (and entering one: `netns.run_in`)
+and sysctls go through the shared toolkit (`hubnet.linux.{netns,links,addresses,sysctl}`); what only the lab needs —
+AF_INET sockets born in a namespace, reading back addresses, emptying ARP tables — lives here.
 Nothing here touches the caller's own namespace unless it is passed `netns=None` explicitly.
 """
 
@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from ipaddress import IPv4Interface
-from typing import Any, TypeVar
 
 from pyroute2 import NetlinkError
-from pyroute2 import netns as _pyroute2_netns
 
 from hubnet.linux import addresses, links, netns, sysctl
-from hubnet.linux.errors import AlreadyExists
-from hubnet.linux.handle import ipr, translate
-
-T = TypeVar("T")
-
-
-def netns_path(name: str) -> str:
-    return netns.path_of(name)
+from hubnet.linux.errors import AlreadyExists, translate
 
 
 def list_netns(prefix: str) -> list[str]:
@@ -47,41 +37,17 @@ def delete_netns(name: str) -> None:
     netns.remove(name)
 
 
-def run_in_netns(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn` on a short-lived thread that has entered namespace `name`.
-
-    setns(CLONE_NEWNET) is per thread, so the calling process and its other threads stay where they are.
-    Sockets created by `fn` keep the namespace they were created in after the thread ends.
-    """
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            _pyroute2_netns.setns(name, flags=0)
-            box["value"] = fn()
-        except BaseException as exc:  # handed back to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"netns-{name}", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        error = box["error"]
-        if isinstance(error, OSError) and not isinstance(error, ConnectionError | TimeoutError):
-            raise translate(error, f"run in netns {name!r}") from error
-        raise error
-    value: T = box["value"]
-    return value
-
-
 def socket_in(name: str, kind: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
     """An AF_INET socket that lives in namespace `name` (routing, source address and all)."""
-    return run_in_netns(name, lambda: socket.socket(socket.AF_INET, kind, proto))
+    try:
+        return netns.run_in(name, lambda: socket.socket(socket.AF_INET, kind, proto))
+    except OSError as exc:
+        raise translate(exc, f"open a socket in netns {name!r}") from exc
 
 
 def set_sysctls(name: str, values: dict[str, str]) -> None:
     """Set `/proc/sys` keys (dotted names) inside namespace `name`; net.* keys are per namespace."""
-    run_in_netns(name, lambda: [sysctl.ensure(key, value) for key, value in values.items()])
+    netns.run_in(name, lambda: [sysctl.ensure(key, value) for key, value in values.items()])
 
 
 def ensure_bridge(name: str, bridge: str, address: IPv4Interface) -> None:
@@ -108,7 +74,7 @@ def add_uplink(router_ns: str, bridge: str, port: str, node_ns: str, uplink: str
 
 def ipv4_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list[str]]:
     """The IPv4 addresses in namespace `name`, per link name (links in `skip` left out)."""
-    with ipr(name) as h:
+    with netns.handle(name) as h:
         names = {link["index"]: link.get("ifname") for link in h.link("dump")}
         out: dict[str, list[str]] = {}
         for addr in h.addr("dump", family=socket.AF_INET):
@@ -122,7 +88,7 @@ def flush_neighbours(name: str) -> int:
     """Delete the IPv4 neighbour (ARP) entries in namespace `name`; how many. The kernel's ARP table is shared by
     all namespaces (gc_thresh3, 1024 by default), so a mesh test empties what it no longer needs."""
     removed = 0
-    with ipr(name) as h:
+    with netns.handle(name) as h:
         for entry in h.neigh("dump", family=socket.AF_INET):
             try:
                 h.neigh("del", index=entry["ifindex"], dst=entry.get("NDA_DST"), family=socket.AF_INET)

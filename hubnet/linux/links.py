@@ -7,8 +7,7 @@ from typing import Any
 
 from pyroute2 import NetlinkError
 
-from hubnet.linux.errors import NotFound
-from hubnet.linux.handle import translate
+from hubnet.linux.errors import NotFound, translate
 
 
 def index_of(h: Any, name: str) -> int | None:

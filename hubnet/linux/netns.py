@@ -1,8 +1,14 @@
-"""Network namespaces: named ones for pods (`hnpod-…`), and netlink handles bound to a namespace *path*.
+"""Network namespaces: the one way into one, and the named ones (`hnpod-…`, the lab's) we create and remove.
 
-The agent never `setns`es itself. To get a netlink socket inside a pod's namespace, a throwaway thread enters the
-namespace, opens the socket and exits (the socket stays bound to the namespace it was created in). That costs
-~0.5 ms, against ~5 ms for pyroute2's own `IPRoute(netns=…)`, which forks a child process per socket.
+A namespace is given by name (under /var/run/netns) or by path (`/proc/PID/ns/net`, a bind mount); `path_of`
+turns either into a path. Nothing here creates a namespace it is only asked to open: a missing one is `NotFound`
+naming it (pyroute2's own helpers create by default, so a typo would silently make a new, empty namespace).
+
+The process never `setns`es itself. `run_in` runs a function on a throwaway thread that enters the namespace
+(setns(CLONE_NEWNET) is per thread); a socket created there stays bound to that namespace after the thread ends.
+That costs ~0.5 ms, against ~5 ms for pyroute2's `IPRoute(netns=…)`, which forks a child process per socket.
+Every netlink socket in another namespace comes from `netlink_socket`: the raw one the router's route table uses
+and the IPRoute handles (`handle`) alike.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ import errno
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as _pyroute2_netns
 
 from hubnet.linux.errors import LinuxError, NotFound
+
+T = TypeVar("T")
 
 NETNS_RUN_DIR = "/var/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -35,60 +43,76 @@ def exists(netns: str) -> bool:
     return os.path.exists(path_of(netns))
 
 
-def _socket_in(path: str) -> socket.socket:
-    """A NETLINK_ROUTE socket created inside the namespace at `path` (by a thread that exits afterwards)."""
-    out: dict[str, Any] = {}
-
-    def enter_and_open() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            out["error"] = exc
-            return
-        try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                code = ctypes.get_errno()
-                out["error"] = OSError(code, os.strerror(code), path)
-                return
-            out["sock"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
-        finally:
-            os.close(fd)
-
-    worker = threading.Thread(target=enter_and_open, name="hubnet-netns-open")
-    worker.start()
-    worker.join()
-    if "error" in out:
-        exc = out["error"]
-        code = exc.errno if isinstance(exc, OSError) else None
-        kind = NotFound if code in (errno.ENOENT, errno.EINVAL, errno.ENOTDIR) else LinuxError
-        raise kind(f"failed to open netns {path!r}: {exc}", errno=code)
-    sock: socket.socket = out["sock"]
-    return sock
-
-
-def open_in(netns: str | None) -> Any:
-    """An IPRoute handle inside `netns` (name or path), or in our own namespace when None. Caller closes it."""
-    if not netns:
-        return IPRoute()
-    sock = _socket_in(path_of(netns))
-    return IPRoute(fileno=sock.detach())
-
-
-@contextmanager
-def handle(netns: str | None = None) -> Iterator[Any]:
-    h = open_in(netns)
-    try:
-        yield h
-    finally:
-        h.close()
-
-
 def open_fd(netns: str) -> int:
-    """An fd of the namespace (for moving a link into it); raises NotFound naming the namespace."""
+    """An fd of the namespace (to enter it, or to move a link into it); raises NotFound naming the namespace."""
     try:
         return os.open(path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise NotFound(f"failed to open netns {netns!r}: {exc.strerror}", errno=exc.errno) from None
+
+
+def run_in(netns: str, fn: Callable[[], T]) -> T:
+    """Run `fn` on a short-lived thread inside namespace `netns`; its result, or its exception unchanged.
+
+    The calling process and its other threads stay where they are. A file that is not a namespace is NotFound,
+    any other failure to enter (EPERM) a LinuxError; both name the namespace.
+    """
+    fd = open_fd(netns)
+    box: dict[str, Any] = {}
+
+    def enter_and_run() -> None:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            box["enter"] = ctypes.get_errno()
+            return
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    try:
+        worker = threading.Thread(target=enter_and_run, name="hubnet-netns", daemon=True)
+        worker.start()
+        worker.join()
+    finally:
+        os.close(fd)
+    if "enter" in box:
+        code = box["enter"]
+        if code == errno.EINVAL:
+            raise NotFound(f"failed to open netns {netns!r}: not a network namespace", errno=code)
+        raise LinuxError(f"failed to open netns {netns!r}: {os.strerror(code)}", errno=code)
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def netlink_socket(netns: str | None) -> socket.socket:
+    """A NETLINK_ROUTE socket in `netns` (name or path), or in our own namespace when None. Caller closes it."""
+
+    def create() -> socket.socket:  # SOCK_DGRAM: the kernel treats it as SOCK_RAW; pyroute2 accepts only this one
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+
+    try:
+        return run_in(netns, create) if netns else create()
+    except OSError as exc:
+        raise LinuxError(f"failed to open a netlink socket in netns {netns!r}: {exc}", errno=exc.errno) from None
+
+
+def open_handle(netns: str | None) -> Any:
+    """An IPRoute handle inside `netns` (name or path), or in our own namespace when None. Caller closes it."""
+    if not netns:
+        return IPRoute()
+    return IPRoute(fileno=netlink_socket(netns).detach())
+
+
+@contextmanager
+def handle(netns: str | None = None) -> Iterator[Any]:
+    """`with handle(ns) as h:` — a short-lived IPRoute handle, closed on exit."""
+    h = open_handle(netns)
+    try:
+        yield h
+    finally:
+        h.close()
 
 
 def create(name: str) -> str:

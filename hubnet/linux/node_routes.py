@@ -11,7 +11,7 @@ from typing import Any
 
 from pyroute2 import NetlinkError
 
-from hubnet.linux.handle import translate
+from hubnet.linux.errors import translate
 
 DEFAULT = IPv4Network("0.0.0.0/0")
 

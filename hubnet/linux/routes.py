@@ -3,7 +3,7 @@
 Why raw rtnetlink messages instead of `IPRoute.route()`: one acknowledged call per route manages ~3,000
 routes/s; queuing `batch` requests per `send()` and then reading every acknowledgement is as fast as `ip -batch`.
 The messages are tiny fixed layouts (rtmsg + DST/GATEWAY/TABLE attributes), packed with `struct`; the netlink
-socket inside a named namespace comes from pyroute2 (a helper process `setns`es, never this process).
+socket in another namespace comes from `hubnet.linux.netns.netlink_socket` (never a `setns` of this process).
 
 Ownership is enforced here, at the lowest layer: a dump returns only routes with our protocol number, deletes
 carry (prefix, next hop, protocol) so the kernel itself refuses to remove anyone else's route, and a replace is
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import socket
 import struct
 import sys
@@ -23,9 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal, NamedTuple
 
-from pyroute2 import netns as pyroute2_netns
-
-from hubnet.linux.errors import AlreadyExists, LinuxError, NotFound
+from hubnet.linux.errors import AlreadyExists, LinuxError, translate
+from hubnet.linux.netns import netlink_socket
 
 Action = Literal["add", "replace", "delete"]
 NO_GATEWAY = IPv4Address(0)  # stands for "ours, but not a plain `via` route" (multipath, blackhole, dev-only)
@@ -74,17 +72,9 @@ class RouteOp(NamedTuple):
 
 
 def open_socket(netns: str | None, groups: int = 0, rcvbuf: int = 8 << 20) -> socket.socket:
-    """A NETLINK_ROUTE socket in `netns` (name under /var/run/netns, or a path); never creates the namespace."""
-    if netns:
-        path = netns if "/" in netns else f"/var/run/netns/{netns}"
-        if not os.path.exists(path):
-            raise NotFound(f"failed to open netns {netns!r}: no such namespace")
-    try:
-        sock: socket.socket = pyroute2_netns.create_socket(
-            netns, socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE, flags=0
-        )
-    except OSError as exc:
-        raise LinuxError(f"failed to open a netlink socket in netns {netns!r}: {exc}") from exc
+    """A NETLINK_ROUTE socket in `netns` (name or path, None = ours) set up for batches and dumps, bound to the
+    multicast `groups`; a missing namespace is NotFound naming it, never created."""
+    sock = netlink_socket(netns)
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, rcvbuf)
     except OSError:
@@ -198,7 +188,7 @@ class RouteTable:
                     code = -struct.unpack_from("=i", self._buf, offset + 16)[0]
                     if code == errno.ENOENT:
                         return [], False  # the table does not exist yet: nothing of ours in it
-                    raise _error(code, f"dump table {self.table}")
+                    raise translate(code, f"dump table {self.table}")
                 torn = torn or bool(flags & _F_DUMP_INTR)
                 route = parse_route(self._view, offset)
                 if route is not None and route.table == self.table:
@@ -276,7 +266,7 @@ class RouteTable:
             if code == errno.EEXIST and op.action == "add":
                 retry.append(i)
             elif code not in (errno.ESRCH, errno.ENOENT) or op.action != "delete":  # gone already: success
-                failed[i] = _error(code, f"{op.action} route {op.prefix} via {op.next_hop} proto {self.proto}")
+                failed[i] = translate(code, f"{op.action} route {op.prefix} via {op.next_hop} proto {self.proto}")
         if retry:
             # EEXIST: someone holds the prefix. Ours (a race) → replace it; foreign → refuse, never clobber.
             as_replace = [RouteOp("replace", ops[i].prefix, ops[i].next_hop) for i in retry]
@@ -303,15 +293,6 @@ class RouteTable:
                     errno=errno.EEXIST,
                 )
         return refused
-
-
-def _error(code: int, what: str) -> LinuxError:
-    message = f"failed to {what}: {os.strerror(code)}"
-    if code in (errno.ENOENT, errno.ESRCH, errno.ENODEV):
-        return NotFound(message, errno=code)
-    if code == errno.EEXIST:
-        return AlreadyExists(message, errno=code)
-    return LinuxError(message, errno=code)
 
 
 RouteEvent = Literal["new", "replace", "delete", "overrun"]

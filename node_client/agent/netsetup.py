@@ -9,14 +9,14 @@ import logging
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
-from hubnet.linux import addresses, links, nft, node_routes, sysctl
+from hubnet.linux import ROUTE_PROTO, addresses, links, nft, node_routes, sysctl
 from hubnet.linux.netns import handle
 from node_client.agent.state import NodeNetwork
 
 log = logging.getLogger(__name__)
 # The protocol number marking hubnet's routes, as on the router (docs/routing.md): the node's cluster routes carry
-# it, and only routes carrying it are ever replaced or deleted.
-PROTO = 44
+# it, and only routes carrying it are ever replaced or deleted. Read here only, so that it can come from elsewhere.
+PROTO = ROUTE_PROTO
 
 
 def ensure(network: NodeNetwork, bridge: str) -> None:
@@ -35,7 +35,7 @@ def ensure(network: NodeNetwork, bridge: str) -> None:
 
 
 def _ensure_cluster_route(h: Any, cidr: IPv4Network, network: NodeNetwork) -> None:
-    """`cidr via router proto 44`, unless someone else's route to `cidr` is there: that one is left alone."""
+    """`cidr via router proto PROTO`, unless someone else's route to `cidr` is there: that one is left alone."""
     assert network.router is not None
     found = node_routes.lookup(h, cidr)
     if found is not None and found[1] != PROTO:

@@ -1,6 +1,6 @@
 """The `kernel` route backend: the router's own kernel table through netlink, optionally in a named netns.
 
-Ownership mark: routing-protocol number `HUBNET_ROUTE_PROTO` (default 44, see docs/routing.md) in table
+Ownership mark: routing-protocol number `HUBNET_ROUTE_PROTO` (default `hubnet.linux.ROUTE_PROTO`, 44) in table
 `HUBNET_ROUTE_TABLE` (default 254, main). Only routes carrying both are ever listed, replaced or deleted.
 """
 
@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from ipaddress import IPv4Address, IPv4Network
 
+from hubnet.linux import ROUTE_PROTO
 from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
 from server.domain.routes import ApplyResult, Route, RoutePlan
 from server.routing.base import RESERVED_PROTOS
 
 log = logging.getLogger("hubnet.routing")
 
-DEFAULT_PROTO = 44  # unused by the kernel, iproute2's rt_protos, FRR (186-198), BIRD (12), Calico (80)
 DEFAULT_TABLE = 254  # main
 
 Known = dict[IPv4Network, set[IPv4Address]]  # what we last listed or programmed: prefix → next hops
@@ -46,7 +46,7 @@ class KernelBackend:
     name = "kernel"
 
     def __init__(
-        self, *, proto: int = DEFAULT_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 256
+        self, *, proto: int = ROUTE_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 256
     ) -> None:
         if not 1 <= proto <= 255 or proto in RESERVED_PROTOS:
             raise ValueError(f"route protocol {proto} is reserved (redirect/kernel/boot/static) or out of 1..255")

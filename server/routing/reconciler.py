@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry
 
+from hubnet.linux import ROUTE_PROTO
 from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
 from server.routing.base import BackendName, NullBackend, RouteBackend
@@ -69,7 +70,7 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def make_backend(name: str, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
+def make_backend(name: str, proto: int = ROUTE_PROTO, table: int = 254, netns: str | None = None) -> RouteBackend:
     """`kernel` (netlink, optionally inside `netns`), `none` (programs nothing) or `fake` (in memory)."""
     if name == "kernel":
         from server.routing.kernel import KernelBackend  # netlink only when asked for

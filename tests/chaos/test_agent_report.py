@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from hubnet.linux.labnet import run_in_netns
+from hubnet.linux.netns import run_in
 from node_client.agent.client import ControllerClient
 from node_client.agent.netsetup import bridge_state
 from tests.support.netns import netns, sh
@@ -18,11 +18,11 @@ from tests.support.records import node_json
 def test_bridge_state_reads_the_kernel() -> None:
     need_root_netns()
     with netns("agt") as ns:
-        assert run_in_netns(ns, lambda: bridge_state("hnt-br0")) == {"name": "hnt-br0", "addresses": []}
+        assert run_in(ns, lambda: bridge_state("hnt-br0")) == {"name": "hnt-br0", "addresses": []}
         sh("ip", "link", "add", "hnt-br0", "type", "bridge", ns=ns)
         sh("ip", "addr", "add", "10.244.7.1/24", "dev", "hnt-br0", ns=ns)
         sh("ip", "addr", "add", "10.9.9.9/16", "dev", "hnt-br0", ns=ns)
-        state = run_in_netns(ns, lambda: bridge_state("hnt-br0"))
+        state = run_in(ns, lambda: bridge_state("hnt-br0"))
     assert state["name"] == "hnt-br0"
     assert sorted(state["addresses"]) == ["10.244.7.1/24", "10.9.9.9/16"]
 

@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from hubnet.linux.netns import path_of
 from server.domain.routes import DesiredRoute, NodeRef, Route
 from tests.support.netns import netns
 from tests.support.prereq import need, need_root_netns
@@ -68,8 +69,7 @@ class Router:
 
     def ip(self, *args: str, check: bool = True) -> str:
         """`ip ...` inside the router namespace (entered by path with nsenter)."""
-        path = self.ns if "/" in self.ns else f"/var/run/netns/{self.ns}"
-        cmd = ["nsenter", f"--net={path}", "ip", *args]
+        cmd = ["nsenter", f"--net={path_of(self.ns)}", "ip", *args]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if check and done.returncode:
             raise AssertionError(f"ip {' '.join(args)} failed in {self.ns}: {done.stderr.strip()}")
@@ -123,9 +123,8 @@ def anonymous_netns() -> Iterator[str]:
 def build_router(ns: str) -> Router:
     r = Router(ns)
     # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
-    path = ns if "/" in ns else f"/var/run/netns/{ns}"
     sysctls = ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-    subprocess.run(["nsenter", f"--net={path}", "sysctl", "-qw", *sysctls], check=True)
+    subprocess.run(["nsenter", f"--net={path_of(ns)}", "sysctl", "-qw", *sysctls], check=True)
     r.ip("link", "add", "hnt-lan0", "type", "veth", "peer", "name", "hnt-lan1")
     for link in ("hnt-lan0", "hnt-lan1"):
         r.ip("link", "set", link, "up")
