@@ -117,6 +117,9 @@ class Node(Record):
     lease_expires_at: float
     machine_id: str | None = None
     flags: list[str] = field(default_factory=list)
+    # The routing-protocol number marking hubnet's routes (HUBNET_ROUTE_PROTO): the node marks its cluster routes
+    # with it too. None from a controller older than this field: the node uses the default, 44.
+    route_proto: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,11 @@ import logging
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
-from hubnet.linux import ROUTE_PROTO, addresses, links, nft, node_routes, sysctl
+from hubnet.linux import addresses, links, nft, node_routes, sysctl
 from hubnet.linux.netns import handle
 from node_client.agent.state import NodeNetwork
 
 log = logging.getLogger(__name__)
-# The protocol number marking hubnet's routes, as on the router (docs/routing.md): the node's cluster routes carry
-# it, and only routes carrying it are ever replaced or deleted. Read here only, so that it can come from elsewhere.
-PROTO = ROUTE_PROTO
 
 
 def ensure(network: NodeNetwork, bridge: str) -> None:
@@ -35,15 +32,16 @@ def ensure(network: NodeNetwork, bridge: str) -> None:
 
 
 def _ensure_cluster_route(h: Any, cidr: IPv4Network, network: NodeNetwork) -> None:
-    """`cidr via router proto PROTO`, unless someone else's route to `cidr` is there: that one is left alone."""
+    """`cidr via router proto P`, unless someone else's route to `cidr` is there: that one is left alone. P is the
+    controller's routing-protocol number (`network.proto`, as on the router): only routes carrying it are ours."""
     assert network.router is not None
     found = node_routes.lookup(h, cidr)
-    if found is not None and found[1] != PROTO:
+    if found is not None and found[1] != network.proto:
         gw, proto = found
         if gw != network.router:
             log.warning("route to %s via %s (proto %d) is not ours: left alone; pods may not reach it", cidr, gw, proto)
         return
-    node_routes.replace(h, cidr, network.router, proto=PROTO)
+    node_routes.replace(h, cidr, network.router, proto=network.proto)
 
 
 def bridge_state(bridge: str) -> dict[str, Any]:
@@ -61,5 +59,5 @@ def teardown(network: NodeNetwork | None, bridge: str) -> None:
     with handle() as h:
         if network is not None and network.router is not None:
             for cidr in network.cluster_cidrs:
-                node_routes.delete(h, cidr, network.router, proto=PROTO)  # ours only: the kernel matches all three
+                node_routes.delete(h, cidr, network.router, proto=network.proto)  # ours only: the kernel matches all 3
         links.delete_link(h, bridge)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+from hubnet.linux import ROUTE_PROTO
 from hubnet.net import gateway, parse_network
 from hubnet.wire import Node, RouteState
 
@@ -20,6 +21,7 @@ class NodeNetwork:
     subnet: IPv4Network
     cluster_cidrs: tuple[IPv4Network, ...]
     router: IPv4Address | None
+    proto: int = ROUTE_PROTO  # marks the node's cluster routes as hubnet's: the controller's HUBNET_ROUTE_PROTO
 
     @property
     def gateway(self) -> IPv4Address:
@@ -41,7 +43,11 @@ class NodeNetwork:
         if record.gateway is not None and _address(record.gateway, "gateway") != gateway(subnet):
             raise ValueError(f"controller gave gateway {record.gateway}, not the first host of subnet {subnet}")
         addr = record.router_address
-        return cls(subnet, cidrs, router or (_address(addr, "router_address") if addr is not None else None))
+        proto = ROUTE_PROTO if record.route_proto is None else record.route_proto  # None: an older controller
+        if not 5 <= proto <= 255:  # 1-4 are the kernel's own (redirect, kernel, boot, static)
+            raise ValueError(f"controller gave route_proto {proto}, not one of 5..255")
+        router_address = router or (_address(addr, "router_address") if addr is not None else None)
+        return cls(subnet, cidrs, router_address, proto)
 
 
 def _network(value: object, field: str) -> IPv4Network:

@@ -46,6 +46,7 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         machine_id=node.machine_id,
         lease_expires_at=node.expires_at,
         flags=flags,
+        route_proto=ctl.settings.route_proto,
     )
 
 

@@ -3,6 +3,7 @@ replaced by the agent's set-up nor deleted by `leave`'s teardown, even when it p
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from tests.netns.node.support import drop_ns, make_ns, nsrun
 from tests.support.prereq import need, need_root_netns
+from tests.support.records import node_json
 
 pytestmark = pytest.mark.netns
 SCRIPT = """
@@ -57,3 +59,34 @@ def test_cluster_routes_are_ours_by_protocol_and_a_foreign_one_is_untouched(node
     routes = _routes(node_ns)
     assert not any(r.startswith("10.244.0.0/16") for r in routes), routes
     assert foreign in routes, routes  # same prefix and next hop, other protocol: not ours, not deleted
+
+
+FROM_RECORD = """
+import json, sys
+from hubnet.wire import Node
+from node_client.agent import netsetup
+from node_client.agent.state import NodeNetwork
+network = NodeNetwork.from_record(Node.from_json(json.loads(sys.argv[2])))
+getattr(netsetup, sys.argv[1])(network, "v-net-0")
+"""
+
+
+def test_the_node_marks_its_routes_with_the_controllers_protocol_number(node_ns: str) -> None:
+    """A controller run with HUBNET_ROUTE_PROTO=77 sends `route_proto: 77`: the node's routes carry 77, and a route
+    with 44 (hubnet's default, here another owner's) is neither replaced nor deleted."""
+    record = node_json(
+        subnet="10.244.12.0/24",
+        gateway="10.244.12.1",
+        cluster_cidrs=["10.244.0.0/16", "10.245.0.0/16"],
+        router_address="192.168.77.1",
+        route_proto=77,
+    )
+    nsrun(node_ns, "ip", "route", "add", "10.245.0.0/16", "via", "192.168.77.1", "proto", "44")
+    nsrun(node_ns, sys.executable, "-c", FROM_RECORD, "ensure", json.dumps(record))
+    routes = _routes(node_ns)
+    assert "10.244.0.0/16 via 192.168.77.1 dev hnt-u0 proto 77" in routes, routes
+    assert "10.245.0.0/16 via 192.168.77.1 dev hnt-u0 proto 44" in routes, routes
+    nsrun(node_ns, sys.executable, "-c", FROM_RECORD, "teardown", json.dumps(record))
+    routes = _routes(node_ns)
+    assert not any(r.startswith("10.244.0.0/16") for r in routes), routes
+    assert "10.245.0.0/16 via 192.168.77.1 dev hnt-u0 proto 44" in routes, routes

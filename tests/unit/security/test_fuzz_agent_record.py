@@ -86,6 +86,7 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         ({"subnet": ["10.244.1.0/24"]}, "subnet"),
         ({"route_state": "unknown"}, "route_state"),
         ({"generation": True}, "generation"),
+        ({"route_proto": 3}, "route_proto 3"),
         ({"subnet": "10.244.1.7/24"}, "subnet '10.244.1.7/24'"),
     ],
     ids=[
@@ -99,6 +100,7 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         "subnet-list",
         "route-state-unknown",
         "generation-bool",
+        "route-proto-kernel",
         "subnet-host-bits",
     ],
 )
