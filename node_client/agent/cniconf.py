@@ -13,7 +13,7 @@ from ipaddress import IPv4Network
 import node_client
 from node_client.agent import fastbuild
 from node_client.agent.config import NETWORK_NAME, PLUGIN, AgentConfig
-from node_client.cni.skel import SUPPORTED_VERSIONS
+from node_client.cnilib.skel import SUPPORTED_VERSIONS
 
 log = logging.getLogger(__name__)
 

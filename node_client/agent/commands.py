@@ -11,12 +11,11 @@ from ipaddress import IPv4Interface
 from typing import Any
 
 from hubnet.linux.errors import LinuxError, NotFound
-from node_client.agent import faults, podnet
+from node_client.agent import faults, podnet, result
 from node_client.agent.config import AgentConfig
 from node_client.agent.state import NodeNetwork, NodeState
-from node_client.cni import ipam, result, skel
-from node_client.cni.shim import valid_attachments
-from node_client.cni.skel import CniError, Request
+from node_client.cnilib import ipam, skel
+from node_client.cnilib.skel import CniError, Request
 
 INVALID_NETNS = 8  # libcni ErrInvalidNetNS
 INTERFACE_EXISTS = 102
@@ -152,7 +151,7 @@ class Commands:
         if network is None:
             return
         store = self.store(network)
-        valid = valid_attachments(req.config)
+        valid = skel.valid_attachments(req.config)
         store.release_except(valid)
         attachments = {(r.container_id, r.ifname) for r in store.reservations()} | set(valid)
         keep = {podnet.host_veth(cid, ifname) for cid, ifname in attachments}

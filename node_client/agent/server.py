@@ -20,8 +20,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from node_client.cni import rawwire, shim
-from node_client.cni.skel import INTERNAL, CniError, Request
+from node_client.cni import shim
+from node_client.cnilib import wire as rawwire
+from node_client.cnilib.skel import INTERNAL, CniError, Request
 
 log = logging.getLogger(__name__)
 Dispatch = Callable[[Request], Any]

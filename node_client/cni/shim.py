@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from node_client.cni import fastjson, skel
+from node_client.cnilib import fastjson, skel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,22 +76,14 @@ def fallback(request: skel.Request, reason: str) -> Any:
     ipam_dir = request.config.get("ipamDir")
     if not ipam_dir:
         raise skel.CniError(skel.INVALID_CONFIG, "network config has no ipamDir; cannot release without the agent")
-    from node_client.cni.ipam import Store  # only on this rare path
+    from node_client.cnilib.ipam import Store  # only on this rare path
 
     store = Store(str(ipam_dir))
     if request.command == "DEL":
         store.release(request.container_id, request.ifname)
     else:  # GC
-        store.release_except(valid_attachments(request.config))
+        store.release_except(skel.valid_attachments(request.config))
     return None
-
-
-def valid_attachments(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """`cni.dev/valid-attachments` (1.1) or the older `cni.dev/attachments` as (containerID, ifname) pairs."""
-    items = config.get("cni.dev/valid-attachments")
-    if items is None:
-        items = config.get("cni.dev/attachments") or []
-    return [(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items if isinstance(i, dict)]
 
 
 def run(

@@ -15,8 +15,9 @@ import pytest
 
 from node_client.agent import fastbuild
 from node_client.agent.server import AgentSocketServer
-from node_client.cni import rawwire, skel
 from node_client.cni.shim import run
+from node_client.cnilib import skel
+from node_client.cnilib import wire as rawwire
 from tests.support.prereq import need
 
 ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/n", "CNI_IFNAME": "eth0", "CNI_PATH": "/p"}

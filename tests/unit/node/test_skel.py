@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from node_client.cni import fastjson, skel
-from node_client.cni.result import add_result, prev_address
-from node_client.cni.shim import run, valid_attachments
+from node_client.agent.result import add_result, prev_address
+from node_client.cni.shim import run
+from node_client.cnilib import fastjson, skel
 
 BASE = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/n", "CNI_IFNAME": "eth0", "CNI_PATH": "/p"}
 CONF = b'{"cniVersion": "1.0.0", "name": "hubnet", "type": "hubnet", "agentSocket": "/nonexistent/sock"}'
@@ -80,6 +80,6 @@ def test_result_shape(version: str, has_version: bool) -> None:
 def test_valid_attachments_accepts_both_keys() -> None:
     new = {"cni.dev/valid-attachments": [{"containerID": "a", "ifname": "eth0"}]}
     old = {"cni.dev/attachments": [{"containerID": "b", "ifname": "eth1"}]}
-    assert valid_attachments(new) == [("a", "eth0")]
-    assert valid_attachments(old) == [("b", "eth1")]
-    assert valid_attachments({}) == []
+    assert skel.valid_attachments(new) == [("a", "eth0")]
+    assert skel.valid_attachments(old) == [("b", "eth1")]
+    assert skel.valid_attachments({}) == []

@@ -7,7 +7,7 @@ bad container id / interface name 4, unsupported cniVersion 1.
 
 from __future__ import annotations
 
-from node_client.cni import fastjson
+from node_client.cnilib import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # keep `typing` and `collections` out of the plugin's start-up
@@ -205,3 +205,11 @@ def check_version(command: str, version: str) -> None:
 
 def version_info() -> dict[str, Any]:
     return {"cniVersion": CURRENT_VERSION, "supportedVersions": list(SUPPORTED_VERSIONS)}
+
+
+def valid_attachments(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """`cni.dev/valid-attachments` (1.1) or the older `cni.dev/attachments` as (containerID, ifname) pairs."""
+    items = config.get("cni.dev/valid-attachments")
+    if items is None:
+        items = config.get("cni.dev/attachments") or []
+    return [(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items if isinstance(i, dict)]
