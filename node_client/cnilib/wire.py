@@ -1,24 +1,31 @@
-"""The compiled plugin's wire format (`fastshim.c`): raw CNI environment + stdin in, exit status + stdout out.
+"""The one plugin ↔ agent format: the raw CNI invocation in, the exit status and the exact output back.
 
-The C program validates nothing and parses no JSON; the agent runs the same skel code on what it forwards, so
-codes and error JSON are exactly the Python shim's. Request: `HNRAW1\\n`, each `CNI_*` variable as `NAME=VALUE\\0`,
-an empty entry (`\\0`), then stdin to EOF. Answer: `<exit status>\\n` followed by the bytes to print.
+Both plugins send it — the compiled one (`fastshim.c`, which parses no JSON and validates nothing) and the Python
+shim — so the agent validates every request with the skel and answers bytes the plugin prints as they are.
+Request: `HNRAW1\\n`, each `CNI_*` variable as `NAME=VALUE\\0`, an empty entry (`\\0`), then stdin to EOF (the plugin
+half-closes). Answer: `<exit status>\\n` followed by the bytes to print; then the agent closes the connection.
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # keep `collections` out of the plugin's start-up
+    from collections.abc import Mapping
 
 MAGIC = b"HNRAW1\n"
 MAX_ENTRIES = 64
 
 
-def is_raw(data: bytes) -> bool:
-    return data.startswith(MAGIC)
+def encode_request(env: Mapping[str, str], stdin: bytes) -> bytes:
+    """What the plugin sends: only the `CNI_*` variables of `env`, then stdin."""
+    entries = b"".join(f"{k}={v}".encode("utf-8", "surrogateescape") + b"\0" for k, v in env.items() if k[:4] == "CNI_")
+    return MAGIC + entries + b"\0" + stdin
 
 
-def decode(data: bytes) -> tuple[dict[str, str], bytes]:
-    """(environment, stdin) of a raw request; ValueError when it is malformed."""
+def decode_request(data: bytes) -> tuple[dict[str, str], bytes]:
+    """(environment, stdin) of a request; ValueError when it is malformed."""
     if not data.startswith(MAGIC):
-        raise ValueError("not a raw request")
+        raise ValueError("not a hubnet plugin request")
     env: dict[str, str] = {}
     pos = len(MAGIC)
     for _ in range(MAX_ENTRIES + 1):
@@ -36,11 +43,13 @@ def decode(data: bytes) -> tuple[dict[str, str], bytes]:
     raise ValueError("too many environment entries")
 
 
-def encode(env: dict[str, str], stdin: bytes) -> bytes:
-    """What `fastshim.c` sends (for tests and tools)."""
-    entries = b"".join(f"{k}={v}".encode("utf-8", "surrogateescape") + b"\0" for k, v in env.items() if k[:4] == "CNI_")
-    return MAGIC + entries + b"\0" + stdin
-
-
-def answer(status: int, output: bytes) -> bytes:
+def encode_answer(status: int, output: bytes) -> bytes:
     return f"{status}\n".encode() + output
+
+
+def decode_answer(data: bytes) -> tuple[int, bytes]:
+    """(exit status, output) of an answer; ValueError when it is incomplete or malformed (as `fastshim.c` checks)."""
+    head, sep, output = data.partition(b"\n")
+    if not sep or not head.isdigit() or int(head) > 255:
+        raise ValueError("malformed answer from the hubnet agent")
+    return int(head), output

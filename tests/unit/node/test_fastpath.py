@@ -1,40 +1,38 @@
-"""The compiled plugin's wire format, the agent's answer to it, and the build of `fastshim.c`."""
+"""The plugin <-> agent format, the agent's answer to it, the translation of the agent's errors, and the build of
+`fastshim.c`."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
 import threading
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from node_client.agent import fastbuild
+from hubnet.linux.errors import LinuxError, NotFound
+from node_client.agent import fastbuild, podnet
+from node_client.agent.commands import Commands
+from node_client.agent.config import AgentConfig
 from node_client.agent.server import AgentSocketServer
-from node_client.cni.shim import run
-from node_client.cnilib import skel
-from node_client.cnilib import wire as rawwire
+from node_client.agent.state import NodeState
+from node_client.cni.shim import invoke
+from node_client.cnilib import ipam, skel, wire
 from tests.support.prereq import need
 
 ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/n", "CNI_IFNAME": "eth0", "CNI_PATH": "/p"}
-CONF = {"cniVersion": "1.0.0", "name": "hubnet", "type": "hubnet"}
-
-
-class _In:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self) -> bytes:
-        return self.data
+CONF = {"cniVersion": "1.0.0", "name": "hubnet", "type": "hubnet", "agentSocket": "/nonexistent/agent.sock"}
 
 
 def test_raw_request_round_trip_keeps_only_cni_variables() -> None:
     env = {**ENV, "PATH": "/bin", "CNI_ARGS": "K=V;A=b=c"}
-    decoded, stdin = rawwire.decode(rawwire.encode(env, b'{"x": "\\u0000"}'))
+    decoded, stdin = wire.decode_request(wire.encode_request(env, b'{"x": "\\u0000"}'))
     assert decoded == {**ENV, "CNI_ARGS": "K=V;A=b=c"} and stdin == b'{"x": "\\u0000"}'
 
 
@@ -50,7 +48,17 @@ def test_raw_request_round_trip_keeps_only_cni_variables() -> None:
 )
 def test_malformed_raw_requests_are_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
-        rawwire.decode(raw)
+        wire.decode_request(raw)
+
+
+@pytest.mark.parametrize("raw", [b"", b"0", b"x\n{}", b"-1\n", b"256\n", b" 1\n"])
+def test_malformed_answers_are_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        wire.decode_answer(raw)
+
+
+def test_answer_round_trip() -> None:
+    assert wire.decode_answer(wire.encode_answer(7, b"a\nb")) == (7, b"a\nb")
 
 
 def _server(tmp_path: Path, dispatch: Any) -> AgentSocketServer:
@@ -68,41 +76,37 @@ def _server(tmp_path: Path, dispatch: Any) -> AgentSocketServer:
         ({"CNI_NETNS": None}, CONF),
     ],
 )
-def test_agent_answers_raw_invocations_exactly_like_the_shim(
+def test_agent_answers_invalid_invocations_exactly_like_the_shim(
     tmp_path: Path, changes: dict[str, str | None], conf: dict[str, Any]
 ) -> None:
     env = {k: v for k, v in {**ENV, **changes}.items() if v is not None}
     stdin = json.dumps(conf).encode()
     server = _server(tmp_path, lambda req: pytest.fail("dispatched an invalid request"))
     try:
-        answer = server.answer_raw(rawwire.encode(env, stdin))
+        answer = server.answer(wire.encode_request(env, stdin))
     finally:
         server.server_close()
-    status, out = run(env, _In(stdin))
-    assert answer == f"{status}\n".encode() + json.dumps(out, separators=(",", ":")).encode()
+    assert answer == wire.encode_answer(*invoke(env, io.BytesIO(stdin)))  # the shim, its agent unreachable
 
 
-def test_agent_dispatches_a_valid_raw_invocation_and_wraps_unexpected_errors(tmp_path: Path) -> None:
+def test_agent_dispatches_a_valid_invocation(tmp_path: Path) -> None:
     calls: list[skel.Request] = []
 
     def dispatch(req: skel.Request) -> Any:
         calls.append(req)
-        if req.container_id == "boom":
-            raise OSError("disk on fire")
         return {"cniVersion": req.cni_version, "ips": []}
 
     server = _server(tmp_path, dispatch)
     try:
-        ok = server.answer_raw(rawwire.encode(ENV, json.dumps(CONF).encode()))
-        boom = server.answer_raw(rawwire.encode({**ENV, "CNI_CONTAINERID": "boom"}, json.dumps(CONF).encode()))
-        bad = server.answer_raw(b"HNRAW1\nnope")
+        ok = server.answer(wire.encode_request(ENV, json.dumps(CONF).encode()))
+        bad = server.answer(b"HNRAW1\nnope")
+        old = server.answer(json.dumps({"command": "ADD"}).encode())  # the JSON request of older shims
     finally:
         server.server_close()
     assert ok == b'0\n{"cniVersion":"1.0.0","ips":[]}'
     assert calls[0].container_id == "c1" and calls[0].netns == "/n" and calls[0].config == CONF
-    status, _, body = boom.partition(b"\n")
-    assert status == b"1" and json.loads(body)["code"] == skel.INTERNAL and "disk on fire" in json.loads(body)["msg"]
-    assert bad.startswith(b"1\n") and json.loads(bad[2:])["code"] == skel.INTERNAL
+    for answer in (bad, old):
+        assert answer.startswith(b"1\n") and json.loads(answer[2:])["code"] == skel.INTERNAL
 
 
 def test_c_string_escapes_every_byte() -> None:
@@ -150,9 +154,35 @@ def test_compiled_plugin_talks_to_an_agent_socket(tmp_path: Path, monkeypatch: p
     worker.join(10)
     listener.close()
     assert proc.returncode == 7 and proc.stdout == b"y" * 100_000
-    assert rawwire.decode(seen[0]) == (ENV, big)
+    assert wire.decode_request(seen[0]) == (ENV, big)
     # agent unreachable and no fallback to run: a clean CNI error, not a crash
     os.unlink(sock)
     proc = subprocess.run([binary], input=b"{}", env=env, capture_output=True, timeout=30)
     assert proc.returncode == 1 and json.loads(proc.stdout)["code"] == 999
     shutil.rmtree(tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "msg"),
+    [
+        pytest.param(skel.CniError(11, "later"), 11, "later", id="cni-error-as-is"),
+        pytest.param(ipam.Exhausted("no free address"), 100, "no free address", id="ipam-exhausted"),
+        pytest.param(ipam.Duplicate("dup"), 101, "dup", id="ipam-duplicate"),
+        pytest.param(podnet.InterfaceExists("eth0 exists"), 102, "eth0 exists", id="interface-exists"),
+        pytest.param(NotFound("no veth"), 103, "no veth", id="netlink-not-found"),
+        pytest.param(LinuxError("netlink said no"), 103, "netlink said no", id="netlink"),
+        pytest.param(OSError("disk on fire"), skel.INTERNAL, "ADD failed: disk on fire", id="unexpected"),
+    ],
+)
+def test_dispatch_is_the_one_translation_of_the_agents_errors(
+    monkeypatch: pytest.MonkeyPatch, raised: Exception, code: int, msg: str
+) -> None:
+    commands = Commands(AgentConfig(name="n", address=IPv4Address("10.0.0.1")), NodeState())
+
+    def fail(req: skel.Request) -> None:
+        raise raised
+
+    monkeypatch.setattr(commands, "cmd_add", fail)
+    with pytest.raises(skel.CniError) as err:
+        commands.dispatch(skel.Request("ADD", "c1", "/n", "eth0"))
+    assert (err.value.code, err.value.msg) == (code, msg)
