@@ -54,10 +54,6 @@ class AgentConfig:
         return os.path.join(self.cni_bin_dir, PLUGIN)
 
     @property
-    def plugin_build_dir(self) -> str:
-        """The compiled plugin's cache and the Python shim wrapper it falls back to."""
-        return os.path.join(self.state_dir, "plugin")
-
-    @property
     def fallback_path(self) -> str:
-        return os.path.join(self.plugin_build_dir, "hubnet-shim")
+        """The Python shim the compiled plugin runs when it cannot forward: next to it, where it looks."""
+        return f"{self.plugin_path}-shim"
