@@ -58,8 +58,6 @@ def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
     """
     root = os.path.dirname(os.path.dirname(os.path.abspath(node_client.__file__)))
     wrapper = _WRAPPER.format(python=sys.executable, root=root)
-    # the cache of agents that compiled the plugin at run time (<state-dir>/plugin/hubnet-fast-*, hubnet-shim)
-    shutil.rmtree(os.path.join(config.state_dir, "plugin"), ignore_errors=True)
     if not os.access(binary, os.X_OK):
         _write_atomic(config.plugin_path, wrapper, 0o755)
         with contextlib.suppress(FileNotFoundError):
@@ -70,13 +68,15 @@ def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
             binary,
             config.plugin_path,
         )
-        return config.plugin_path
-    _write_atomic(config.fallback_path, wrapper, 0o755)
-    tmp = f"{config.plugin_path}.tmp{os.getpid()}"
-    shutil.copyfile(binary, tmp)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, config.plugin_path)
-    log.info("installed the compiled CNI plugin as %s (falls back to %s)", config.plugin_path, config.fallback_path)
+    else:
+        _write_atomic(config.fallback_path, wrapper, 0o755)
+        tmp = f"{config.plugin_path}.tmp{os.getpid()}"
+        shutil.copyfile(binary, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, config.plugin_path)
+        log.info("installed the compiled CNI plugin as %s (falls back to %s)", config.plugin_path, config.fallback_path)
+    # Only now: the plugin of agents that compiled it at run time fell back to <state-dir>/plugin/hubnet-shim.
+    shutil.rmtree(os.path.join(config.state_dir, "plugin"), ignore_errors=True)
     return config.plugin_path
 
 

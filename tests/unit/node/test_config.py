@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from node_client.agent import cniconf
 from node_client.agent.config import AgentConfig, join_config, load_saved, save
 
 FLAGS = {
@@ -67,3 +68,23 @@ def test_a_node_that_never_joined_has_no_saved_config(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_saved(str(tmp_path))
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("packaged", [True, False], ids=["compiled", "package-without-it"])
+def test_install_plugin_copies_what_the_package_carries(tmp_path: Path, packaged: bool) -> None:
+    binary = tmp_path / "pkg" / "hubnet-cni"
+    binary.parent.mkdir()
+    binary.write_bytes(b"\x7fELF fake")
+    binary.chmod(0o755 if packaged else 0o644)  # not executable: as good as absent
+    config = AgentConfig(name="n", address=IPv4Address("10.0.0.1"), state_dir=str(tmp_path / "s"),
+                         cni_bin_dir=str(tmp_path / "bin"))  # fmt: skip
+    old = tmp_path / "s" / "plugin"  # the run-time compile cache of older agents
+    old.mkdir(parents=True)
+    (old / "hubnet-shim").write_text("old")
+    assert cniconf.install_plugin(config, str(binary)) == str(tmp_path / "bin" / "hubnet")
+    installed = (tmp_path / "bin" / "hubnet").read_bytes()
+    if packaged:
+        assert installed == b"\x7fELF fake" and (tmp_path / "bin" / "hubnet-shim").read_text().startswith("#!")
+    else:
+        assert installed.startswith(b"#!") and not (tmp_path / "bin" / "hubnet-shim").exists()
+    assert os.access(tmp_path / "bin" / "hubnet", os.X_OK) and not old.exists()
