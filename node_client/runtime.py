@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from node_client.cni.skel import SUPPORTED_VERSIONS, version_key
+from node_client.cnilib.skel import SUPPORTED_VERSIONS, version_key
 
 CREATED_NETNS = "hubnetCreatedNetns"  # our key in a cache entry: the netns name `hubnet node pod add` created
 

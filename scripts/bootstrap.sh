@@ -10,7 +10,7 @@ command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v nsenter >/dev/null || need_apt+=(util-linux)
-command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
+command -v cc >/dev/null || need_apt+=(gcc libc6-dev)  # the package build compiles the CNI plugin (setup.py)
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then

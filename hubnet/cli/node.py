@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-from ipaddress import IPv4Address
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +23,6 @@ CaFile = Annotated[
     ),
 ]
 DEFAULT_STATE, DEFAULT_CONF, DEFAULT_BIN = "/var/lib/hubnet", "/etc/cni/net.d", "/opt/cni/bin"
-SAVED = "agent.json"
 
 
 def register(app: typer.Typer) -> None:
@@ -50,44 +49,31 @@ def join(
     import signal
     import threading
 
-    from hubnet.net import parse_network
     from node_client.agent.agent import Agent
-    from node_client.agent.config import AgentConfig
+    from node_client.agent.config import join_config, save
 
     if not fixed_subnet and not (controller and token and name and address):
         raise typer.BadParameter("--controller, --token, --name and --address are required")
     _check_ca(controller, ca_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = AgentConfig(
-            name=name or "node",
-            address=IPv4Address(address or "0.0.0.0"),
+        config = join_config(
             controller=controller,
             token=token,
-            ca_file=ca_file or None,
-            router=IPv4Address(router) if router else None,
+            name=name,
+            address=address,
+            router=router,
             bridge=bridge,
             state_dir=state_dir,
             cni_conf_dir=cni_conf_dir,
             cni_bin_dir=cni_bin_dir,
-            fixed_subnet=parse_network(fixed_subnet) if fixed_subnet else None,
-            fixed_cluster_cidrs=tuple(parse_network(c) for c in cluster_cidr or ()),
+            ca_file=ca_file,
+            fixed_subnet=fixed_subnet,
+            cluster_cidrs=cluster_cidr or (),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _save(
-        state_dir,
-        {
-            "controller": controller,
-            "ca_file": os.path.abspath(ca_file) if ca_file else "",
-            "name": config.name,
-            "router": router,
-            "bridge": bridge,
-            "cni_conf_dir": cni_conf_dir,
-            "cni_bin_dir": cni_bin_dir,
-            "address": str(config.address),
-        },
-    )
+    save(config)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -116,22 +102,13 @@ def leave(
     A record the controller no longer has counts as deregistered. Refused (nothing changed) while the agent runs:
     stop it first."""
     from node_client.agent.agent import Agent
-    from node_client.agent.config import AgentConfig
+    from node_client.agent.config import SAVED, load_saved
 
-    saved = _load(state_dir)
-    ca_file = ca_file or saved.get("ca_file", "")
-    _check_ca(saved.get("controller", ""), ca_file)
-    config = AgentConfig(
-        name=saved.get("name", "node"),
-        address=IPv4Address(saved.get("address", "0.0.0.0")),
-        controller=saved.get("controller", ""),
-        ca_file=ca_file or None,
-        router=IPv4Address(saved["router"]) if saved.get("router") else None,
-        bridge=saved.get("bridge", "v-net-0"),
-        state_dir=state_dir,
-        cni_conf_dir=saved.get("cni_conf_dir", DEFAULT_CONF),
-        cni_bin_dir=saved.get("cni_bin_dir", DEFAULT_BIN),
-    )
+    try:
+        config = load_saved(state_dir, ca_file)
+    except FileNotFoundError:
+        raise typer.BadParameter(f"no {SAVED} in {state_dir!r}: this node never joined") from None
+    _check_ca(config.controller, config.ca_file or "")
     from node_client.agent.client import ControllerError
     from node_client.agent.secret import SecretError
     from node_client.agent.server import AlreadyRunning
@@ -154,28 +131,54 @@ IfnameOpt = Annotated[str, typer.Option("--ifname")]
 PrefixOpt = Annotated[str, typer.Option("--netns-prefix", help="Prefix of netns this command creates.")]
 
 
+@dataclass(frozen=True)
+class PodTarget:
+    """The options of `pod add` and `pod del`: the attachment's netns and interface, the node's directories."""
+
+    netns: str | None
+    ifname: str
+    netns_prefix: str
+    state_dir: str
+    conf_dir: str
+    bin_dir: str
+
+    def runtime(self) -> Any:
+        return _runtime(self.state_dir, self.conf_dir, self.bin_dir)
+
+
+def _with_pod_options(handler: Callable[[str, PodTarget], None]) -> Callable[..., None]:
+    """`handler` as a command taking NAME and the options of `pod add|del`, defined once here."""
+
+    def command(
+        name: str,
+        netns: NetnsOpt = None,
+        ifname: IfnameOpt = "eth0",
+        netns_prefix: PrefixOpt = "hnpod-",
+        state_dir: StateDir = DEFAULT_STATE,
+        cni_conf_dir: ConfDir = DEFAULT_CONF,
+        cni_bin_dir: BinDir = DEFAULT_BIN,
+    ) -> None:
+        handler(name, PodTarget(netns, ifname, netns_prefix, state_dir, cni_conf_dir, cni_bin_dir))
+
+    command.__doc__ = handler.__doc__  # the help text; not functools.wraps: typer must see this signature
+    return command
+
+
 @pod_app.command("add")
-def pod_add(
-    name: str,
-    netns: NetnsOpt = None,
-    ifname: IfnameOpt = "eth0",
-    netns_prefix: PrefixOpt = "hnpod-",
-    state_dir: StateDir = DEFAULT_STATE,
-    cni_conf_dir: ConfDir = DEFAULT_CONF,
-    cni_bin_dir: BinDir = DEFAULT_BIN,
-) -> None:
+@_with_pod_options
+def pod_add(name: str, pod: PodTarget) -> None:
     """Create the pod netns (unless --netns), run ADD, keep the result; prints the result JSON."""
     from hubnet.linux import netns as ns
 
-    rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
+    rt = pod.runtime()
     created = None
-    if netns is None:
-        created = f"{netns_prefix}{name}"
+    if pod.netns is None:
+        created = f"{pod.netns_prefix}{name}"
         path = ns.create(created)
     else:
-        path = ns.path_of(netns)
+        path = ns.path_of(pod.netns)
     try:
-        result = _cni(lambda: rt.add(name, path, ifname, created), hints={8: EXEC_HINT} if created else None)
+        result = _cni(lambda: rt.add(name, path, pod.ifname, created), hints={8: EXEC_HINT} if created else None)
     except typer.Exit:
         if created:
             ns.remove(created)
@@ -184,26 +187,19 @@ def pod_add(
 
 
 @pod_app.command("del")
-def pod_del(
-    name: str,
-    netns: NetnsOpt = None,
-    ifname: IfnameOpt = "eth0",
-    netns_prefix: PrefixOpt = "hnpod-",
-    state_dir: StateDir = DEFAULT_STATE,
-    cni_conf_dir: ConfDir = DEFAULT_CONF,
-    cni_bin_dir: BinDir = DEFAULT_BIN,
-) -> None:
+@_with_pod_options
+def pod_del(name: str, pod: PodTarget) -> None:
     """Run DEL (with the cached result as prevResult) and remove the netns `pod add` created (whatever its prefix).
 
     Without --netns the attachment must be in the runtime cache."""
     from hubnet.linux import netns as ns
     from node_client.runtime import CREATED_NETNS
 
-    rt = _runtime(state_dir, cni_conf_dir, cni_bin_dir)
-    entry = _known(rt, name, netns, ifname)
-    used = _cni(lambda: rt.delete(name, ns.path_of(netns) if netns else None, ifname))
+    rt = pod.runtime()
+    entry = _known(rt, name, pod.netns, pod.ifname)
+    used = _cni(lambda: rt.delete(name, ns.path_of(pod.netns) if pod.netns else None, pod.ifname))
     # an entry written before `add` recorded what it created: the netns named by the prefix, as before
-    created = str(entry.get(CREATED_NETNS) or "") or (f"{netns_prefix}{name}" if netns is None else "")
+    created = str(entry.get(CREATED_NETNS) or "") or (f"{pod.netns_prefix}{name}" if pod.netns is None else "")
     if created and used == ns.path_of(created):
         ns.remove(created)
 
@@ -291,18 +287,3 @@ def _check_ca(controller: str, ca_file: str) -> None:
         tls_context(ca_file)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         raise typer.BadParameter(f"--ca-file {ca_file!r}: not a readable PEM CA bundle: {exc}") from None
-
-
-def _save(state_dir: str, data: dict[str, str]) -> None:
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    with open(os.path.join(state_dir, SAVED), "w") as f:
-        json.dump(data, f)
-
-
-def _load(state_dir: str) -> dict[str, str]:
-    try:
-        with open(os.path.join(state_dir, SAVED)) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise typer.BadParameter(f"no {SAVED} in {state_dir!r}: this node never joined") from None
-    return data if isinstance(data, dict) else {}

@@ -26,7 +26,7 @@ from node_client.agent.config import AgentConfig
 from node_client.agent.secret import SecretError, load_or_create
 from node_client.agent.server import AgentSocketServer, lock_state_dir
 from node_client.agent.state import NodeNetwork, NodeState, load_record, save_record
-from node_client.cni import ipam
+from node_client.cnilib import ipam
 
 log = logging.getLogger(__name__)
 ClientFactory = Callable[[str], ControllerClient]

@@ -1,4 +1,8 @@
-"""Install the plugin into the CNI bin dir and write the network config — only once the node is ready."""
+"""Install the plugin into the CNI bin dir and write the network config — only once the node is ready.
+
+The plugin's files come with the package (node_client/cni/): the compiled `hubnet-cni`, built with the package,
+and the Python shim. The agent copies them; it compiles nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,12 @@ import sys
 from ipaddress import IPv4Network
 
 import node_client
-from node_client.agent import fastbuild
+import node_client.cni
 from node_client.agent.config import NETWORK_NAME, PLUGIN, AgentConfig
-from node_client.cni.skel import SUPPORTED_VERSIONS
+from node_client.cnilib.skel import SUPPORTED_VERSIONS
 
 log = logging.getLogger(__name__)
+PACKAGED_BINARY = os.path.join(os.path.dirname(os.path.abspath(node_client.cni.__file__)), "hubnet-cni")
 
 # `-IS`: no site-packages scan, no environment: the interpreter is up in ~6 ms. The package root goes on
 # sys.path by hand; the shim imports only the standard library.
@@ -45,26 +50,33 @@ def conflist(config: AgentConfig, subnet: IPv4Network) -> dict[str, object]:
     }
 
 
-def install_plugin(config: AgentConfig) -> str:
-    """Install `hubnet`: the compiled fast path when a C compiler is there, else the Python shim wrapper.
+def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
+    """Install `hubnet`: the compiled plugin the package carries, else the Python shim wrapper.
 
-    The wrapper is always written (to the state dir): the compiled plugin hands it VERSION and every invocation
-    the agent cannot answer (agent down), so those keep the shim's semantics.
+    With the compiled plugin the wrapper goes next to it as `hubnet-shim` (written first): the compiled plugin hands
+    it VERSION and every invocation it cannot forward (agent down), so those keep the shim's semantics.
     """
     root = os.path.dirname(os.path.dirname(os.path.abspath(node_client.__file__)))
     wrapper = _WRAPPER.format(python=sys.executable, root=root)
-    _write_atomic(config.fallback_path, wrapper, 0o755)
-    binary = fastbuild.build(config.plugin_build_dir, config.socket_path, config.fallback_path)
-    if binary is None:
+    if not os.access(binary, os.X_OK):
         _write_atomic(config.plugin_path, wrapper, 0o755)
-        log.warning("installed the Python CNI shim as %s", config.plugin_path)
-        return config.plugin_path
-    os.makedirs(os.path.dirname(config.plugin_path), exist_ok=True)
-    tmp = f"{config.plugin_path}.tmp{os.getpid()}"
-    shutil.copyfile(binary, tmp)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, config.plugin_path)
-    log.info("installed the compiled CNI plugin as %s (falls back to %s)", config.plugin_path, config.fallback_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(config.fallback_path)
+        log.warning(
+            "this hubnet package has no compiled CNI plugin (%s; built with HUBNET_CC empty?): installed the Python "
+            "CNI shim as %s (~7 ms slower per pod)",
+            binary,
+            config.plugin_path,
+        )
+    else:
+        _write_atomic(config.fallback_path, wrapper, 0o755)
+        tmp = f"{config.plugin_path}.tmp{os.getpid()}"
+        shutil.copyfile(binary, tmp)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, config.plugin_path)
+        log.info("installed the compiled CNI plugin as %s (falls back to %s)", config.plugin_path, config.fallback_path)
+    # Only now: the plugin of agents that compiled it at run time fell back to <state-dir>/plugin/hubnet-shim.
+    shutil.rmtree(os.path.join(config.state_dir, "plugin"), ignore_errors=True)
     return config.plugin_path
 
 

@@ -1,23 +1,25 @@
 """cmd_add / cmd_del / cmd_check / cmd_status / cmd_gc: each a short list of named steps over IPAM and podnet.
 
-Errors leave here as `CniError` with the spec's codes; lower-layer errors are translated exactly once, here.
+Errors leave here as `CniError` with the spec's codes: `dispatch` is the one place where an error of the agent's
+work (IPAM, netlink, a bug) becomes a CNI code; the skel turns the CniError into the plugin's answer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import ExitStack
 from ipaddress import IPv4Interface
 from typing import Any
 
-from hubnet.linux.errors import LinuxError, NotFound
-from node_client.agent import faults, podnet
+from hubnet.linux.errors import LinuxError
+from node_client.agent import faults, podnet, result
 from node_client.agent.config import AgentConfig
 from node_client.agent.state import NodeNetwork, NodeState
-from node_client.cni import ipam, result, skel
-from node_client.cni.shim import valid_attachments
-from node_client.cni.skel import CniError, Request
+from node_client.cnilib import ipam, skel
+from node_client.cnilib.skel import CniError, Request
 
+log = logging.getLogger(__name__)
 INVALID_NETNS = 8  # libcni ErrInvalidNetNS
 INTERFACE_EXISTS = 102
 LINK_ERROR = 103
@@ -50,10 +52,17 @@ class Commands:
             raise CniError(skel.INVALID_ENV, f"unknown CNI_COMMAND: {req.command}")
         try:
             return handler(req)
+        except CniError:
+            raise
         except ipam.IpamError as exc:
             raise CniError(exc.code, str(exc)) from None
-        except LinuxError as exc:
+        except podnet.InterfaceExists as exc:
+            raise CniError(INTERFACE_EXISTS, str(exc)) from None
+        except LinuxError as exc:  # NotFound in CHECK: something is missing
             raise CniError(LINK_ERROR, str(exc)) from None
+        except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
+            log.exception("%s %s/%s failed", req.command, req.container_id, req.ifname)
+            raise CniError(skel.INTERNAL, f"{req.command} failed: {exc}") from None
 
     def store(self, network: NodeNetwork) -> ipam.Store:
         return ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
@@ -85,8 +94,8 @@ class Commands:
                     address=address,
                     gateway=network.gateway,
                 )
-            except podnet.InterfaceExists as exc:
-                raise CniError(INTERFACE_EXISTS, str(exc)) from None
+            except podnet.InterfaceExists:
+                raise  # the pod's mistake: the bridge is fine
             except LinuxError:
                 self._bridge = None  # the bridge may have been re-created: look it up again next time
                 raise
@@ -119,18 +128,15 @@ class Commands:
         prev = result.prev_address(req.config, req.ifname)
         if prev is not None and IPv4Interface(prev) != address:
             raise CniError(LINK_ERROR, f"prevResult says {prev}, the reservation is {address}")
-        try:
-            podnet.check(
-                netns_path=req.netns,
-                ifname=req.ifname,
-                host=podnet.host_veth(req.container_id, req.ifname),
-                bridge=self.config.bridge,
-                address=address,
-                gateway=network.gateway,
-                default_route=result.prev_default_route(req.config),
-            )
-        except NotFound as exc:
-            raise CniError(LINK_ERROR, str(exc)) from None
+        podnet.check(
+            netns_path=req.netns,
+            ifname=req.ifname,
+            host=podnet.host_veth(req.container_id, req.ifname),
+            bridge=self.config.bridge,
+            address=address,
+            gateway=network.gateway,
+            default_route=result.prev_default_route(req.config),
+        )
 
     def cmd_status(self, req: Request) -> None:
         network, ready, reason = self.state.snapshot()
@@ -152,7 +158,7 @@ class Commands:
         if network is None:
             return
         store = self.store(network)
-        valid = valid_attachments(req.config)
+        valid = skel.valid_attachments(req.config)
         store.release_except(valid)
         attachments = {(r.container_id, r.ifname) for r in store.reservations()} | set(valid)
         keep = {podnet.host_veth(cid, ifname) for cid, ifname in attachments}

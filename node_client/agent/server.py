@@ -1,18 +1,16 @@
 """The agent's unix socket: one request from the CNI plugin, one answer, connection closed.
 
-Two request formats: the Python shim's validated JSON request, answered `{"result": <ADD result or null>}` or
-`{"error": {"code", "msg", "details"}}`; and the compiled plugin's raw environment + stdin (`rawwire`), which the
-agent validates with the shim's own code (`shim.run`) and answers with the exit status and the exact output. The
-socket is 0600 (root): whoever may talk to it may change the node's network. Reads and writes time out (a client
-that never half-closes is dropped), and one flock on `agent.lock` keeps a second agent off the same state dir.
+One format (`cnilib.wire`), whichever plugin sends it: the raw CNI environment and stdin, validated here with the
+skel (`skel.run`, the code the plugin runs when it answers on its own) and answered with the exit status and the
+exact output. The socket is 0600 (root): whoever may talk to it may change the node's network. Reads and writes
+time out (a client that never half-closes is dropped), and one flock on `agent.lock` keeps a second agent off the
+same state dir.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
-import json
 import logging
 import os
 import socketserver
@@ -20,11 +18,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from node_client.cni import rawwire, shim
-from node_client.cni.skel import INTERNAL, CniError, Request
+from node_client.cnilib import fastjson, skel, wire
 
 log = logging.getLogger(__name__)
-Dispatch = Callable[[Request], Any]
+Dispatch = Callable[[skel.Request], Any]  # raises only CniError (Commands.dispatch translates every failure)
 
 
 class AlreadyRunning(Exception):
@@ -62,11 +59,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         if not raw:
             return  # a liveness probe: connected and closed
-        if rawwire.is_raw(raw):
-            out = self.server.answer_raw(raw)
-        else:
-            answer = self.server.answer(raw)
-            out = json.dumps(answer, separators=(",", ":")).encode()
+        out = self.server.answer(raw)
         try:
             self.wfile.write(out)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -93,37 +86,14 @@ class AgentSocketServer(socketserver.ThreadingUnixStreamServer):
         self.path = path
         self._thread: threading.Thread | None = None
 
-    def answer(self, raw: bytes) -> dict[str, Any]:
+    def answer(self, raw: bytes) -> bytes:
+        """One plugin invocation: validate it with the skel, do the work, answer status + output."""
         try:
-            request = Request.from_wire(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
-            return {"error": CniError(INTERNAL, f"bad request from plugin: {exc}").to_json()}
-        try:
-            return {"result": self.dispatch(request)}
-        except CniError as exc:
-            return {"error": exc.to_json(request.cni_version)}
-        except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
-            log.exception("%s %s/%s failed", request.command, request.container_id, request.ifname)
-            return {"error": CniError(INTERNAL, f"{request.command} failed: {exc}").to_json(request.cni_version)}
-
-    def answer_raw(self, raw: bytes) -> bytes:
-        """A compiled-plugin invocation: validate exactly like the shim, do the work, answer status + output."""
-        try:
-            env, stdin = rawwire.decode(raw)
+            env, stdin = wire.decode_request(raw)
         except ValueError as exc:
-            err = CniError(INTERNAL, f"bad request from plugin: {exc}").to_json()
-            return rawwire.answer(1, json.dumps(err, separators=(",", ":")).encode())
-        status, output = shim.run(env, io.BytesIO(stdin), serve=self._serve)
-        return rawwire.answer(status, b"" if output is None else json.dumps(output, separators=(",", ":")).encode())
-
-    def _serve(self, request: Request) -> Any:
-        try:
-            return self.dispatch(request)
-        except CniError:
-            raise
-        except Exception as exc:  # one bad call must not take the agent down; report it to the runtime
-            log.exception("%s %s/%s failed", request.command, request.container_id, request.ifname)
-            raise CniError(INTERNAL, f"{request.command} failed: {exc}") from None
+            error = skel.CniError(skel.INTERNAL, f"bad request from plugin: {exc}")
+            return wire.encode_answer(1, fastjson.dumps(error.to_json()).encode())
+        return wire.encode_answer(*skel.run(env, lambda: stdin, self.dispatch))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="hubnet-cni-socket", daemon=True)

@@ -1,15 +1,16 @@
 /* hubnet CNI plugin, compiled fast path: forward the CNI_* environment and stdin to the warm agent, print its answer.
  *
- * The agent compiles this file when it installs the plugin (node_client/agent/fastbuild.py) with
- *   -DHUBNET_SOCKET="<agent socket path>" -DHUBNET_FALLBACK="<python shim wrapper path>"
- * It does no validation and parses no JSON: the agent runs the same skel code as the Python shim.
+ * Built with the package (setup.py -> node_client/cni/fastbuild.py), never on the node: one binary for every node.
+ * It reads one thing of the network config on stdin, the top-level "agentSocket" string, and validates nothing
+ * else: the agent runs the skel on what it receives (node_client/cnilib/wire.py is the format).
  *
  * Request : "HNRAW1\n" then every CNI_* variable as "NAME=VALUE\0", then "\0", then stdin up to EOF (SHUT_WR).
  * Answer  : "<exit status>\n" then the exact bytes to print on stdout.
  *
- * Anything the agent cannot answer is left to the Python shim (execv, same environment, stdin replayed):
- * VERSION, a missing CNI_COMMAND, an agent that is not reachable (the shim then does ADD -> 11, DEL releases the
- * reservation from the file store, ...), an unreadable stdin (the shim reports code 5).
+ * Anything it cannot forward is left to the Python shim, `<this program>-shim` (execv, same environment, stdin
+ * replayed), which answers with the same skel code: VERSION, a missing CNI_COMMAND, an unreadable stdin (code 5),
+ * a config without a usable "agentSocket" (the shim reports a bad config, or uses its default socket), an agent
+ * that is not reachable (the shim then does ADD -> 11, DEL releases the reservation from the file store, ...).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,14 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef HUBNET_SOCKET
-#error "compile with -DHUBNET_SOCKET=\"/path/agent.sock\""
-#endif
-#ifndef HUBNET_FALLBACK
-#error "compile with -DHUBNET_FALLBACK=\"/path/hubnet-shim\""
-#endif
+#include <limits.h>
 
 #define MAGIC "HNRAW1\n"
+#define FALLBACK_SUFFIX "-shim"
+#define MAX_DEPTH 512 /* deeper configs go to the Python shim (which reports them as it does) */
 #define MAX_STDIN (64u << 20)  /* network configs are kilobytes; GC lists stay far below this */
 #define MAX_ANSWER (16u << 20)
 #define TIMEOUT_SECONDS 120
@@ -40,6 +38,7 @@ extern char **environ;
 
 static char *buf;  /* stdin, read once: replayed to the fallback through a memfd */
 static size_t buf_len, buf_cap;
+static const char *self; /* argv[0]: the fallback is this path + "-shim" */
 
 static void fail(int code, const char *msg) {
     /* The same error JSON shape as skel.CniError.to_json; msg is a fixed ASCII string. */
@@ -49,7 +48,19 @@ static void fail(int code, const char *msg) {
 }
 
 static void fallback(int replay) {
-    static char *const argv[] = {(char *)HUBNET_FALLBACK, NULL};
+    /* Next to the program as the runtime ran it (libcni passes the full path as argv[0]); /proc/self/exe when argv[0]
+     * holds no directory. */
+    static char path[PATH_MAX + sizeof(FALLBACK_SUFFIX)];
+    char *argv[] = {path, NULL};
+    size_t n = self ? strlen(self) : 0;
+    if (n > 0 && n < PATH_MAX && strchr(self, '/')) {
+        memcpy(path, self, n);
+    } else {
+        ssize_t got = readlink("/proc/self/exe", path, PATH_MAX - 1);
+        if (got <= 0) fail(999, "hubnet plugin: cannot find its own path to run the Python shim");
+        n = (size_t)got;
+    }
+    memcpy(path + n, FALLBACK_SUFFIX, sizeof(FALLBACK_SUFFIX));
     if (replay) {
         int fd = memfd_create("hubnet-stdin", MFD_CLOEXEC);
         size_t off = 0;
@@ -63,8 +74,8 @@ static void fallback(int replay) {
         if (lseek(fd, 0, SEEK_SET) != 0 || dup2(fd, 0) != 0) fail(999, "hubnet plugin: cannot replay stdin");
         close(fd);  /* CLOEXEC only on the memfd itself; fd 0 stays open across execv */
     }
-    execv(HUBNET_FALLBACK, argv);
-    fail(999, "hubnet plugin: agent unreachable and the fallback shim " HUBNET_FALLBACK " cannot be executed");
+    execv(path, argv);
+    fail(999, "hubnet plugin: cannot execute the Python shim next to the plugin (<plugin>-shim)");
 }
 
 static int read_stdin(void) {
@@ -96,14 +107,143 @@ static int write_all(int fd, const char *p, size_t len) {
     return 0;
 }
 
-static int connect_agent(void) {
+/* --- the top-level "agentSocket" of the network config ------------------------------------------------------------
+ * A strict reader of JSON syntax that decodes nothing but strings and skips every value whole, so a nested
+ * "agentSocket" (in prevResult, runtimeConfig, args) is never taken for the real one; like Python's json the last
+ * of duplicate members wins. Anything it does not handle (malformed JSON, a non-string or empty value, a \u escape
+ * beyond ASCII, a path too long for sun_path) is left to the Python shim, which decides as the agent would. */
+typedef struct {
+    const char *p, *end;
+} cursor;
+
+static void skip_ws(cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
+}
+
+static int hex(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* The string at c->p, decoded into out[cap] when out is given; 0 or -1 (malformed). *usable is 0 when it did not
+ * fit or holds a NUL or non-ASCII \u escape. */
+static int read_string(cursor *c, char *out, size_t cap, int *usable) {
+    size_t n = 0;
+    *usable = out != NULL;
+    if (c->p >= c->end || *c->p != '"') return -1;
+    c->p++;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p++;
+        if (ch == '"') {
+            if (*usable) out[n] = '\0';
+            return 0;
+        }
+        if (ch < 0x20) return -1;
+        if (ch == '\\') {
+            if (c->p >= c->end) return -1;
+            switch (ch = (unsigned char)*c->p++) {
+            case '"': case '\\': case '/': break;
+            case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break;
+            case 'n': ch = '\n'; break;
+            case 'r': ch = '\r'; break;
+            case 't': ch = '\t'; break;
+            case 'u': {
+                unsigned v = 0;
+                for (int i = 0; i < 4; i++) {
+                    int d = c->p < c->end ? hex(*c->p++) : -1;
+                    if (d < 0) return -1;
+                    v = v * 16 + (unsigned)d;
+                }
+                if (v == 0 || v > 0x7f) *usable = 0;
+                ch = (unsigned char)v;
+                break;
+            }
+            default: return -1;
+            }
+        }
+        if (*usable) {
+            if (n + 1 >= cap) *usable = 0;
+            else out[n++] = (char)ch;
+        }
+    }
+    return -1;
+}
+
+static int skip_value(cursor *c, int depth) {
+    int usable;
+    skip_ws(c);
+    if (c->p >= c->end) return -1;
+    if (*c->p == '"') return read_string(c, NULL, 0, &usable);
+    if (*c->p == '{' || *c->p == '[') {
+        char close = *c->p == '{' ? '}' : ']';
+        if (depth >= MAX_DEPTH) return -1;
+        c->p++;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == close) return c->p++, 0;
+        for (;;) {
+            if (close == '}') {
+                skip_ws(c);
+                if (read_string(c, NULL, 0, &usable) != 0) return -1;
+                skip_ws(c);
+                if (c->p >= c->end || *c->p++ != ':') return -1;
+            }
+            if (skip_value(c, depth + 1) != 0) return -1;
+            skip_ws(c);
+            if (c->p >= c->end) return -1;
+            if (*c->p == ',') c->p++;
+            else return *c->p++ == close ? 0 : -1;
+        }
+    }
+    const char *start = c->p; /* number, true, false, null: the agent's parser judges them */
+    while (c->p < c->end && ((*c->p >= '0' && *c->p <= '9') || (*c->p >= 'a' && *c->p <= 'z') || *c->p == '-' ||
+                             *c->p == '+' || *c->p == '.' || *c->p == 'E'))
+        c->p++;
+    return c->p > start ? 0 : -1;
+}
+
+/* 0 with the path in out[cap], or -1: leave it to the Python shim. */
+static int agent_socket(const char *data, size_t len, char *out, size_t cap) {
+    cursor c = {data, data + len};
+    char key[sizeof("agentSocket") + 1];
+    int found = 0, usable;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p++ != '{') return -1;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') return -1; /* {}: no agentSocket */
+    for (;;) {
+        skip_ws(&c);
+        if (read_string(&c, key, sizeof(key), &usable) != 0) return -1;
+        int ours = usable && strcmp(key, "agentSocket") == 0;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p++ != ':') return -1;
+        skip_ws(&c);
+        if (ours && c.p < c.end && *c.p == '"') {
+            if (read_string(&c, out, cap, &usable) != 0) return -1;
+            found = usable && out[0] != '\0'; /* "" means the default socket: the shim knows it */
+        } else {
+            if (ours) found = 0; /* not a string: the shim decides */
+            if (skip_value(&c, 1) != 0) return -1;
+        }
+        skip_ws(&c);
+        if (c.p >= c.end) return -1;
+        if (*c.p == ',') c.p++;
+        else if (*c.p++ == '}') break;
+        else return -1;
+    }
+    skip_ws(&c);
+    return c.p == c.end && found ? 0 : -1;
+}
+
+static int connect_agent(const char *path) {
     struct sockaddr_un addr;
     struct timeval tv = {TIMEOUT_SECONDS, 0};
     int fd, attempt;
-    if (sizeof(HUBNET_SOCKET) > sizeof(addr.sun_path)) return -1;
     memset(&addr, 0, sizeof(addr));
     addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, HUBNET_SOCKET, sizeof(HUBNET_SOCKET));
+    memcpy(addr.sun_path, path, strlen(path)); /* agent_socket() made sure it fits */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -129,17 +269,20 @@ static int send_request(int fd) {
     return shutdown(fd, SHUT_WR);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const char *command = getenv("CNI_COMMAND");
     char *answer = NULL, *body, *end;
+    char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     size_t len = 0, cap = 0;
     long status;
     int fd;
 
+    self = argc > 0 ? argv[0] : NULL;
     signal(SIGPIPE, SIG_IGN);  /* an agent that goes away mid-request is an error, not a silent death */
     if (!command || !*command || strcmp(command, "VERSION") == 0) fallback(0);
     if (read_stdin() != 0) fallback(0);  /* unreadable stdin: the shim reports it (code 5) */
-    fd = connect_agent();
+    if (agent_socket(buf, buf_len, socket_path, sizeof(socket_path)) != 0) fallback(1);
+    fd = connect_agent(socket_path);
     if (fd < 0) fallback(1);
     if (send_request(fd) != 0) fail(5, "hubnet plugin: sending the request to the hubnet agent failed");
     for (;;) {

@@ -9,7 +9,7 @@ from ipaddress import IPv4Network
 import pytest
 
 from node_client.agent.podnet import host_veth
-from node_client.cni import ipam
+from node_client.cnilib import ipam
 from node_client.runtime import PluginError
 from tests.netns.node.support import Node, drop_ns, nsrun
 

@@ -1,18 +1,22 @@
 """Which plugin the agent installs, and that both the compiled one and the Python fallback serve pods.
 
-The compiled plugin (`fastshim.c`) is what every other test in this tier runs; here: it is really the compiled one,
-it hands the agent-down cases to the Python shim, and an agent without a compiler installs the shim itself.
+The compiled plugin (`fastshim.c`, built with the package: `./scripts/bootstrap.sh` builds it into the source tree)
+is what every other test in this tier runs; here: it is really the compiled one, it hands the agent-down cases to
+the Python shim next to it, and a package built without it makes the agent install the shim itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
-from node_client.agent import fastbuild
+import node_client
+from node_client.agent.cniconf import PACKAGED_BINARY
 from node_client.runtime import PluginError
 from tests.netns.node.support import Node, make_ns, nsrun
 from tests.support.prereq import need
@@ -27,8 +31,13 @@ def _kind(node: Node) -> str:
 
 
 def test_agent_installs_the_compiled_plugin(node: Node) -> None:
-    need(fastbuild.find_compiler() is not None, "needs a C compiler (cc) on the node")
+    need(os.access(PACKAGED_BINARY, os.X_OK), f"needs the compiled plugin {PACKAGED_BINARY} (./scripts/bootstrap.sh)")
+    source = os.path.join(os.path.dirname(PACKAGED_BINARY), "fastshim.c")
+    stale = os.path.getmtime(PACKAGED_BINARY) < os.path.getmtime(source)
+    assert not stale, "fastshim.c is newer than its build: python -m node_client.cni.fastbuild (or bootstrap.sh)"
     assert _kind(node) == "elf", node.log()
+    assert Path(node.plugin).read_bytes() == Path(PACKAGED_BINARY).read_bytes()
+    assert Path(f"{node.plugin}-shim").read_text().startswith("#!")  # its fallback, next to it
     assert "installed the compiled CNI plugin" in node.log()
     pod = node.new_pod_netns()
     result = node.add("fast1", pod)
@@ -55,7 +64,7 @@ def test_large_config_is_forwarded_whole(node: Node) -> None:
 
 def test_compiled_plugin_falls_back_to_the_shim_when_the_agent_is_down(fresh_node: Node) -> None:
     node = fresh_node
-    need(_kind(node) == "elf", "needs the compiled plugin (a C compiler on the node)")
+    need(_kind(node) == "elf", "needs the compiled plugin (./scripts/bootstrap.sh)")
     pod = node.new_pod_netns()
     node.add("down1", pod)
     node.stop_agent(signal.SIGKILL)
@@ -76,12 +85,18 @@ def test_compiled_plugin_falls_back_to_the_shim_when_the_agent_is_down(fresh_nod
     assert node.host_veths() == []
 
 
-def test_without_a_compiler_the_agent_installs_the_python_shim() -> None:
+def test_a_package_without_the_compiled_plugin_installs_the_python_shim(tmp_path: Path) -> None:
+    """The agent runs from a copy of node_client without `hubnet-cni` (a package built with HUBNET_CC empty)."""
+    copy = tmp_path / "src"
+    shutil.copytree(
+        os.path.dirname(node_client.__file__), copy / "node_client", ignore=shutil.ignore_patterns("hubnet-cni")
+    )
     node = Node(subnet="10.244.11.0/24")
     try:
         node.ns = make_ns("node")
-        node.start_agent(env={fastbuild.COMPILER_ENV: ""})
+        node.start_agent(env={"PYTHONPATH": str(copy)})
         assert _kind(node) == "script" and "installed the Python CNI shim" in node.log()
+        assert str(copy) in Path(node.plugin).read_text() and not os.path.exists(f"{node.plugin}-shim")
         pod = node.new_pod_netns()
         address = node.add("slow1", pod)["ips"][0]["address"]
         assert address in nsrun(pod, "ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout

@@ -1,17 +1,18 @@
 """The CNI skel: environment and stdin parsing, validation and error JSON, exactly as libcni's `pkg/skel` does it.
 
-Stdlib only: this runs in the per-pod plugin process. Order of checks (and codes) follows libcni:
-missing variables 4, unreadable stdin 5, unknown command 4, bad JSON 6, bad network name 7, empty container id 3,
-bad container id / interface name 4, unsupported cniVersion 1.
+Stdlib only: both the per-pod plugin (when it answers on its own) and the agent (for every request the plugin
+forwards) run `run()`, so codes and error JSON are byte for byte the same whoever answers. Order of checks (and
+codes) follows libcni: missing variables 4, unreadable stdin 5, unknown command 4, bad JSON 6, bad network name 7,
+empty container id 3, bad container id / interface name 4, unsupported cniVersion 1.
 """
 
 from __future__ import annotations
 
-from node_client.cni import fastjson
+from node_client.cnilib import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # keep `typing` and `collections` out of the plugin's start-up
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
 SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
@@ -88,28 +89,29 @@ class Request:
     def cni_version(self) -> str:
         return str(self.config.get("cniVersion", CURRENT_VERSION))
 
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "containerID": self.container_id,
-            "netns": self.netns,
-            "ifname": self.ifname,
-            "args": self.args,
-            "path": self.path,
-            "config": self.config,
-        }
 
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Request:
-        return cls(
-            command=str(data["command"]),
-            container_id=str(data.get("containerID", "")),
-            netns=str(data.get("netns", "")),
-            ifname=str(data.get("ifname", "")),
-            args=str(data.get("args", "")),
-            path=str(data.get("path", "")),
-            config=dict(data.get("config") or {}),
-        )
+def run(env: Mapping[str, str], read: Callable[[], bytes], serve: Callable[[Request], Any]) -> tuple[int, bytes]:
+    """One invocation -> (exit status, bytes to print): VERSION, else validate and hand the request to `serve`.
+
+    The one place a CniError becomes the error JSON and exit status 1 (reported in the config's cniVersion once it
+    is known). `read` returns stdin (OSError: code 5); it is not called for VERSION. `serve` raises CniError for
+    every failure: the agent's `Commands.dispatch` and the plugin's own fallback translate their errors.
+    """
+    version = CURRENT_VERSION
+    try:
+        command = command_from_env(env)
+        if command == "VERSION":
+            return 0, fastjson.dumps(version_info()).encode()
+        try:
+            data = read()
+        except OSError as exc:
+            raise CniError(IO_FAILURE, f"error reading from stdin: {exc}") from None
+        request = parse(command, env, data)
+        version = request.cni_version
+        output = serve(request)
+    except CniError as exc:
+        return 1, fastjson.dumps(exc.to_json(version)).encode()
+    return 0, b"" if output is None else fastjson.dumps(output).encode()
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -205,3 +207,11 @@ def check_version(command: str, version: str) -> None:
 
 def version_info() -> dict[str, Any]:
     return {"cniVersion": CURRENT_VERSION, "supportedVersions": list(SUPPORTED_VERSIONS)}
+
+
+def valid_attachments(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """`cni.dev/valid-attachments` (1.1) or the older `cni.dev/attachments` as (containerID, ifname) pairs."""
+    items = config.get("cni.dev/valid-attachments")
+    if items is None:
+        items = config.get("cni.dev/attachments") or []
+    return [(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items if isinstance(i, dict)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Interface, IPv4Network, ip_interface, ip_network
 from typing import Any
 
-from node_client.cni.skel import DECODE_FAILURE, CniError, version_key
+from node_client.cnilib.skel import DECODE_FAILURE, CniError, version_key
 
 DEFAULT = IPv4Network("0.0.0.0/0")
 

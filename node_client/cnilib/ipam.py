@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from node_client.cni import fastjson
+from node_client.cnilib import fastjson
 
 LOCK = "lock"
 SUBNET = "subnet"

@@ -1,0 +1,90 @@
+"""The agent's configuration from `join`'s flags, saved for `leave` and loaded back (node_client/agent/config.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from node_client.agent import cniconf
+from node_client.agent.config import AgentConfig, join_config, load_saved, save
+
+FLAGS = {
+    "controller": "https://10.0.0.1:6780",
+    "token": "secret-token",
+    "name": "n1",
+    "address": "192.168.1.11",
+    "router": "",
+    "bridge": "v-net-0",
+    "cni_conf_dir": "/etc/cni/net.d",
+    "cni_bin_dir": "/opt/cni/bin",
+    "ca_file": "ca.pem",
+}
+
+
+def test_join_flags_round_trip_through_agent_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = join_config(**{**FLAGS, "router": "192.168.1.1"}, state_dir=str(tmp_path / "state"))
+    saved = json.loads(Path(save(config)).read_text())
+    assert "token" not in saved and saved["ca_file"] == str(tmp_path / "ca.pem")  # absolute: `leave` runs elsewhere
+    loaded = load_saved(config.state_dir)
+    assert loaded == AgentConfig(
+        name="n1",
+        address=IPv4Address("192.168.1.11"),
+        controller="https://10.0.0.1:6780",
+        ca_file=str(tmp_path / "ca.pem"),
+        router=IPv4Address("192.168.1.1"),
+        state_dir=config.state_dir,
+    )
+    assert load_saved(config.state_dir, ca_file="/other.pem").ca_file == "/other.pem"  # leave --ca-file overrides
+
+
+def test_test_seam_flags() -> None:
+    config = join_config(
+        **{**FLAGS, "controller": "", "token": "", "name": "", "address": "", "ca_file": ""},
+        state_dir="/s",
+        fixed_subnet="10.244.7.0/24",
+        cluster_cidrs=["10.244.0.0/16"],
+    )
+    assert (config.name, config.address, config.ca_file) == ("node", IPv4Address("0.0.0.0"), None)
+    assert config.fixed_subnet == IPv4Network("10.244.7.0/24")
+    assert config.fixed_cluster_cidrs == (IPv4Network("10.244.0.0/16"),)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"address": "192.168.1"}, {"router": "router.local"}, {"fixed_subnet": "10.244.7.1/24"}],
+    ids=["address", "router", "subnet-not-a-network"],
+)
+def test_a_bad_flag_is_a_value_error(bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        join_config(**{**FLAGS, **bad}, state_dir="/s")
+
+
+def test_a_node_that_never_joined_has_no_saved_config(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_saved(str(tmp_path))
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("packaged", [True, False], ids=["compiled", "package-without-it"])
+def test_install_plugin_copies_what_the_package_carries(tmp_path: Path, packaged: bool) -> None:
+    binary = tmp_path / "pkg" / "hubnet-cni"
+    binary.parent.mkdir()
+    binary.write_bytes(b"\x7fELF fake")
+    binary.chmod(0o755 if packaged else 0o644)  # not executable: as good as absent
+    config = AgentConfig(name="n", address=IPv4Address("10.0.0.1"), state_dir=str(tmp_path / "s"),
+                         cni_bin_dir=str(tmp_path / "bin"))  # fmt: skip
+    old = tmp_path / "s" / "plugin"  # the run-time compile cache of older agents
+    old.mkdir(parents=True)
+    (old / "hubnet-shim").write_text("old")
+    assert cniconf.install_plugin(config, str(binary)) == str(tmp_path / "bin" / "hubnet")
+    installed = (tmp_path / "bin" / "hubnet").read_bytes()
+    if packaged:
+        assert installed == b"\x7fELF fake" and (tmp_path / "bin" / "hubnet-shim").read_text().startswith("#!")
+    else:
+        assert installed.startswith(b"#!") and not (tmp_path / "bin" / "hubnet-shim").exists()
+    assert os.access(tmp_path / "bin" / "hubnet", os.X_OK) and not old.exists()
