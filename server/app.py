@@ -21,12 +21,13 @@ from server.api import check, events, health, nodes, pools, problems
 from server.api import tokens as token_api
 from server.api.limits import BodyLimit
 from server.api.ratelimit import RateLimit, rate_limits
-from server.db.uow import Database
+from server.db import uow
 from server.metrics import AppMetrics
 from server.services import routes
 from server.services.context import Controller
 from server.services.integrity import BridgeReports
 from server.services.pools import ensure_pool, scan
+from server.services.ports import Database
 from server.services.reaper import Reaper, resume_leases, stamp_alive
 from server.settings import Settings
 
@@ -58,15 +59,15 @@ def build_reconciler(ctl: Controller, registry: Any) -> Any | None:
 def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
     """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
     faults.arm_from_env()
-    db = database or Database(settings.db_url)
+    db: Database = database or uow.Database(settings.db_url)
     metrics = AppMetrics()
     ctl = Controller(db=db, settings=settings, metrics=metrics)
     metrics.watch(ctl)
     notifier = events.Notifier()
     reconciler = build_reconciler(ctl, metrics.registry)
-    db.after_commit.append(notifier.publish)
+    db.after_commit.append(lambda _commit: notifier.publish())
     if reconciler is not None:
-        db.after_commit.append(lambda _revision: reconciler.trigger())
+        db.after_commit.append(lambda _commit: reconciler.trigger())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -14,10 +14,10 @@ from typing import Protocol, TypeVar
 
 from hubnet.net import parse_network
 from server.db.batch import WriteBatcher
-from server.db.uow import Database, UnitOfWork
 from server.domain.allocator import PoolSpace
 from server.domain.errors import ConcurrentChange
 from server.domain.records import PoolRecord
+from server.services.ports import Database, UnitOfWork
 from server.settings import Settings
 
 T = TypeVar("T")

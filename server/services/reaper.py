@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from server.db.uow import UnitOfWork
 from server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 
 log = logging.getLogger("hubnet.server")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
-from server.db.uow import UnitOfWork
 from server.domain.lease import RouteState
 from server.domain.routes import DesiredRoute, NodeRef, Route
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 
 
 def desired(ctl: Controller) -> list[DesiredRoute]:
