@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from typing import Any, get_args
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
-from server.routing.base import BackendName, NullBackend, RouteBackend
+from server.routing.base import NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
 from server.routing.reporter import StateReporter
 
@@ -67,21 +67,6 @@ def gc_paused() -> Iterator[None]:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def make_backend(name: str, proto: int = 44, table: int = 254, netns: str | None = None) -> RouteBackend:
-    """`kernel` (netlink, optionally inside `netns`), `none` (programs nothing) or `fake` (in memory)."""
-    if name == "kernel":
-        from server.routing.kernel import KernelBackend  # netlink only when asked for
-
-        return KernelBackend(proto=proto, table=table, netns=netns)
-    if name == "none":
-        return NullBackend()
-    if name == "fake":
-        from server.routing.fake import FakeBackend
-
-        return FakeBackend()
-    raise ValueError(f"unknown route backend {name!r} (choose {', '.join(get_args(BackendName))})")
 
 
 class Reconciler:
