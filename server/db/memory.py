@@ -23,6 +23,7 @@ from server.domain.errors import HubnetError
 from server.domain.lease import LeaseState, released_values
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 from server.domain.tokens import TokenRecord
+from server.services import ports
 from server.services.ports import Commit, Database, UnitOfWork
 
 log = logging.getLogger("hubnet.db")
@@ -337,15 +338,7 @@ class MemoryDatabase:
                 emitted.extend(uow.events)
                 committed.extend(uow.committed)
             revision = self._append(emitted, now)
-        for fn in committed:
-            try:
-                fn()
-            except Exception:
-                log.exception("after-commit callback failed")
-        if emitted:
-            commit = Commit(revision, frozenset(kind for kind, _, _ in emitted))
-            for hook in self._hooks:
-                hook(commit)
+        ports.after_batch(committed, self._hooks, emitted, revision)
         return outcomes
 
     def _append(self, items: list[tuple[str, str | None, str]], now: float) -> int | None:

@@ -118,15 +118,7 @@ class Database:
                 outcomes.append((True, value))
             if emitted:
                 revision = repo.append_events(emitted, now=now)
-        for fn in committed:
-            try:
-                fn()
-            except Exception:
-                log.exception("after-commit callback failed")
-        if emitted:
-            commit = ports.Commit(revision, frozenset(kind for kind, _, _ in emitted))
-            for hook in self.after_commit:
-                hook(commit)
+        ports.after_batch(committed, self.after_commit, emitted, revision)
         return outcomes
 
     def dispose(self) -> None:

@@ -37,6 +37,20 @@ class NoMetrics:
         pass
 
 
+class CountingMetrics:
+    """Metrics a test can assert on: how many allocations and releases were counted."""
+
+    def __init__(self) -> None:
+        self.allocations = 0
+        self.releases = 0
+
+    def allocated(self) -> None:
+        self.allocations += 1
+
+    def released(self, count: int = 1) -> None:
+        self.releases += count
+
+
 def hash_secret(secret: str) -> str:
     """sha256: node secrets carry >= 32 random bytes, so a fast hash is enough and keeps registration cheap."""
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -8,6 +8,7 @@ named for one concept; the repository is their sum.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 from server.domain.tokens import TokenRecord
+
+log = logging.getLogger("hubnet.db")
 
 
 class PoolRepository(Protocol):
@@ -148,6 +151,25 @@ class Commit:
 
     revision: int | None
     kinds: frozenset[str]
+
+
+def after_batch(
+    callbacks: list[Callable[[], None]],
+    hooks: list[Callable[[Commit], None]],
+    events: Sequence[tuple[str, str | None, str]],
+    revision: int | None,
+) -> None:
+    """What every database does once a batch committed: the committed use cases' callbacks (a failing one is logged,
+    never raised: the batch is committed), then, when it appended events, the hooks."""
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit callback failed")
+    if events:
+        commit = Commit(revision, frozenset(kind for kind, _, _ in events))
+        for hook in hooks:
+            hook(commit)
 
 
 class Database(Protocol):

@@ -10,7 +10,7 @@ from typing import Any
 
 from server.db.memory import MemoryDatabase
 from server.services import pools
-from server.services.context import Controller
+from server.services.context import Controller, CountingMetrics
 from server.settings import Settings
 
 ADMIN, BOOT = "admin", "boot"
@@ -22,18 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Counting:
-    def __init__(self) -> None:
-        self.allocations = 0
-        self.releases = 0
-
-    def allocated(self) -> None:
-        self.allocations += 1
-
-    def released(self, count: int = 1) -> None:
-        self.releases += count
 
 
 def settings(**overrides: Any) -> Settings:
@@ -53,7 +41,7 @@ def settings(**overrides: Any) -> Settings:
 def memory_controller(clock: Clock, **overrides: Any) -> Iterator[Controller]:
     """The configured pool exists (as at start-up); the writer thread is stopped at the end."""
     config = settings(**overrides)
-    ctl = Controller(db=MemoryDatabase(clock=clock), settings=config, metrics=Counting())
+    ctl = Controller(db=MemoryDatabase(clock=clock), settings=config, metrics=CountingMetrics())
     try:
         pools.ensure_pool(ctl, cidr=config.cluster_cidr, node_prefix=config.node_prefix)
         yield ctl

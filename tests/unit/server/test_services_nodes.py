@@ -6,8 +6,8 @@ import pytest
 
 from server.domain.errors import AddressTaken, LeaseReleased, NameTaken, NotFound, PoolExhausted, SubnetReissued
 from server.services import nodes, reaper
-from server.services.context import Controller
-from tests.unit.server.fakes import ADMIN, BOOT, Clock, Counting, events, kinds, memory_controller
+from server.services.context import Controller, CountingMetrics
+from tests.unit.server.fakes import ADMIN, BOOT, Clock, events, kinds, memory_controller
 
 SECRET = "s" * 48
 OTHER_SECRET = "o" * 48
@@ -18,8 +18,8 @@ def join(ctl: Controller, name: str = "node-a", address: str = "192.168.1.10", s
     return view, new
 
 
-def metrics(ctl: Controller) -> Counting:
-    assert isinstance(ctl.metrics, Counting)
+def metrics(ctl: Controller) -> CountingMetrics:
+    assert isinstance(ctl.metrics, CountingMetrics)
     return ctl.metrics
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from server.domain.lease import Resume
 from server.services import nodes, reaper
-from server.services.context import Controller
-from tests.unit.server.fakes import BOOT, Clock, Counting, events, kinds, memory_controller
+from server.services.context import Controller, CountingMetrics
+from tests.unit.server.fakes import BOOT, Clock, events, kinds, memory_controller
 
 TTL, GRACE = 60.0, 300.0
 
@@ -41,7 +41,7 @@ def test_expired_lease_goes_stale_then_released_after_the_grace() -> None:
         assert (node.state, node.route_state, node.released_at) == ("released", "withdrawn", clock.now)
         assert kinds(ctl)[-1] == "node.released"
         assert events(ctl)[-1][2]["reason"] == "lease expired"
-        assert isinstance(ctl.metrics, Counting) and ctl.metrics.releases == 1
+        assert isinstance(ctl.metrics, CountingMetrics) and ctl.metrics.releases == 1
 
 
 def test_a_late_pass_never_marks_and_releases_at_once() -> None:
