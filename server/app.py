@@ -7,45 +7,46 @@ Background work (lease reaper, route reconciler) starts in the lifespan and stop
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 
 from server import faults
 from server.api import check, events, health, nodes, pools, problems
 from server.api import tokens as token_api
 from server.api.limits import BodyLimit
 from server.api.ratelimit import RateLimit, rate_limits
-from server.db.uow import Database
+from server.db import uow
 from server.metrics import AppMetrics
+from server.routing.backends import make_backend
+from server.routing.reconciler import Reconciler
 from server.services import routes
 from server.services.context import Controller
 from server.services.integrity import BridgeReports
 from server.services.pools import ensure_pool, scan
+from server.services.ports import Commit, Database
 from server.services.reaper import Reaper, resume_leases, stamp_alive
 from server.settings import Settings
 
 log = logging.getLogger("hubnet.server")
 
 
-def build_reconciler(ctl: Controller, registry: Any) -> Any | None:
+def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler | None:
     """The route reconciler for HUBNET_ROUTE_BACKEND, or None for `none` (route_state then stays `pending`)."""
     settings = ctl.settings
     if settings.route_backend == "none":
         return None
-    module: Any = importlib.import_module("server.routing.reconciler")
-    backend = module.make_backend(
+    backend = make_backend(
         settings.route_backend,
         proto=settings.route_proto,
         table=settings.route_table,
         netns=settings.router_netns,
     )
-    return module.Reconciler(
+    return Reconciler(
         backend,
         load_desired=lambda: routes.desired(ctl),
         report=lambda states: routes.report(ctl, states),
@@ -55,18 +56,29 @@ def build_reconciler(ctl: Controller, registry: Any) -> Any | None:
     )
 
 
+def _reconcile_on_route_moves(reconciler: Reconciler) -> Callable[[Commit], None]:
+    """Only commits that move desired routes trigger a reconcile: a route-state report (or a renewal, a stale mark)
+    changes no route, and would only cause a second, empty reconcile."""
+
+    def hook(commit: Commit) -> None:
+        if routes.moves_routes(commit.kinds):
+            reconciler.trigger()
+
+    return hook
+
+
 def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
     """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
     faults.arm_from_env()
-    db = database or Database(settings.db_url)
+    db: Database = database or uow.Database(settings.db_url)
     metrics = AppMetrics()
     ctl = Controller(db=db, settings=settings, metrics=metrics)
     metrics.watch(ctl)
     notifier = events.Notifier()
     reconciler = build_reconciler(ctl, metrics.registry)
-    db.after_commit.append(notifier.publish)
+    db.after_commit.append(lambda _commit: notifier.publish())
     if reconciler is not None:
-        db.after_commit.append(lambda _revision: reconciler.trigger())
+        db.after_commit.append(_reconcile_on_route_moves(reconciler))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

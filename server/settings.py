@@ -13,7 +13,8 @@ from hubnet.linux import ROUTE_PROTO
 from hubnet.net import parse_network
 from server.domain.errors import InvalidInput
 from server.domain.validation import check_pool_range
-from server.routing.base import RESERVED_PROTOS, BackendName
+from server.routing.backends import BackendName
+from server.routing.base import RESERVED_PROTOS
 
 Tokens = Annotated[tuple[str, ...], NoDecode]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from server.db.uow import Database, UnitOfWork
+from server.services.ports import Database, UnitOfWork
 
 T = TypeVar("T")
 Job = tuple[Callable[[UnitOfWork], Any], "Future[Any]"]

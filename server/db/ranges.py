@@ -12,6 +12,7 @@ from ipaddress import IPv4Network
 from sqlalchemy import Connection, bindparam, select, update
 
 from server.db.models import nodes
+from server.db.statements import Statements
 
 
 def net_range(subnet: str) -> tuple[int, int] | tuple[None, None]:
@@ -32,7 +33,7 @@ _MISSING = select(nodes.c.id, nodes.c.subnet).where(nodes.c.net_lo.is_(None))
 _SET = update(nodes).where(nodes.c.id == bindparam("row_id")).values(net_lo=bindparam("lo"), net_hi=bindparam("hi"))
 
 
-def backfill_ranges(conn: Connection) -> int:
+def backfill_ranges(conn: Connection | Statements) -> int:
     """Fill net_lo/net_hi where missing and parseable; returns the number of rows filled. Idempotent."""
     rows = []
     for row_id, subnet in conn.execute(_MISSING):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, or_, select, union_all, update
@@ -18,6 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from server.db.ranges import backfill_ranges, net_range, supernet_starts
+from server.db.statements import Statements
+from server.db.tokens import TokenQueries
 from server.domain.lease import released_values
 from server.domain.records import EventRecord, NodeRecord, PoolRecord
 
@@ -126,11 +128,19 @@ def _node(row: Any) -> NodeRecord:
 
 
 class Repository:
+    """`server.services.ports.Repository` over one connection. Every statement runs through `Statements`, which
+    counts the writes (the batch runner needs to know whether a failed use case wrote anything)."""
+
     def __init__(self, conn: Connection, dialect: str) -> None:
-        self.conn = conn
+        self.sql = Statements(conn)
         self.pg = dialect == "postgresql"
-        self.writes = 0  # statements that changed something: the batch runner needs to know (server.db.uow)
+        self.tokens = TokenQueries(self.sql)
         self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
+
+    @property
+    def writes(self) -> int:
+        """Write statements that changed (or may have changed) something in this transaction so far."""
+        return self.sql.writes
 
     def forget(self) -> None:
         """Drop what this transaction cached (after rolling back to a savepoint)."""
@@ -142,33 +152,30 @@ class Repository:
         if self._pools is not None and (self._pools[0] or not lock):
             return list(self._pools[1])
         query = _POOLS_LOCKED if lock and self.pg else _POOLS
-        found = [PoolRecord(*row) for row in self.conn.execute(query)]
+        found = [PoolRecord(*row) for row in self.sql.execute(query)]
         self._pools = (lock, found)
         return list(found)
 
     def add_pool(self, *, cidr: str, node_prefix: int, now: float) -> int:
         values = {"cidr": cidr, "node_prefix": node_prefix, "high_water": 0, "created_at": now}
-        self.writes += 1
         self._pools = None
-        return int(self.conn.execute(_ADD_POOL, values).scalar_one())
+        return int(self.sql.execute(_ADD_POOL, values).scalar_one())
 
     def delete_pool(self, pool_id: int) -> int:
         """Delete the pool; its released rows are detached (they can no longer reclaim). Returns how many were."""
-        self.writes += 1
         self._pools = None
-        detached = int(self.conn.execute(_DETACH_RELEASED, {"b_pool": pool_id}).rowcount)
-        self.conn.execute(_DELETE_POOL, {"pool_id": pool_id})
+        detached = int(self.sql.execute(_DETACH_RELEASED, {"b_pool": pool_id}).rowcount)
+        self.sql.execute(_DELETE_POOL, {"pool_id": pool_id})
         return detached
 
     def set_high_water(self, pool_id: int, value: int) -> None:
-        self.writes += 1
-        self.conn.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
+        self.sql.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
         if self._pools is not None:
             locked, cached = self._pools
             self._pools = (locked, [replace(p, high_water=value) if p.id == pool_id else p for p in cached])
 
     def allocated_per_pool(self) -> dict[int | None, int]:
-        return {pool_id: int(count) for pool_id, count in self.conn.execute(_ALLOCATED)}
+        return {pool_id: int(count) for pool_id, count in self.sql.execute(_ALLOCATED)}
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
@@ -177,58 +184,53 @@ class Repository:
             .where(nodes.c.state == "released", nodes.c.reissued.is_(False), nodes.c.released_at > since)
             .group_by(nodes.c.pool_id)
         )
-        return {pool_id: int(count) for pool_id, count in self.conn.execute(query)}
+        return {pool_id: int(count) for pool_id, count in self.sql.execute(query)}
 
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
-        row = self.conn.execute(_NODE_LOCKED if lock and self.pg else _NODE, {"name": name}).first()
+        row = self.sql.execute(_NODE_LOCKED if lock and self.pg else _NODE, {"name": name}).first()
         return _node(row) if row else None
 
     def node_name_by_secret(self, secret_hash: str) -> str | None:
-        return self.conn.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
+        return self.sql.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
 
     def subnet_in_use(self, subnet: str) -> bool:
         """A live node holds anything overlapping `subnet` (PostgreSQL: inet && on the gist index; SQLite: an
         integer range query, see server.db.ranges)."""
         if self.pg:
-            return self.conn.execute(_IN_USE_PG, {"subnet": subnet}).first() is not None
+            return self.sql.execute(_IN_USE_PG, {"subnet": subnet}).first() is not None
         try:
             network = IPv4Network(subnet, strict=False)
         except ValueError:  # a flagged row's text: only the same text can clash with it
-            return self.conn.execute(_IN_USE_EQ, {"subnet": subnet}).first() is not None
+            return self.sql.execute(_IN_USE_EQ, {"subnet": subnet}).first() is not None
         lo, hi = int(network.network_address), int(network.broadcast_address)
         params = {"lo": lo, "hi": hi, "starts": supernet_starts(lo, network.prefixlen)}
-        return self.conn.execute(_IN_USE_RANGE, params).first() is not None
+        return self.sql.execute(_IN_USE_RANGE, params).first() is not None
 
     def backfill_ranges(self) -> int:
         """Rows without net_lo/net_hi (written by hand or by an older controller) get them; returns how many."""
-        self.writes += 1
-        return backfill_ranges(self.conn)
+        return backfill_ranges(self.sql)
 
     def address_holder(self, address: str) -> str | None:
-        return self.conn.execute(_ADDRESS, {"address": address}).scalar_one_or_none()
+        return self.sql.execute(_ADDRESS, {"address": address}).scalar_one_or_none()
 
     def oldest_released(self, pool_id: int) -> NodeRecord | None:
-        row = self.conn.execute(_OLDEST_RELEASED, {"pool_id": pool_id}).first()
+        row = self.sql.execute(_OLDEST_RELEASED, {"pool_id": pool_id}).first()
         return _node(row) if row else None
 
     def mark_reissued(self, subnet: str) -> None:
         """Released rows that held `subnet` can no longer reclaim it."""
-        self.writes += 1
-        self.conn.execute(_MARK_REISSUED, {"old_subnet": subnet})
+        self.sql.execute(_MARK_REISSUED, {"old_subnet": subnet})
 
     def insert_node(self, **values: Any) -> None:
-        self.writes += 1
         net_lo, net_hi = net_range(values["subnet"])
-        self.conn.execute(_INSERT_NODE, {"net_lo": net_lo, "net_hi": net_hi, **values})
+        self.sql.execute(_INSERT_NODE, {"net_lo": net_lo, "net_hi": net_hi, **values})
 
     def update_node(self, node_id: int, **values: Any) -> None:
-        self.writes += 1
-        self.conn.execute(_UPDATE_NODE, {"node_id": node_id, **values})
+        self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **values})
 
     def delete_node(self, node_id: int) -> None:
-        self.writes += 1
-        self.conn.execute(_DELETE_NODE, {"node_id": node_id})
+        self.sql.execute(_DELETE_NODE, {"node_id": node_id})
 
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]:
         query = select(*_NODE_COLS).order_by(nodes.c.name).limit(limit)
@@ -236,30 +238,25 @@ class Repository:
             query = query.where(nodes.c.state == state)
         if after:
             query = query.where(nodes.c.name > after)
-        return [_node(row) for row in self.conn.execute(query)]
+        return [_node(row) for row in self.sql.execute(query)]
 
-    def nodes_with_subnet(self, subnets: Sequence[str]) -> list[NodeRecord]:
+    def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
+        """Live nodes whose subnet holds `ip`. PostgreSQL: inet >>= on the gist index; SQLite: the subnets of the
+        given lengths around `ip`, looked up by their text."""
+        if self.pg:
+            row = self.sql.execute(_CONTAINING_PG, {"ip": ip}).first()
+            return [_node(row)] if row else []
+        address = IPv4Address(ip)
+        subnets = sorted({str(IPv4Network(f"{address}/{p}", strict=False)) for p in prefixes})
         query = select(*_NODE_COLS).where(nodes.c.subnet.in_(subnets), LIVE)
-        return [_node(row) for row in self.conn.execute(query)]
-
-    def node_containing(self, ip: str) -> NodeRecord | None:
-        """PostgreSQL only: the live node whose subnet contains `ip` (inet >>=, gist index)."""
-        row = self.conn.execute(_CONTAINING_PG, {"ip": ip}).first()
-        return _node(row) if row else None
+        return [_node(row) for row in self.sql.execute(query)]
 
     def live_nodes(self) -> list[NodeRecord]:
-        return [_node(row) for row in self.conn.execute(select(*_NODE_COLS).where(LIVE))]
-
-    def route_states(self) -> dict[str, tuple[str, str | None]]:
-        query = select(nodes.c.name, nodes.c.route_state, nodes.c.route_error).where(LIVE)
-        return {name: (state, error) for name, state, error in self.conn.execute(query)}
-
-    def all_nodes(self) -> list[NodeRecord]:
-        return [_node(row) for row in self.conn.execute(select(*_NODE_COLS))]
+        return [_node(row) for row in self.sql.execute(select(*_NODE_COLS).where(LIVE))]
 
     def count_by_state(self) -> dict[str, int]:
         query = select(nodes.c.state, func.count()).group_by(nodes.c.state)
-        return {state: int(count) for state, count in self.conn.execute(query)}
+        return {state: int(count) for state, count in self.sql.execute(query)}
 
     def expire(
         self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
@@ -274,61 +271,52 @@ class Repository:
         cond = and_(nodes.c.state == state, nodes.c.expires_at < before)
         if marked_before is not None:
             cond = and_(cond, nodes.c.updated_at < marked_before)
-        self.writes += 1
-        result = self.conn.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
+        result = self.sql.execute(update(nodes).where(cond).values(**values).returning(*_NODE_COLS))
         return [_node(row) for row in result]
 
     def extend_expired(self, *, until: float) -> int:
         """Push every live lease that expires before `until` to `until` (no state change, no event); returns how
         many. Only for a database whose lease clock was never stamped (see `alive_at`)."""
-        self.writes += 1
-        return int(self.conn.execute(_EXTEND_EXPIRED, {"until": until}).rowcount)
+        return int(self.sql.execute(_EXTEND_EXPIRED, {"until": until}).rowcount)
 
     def shift_live_leases(self, *, by: float) -> int:
         """Add `by` seconds to the expiry of every live lease, active and stale (released rows, `state` and
         `updated_at` untouched); returns how many."""
-        self.writes += 1
-        return int(self.conn.execute(_SHIFT_LIVE, {"by": by}).rowcount)
+        return int(self.sql.execute(_SHIFT_LIVE, {"by": by}).rowcount)
 
     # the lease clock
     def alive_at(self, *, lock: bool = False) -> float | None:
         """When a controller was last known alive (None: never stamped); `lock` row-locks it on PostgreSQL (SQLite
         is already serialized by BEGIN IMMEDIATE)."""
-        value = self.conn.execute(_ALIVE_AT_LOCKED if lock and self.pg else _ALIVE_AT).scalar_one_or_none()
+        value = self.sql.execute(_ALIVE_AT_LOCKED if lock and self.pg else _ALIVE_AT).scalar_one_or_none()
         return None if value is None else float(value)
 
     def stamp_alive(self, *, now: float) -> None:
         """Move `alive_at` forward to `now` (never back); (re)creates the row if it is missing."""
-        self.writes += 1
-        self.conn.execute(_STAMP_ALIVE_PG if self.pg else _STAMP_ALIVE_SQLITE, {"now": now})
+        self.sql.execute(_STAMP_ALIVE_PG if self.pg else _STAMP_ALIVE_SQLITE, {"now": now})
 
     def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
         """Store a route state on that live record only (name, generation, address): a report about an older
         incarnation of the node changes nothing. True when the row changed."""
         values = {"b_name": name, "b_generation": generation, "b_address": address, "b_state": state, "b_error": error}
-        self.writes += 1
-        return int(self.conn.execute(_SET_ROUTE_STATE, values).rowcount) > 0
+        return int(self.sql.execute(_SET_ROUTE_STATE, values).rowcount) > 0
 
     # events
     def append_events(self, items: Sequence[tuple[str, str | None, str]], *, now: float) -> int:
         """Reserve len(items) revisions (row-locking the counter until commit) and append; returns the last."""
-        self.writes += 1
-        last = int(self.conn.execute(_BUMP, {"n": len(items)}).scalar_one())
+        last = int(self.sql.execute(_BUMP, {"n": len(items)}).scalar_one())
         first = last - len(items) + 1
         rows = [
             {"revision": first + i, "created_at": now, "type": kind, "node": node, "data": data}
             for i, (kind, node, data) in enumerate(items)
         ]
-        self.conn.execute(_INSERT_EVENT, rows)
+        self.sql.execute(_INSERT_EVENT, rows)
         return last
 
     def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]:
         """Events after `revision`, at most up to `upto` (a counter value read first: see server.services.events)."""
         params = {"after": revision, "upto": upto if upto is not None else 2**62, "limit": limit}
-        return [EventRecord(*row) for row in self.conn.execute(_EVENTS, params)]
+        return [EventRecord(*row) for row in self.sql.execute(_EVENTS, params)]
 
     def revision(self) -> int:
-        return int(self.conn.execute(_REVISION).scalar_one_or_none() or 0)
-
-    def ping(self) -> None:
-        self.conn.execute(_REVISION).first()
+        return int(self.sql.execute(_REVISION).scalar_one_or_none() or 0)

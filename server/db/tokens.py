@@ -1,11 +1,11 @@
-"""Queries on `bootstrap_tokens` over the unit of work's connection (kept apart from the node repository)."""
+"""Queries on `bootstrap_tokens`: the repository's `tokens` (kept apart from the node queries)."""
 
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, or_, select, update
 
 from server.db.models import bootstrap_tokens as t
-from server.db.repository import Repository
+from server.db.statements import Statements
 from server.domain.tokens import TokenRecord
 
 _COLS = [getattr(t.c, f) for f in TokenRecord.__dataclass_fields__]
@@ -28,44 +28,38 @@ _CONSUME = (
 )
 
 
-def by_hash(repo: Repository, digest: str) -> TokenRecord | None:
-    row = repo.conn.execute(_BY_HASH, {"digest": digest}).first()
-    return TokenRecord(*row) if row else None
+class TokenQueries:
+    """`server.services.ports.TokenRepository` over the unit of work's statements (its writes are counted there)."""
 
+    def __init__(self, sql: Statements) -> None:
+        self.sql = sql
 
-def by_id(repo: Repository, token_id: int) -> TokenRecord | None:
-    row = repo.conn.execute(_BY_ID, {"token_id": token_id}).first()
-    return TokenRecord(*row) if row else None
+    def by_hash(self, digest: str) -> TokenRecord | None:
+        row = self.sql.execute(_BY_HASH, {"digest": digest}).first()
+        return TokenRecord(*row) if row else None
 
+    def by_id(self, token_id: int) -> TokenRecord | None:
+        row = self.sql.execute(_BY_ID, {"token_id": token_id}).first()
+        return TokenRecord(*row) if row else None
 
-def all_tokens(repo: Repository) -> list[TokenRecord]:
-    return [TokenRecord(*row) for row in repo.conn.execute(_ALL)]
+    def all(self) -> list[TokenRecord]:
+        return [TokenRecord(*row) for row in self.sql.execute(_ALL)]
 
+    def add(self, *, digest: str, description: str, now: float, expires_at: float | None, max_uses: int | None) -> int:
+        values = {
+            "token_hash": digest,
+            "description": description,
+            "created_at": now,
+            "expires_at": expires_at,
+            "max_uses": max_uses,
+            "uses": 0,
+        }
+        return int(self.sql.execute(_INSERT, values).scalar_one())
 
-def insert_token(
-    repo: Repository, *, digest: str, description: str, now: float, expires_at: float | None, max_uses: int | None
-) -> int:
-    repo.writes += 1
-    values = {
-        "token_hash": digest,
-        "description": description,
-        "created_at": now,
-        "expires_at": expires_at,
-        "max_uses": max_uses,
-        "uses": 0,
-    }
-    return int(repo.conn.execute(_INSERT, values).scalar_one())
+    def revoke(self, token_id: int, now: float) -> bool:
+        """True when this call revoked it (False: already revoked)."""
+        return bool(self.sql.execute(_REVOKE, {"token_id": token_id, "now": now}).rowcount)
 
-
-def revoke(repo: Repository, token_id: int, now: float) -> bool:
-    """True when this call revoked it (False: already revoked)."""
-    changed = repo.conn.execute(_REVOKE, {"token_id": token_id, "now": now}).rowcount
-    repo.writes += changed
-    return bool(changed)
-
-
-def consume(repo: Repository, token_id: int, now: float) -> bool:
-    """Count one use if one is left (and the token is neither revoked nor expired); False when none is."""
-    changed = repo.conn.execute(_CONSUME, {"token_id": token_id, "now": now}).rowcount
-    repo.writes += changed
-    return bool(changed)
+    def consume(self, token_id: int, now: float) -> bool:
+        """Count one use if one is left (and the token is neither revoked nor expired); False when none is."""
+        return bool(self.sql.execute(_CONSUME, {"token_id": token_id, "now": now}).rowcount)

@@ -21,12 +21,14 @@ from sqlalchemy import exc
 from server.db.engine import Engines, make_engines
 from server.db.repository import Repository
 from server.domain.errors import ConcurrentChange, HubnetError, Unavailable
+from server.services import ports
 
 log = logging.getLogger("hubnet.db")
 
 
 class UnitOfWork:
-    """A repository over one transaction plus the events to append when it commits."""
+    """`server.services.ports.UnitOfWork`: a repository over one transaction plus the events to append when it
+    commits."""
 
     def __init__(self, repo: Repository, now: float) -> None:
         self.repo = repo
@@ -46,22 +48,23 @@ class UnitOfWork:
 
 
 class Database:
-    """Owns the engines. `after_commit` hooks run after every committed change (watchers, route reconcile)."""
+    """`server.services.ports.Database` over SQLAlchemy engines. `after_commit` hooks run after every commit that
+    appended events (watchers, route reconcile)."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         self.engines: Engines = make_engines(url)
         self.dialect = self.engines.dialect
         self.clock = clock
-        self.after_commit: list[Callable[[int | None], None]] = []
+        self.after_commit: list[Callable[[ports.Commit], None]] = []
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @contextmanager
-    def read(self) -> Iterator[UnitOfWork]:
+    def read(self) -> Iterator[ports.UnitOfWork]:
         with _translated(), self.engines.reader.connect() as conn:
             yield UnitOfWork(Repository(conn, self.dialect), self.clock())
             conn.rollback()
 
-    def write_batch(self, jobs: list[Callable[[UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
+    def write_batch(self, jobs: list[Callable[[ports.UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
         """Run several write use cases in ONE transaction with one commit (one fsync); their events get
         consecutive revisions. Each job's outcome is (True, result) or (False, domain error).
 
@@ -75,7 +78,7 @@ class Database:
         except _Redo:
             return self._batch(jobs, savepoints=True)
 
-    def _batch(self, jobs: list[Callable[[UnitOfWork], Any]], *, savepoints: bool) -> list[tuple[bool, Any]]:
+    def _batch(self, jobs: list[Callable[[ports.UnitOfWork], Any]], *, savepoints: bool) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         emitted: list[tuple[str, str | None, str]] = []
         revision: int | None = None
@@ -115,14 +118,7 @@ class Database:
                 outcomes.append((True, value))
             if emitted:
                 revision = repo.append_events(emitted, now=now)
-        for fn in committed:
-            try:
-                fn()
-            except Exception:
-                log.exception("after-commit callback failed")
-        if emitted:
-            for hook in self.after_commit:
-                hook(revision)
+        ports.after_batch(committed, self.after_commit, emitted, revision)
         return outcomes
 
     def dispose(self) -> None:
@@ -133,7 +129,7 @@ class _Redo(Exception):
     """The fast path of a batch cannot undo one job alone: roll back, run again with savepoints."""
 
 
-def _fast(job: Callable[[UnitOfWork], Any], uow: UnitOfWork) -> Any:
+def _fast(job: Callable[[ports.UnitOfWork], Any], uow: UnitOfWork) -> Any:
     """Run a job without a savepoint; any database error aborts the transaction, so the batch is redone."""
     try:
         return job(uow)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from ipaddress import IPv4Network
-from typing import Literal, Protocol
+from typing import Protocol
 
 from server.domain.routes import ApplyResult, Route, RoutePlan
 
-# The values of HUBNET_ROUTE_BACKEND: one per backend `reconciler.make_backend` builds.
-BackendName = Literal["kernel", "none", "fake"]
 # Routing-protocol numbers the kernel gives meaning to (RTPROT_REDIRECT, _KERNEL, _BOOT, _STATIC): never ours.
 RESERVED_PROTOS = range(1, 5)
 

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
-from typing import Any, get_args
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from hubnet.linux import ROUTE_PROTO
+from hubnet.loop import Backoff, Cause, SupervisedLoop
 from server.domain.routeplan import desired_table, plan, plan_table
 from server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
-from server.routing.base import BackendName, NullBackend, RouteBackend
+from server.routing.base import NullBackend, RouteBackend
 from server.routing.metrics import ReconcileMetrics
 from server.routing.reporter import StateReporter
 
@@ -70,21 +70,6 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def make_backend(name: str, proto: int = ROUTE_PROTO, table: int = 254, netns: str | None = None) -> RouteBackend:
-    """`kernel` (netlink, optionally inside `netns`), `none` (programs nothing) or `fake` (in memory)."""
-    if name == "kernel":
-        from server.routing.kernel import KernelBackend  # netlink only when asked for
-
-        return KernelBackend(proto=proto, table=table, netns=netns)
-    if name == "none":
-        return NullBackend()
-    if name == "fake":
-        from server.routing.fake import FakeBackend
-
-        return FakeBackend()
-    raise ValueError(f"unknown route backend {name!r} (choose {', '.join(get_args(BackendName))})")
-
-
 class Reconciler:
     """Runs the reconcile loop on a background thread; every public method is thread-safe."""
 
@@ -103,10 +88,18 @@ class Reconciler:
         self.metrics = ReconcileMetrics(registry if registry is not None else CollectorRegistry())
         self.last: ReconcileResult | None = None
         self._lock = threading.Lock()  # one reconcile at a time
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._reason = "startup"
-        self._thread: threading.Thread | None = None
+        self._reason = "change"  # of the last trigger()
+        self._running = "startup"  # the reason of the run in progress (a retry keeps it)
+        # After a failure retry soon (capped backoff), e.g. the database is not reachable yet at start-up.
+        self._loop = SupervisedLoop(
+            "hubnet-reconciler",
+            self._step,
+            interval=interval,
+            log=log,
+            what="route reconcile",
+            backoff=Backoff(first=0.2, cap=interval),
+            on_error=self.metrics.errors.labels("reconcile").inc,
+        )
         self._reported: dict[NodeRef, tuple[str, str | None]] = {}
         self._previous: dict[IPv4Network, Any] | None = None
         self._periodic_runs = 0
@@ -117,47 +110,30 @@ class Reconciler:
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the loop; its first run is the start-up reconcile (sweeps stale routes, repairs missing ones)."""
-        if self._thread is not None:
+        if self._loop.running:
             return
-        self._stop.clear()
         self._reporter.start()
         try:  # watch first, so nothing that happens during the start-up reconcile goes unseen
             self.backend.watch(lambda: self.trigger("drift"))
         except Exception:
             log.exception("route watcher did not start; periodic reconcile still repairs drift")
-        self._thread = threading.Thread(target=self._run, name="hubnet-reconciler", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the loop and the watcher. Routes stay in place (the next start reconciles, never flushes)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._loop.stop(timeout=30)
         self._reporter.stop()
         self.backend.close()
 
     def trigger(self, reason: str = "change") -> None:
         """Reconcile soon; many triggers before the loop wakes collapse into one run."""
         self._reason = reason
-        self._wake.set()
+        self._loop.wake()
 
-    def _run(self) -> None:
-        reason, failures = "startup", 0
-        while not self._stop.is_set():
-            try:
-                self.reconcile_now(reason)
-                failures = 0
-            except Exception:
-                failures += 1
-                self.metrics.errors.labels("reconcile").inc()
-                log.exception("route reconcile failed (%s); retrying", reason)
-            # After a failure retry soon (capped backoff), e.g. the database is not reachable yet at start-up.
-            wait = self.interval if not failures else min(self.interval, 0.2 * 2**failures)
-            woken = self._wake.wait(wait)
-            self._wake.clear()
-            reason = self._reason if woken else ("periodic" if not failures else reason)
+    def _step(self, cause: Cause) -> None:
+        if cause != "retry":  # a retry after a failure keeps the failed run's reason
+            self._running = {"start": "startup", "timer": "periodic"}.get(cause, self._reason)
+        self.reconcile_now(self._running)
 
     # -- one reconcile -----------------------------------------------------------------------------------------
     def reconcile_now(self, trigger: str = "manual") -> ReconcileResult:

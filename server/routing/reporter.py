@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from hubnet.loop import Backoff, Cause, SupervisedLoop
 from server.domain.routes import NodeRef
 
 log = logging.getLogger("hubnet.routing")
@@ -25,57 +26,47 @@ class StateReporter(Generic[K]):
     """
 
     def __init__(self, report: Callable[[dict[K, tuple[str, str | None]]], None], on_error: Callable[[], None]) -> None:
-        self.report, self.on_error = report, on_error
+        self.report = report
         self._pending: dict[K, tuple[str, str | None]] = {}
-        self._cv = threading.Condition()
-        self._stop = False
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Woken by submit() (no timer); a failed report is retried after a capped backoff (a new submit retries at
+        # once); stop() delivers what is pending with one last attempt.
+        self._loop = SupervisedLoop(
+            "hubnet-route-report",
+            self._deliver,
+            interval=None,
+            log=log,
+            what="storing route states",
+            backoff=Backoff(first=0.1, cap=5.0),
+            on_error=on_error,
+            final_step=True,
+        )
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop = False
-            self._thread = threading.Thread(target=self._run, name="hubnet-route-report", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def submit(self, states: dict[K, tuple[str, str | None]]) -> None:
         if not states:
             return
-        if self._thread is None:
+        if not self._loop.running:
             self.report(states)  # not started (tests, one-shot runs): report errors to the caller
             return
-        with self._cv:
+        with self._lock:
             self._pending.update(states)
-            self._cv.notify()
+        self._loop.wake()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Deliver what is pending (one attempt), then stop the thread."""
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
-    def _run(self) -> None:
-        failures = 0
-        while True:
-            with self._cv:
-                while not self._pending and not self._stop:
-                    self._cv.wait()
-                if not self._pending:
-                    return
-                batch, self._pending = self._pending, {}
-                stopping = self._stop
-            try:
-                self.report(batch)
-                failures = 0
-            except Exception:
-                failures += 1
-                self.on_error()
-                log.exception("storing route states failed; retrying")
-                with self._cv:
-                    self._pending = {**batch, **self._pending}  # newer states win
-                    if not stopping:
-                        self._cv.wait(min(5.0, 0.1 * 2**failures))
-            if stopping:
-                return
+    def _deliver(self, _cause: Cause) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return
+        try:
+            self.report(batch)
+        except Exception:
+            with self._lock:
+                self._pending = {**batch, **self._pending}  # newer states win
+            raise

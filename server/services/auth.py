@@ -9,12 +9,11 @@ from __future__ import annotations
 import hmac
 from enum import StrEnum
 
-from server.db import tokens as stored_tokens
-from server.db.uow import UnitOfWork
 from server.domain.errors import Forbidden, NotFound, Unauthenticated
 from server.domain.records import NodeRecord
 from server.domain.tokens import TokenRecord, refusal
 from server.services.context import Controller, hash_secret, same_hash
+from server.services.ports import UnitOfWork
 
 
 class Role(StrEnum):
@@ -42,7 +41,7 @@ def _refuse(uow: UnitOfWork, token: str | None, what: str) -> Exception:
     """403 for a valid credential without the right, 401 for none or an unknown one."""
     if token and uow.repo.node_name_by_secret(hash_secret(token)) is not None:
         return Forbidden(f"a node secret cannot {what}")
-    stored = stored_tokens.by_hash(uow.repo, hash_secret(token)) if token else None
+    stored = uow.repo.tokens.by_hash(hash_secret(token)) if token else None
     if stored is not None and refusal(stored, uow.now, consuming=False) is None:  # revoked ones are unknown: 401
         return Forbidden(f"a bootstrap token cannot {what}")
     return Unauthenticated(f"missing or invalid bearer token (needed to {what})")
@@ -62,7 +61,7 @@ def require_registrar(ctl: Controller, uow: UnitOfWork, token: str | None) -> To
     if role(ctl, token) in (Role.ADMIN, Role.BOOTSTRAP):
         return None
     if token:
-        record = stored_tokens.by_hash(uow.repo, hash_secret(token))
+        record = uow.repo.tokens.by_hash(hash_secret(token))
         if record is not None and refusal(record, uow.now, consuming=False) is None:
             return record
     raise _refuse(uow, token, "register a node; a bootstrap token is required")

@@ -14,10 +14,10 @@ from typing import Protocol, TypeVar
 
 from hubnet.net import parse_network
 from server.db.batch import WriteBatcher
-from server.db.uow import Database, UnitOfWork
 from server.domain.allocator import PoolSpace
 from server.domain.errors import ConcurrentChange
 from server.domain.records import PoolRecord
+from server.services.ports import Database, UnitOfWork
 from server.settings import Settings
 
 T = TypeVar("T")
@@ -35,6 +35,20 @@ class NoMetrics:
 
     def released(self, count: int = 1) -> None:
         pass
+
+
+class CountingMetrics:
+    """Metrics a test can assert on: how many allocations and releases were counted."""
+
+    def __init__(self) -> None:
+        self.allocations = 0
+        self.releases = 0
+
+    def allocated(self) -> None:
+        self.allocations += 1
+
+    def released(self, count: int = 1) -> None:
+        self.releases += count
 
 
 def hash_secret(secret: str) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from server.db.uow import UnitOfWork
 from server.services.auth import require_admin
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 
 
 @dataclass(frozen=True)

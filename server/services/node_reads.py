@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 
-from server.db.uow import UnitOfWork
 from server.domain.errors import InvalidInput
 from server.domain.validation import check_name
 from server.services.auth import authorize_node, require_admin
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 from server.services.views import NodeView, node_view
 
 

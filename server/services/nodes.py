@@ -8,7 +8,6 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from server import faults
-from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace, SubnetView, allocate
 from server.domain.errors import (
     AddressTaken,
@@ -23,6 +22,7 @@ from server.domain.validation import check_address, check_name, check_secret
 from server.services import tokens
 from server.services.auth import authorize_node, require_registrar
 from server.services.context import Controller, hash_secret, same_hash
+from server.services.ports import UnitOfWork
 from server.services.views import NodeView, node_view
 
 ACTIVE, STALE, RELEASED = LeaseState.ACTIVE.value, LeaseState.STALE.value, LeaseState.RELEASED.value

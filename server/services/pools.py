@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 
 from hubnet.net import parse_network
 from hubnet.wire import Flagged, Pool
-from server.db.uow import UnitOfWork
 from server.domain.allocator import PoolSpace
 from server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
 from server.domain.validation import check_pool_range, check_pool_underlay, parse_address
 from server.services.auth import require_admin
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 from server.services.views import NodeView, node_view, row_flags
 
 log = logging.getLogger("hubnet.server")
@@ -183,17 +183,9 @@ def lookup(ctl: Controller, *, token: str | None, ip: str) -> NodeView:
     def use_case(uow: UnitOfWork) -> NodeView:
         require_admin(ctl, uow, token, "look up addresses")
         pools = uow.repo.pools()
-        if uow.repo.pg:
-            found = uow.repo.node_containing(str(address))
-            nodes = [found] if found else []
-        else:
-            nodes = uow.repo.nodes_with_subnet(_candidates(address, [p.node_prefix for p in pools]))
+        nodes = uow.repo.nodes_containing(str(address), [p.node_prefix for p in pools])
         if not nodes:
             raise NotFound(f"no node's subnet holds {ip}")
         return node_view(ctl, nodes[0], pools)
 
     return ctl.read(use_case)
-
-
-def _candidates(address: IPv4Address, prefixes: list[int]) -> list[str]:
-    return sorted({str(IPv4Network(f"{address}/{p}", strict=False)) for p in prefixes})

@@ -13,11 +13,11 @@ still reaps once per start.
 from __future__ import annotations
 
 import logging
-import threading
 
-from server.db.uow import UnitOfWork
+from hubnet.loop import SupervisedLoop
 from server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
 
 log = logging.getLogger("hubnet.server")
 
@@ -96,33 +96,21 @@ def stamp_alive(ctl: Controller) -> None:
 
 
 class Reaper:
-    """Runs `reap` right at start, then every interval, on a daemon thread until `stop()`; errors are logged, never
-    fatal. The pass at start: a controller that lives shorter than one interval (a crash loop) still reaps, and
-    stamps the clock, once per start."""
+    """Runs `reap` right at start, then every interval, on a supervised daemon thread until `stop()`; errors are
+    logged, never fatal, and the pass is retried at the next interval. The pass at start: a controller that lives
+    shorter than one interval (a crash loop) still reaps, and stamps the clock, once per start."""
 
     def __init__(self, ctl: Controller, interval: float) -> None:
         self.ctl, self.interval = ctl, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hubnet-reaper", daemon=True)
+        self._loop = SupervisedLoop("hubnet-reaper", self._pass, interval=interval, log=log, what="lease reaper pass")
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._loop.stop(timeout=5)
 
-    def _run(self) -> None:
-        while True:
-            self._pass()
-            if self._stop.wait(self.interval):
-                return
-
-    def _pass(self) -> None:
-        try:
-            stale, released = reap(self.ctl)
-            if stale or released:
-                log.info("leases: %d went stale, %d released", stale, released)
-        except Exception:
-            log.exception("lease reaper pass failed; retrying in %.0fs", self.interval)
+    def _pass(self, _cause: object) -> None:
+        stale, released = reap(self.ctl)
+        if stale or released:
+            log.info("leases: %d went stale, %d released", stale, released)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from ipaddress import IPv4Address, IPv4Network
 
-from server.db.uow import UnitOfWork
 from server.domain.lease import RouteState
 from server.domain.routes import DesiredRoute, NodeRef, Route
 from server.services.context import Controller
+from server.services.ports import UnitOfWork
+
+# The events after which the desired routes differ: a subnet got a live holder (a registration, a reclaim), moved to
+# another address, or lost its holder (a release: delete or lease expiry). Stale marks and renewals keep the route;
+# route-state reports only record what the reconciler did.
+ROUTE_MOVES = frozenset({"node.registered", "node.address_changed", "node.released"})
+
+
+def moves_routes(kinds: Collection[str]) -> bool:
+    """Whether a commit with events of these kinds changed the desired routes (and so needs a reconcile)."""
+    return not ROUTE_MOVES.isdisjoint(kinds)
 
 
 def desired(ctl: Controller) -> list[DesiredRoute]:

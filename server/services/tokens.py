@@ -6,12 +6,11 @@ The token itself is returned once, at creation; the database holds only its sha2
 from __future__ import annotations
 
 from hubnet.wire import CreatedToken, Token
-from server.db import tokens as store
-from server.db.uow import UnitOfWork
 from server.domain.errors import Forbidden, InvalidInput, NotFound
 from server.domain.tokens import TokenRecord, new_token, public, refusal
 from server.services.auth import require_admin
 from server.services.context import Controller, hash_secret
+from server.services.ports import UnitOfWork
 
 MAX_TTL_SECONDS = 10 * 365 * 86400.0
 
@@ -29,15 +28,14 @@ def create(
     def use_case(uow: UnitOfWork) -> CreatedToken:
         require_admin(ctl, uow, token, "create bootstrap tokens")
         expires = None if ttl_seconds is None else uow.now + ttl_seconds
-        token_id = store.insert_token(
-            uow.repo,
+        token_id = uow.repo.tokens.add(
             digest=hash_secret(value),
             description=description,
             now=uow.now,
             expires_at=expires,
             max_uses=max_uses,
         )
-        record = store.by_id(uow.repo, token_id)
+        record = uow.repo.tokens.by_id(token_id)
         assert record is not None
         return CreatedToken(**public(record, uow.now).to_json(), token=value)
 
@@ -47,7 +45,7 @@ def create(
 def list_all(ctl: Controller, *, token: str | None) -> list[Token]:
     def use_case(uow: UnitOfWork) -> list[Token]:
         require_admin(ctl, uow, token, "list bootstrap tokens")
-        return [public(record, uow.now) for record in store.all_tokens(uow.repo)]
+        return [public(record, uow.now) for record in uow.repo.tokens.all()]
 
     return ctl.read(use_case)
 
@@ -57,16 +55,16 @@ def revoke(ctl: Controller, *, token: str | None, token_id: int) -> None:
 
     def use_case(uow: UnitOfWork) -> None:
         require_admin(ctl, uow, token, "revoke bootstrap tokens")
-        if store.by_id(uow.repo, token_id) is None:
+        if uow.repo.tokens.by_id(token_id) is None:
             raise NotFound(f"bootstrap token {token_id} not found")
-        store.revoke(uow.repo, token_id, uow.now)
+        uow.repo.tokens.revoke(token_id, uow.now)
 
     ctl.write(use_case)
 
 
 def consume(uow: UnitOfWork, record: TokenRecord) -> None:
     """Count one use for a registration that creates a node; Forbidden when none is left."""
-    if not store.consume(uow.repo, record.id, uow.now):
-        current = store.by_id(uow.repo, record.id) or record
+    if not uow.repo.tokens.consume(record.id, uow.now):
+        current = uow.repo.tokens.by_id(record.id) or record
         reason = refusal(current, uow.now, consuming=True) or f"bootstrap token {record.id} cannot be used"
         raise Forbidden(f"{reason}; an idempotent re-join still works, a new node needs another token")

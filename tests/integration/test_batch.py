@@ -13,7 +13,7 @@ from server.db.migrate import upgrade
 from server.db.uow import Database, UnitOfWork
 from server.domain.errors import InvalidInput
 from server.services import nodes, pools
-from server.services.context import Controller
+from server.services.context import Controller, CountingMetrics
 from server.settings import Settings
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases, new_secret
@@ -131,23 +131,11 @@ def test_unexpected_exception_fails_only_its_own_job(databases: Databases, db_ki
         db.dispose()
 
 
-class Counting:
-    def __init__(self) -> None:
-        self.allocations = 0
-        self.releases = 0
-
-    def allocated(self) -> None:
-        self.allocations += 1
-
-    def released(self, count: int = 1) -> None:
-        self.releases += count
-
-
 def test_allocation_metric_counts_committed_registrations_once(databases: Databases, db_kind: str) -> None:
     """A batch redone with savepoints runs every job twice; the metric must still count each allocation once."""
     url = fresh_db(databases, db_kind)
     upgrade(url)
-    metrics = Counting()
+    metrics = CountingMetrics()
     settings = Settings(database_url=url, cluster_cidr=IPv4Network("10.244.0.0/16"), bootstrap_tokens=("boot",))
     ctl = Controller(db=Database(url), settings=settings, metrics=metrics)
     try:

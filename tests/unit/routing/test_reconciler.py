@@ -7,15 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
+from typing import get_args
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from server.domain.routes import ApplyResult, DesiredRoute, NodeRef, Route, RoutePlan
+from server.routing.backends import BACKENDS, BackendName, make_backend
 from server.routing.base import NullBackend
 from server.routing.fake import FakeBackend
 from server.routing.kernel import is_drift
-from server.routing.reconciler import Reconciler, make_backend
+from server.routing.reconciler import Reconciler
 
 States = dict[str, tuple[str, str | None]]
 
@@ -191,8 +193,12 @@ def test_stop_joins_the_thread() -> None:
 def test_make_backend() -> None:
     assert make_backend("fake").name == "fake"
     assert make_backend("none").name == "none"
-    with pytest.raises(ValueError, match="unknown route backend 'bgpx'"):
+    with pytest.raises(ValueError, match=r"unknown route backend 'bgpx' \(choose kernel, none, fake\)"):
         make_backend("bgpx")
+
+
+def test_every_backend_name_has_a_factory() -> None:
+    assert tuple(BACKENDS) == get_args(BackendName)  # what the settings accept is what make_backend builds
 
 
 def test_is_drift_ignores_our_own_changes() -> None:

@@ -55,3 +55,18 @@ def test_no_web_framework_below_api(layer: str) -> None:
     web = {"fastapi", "starlette", "uvicorn"}
     offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) in web for n in _imports(p))]
     assert not offenders
+
+
+def test_in_memory_database_needs_no_sqlalchemy() -> None:
+    assert not {n for n in _imports(SERVER / "db" / "memory.py") if _top(n) == "sqlalchemy"}
+
+
+def test_services_reach_persistence_through_their_ports() -> None:
+    """The use cases are written against server.services.ports; only the generic write batcher comes from db."""
+    offenders = {
+        f"{p.name}: {n}"
+        for p in (SERVER / "services").glob("*.py")
+        for n in _imports(p)
+        if n.startswith("server.db") and n != "server.db.batch"
+    }
+    assert not offenders
