@@ -10,9 +10,6 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml setup.py README.md alembic.ini ./
 COPY hubnet ./hubnet
-COPY server ./server
-COPY node_client ./node_client
-COPY migrations ./migrations
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim-bookworm
@@ -23,7 +20,7 @@ RUN apt-get update \
 COPY --from=build /install /usr/local
 # the compiled plugin came with the package: the agent installs it, not the ~7 ms slower Python shim
 RUN hubnet --help >/dev/null \
- && test -x "$(python -c 'from node_client.agent.cniconf import PACKAGED_BINARY; print(PACKAGED_BINARY)')"
+ && test -x "$(python -c 'from hubnet.node.agent.cniconf import PACKAGED_BINARY; print(PACKAGED_BINARY)')"
 
 WORKDIR /var/lib/hubnet
 CMD ["hubnet", "--help"]

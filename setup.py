@@ -1,6 +1,6 @@
 """Build hook: the compiled CNI plugin is built with the package, so that a node needs no C compiler.
 
-`build_cni` compiles node_client/cni/fastshim.c into node_client/cni/hubnet-cni (node_client/cni/fastbuild.py):
+`build_cni` compiles hubnet/node/cni/fastshim.c into hubnet/node/cni/hubnet-cni (hubnet/node/cni/fastbuild.py):
 inside the wheel for `pip wheel` / `pip install`, in the source tree for `pip install -e`. Without a compiler the
 build fails, unless HUBNET_CC is set and empty: then the package has no binary and the agent installs the Python
 shim. The binary makes the wheel platform-specific (py3-none-<platform>); it does not depend on the Python ABI.
@@ -17,15 +17,15 @@ from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build import build
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node_client.cni import fastbuild  # stdlib only, from this source tree (the line above)
+from hubnet.node.cni import fastbuild  # stdlib only, from this source tree (the line above)
 
-RELATIVE = os.path.join("node_client", "cni", fastbuild.BINARY)
+RELATIVE = os.path.join("hubnet", "node", "cni", fastbuild.BINARY)
 
 
 class build_cni(Command):
     """Compile the CNI plugin's fast path into the package."""
 
-    description = "compile node_client/cni/fastshim.c into node_client/cni/hubnet-cni"
+    description = "compile hubnet/node/cni/fastshim.c into hubnet/node/cni/hubnet-cni"
     user_options: list[tuple[str, str | None, str]] = []
 
     def initialize_options(self) -> None:

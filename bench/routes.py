@@ -35,9 +35,9 @@ from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from server.domain.routes import DesiredRoute, Route
-from server.routing.kernel import KernelBackend
-from server.routing.reconciler import Reconciler
+from hubnet.server.domain.routes import DesiredRoute, Route
+from hubnet.server.routing.kernel import KernelBackend
+from hubnet.server.routing.reconciler import Reconciler
 
 PROTO = 44
 

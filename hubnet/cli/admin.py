@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from hubnet.apiclient import AdminClient
+    from hubnet.cli.apiclient import AdminClient
 
 DEFAULT_URL = "http://127.0.0.1:6780"
 
@@ -35,7 +35,7 @@ NODE_COLUMNS = ("name", "address", "subnet", "gateway", "state", "route_state", 
 
 @contextmanager
 def _client(url: str, token: str | None) -> Iterator[AdminClient]:
-    from hubnet.apiclient import AdminClient, ApiError
+    from hubnet.cli.apiclient import AdminClient, ApiError
 
     try:
         with AdminClient(url, token) as client:

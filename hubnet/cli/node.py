@@ -49,8 +49,8 @@ def join(
     import signal
     import threading
 
-    from node_client.agent.agent import Agent
-    from node_client.agent.config import join_config, save
+    from hubnet.node.agent.agent import Agent
+    from hubnet.node.agent.config import join_config, save
 
     if not fixed_subnet and not (controller and token and name and address):
         raise typer.BadParameter("--controller, --token, --name and --address are required")
@@ -77,8 +77,8 @@ def join(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    from node_client.agent.secret import SecretError
-    from node_client.agent.server import AlreadyRunning
+    from hubnet.node.agent.secret import SecretError
+    from hubnet.node.agent.server import AlreadyRunning
 
     try:
         Agent(config).run(stop)
@@ -101,17 +101,17 @@ def leave(
 
     A record the controller no longer has counts as deregistered. Refused (nothing changed) while the agent runs:
     stop it first."""
-    from node_client.agent.agent import Agent
-    from node_client.agent.config import SAVED, load_saved
+    from hubnet.node.agent.agent import Agent
+    from hubnet.node.agent.config import SAVED, load_saved
 
     try:
         config = load_saved(state_dir, ca_file)
     except FileNotFoundError:
         raise typer.BadParameter(f"no {SAVED} in {state_dir!r}: this node never joined") from None
     _check_ca(config.controller, config.ca_file or "")
-    from node_client.agent.client import ControllerError
-    from node_client.agent.secret import SecretError
-    from node_client.agent.server import AlreadyRunning
+    from hubnet.node.agent.client import ControllerError
+    from hubnet.node.agent.secret import SecretError
+    from hubnet.node.agent.server import AlreadyRunning
 
     try:
         outcome = Agent(config).leave(force=force)
@@ -193,7 +193,7 @@ def pod_del(name: str, pod: PodTarget) -> None:
 
     Without --netns the attachment must be in the runtime cache."""
     from hubnet.linux import netns as ns
-    from node_client.runtime import CREATED_NETNS
+    from hubnet.node.runtime import CREATED_NETNS
 
     rt = pod.runtime()
     entry = _known(rt, name, pod.netns, pod.ifname)
@@ -235,7 +235,7 @@ def pod_list(
 
 
 def _runtime(state_dir: str, conf_dir: str, bin_dir: str) -> Any:
-    from node_client.runtime import Runtime
+    from hubnet.node.runtime import Runtime
 
     return Runtime(state_dir=state_dir, conf_dir=conf_dir, bin_dir=bin_dir)
 
@@ -261,7 +261,7 @@ EXEC_HINT = (
 def _cni(call: Any, hints: dict[int, str] | None = None) -> Any:
     """Run a runtime call; a plugin error becomes its JSON on stderr (and a hint for the codes in `hints`) and exit
     status 1."""
-    from node_client.runtime import PluginError
+    from hubnet.node.runtime import PluginError
 
     try:
         return call()
@@ -281,7 +281,7 @@ def _check_ca(controller: str, ca_file: str) -> None:
         return
     if controller and not controller.lower().startswith("https://"):
         raise typer.BadParameter(f"--ca-file needs an https:// controller, got {controller!r}")
-    from node_client.agent.client import tls_context
+    from hubnet.node.agent.client import tls_context
 
     try:
         tls_context(ca_file)

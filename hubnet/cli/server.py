@@ -17,7 +17,7 @@ log = logging.getLogger("hubnet.server")
 def _settings() -> object:
     from pydantic import ValidationError
 
-    from server.settings import Settings
+    from hubnet.server.settings import Settings
 
     try:
         return Settings()
@@ -39,9 +39,9 @@ def serve(
     """Run the controller: bring the schema to head, then serve the API on HUBNET_LISTEN until SIGTERM."""
     import uvicorn
 
-    from server.app import create_app
-    from server.db.migrate import upgrade
-    from server.settings import Settings
+    from hubnet.server.app import create_app
+    from hubnet.server.db.migrate import upgrade
+    from hubnet.server.settings import Settings
 
     settings = _settings()
     assert isinstance(settings, Settings)
@@ -68,7 +68,7 @@ def serve(
 
 def _check_system(settings: object) -> None:
     """The settings checks that need the running system; a failure names its variable (typer.BadParameter)."""
-    from server.settings import Settings
+    from hubnet.server.settings import Settings
 
     assert isinstance(settings, Settings)
     host, port = settings.listen_host_port
@@ -91,7 +91,7 @@ def _check_netns(name: str) -> None:
 
 def _warn_unusable(settings: object) -> None:
     """Settings that start a controller part of which nobody can use: a WARNING naming the variable."""
-    from server.settings import Settings
+    from hubnet.server.settings import Settings
 
     assert isinstance(settings, Settings)
     if settings.admin_tokens:
@@ -106,8 +106,8 @@ def _warn_unusable(settings: object) -> None:
 
 def _tls_factory(settings: object) -> Callable[[object, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None:
     """uvicorn's context hook returning our context (TLS 1.2 minimum), or None for plain HTTP."""
-    from server.settings import Settings
-    from server.tls import TLSConfigError, server_context
+    from hubnet.server.settings import Settings
+    from hubnet.server.tls import TLSConfigError, server_context
 
     assert isinstance(settings, Settings)
     if settings.tls_cert is None or settings.tls_key is None:
@@ -122,8 +122,8 @@ def _tls_factory(settings: object) -> Callable[[object, Callable[[], ssl.SSLCont
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Bring the database (HUBNET_DATABASE_URL) to the given schema revision; idempotent."""
-    from server.db.migrate import current, upgrade
-    from server.settings import Settings
+    from hubnet.server.db.migrate import current, upgrade
+    from hubnet.server.settings import Settings
 
     settings = _settings()
     assert isinstance(settings, Settings)

@@ -8,8 +8,8 @@ import json
 import httpx
 
 from hubnet.linux.netns import run_in
-from node_client.agent.client import ControllerClient
-from node_client.agent.netsetup import bridge_state
+from hubnet.node.agent.client import ControllerClient
+from hubnet.node.agent.netsetup import bridge_state
 from tests.support.netns import netns, sh
 from tests.support.prereq import need_root_netns
 from tests.support.records import node_json

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.faults import POINTS
+from hubnet.server.faults import POINTS
 from tests.chaos.support import address, env_int, kernel_server, owned_routes, router_netns, wait_for
 from tests.integration.support import Server, new_secret, sql
 from tests.support.prereq import need_root_netns

@@ -37,7 +37,7 @@ from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.plan import CONTROLLER_PORT, LabPlan, NodePlan, make_plan, pod_plan
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux.labnet import socket_in
-from node_client.agent.agent import RETRY_CAP, RETRY_NOTE
+from hubnet.node.agent.agent import RETRY_CAP, RETRY_NOTE
 from tests.chaos.pings import PacedPings, Stream, stop_all, summary
 from tests.chaos.support import PROTO, env_int
 from tests.e2e.conftest import UP_TIMEOUT, hubnet, lab_name, need_lab, sh

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.services import nodes
-from server.services.context import Controller
-from server.services.reaper import reap
+from hubnet.server.services import nodes
+from hubnet.server.services.context import Controller
+from hubnet.server.services.reaper import reap
 from tests.integration.support import ManualClock, clocked_controller, new_secret
 
 TTL, GRACE = 10.0, 30.0

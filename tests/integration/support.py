@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from server.services.context import Controller
+    from hubnet.server.services.context import Controller
 
 PG_HOST = os.environ.get("HUBNET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 HUBNET = str(Path(sys.executable).with_name("hubnet"))
@@ -245,11 +245,11 @@ class ManualClock:
 def clocked_controller(url: str, clock: ManualClock, **settings: Any) -> Controller:
     """A service-layer Controller over the migrated database at `url`, on `clock`, with the pool 10.244.0.0/16 and
     the tokens `boot` (bootstrap) and `admin`; `settings` override the rest (lease TTL, grace, reaper interval)."""
-    from server.db.migrate import upgrade
-    from server.db.uow import Database
-    from server.services import pools
-    from server.services.context import Controller
-    from server.settings import Settings
+    from hubnet.server.db.migrate import upgrade
+    from hubnet.server.db.uow import Database
+    from hubnet.server.services import pools
+    from hubnet.server.services.context import Controller
+    from hubnet.server.settings import Settings
 
     upgrade(url)
     config = Settings(

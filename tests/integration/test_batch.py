@@ -8,13 +8,13 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from server.db.batch import WriteBatcher
-from server.db.migrate import upgrade
-from server.db.uow import Database, UnitOfWork
-from server.domain.errors import InvalidInput
-from server.services import nodes, pools
-from server.services.context import Controller, CountingMetrics
-from server.settings import Settings
+from hubnet.server.db.batch import WriteBatcher
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.uow import Database, UnitOfWork
+from hubnet.server.domain.errors import InvalidInput
+from hubnet.server.services import nodes, pools
+from hubnet.server.services.context import Controller, CountingMetrics
+from hubnet.server.settings import Settings
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases, new_secret
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.db.engine import make_engines
-from server.db.migrate import upgrade
+from hubnet.server.db.engine import make_engines
+from hubnet.server.db.migrate import upgrade
 from tests.integration.support import Databases
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from server.db.migrate import upgrade
-from server.db.repository import Repository
-from server.db.uow import Database, UnitOfWork
-from server.services import events
-from server.services.context import Controller
-from server.settings import Settings
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.repository import Repository
+from hubnet.server.db.uow import Database, UnitOfWork
+from hubnet.server.services import events
+from hubnet.server.services.context import Controller
+from hubnet.server.settings import Settings
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from server.domain.lease import Resume, ResumePlan
-from server.services import nodes
-from server.services.context import Controller
-from server.services.reaper import reap, resume_leases
+from hubnet.server.domain.lease import Resume, ResumePlan
+from hubnet.server.services import nodes
+from hubnet.server.services.context import Controller
+from hubnet.server.services.reaper import reap, resume_leases
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases, ManualClock, clocked_controller, new_secret, sql
 

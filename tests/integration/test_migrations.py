@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, pool
 
-from server.db import migrate
+from hubnet.server.db import migrate
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 

@@ -6,12 +6,12 @@ import threading
 import time
 from ipaddress import IPv4Network
 
-from server.db.migrate import upgrade
-from server.db.uow import Database
-from server.domain.errors import HubnetError, PoolOverlaps
-from server.services import pools
-from server.services.context import Controller
-from server.settings import Settings
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.uow import Database
+from hubnet.server.domain.errors import HubnetError, PoolOverlaps
+from hubnet.server.services import pools
+from hubnet.server.services.context import Controller
+from hubnet.server.settings import Settings
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases, sql
 

@@ -19,14 +19,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from server.db.migrate import upgrade
-from server.db.uow import Database
-from server.domain.allocator import PoolSpace
-from server.domain.errors import PoolExhausted, SubnetReissued
-from server.services import nodes, pools
-from server.services.context import Controller
-from server.services.reaper import reap
-from server.settings import Settings
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.uow import Database
+from hubnet.server.domain.allocator import PoolSpace
+from hubnet.server.domain.errors import PoolExhausted, SubnetReissued
+from hubnet.server.services import nodes, pools
+from hubnet.server.services.context import Controller
+from hubnet.server.services.reaper import reap
+from hubnet.server.settings import Settings
 
 NAMES = [f"n{i}" for i in range(24)]
 TEMPLATE_DIR = Path(tempfile.gettempdir()) / f"hnt-sm-{os.getpid()}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from node_client.cni import fastbuild
+from hubnet.node.cni import fastbuild
 from tests.support.prereq import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,15 +25,15 @@ SKIP = ("build", "dist", "*.egg-info", "__pycache__", ".venv", ".git", ".lab", "
 INSTALL = """
 import json, sys
 from ipaddress import IPv4Address
-from node_client.agent import cniconf
-from node_client.agent.config import AgentConfig
+from hubnet.node.agent import cniconf
+from hubnet.node.agent.config import AgentConfig
 config = AgentConfig(name="n1", address=IPv4Address("10.0.0.1"), state_dir=sys.argv[1], cni_bin_dir=sys.argv[2])
 print(json.dumps({"packaged": cniconf.PACKAGED_BINARY, "installed": cniconf.install_plugin(config)}))
 """
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run outside the source tree: `python -c` would otherwise import node_client from the working directory."""
+    """Run outside the source tree: `python -c` would otherwise import hubnet.node from the working directory."""
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env, cwd="/")
     assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
@@ -53,7 +53,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_the_compiled_plugin(wheel: Path) -> None:
     assert "-py3-none-linux_" in wheel.name, wheel.name  # a platform wheel, for any Python 3
     with zipfile.ZipFile(wheel) as zf:
-        info = zf.getinfo(f"node_client/cni/{fastbuild.BINARY}")
+        info = zf.getinfo(f"hubnet/node/cni/{fastbuild.BINARY}")
         assert zf.read(info)[:4] == b"\x7fELF"
         assert (info.external_attr >> 16) & stat.S_IXUSR, oct(info.external_attr >> 16)
 

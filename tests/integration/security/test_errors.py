@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.db.migrate import upgrade
-from server.services import node_reads
-from server.settings import Settings
+from hubnet.server.app import create_app
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.services import node_reads
+from hubnet.server.settings import Settings
 
 MARKER = "kaboom-internal-detail-7f3a"
 

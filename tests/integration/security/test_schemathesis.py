@@ -15,8 +15,8 @@ import httpx
 import pytest
 from starlette.routing import BaseRoute, Route
 
-from server.app import create_app
-from server.settings import Settings
+from hubnet.server.app import create_app
+from hubnet.server.settings import Settings
 from tests.integration.conftest import DB_KINDS, fresh_db
 from tests.integration.support import Databases, Server, node_body, running
 from tests.support.prereq import need

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from node_client.agent.client import ControllerClient, UntrustedController
+from hubnet.node.agent.client import ControllerClient, UntrustedController
 from tests.integration.conftest import fresh_db
 from tests.integration.security.pki import Pki, make_pki
 from tests.integration.support import Databases, Server, node_body, run_hubnet, running

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from node_client.runtime import PluginError, Runtime
+from hubnet.node.runtime import PluginError, Runtime
 from tests.support.netns import new_name
 
 HUBNET = os.path.join(os.path.dirname(sys.executable), "hubnet")

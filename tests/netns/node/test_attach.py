@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from node_client.runtime import PluginError
+from hubnet.node.runtime import PluginError
 from tests.netns.node.support import Node, nsrun, tcp_probe
 
 pytestmark = pytest.mark.netns

@@ -35,7 +35,7 @@ def test_restart_repairs_a_stale_gateway_and_keeps_pods(fresh_node: Node) -> Non
 
 
 def test_status_is_50_without_the_bridge_and_0_after_repair(fresh_node: Node) -> None:
-    from node_client.runtime import PluginError
+    from hubnet.node.runtime import PluginError
 
     fresh_node.runtime.status()
     nsrun(fresh_node.ns, "ip", "link", "del", "v-net-0")

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.netns
 SCRIPT = """
 import sys
 from ipaddress import IPv4Address, IPv4Network
-from node_client.agent import netsetup
-from node_client.agent.state import NodeNetwork
+from hubnet.node.agent import netsetup
+from hubnet.node.agent.state import NodeNetwork
 cidrs = (IPv4Network("10.244.0.0/16"), IPv4Network("10.245.0.0/16"))
 network = NodeNetwork(IPv4Network("10.244.12.0/24"), cidrs, IPv4Address("192.168.77.1"))
 getattr(netsetup, sys.argv[1])(network, "v-net-0")
@@ -64,8 +64,8 @@ def test_cluster_routes_are_ours_by_protocol_and_a_foreign_one_is_untouched(node
 FROM_RECORD = """
 import json, sys
 from hubnet.wire import Node
-from node_client.agent import netsetup
-from node_client.agent.state import NodeNetwork
+from hubnet.node.agent import netsetup
+from hubnet.node.agent.state import NodeNetwork
 network = NodeNetwork.from_record(Node.from_json(json.loads(sys.argv[2])))
 getattr(netsetup, sys.argv[1])(network, "v-net-0")
 """

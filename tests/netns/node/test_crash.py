@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from node_client.agent.faults import ADD_POINTS
-from node_client.runtime import PluginError
+from hubnet.node.agent.faults import ADD_POINTS
+from hubnet.node.runtime import PluginError
 from tests.netns.node.support import Node
 
 pytestmark = pytest.mark.netns

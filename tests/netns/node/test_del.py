@@ -8,9 +8,9 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from node_client.agent.podnet import host_veth
-from node_client.cnilib import ipam
-from node_client.runtime import PluginError
+from hubnet.node.agent.podnet import host_veth
+from hubnet.node.cnilib import ipam
+from hubnet.node.runtime import PluginError
 from tests.netns.node.support import Node, drop_ns, nsrun
 
 pytestmark = pytest.mark.netns

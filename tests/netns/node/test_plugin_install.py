@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import node_client
-from node_client.agent.cniconf import PACKAGED_BINARY
-from node_client.runtime import PluginError
+import hubnet
+from hubnet.node.agent.cniconf import PACKAGED_BINARY
+from hubnet.node.runtime import PluginError
 from tests.netns.node.support import Node, make_ns, nsrun
 from tests.support.prereq import need
 
@@ -34,7 +34,7 @@ def test_agent_installs_the_compiled_plugin(node: Node) -> None:
     need(os.access(PACKAGED_BINARY, os.X_OK), f"needs the compiled plugin {PACKAGED_BINARY} (./scripts/bootstrap.sh)")
     source = os.path.join(os.path.dirname(PACKAGED_BINARY), "fastshim.c")
     stale = os.path.getmtime(PACKAGED_BINARY) < os.path.getmtime(source)
-    assert not stale, "fastshim.c is newer than its build: python -m node_client.cni.fastbuild (or bootstrap.sh)"
+    assert not stale, "fastshim.c is newer than its build: python -m hubnet.node.cni.fastbuild (or bootstrap.sh)"
     assert _kind(node) == "elf", node.log()
     assert Path(node.plugin).read_bytes() == Path(PACKAGED_BINARY).read_bytes()
     assert Path(f"{node.plugin}-shim").read_text().startswith("#!")  # its fallback, next to it
@@ -86,10 +86,10 @@ def test_compiled_plugin_falls_back_to_the_shim_when_the_agent_is_down(fresh_nod
 
 
 def test_a_package_without_the_compiled_plugin_installs_the_python_shim(tmp_path: Path) -> None:
-    """The agent runs from a copy of node_client without `hubnet-cni` (a package built with HUBNET_CC empty)."""
+    """The agent runs from a copy of the package without `hubnet-cni` (a package built with HUBNET_CC empty)."""
     copy = tmp_path / "src"
     shutil.copytree(
-        os.path.dirname(node_client.__file__), copy / "node_client", ignore=shutil.ignore_patterns("hubnet-cni")
+        os.path.dirname(hubnet.__file__), copy / "hubnet", ignore=shutil.ignore_patterns("hubnet-cni", "__pycache__")
     )
     node = Node(subnet="10.244.11.0/24")
     try:

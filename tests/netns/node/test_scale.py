@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from node_client.runtime import PluginError
+from hubnet.node.runtime import PluginError
 from tests.netns.node.support import Node
 
 pytestmark = pytest.mark.netns

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from hubnet.linux.netns import path_of
-from server.domain.routes import DesiredRoute, NodeRef, Route
+from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route
 from tests.support.netns import netns
 from tests.support.prereq import need, need_root_netns
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
-from server.domain.routes import Route
+from hubnet.server.domain.routes import Route
 from tests.integration.support import Server, new_secret, sql
 from tests.netns.routing.conftest import PROTO, Router, wait_for
 

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import pytest
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
-from server.domain.routes import DesiredRoute
-from server.routing.kernel import KernelBackend
-from server.routing.reconciler import Reconciler
+from hubnet.server.domain.routes import DesiredRoute
+from hubnet.server.routing.kernel import KernelBackend
+from hubnet.server.routing.reconciler import Reconciler
 from tests.netns.routing.conftest import PROTO, Router, desired, route, wait_for
 
 pytestmark = pytest.mark.netns

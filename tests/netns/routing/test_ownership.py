@@ -9,9 +9,9 @@ from ipaddress import IPv4Address
 import pytest
 
 from hubnet.linux.errors import NotFound
-from server.domain.routes import DesiredRoute, Route
-from server.routing.kernel import KernelBackend
-from server.routing.reconciler import Reconciler
+from hubnet.server.domain.routes import DesiredRoute, Route
+from hubnet.server.routing.kernel import KernelBackend
+from hubnet.server.routing.reconciler import Reconciler
 from tests.netns.routing.conftest import PROTO, Router, desired, route, wait_for
 
 pytestmark = pytest.mark.netns

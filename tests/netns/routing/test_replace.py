@@ -9,9 +9,9 @@ import time
 import pytest
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
-from server.domain.routes import DesiredRoute
-from server.routing.kernel import KernelBackend
-from server.routing.reconciler import Reconciler
+from hubnet.server.domain.routes import DesiredRoute
+from hubnet.server.routing.kernel import KernelBackend
+from hubnet.server.routing.reconciler import Reconciler
 from tests.netns.routing.conftest import PROTO, Router, desired, route
 
 pytestmark = pytest.mark.netns

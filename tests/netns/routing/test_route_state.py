@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from server.db.migrate import upgrade
-from server.db.uow import Database
-from server.domain.records import NodeRecord
-from server.domain.routes import Route
-from server.routing.kernel import KernelBackend
-from server.routing.reconciler import Reconciler
-from server.services import nodes, pools, routes
-from server.services.context import Controller
-from server.settings import Settings
+from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.uow import Database
+from hubnet.server.domain.records import NodeRecord
+from hubnet.server.domain.routes import Route
+from hubnet.server.routing.kernel import KernelBackend
+from hubnet.server.routing.reconciler import Reconciler
+from hubnet.server.services import nodes, pools, routes
+from hubnet.server.services.context import Controller
+from hubnet.server.settings import Settings
 from tests.integration.conftest import DB_KINDS, fresh_db
 from tests.integration.support import Databases, new_secret
 from tests.netns.routing.conftest import PROTO, Router

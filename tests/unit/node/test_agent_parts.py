@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from hubnet.linux.nft import masquerade_ruleset
+from hubnet.node.agent.agent import backoff, heartbeat_interval
+from hubnet.node.agent.client import ControllerClient, ControllerError, Unreachable
+from hubnet.node.agent.secret import SecretError, load_or_create
+from hubnet.node.agent.state import NodeNetwork
 from hubnet.wire import RouteState, WireError
-from node_client.agent.agent import backoff, heartbeat_interval
-from node_client.agent.client import ControllerClient, ControllerError, Unreachable
-from node_client.agent.secret import SecretError, load_or_create
-from node_client.agent.state import NodeNetwork
 from tests.support.records import node_json, node_record
 
 
@@ -135,9 +135,9 @@ def test_an_existing_secret_is_never_replaced(tmp_path: Path) -> None:
 def test_leave_while_an_agent_holds_the_lock_changes_nothing(tmp_path: Path) -> None:
     """The running agent would register again at once: leave is refused before the controller or the disk is
     touched (the netns test runs it against a real agent and controller)."""
-    from node_client.agent.agent import Agent
-    from node_client.agent.config import AgentConfig
-    from node_client.agent.server import AlreadyRunning, lock_state_dir
+    from hubnet.node.agent.agent import Agent
+    from hubnet.node.agent.config import AgentConfig
+    from hubnet.node.agent.server import AlreadyRunning, lock_state_dir
 
     def no_controller(url: str) -> ControllerClient:
         raise AssertionError(f"leave asked the controller {url}")

@@ -1,4 +1,4 @@
-"""The agent's configuration from `join`'s flags, saved for `leave` and loaded back (node_client/agent/config.py)."""
+"""The agent's configuration from `join`'s flags, saved for `leave` and loaded back (hubnet/node/agent/config.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from node_client.agent import cniconf
-from node_client.agent.config import AgentConfig, join_config, load_saved, save
+from hubnet.node.agent import cniconf
+from hubnet.node.agent.config import AgentConfig, join_config, load_saved, save
 
 FLAGS = {
     "controller": "https://10.0.0.1:6780",

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from hubnet.linux.errors import LinuxError, NotFound
-from node_client.agent import podnet
-from node_client.agent.commands import Commands
-from node_client.agent.config import AgentConfig
-from node_client.agent.server import AgentSocketServer
-from node_client.agent.state import NodeState
-from node_client.cni import fastbuild, shim
-from node_client.cni.shim import invoke
-from node_client.cnilib import ipam, skel, wire
+from hubnet.node.agent import podnet
+from hubnet.node.agent.commands import Commands
+from hubnet.node.agent.config import AgentConfig
+from hubnet.node.agent.server import AgentSocketServer
+from hubnet.node.agent.state import NodeState
+from hubnet.node.cni import fastbuild, shim
+from hubnet.node.cni.shim import invoke
+from hubnet.node.cnilib import ipam, skel, wire
 from tests.support.prereq import need
 
 ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/n", "CNI_IFNAME": "eth0", "CNI_PATH": "/p"}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node_client.cnilib.ipam import Duplicate, Exhausted, IpamError, Store
+from hubnet.node.cnilib.ipam import Duplicate, Exhausted, IpamError, Store
 
 SUBNET = IPv4Network("10.244.3.0/24")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from node_client.agent.result import add_result, prev_address, prev_default_route
-from node_client.cnilib.skel import DECODE_FAILURE, CniError
+from hubnet.node.agent.result import add_result, prev_address, prev_default_route
+from hubnet.node.cnilib.skel import DECODE_FAILURE, CniError
 
 IFACES = [{"name": "v-net-0"}, {"name": "vethx"}, {"name": "eth0", "sandbox": "/x"}]
 

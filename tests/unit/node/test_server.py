@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from node_client.agent.server import AgentSocketServer, AlreadyRunning, lock_state_dir
+from hubnet.node.agent.server import AgentSocketServer, AlreadyRunning, lock_state_dir
 
 
 def test_a_client_that_never_half_closes_does_not_block_stop(tmp_path: Path) -> None:

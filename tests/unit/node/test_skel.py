@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import node_client
-from node_client.agent.result import add_result, prev_address
-from node_client.cni.shim import invoke
-from node_client.cnilib import fastjson, skel
+import hubnet
+from hubnet.node.agent.result import add_result, prev_address
+from hubnet.node.cni.shim import invoke
+from hubnet.node.cnilib import fastjson, skel
 
 BASE = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/n", "CNI_IFNAME": "eth0", "CNI_PATH": "/p"}
 CONF = b'{"cniVersion": "1.0.0", "name": "hubnet", "type": "hubnet", "agentSocket": "/nonexistent/sock"}'
@@ -90,13 +90,13 @@ def test_valid_attachments_accepts_both_keys() -> None:
     assert skel.valid_attachments({}) == []
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(node_client.__file__)))
-HEAVY = ("os", "json", "re", "enum", "typing", "collections", "node_client.cnilib.skel", "node_client.cnilib.ipam")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(hubnet.__file__)))
+HEAVY = ("os", "json", "re", "enum", "typing", "collections", "hubnet.node.cnilib.skel", "hubnet.node.cnilib.ipam")
 
 
 def test_the_shims_forwarding_path_imports_nothing_heavy() -> None:
     """The plugin's start-up is on every pod's critical path: `os` alone is ~1 ms under `-IS`, `json` ~6 ms."""
-    code = f"import sys; sys.path.insert(0, {ROOT!r}); import node_client.cni.shim; print(' '.join(sys.modules))"
+    code = f"import sys; sys.path.insert(0, {ROOT!r}); import hubnet.node.cni.shim; print(' '.join(sys.modules))"
     loaded = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout
     assert set(HEAVY).isdisjoint(loaded.split()), loaded
 
@@ -112,7 +112,7 @@ def test_the_shims_forwarding_path_imports_nothing_heavy() -> None:
 )
 def test_the_shim_process(env: dict[str, str], status: int, check: Any) -> None:
     """`main()` as the runtime runs it: only the CNI_* variables are read, the answer goes to stdout."""
-    code = f"import sys; sys.path.insert(0, {ROOT!r}); from node_client.cni.shim import main; main()"
+    code = f"import sys; sys.path.insert(0, {ROOT!r}); from hubnet.node.cni.shim import main; main()"
     proc = subprocess.run(
         [sys.executable, "-IS", "-c", code], input=CONF, env={**env, "PATH": "/bin"}, capture_output=True, timeout=30
     )

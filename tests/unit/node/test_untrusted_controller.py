@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from node_client.agent import agent as agent_module
-from node_client.agent.agent import Agent
-from node_client.agent.client import ControllerClient, UntrustedController
-from node_client.agent.config import AgentConfig
+from hubnet.node.agent import agent as agent_module
+from hubnet.node.agent.agent import Agent
+from hubnet.node.agent.client import ControllerClient, UntrustedController
+from hubnet.node.agent.config import AgentConfig
 
 
 class ImpostorClient:

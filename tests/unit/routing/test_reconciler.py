@@ -12,12 +12,12 @@ from typing import get_args
 import pytest
 from prometheus_client import CollectorRegistry
 
-from server.domain.routes import ApplyResult, DesiredRoute, NodeRef, Route, RoutePlan
-from server.routing.backends import BACKENDS, BackendName, make_backend
-from server.routing.base import NullBackend
-from server.routing.fake import FakeBackend
-from server.routing.kernel import is_drift
-from server.routing.reconciler import Reconciler
+from hubnet.server.domain.routes import ApplyResult, DesiredRoute, NodeRef, Route, RoutePlan
+from hubnet.server.routing.backends import BACKENDS, BackendName, make_backend
+from hubnet.server.routing.base import NullBackend
+from hubnet.server.routing.fake import FakeBackend
+from hubnet.server.routing.kernel import is_drift
+from hubnet.server.routing.reconciler import Reconciler
 
 States = dict[str, tuple[str, str | None]]
 

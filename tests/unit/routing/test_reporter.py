@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from server.routing.reporter import StateReporter
+from hubnet.server.routing.reporter import StateReporter
 
 States = dict[str, tuple[str, str | None]]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.domain.routeplan import ConflictingDesired, apply_to, plan
-from server.domain.routes import DesiredRoute, Route, RoutePlan
+from hubnet.server.domain.routeplan import ConflictingDesired, apply_to, plan
+from hubnet.server.domain.routes import DesiredRoute, Route, RoutePlan
 
 
 def r(n: int, hop: int) -> Route:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.errors import InvalidInput
-from server.domain.validation import check_address
+from hubnet.server.domain.errors import InvalidInput
+from hubnet.server.domain.validation import check_address
 
 
 @pytest.mark.parametrize("address", ["0.32.0.1", "0.0.0.1", "0.255.255.255"])

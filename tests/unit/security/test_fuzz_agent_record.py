@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hubnet.node.agent.client import ControllerClient, ControllerError
+from hubnet.node.agent.state import NodeNetwork
 from hubnet.wire import Node
-from node_client.agent.client import ControllerClient, ControllerError
-from node_client.agent.state import NodeNetwork
 from tests.support.records import node_json
 
 GOOD = node_json()
@@ -122,7 +122,7 @@ def test_a_good_answer_is_accepted() -> None:
     content_type=st.sampled_from(["application/json", "application/problem+json", "text/html", ""]),
 )
 def test_any_http_answer_is_a_record_or_a_controller_error(status: int, body: bytes, content_type: str) -> None:
-    """The HTTP client (node_client.agent.client) under any answer: a dict, or an error the agent handles."""
+    """The HTTP client (hubnet.node.agent.client) under any answer: a dict, or an error the agent handles."""
 
     def answer(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": content_type} if content_type else {})

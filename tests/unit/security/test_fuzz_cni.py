@@ -1,4 +1,4 @@
-"""Hypothesis fuzzing of the CNI plugin's input handling (node_client.cnilib.skel): whatever the runtime puts in the
+"""Hypothesis fuzzing of the CNI plugin's input handling (hubnet.node.cnilib.skel): whatever the runtime puts in the
 environment and on stdin, the skel either accepts it or raises CniError with a spec code whose error JSON
 serializes. Never another exception (a traceback on stderr is no CNI answer)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from node_client.cnilib import skel
+from hubnet.node.cnilib import skel
 
 KNOWN_CODES = {1, 2, 3, 4, 5, 6, 7, 11, 50, 999}
 ENV_NAMES = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.ratelimit import Buckets, retry_after
+from hubnet.server.domain.ratelimit import Buckets, retry_after
 
 
 def test_burst_then_refused_with_the_wait_until_the_next_token() -> None:

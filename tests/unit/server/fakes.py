@@ -1,4 +1,4 @@
-"""A service-layer Controller over the in-memory database (server.db.memory), on a clock the test moves."""
+"""A service-layer Controller over the in-memory database (hubnet.server.db.memory), on a clock the test moves."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from server.db.memory import MemoryDatabase
-from server.services import pools
-from server.services.context import Controller, CountingMetrics
-from server.settings import Settings
+from hubnet.server.db.memory import MemoryDatabase
+from hubnet.server.services import pools
+from hubnet.server.services.context import Controller, CountingMetrics
+from hubnet.server.settings import Settings
 
 ADMIN, BOOT = "admin", "boot"
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from server.domain.allocator import PoolSpace
-from server.domain.errors import Conflict, InvalidInput, PoolExhausted
-from server.domain.memory import MemoryAllocator
+from hubnet.server.domain.allocator import PoolSpace
+from hubnet.server.domain.errors import Conflict, InvalidInput, PoolExhausted
+from hubnet.server.domain.memory import MemoryAllocator
 
 N = IPv4Network
 

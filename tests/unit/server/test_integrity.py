@@ -6,7 +6,7 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from server.domain.integrity import BridgeReport, NodeFacts, check
+from hubnet.server.domain.integrity import BridgeReport, NodeFacts, check
 
 POOLS = [IPv4Network("10.244.0.0/16")]
 A = NodeFacts("a", "192.168.1.11", "10.244.1.0/24")

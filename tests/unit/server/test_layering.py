@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVER = ROOT / "server"
+SERVER = ROOT / "hubnet" / "server"
 PURE_SHARED = ("hubnet.net", "hubnet.wire")  # the ground floor's stdlib-only modules the domain may use
 
 
@@ -32,7 +32,7 @@ def test_domain_imports_only_stdlib_and_domain(path: Path) -> None:
     foreign = {
         name
         for name in _imports(path)
-        if _top(name) not in sys.stdlib_module_names and not name.startswith(("server.domain", *PURE_SHARED))
+        if _top(name) not in sys.stdlib_module_names and not name.startswith(("hubnet.server.domain", *PURE_SHARED))
     }
     assert not foreign, f"{path.name} imports {sorted(foreign)}"
 
@@ -62,11 +62,11 @@ def test_in_memory_database_needs_no_sqlalchemy() -> None:
 
 
 def test_services_reach_persistence_through_their_ports() -> None:
-    """The use cases are written against server.services.ports; only the generic write batcher comes from db."""
+    """The use cases are written against hubnet.server.services.ports; only the generic write batcher comes from db."""
     offenders = {
         f"{p.name}: {n}"
         for p in (SERVER / "services").glob("*.py")
         for n in _imports(p)
-        if n.startswith("server.db") and n != "server.db.batch"
+        if n.startswith("hubnet.server.db") and n != "hubnet.server.db.batch"
     }
     assert not offenders

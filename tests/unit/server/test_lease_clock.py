@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.lease import Resume, ResumePlan, resume_plan
+from hubnet.server.domain.lease import Resume, ResumePlan, resume_plan
 
 INTERVAL, NOW = 5.0, 1_000_000.0
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.errors import AddressTaken, LeaseReleased, NameTaken, NotFound, PoolExhausted, SubnetReissued
-from server.services import nodes, reaper
-from server.services.context import Controller, CountingMetrics
+from hubnet.server.domain.errors import AddressTaken, LeaseReleased, NameTaken, NotFound, PoolExhausted, SubnetReissued
+from hubnet.server.services import nodes, reaper
+from hubnet.server.services.context import Controller, CountingMetrics
 from tests.unit.server.fakes import ADMIN, BOOT, Clock, events, kinds, memory_controller
 
 SECRET = "s" * 48

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from server.domain.lease import Resume
-from server.services import nodes, reaper
-from server.services.context import Controller, CountingMetrics
+from hubnet.server.domain.lease import Resume
+from hubnet.server.services import nodes, reaper
+from hubnet.server.services.context import Controller, CountingMetrics
 from tests.unit.server.fakes import BOOT, Clock, events, kinds, memory_controller
 
 TTL, GRACE = 60.0, 300.0

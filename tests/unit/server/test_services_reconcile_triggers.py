@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from server.app import create_app
-from server.db.memory import MemoryDatabase
-from server.domain.routes import NodeRef
-from server.routing.reconciler import Reconciler
-from server.services import nodes, pools, reaper, routes
-from server.services.context import Controller
+from hubnet.server.app import create_app
+from hubnet.server.db.memory import MemoryDatabase
+from hubnet.server.domain.routes import NodeRef
+from hubnet.server.routing.reconciler import Reconciler
+from hubnet.server.services import nodes, pools, reaper, routes
+from hubnet.server.services.context import Controller
 from tests.unit.server.fakes import ADMIN, BOOT, Clock, kinds, settings
 
 SECRET = "s" * 48
@@ -99,7 +99,7 @@ def test_service_unit_tests_need_no_sqlalchemy() -> None:
     code = (
         "import sys\n"
         "from tests.unit.server.fakes import Clock, memory_controller\n"
-        "from server.services import nodes, reaper\n"
+        "from hubnet.server.services import nodes, reaper\n"
         "with memory_controller(Clock()) as ctl:\n"
         "    nodes.register(ctl, token='boot', name='a', address='192.168.1.1', secret='s' * 48, machine_id=None)\n"
         "    nodes.heartbeat(ctl, token='s' * 48, name='a')\n"

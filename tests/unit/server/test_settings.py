@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from server.settings import Settings
+from hubnet.server.settings import Settings
 
 LISTEN: dict[str, tuple[str, tuple[str, int]]] = {
     "ipv4": ("0.0.0.0:6780", ("0.0.0.0", 6780)),

@@ -7,8 +7,8 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from server.domain.errors import InvalidInput
-from server.domain.validation import check_address, check_name, check_secret
+from hubnet.server.domain.errors import InvalidInput
+from hubnet.server.domain.validation import check_address, check_name, check_secret
 
 GOOD_NAMES = ["a", "node-1", "n" * 63, "0abc", "worker-07"]
 BAD_NAMES = ["", "A", "-a", "a-", "a_b", "a.b", "n" * 64, "ä", "a b"]

@@ -1,0 +1,1 @@
+"""hubnet node side: the node agent and the CNI plugin. Never imports hubnet.server, FastAPI or SQLAlchemy."""

@@ -1,0 +1,175 @@
+"""The netlink half of a pod attachment: a veth pair, pod end in the pod netns with its address and default route.
+
+The default route goes to the first attachment of a pod netns only: it is created exclusively, so a netns that
+already has one (a second interface, Multus-style) keeps it — as the bridge plugin without `isDefaultGateway`.
+
+Host-side veth names are derived from (containerID, ifname), so DEL, GC and the start-up sweep find them with no
+other record. Each host end also carries the alias `hubnet:<containerID>/<ifname>`: sweeps only ever delete ports
+with that tag, never another component's `veth…` on the bridge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
+
+from hubnet.linux import addresses, links, netns, node_routes
+from hubnet.linux.errors import AlreadyExists, LinuxError, NotFound
+from hubnet.node.agent import faults
+from hubnet.node.agent.state import NodeNetwork
+
+
+def host_veth(container_id: str, ifname: str) -> str:
+    """`veth` + 11 hex digits of a hash of the attachment (15 characters, the kernel's limit)."""
+    return "veth" + hashlib.sha1(f"{container_id}/{ifname}".encode()).hexdigest()[:11]
+
+
+TAG = "hubnet:"
+
+
+def tag(container_id: str, ifname: str) -> str:
+    """The alias a hubnet host veth carries (also tells an operator which attachment it belongs to)."""
+    return f"{TAG}{container_id}/{ifname}"
+
+
+@dataclass(frozen=True)
+class Attached:
+    host: str
+    host_mac: str
+    pod_mac: str
+    default_route: bool  # False: the netns had a default route already (a secondary attachment)
+
+
+class InterfaceExists(LinuxError):
+    """ADD for an interface that is already in the pod netns (the spec says: error)."""
+
+
+def attach(
+    *,
+    netns_path: str,
+    ifname: str,
+    host: str,
+    alias: str,
+    bridge_index: int,
+    address: IPv4Interface,
+    gateway: IPv4Address,
+) -> Attached:
+    """Create, tag and wire the veth pair (6 netlink requests); on any failure the pair is removed again."""
+    host_mac, pod_mac = links.random_mac(), links.random_mac()
+    # The handles are opened first so they are closed last: the undo callbacks still need them.
+    with netns.handle(netns_path) as pod, netns.handle() as node, ExitStack() as undo:
+        fd = netns.open_fd(netns_path)
+        try:
+            links.add_veth(node, host, ifname, fd, master=bridge_index, host_mac=host_mac, peer_mac=pod_mac)
+        except AlreadyExists:
+            if links.index_of(pod, ifname) is not None:
+                raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}") from None
+            raise
+        finally:
+            os.close(fd)
+        undo.callback(links.delete_link, node, host)
+        links.set_alias(node, host, alias)
+        faults.point("add", "after-veth")
+        pod_index = links.require_index(pod, ifname)
+        links.set_up(pod, pod_index, ifname)
+        faults.point("add", "after-move")
+        addresses.add(pod, pod_index, address, ifname)
+        default_route = node_routes.create(pod, node_routes.DEFAULT, gateway, oif=pod_index)
+        faults.point("add", "after-address")
+        undo.pop_all()
+    return Attached(host, host_mac, pod_mac, default_route)
+
+
+def detach(host: str) -> bool:
+    """Delete the host end (the kernel removes the pod end with it); True when it existed."""
+    with netns.handle() as node:
+        return links.delete_link(node, host)
+
+
+def check(
+    *,
+    netns_path: str,
+    ifname: str,
+    host: str,
+    bridge: str,
+    address: IPv4Interface,
+    gateway: IPv4Address,
+    default_route: bool | None,
+) -> None:
+    """Raise LinuxError naming the first thing an ADD created that is missing or wrong.
+
+    `default_route`: True — the default route via the gateway must leave through `ifname` (ADD installed it);
+    False — not checked (a secondary attachment installed none); None (unknown: no prevResult) — the netns must
+    have a default route via the gateway, through any interface.
+    """
+    with netns.handle() as node:
+        info = links.link_info(node, host)
+        bridge_index = links.index_of(node, bridge)
+        if info is None:
+            raise NotFound(f"host veth {host!r} is missing")
+        if bridge_index is None or info["master"] != bridge_index:
+            raise LinuxError(f"host veth {host!r} is not attached to bridge {bridge!r}")
+    with netns.handle(netns_path) as pod:
+        index = links.index_of(pod, ifname)
+        if index is None:
+            raise NotFound(f"interface {ifname!r} is missing in netns {netns_path!r}")
+        if address not in addresses.list_v4(pod, index):
+            raise NotFound(f"address {address} is missing on {ifname!r} in netns {netns_path!r}")
+        _check_default_route(pod, netns_path, ifname, index, gateway, default_route)
+
+
+def _check_default_route(
+    pod: Any, netns_path: str, ifname: str, index: int, gateway: IPv4Address, expected: bool | None
+) -> None:
+    if expected and not node_routes.has(pod, node_routes.DEFAULT, gateway, index):
+        raise NotFound(f"default route via {gateway} dev {ifname!r} is missing in netns {netns_path!r}")
+    if expected is None and node_routes.gateway_of(pod, node_routes.DEFAULT) != gateway:
+        raise NotFound(f"default route via {gateway} is missing in netns {netns_path!r}")
+
+
+@dataclass
+class Swept:
+    removed: list[str]
+    errors: list[str]
+
+
+def sweep(bridge: str, keep: set[str]) -> Swept:
+    """Delete every port of the bridge tagged as hubnet's (alias `hubnet:…`) and not named in `keep` (leaks).
+
+    Goes on after a failed delete and reports every error.
+    """
+    out = Swept([], [])
+    with netns.handle() as node:
+        index = links.index_of(node, bridge)
+        if index is None:
+            return out
+        for name in links.aliased_ports(node, index, TAG):
+            if name in keep:
+                continue
+            try:
+                if links.delete_link(node, name):
+                    out.removed.append(name)
+            except LinuxError as exc:
+                out.errors.append(str(exc))
+    return out
+
+
+def bridge_info(bridge: str) -> tuple[int, str]:
+    """(index, MAC) of the bridge; raises NotFound when it is missing."""
+    with netns.handle() as node:
+        info = links.link_info(node, bridge)
+    if info is None:
+        raise NotFound(f"bridge {bridge!r} does not exist")
+    return int(info["index"]), str(info["mac"])
+
+
+def bridge_has(bridge: str, network: NodeNetwork) -> bool:
+    """True when the bridge exists and carries the node's gateway address."""
+    gw = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
+    with netns.handle() as node:
+        index = links.index_of(node, bridge)
+        return index is not None and gw in addresses.list_v4(node, index)

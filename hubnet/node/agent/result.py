@@ -1,0 +1,102 @@
+"""ADD results shaped as each CNI spec version defines them (pure, stdlib only)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Interface, IPv4Network, ip_interface, ip_network
+from typing import Any
+
+from hubnet.node.cnilib.skel import DECODE_FAILURE, CniError, version_key
+
+DEFAULT = IPv4Network("0.0.0.0/0")
+
+
+def add_result(
+    version: str,
+    *,
+    bridge: tuple[str, str],
+    host: tuple[str, str],
+    pod: tuple[str, str, str],
+    address: str,
+    gateway: str,
+    default_route: bool = True,
+) -> dict[str, Any]:
+    """The result of a successful ADD: interfaces bridge, host veth, pod end (in `sandbox`); one IP; the default
+    route when ADD installed it (not for a secondary attachment: the netns had one already).
+
+    0.3.x/0.4.0 carry `"version": "4"` on each IP; 1.0.0 dropped it. `interface` indexes `interfaces`.
+    """
+    ip: dict[str, Any] = {"address": address, "gateway": gateway, "interface": 2}
+    if version_key(version) < (1, 0, 0):
+        ip = {"version": "4", **ip}
+    return {
+        "cniVersion": version,
+        "interfaces": [
+            {"name": bridge[0], "mac": bridge[1]},
+            {"name": host[0], "mac": host[1]},
+            {"name": pod[0], "mac": pod[1], "sandbox": pod[2]},
+        ],
+        "ips": [ip],
+        "routes": [{"dst": "0.0.0.0/0", "gw": gateway}] if default_route else [],
+        "dns": {},
+    }
+
+
+def prev_address(config: dict[str, Any], ifname: str) -> str | None:
+    """The IPv4 pod address recorded in `prevResult` for `ifname` (CIDR form), or None when there is none.
+
+    A `prevResult` that is not a result (not an object, interfaces/ips not lists of objects, a bad interface
+    index or address) is the runtime's mistake: CniError 6 (decode failure) naming the field, not a crash (999).
+    """
+    prev = config.get("prevResult")
+    if prev is None:
+        return None
+    if not isinstance(prev, dict):
+        raise _bad("prevResult is not a JSON object")
+    interfaces = _objects(prev, "interfaces")
+    for n, ip in enumerate(_objects(prev, "ips")):
+        idx = ip.get("interface")
+        if idx is not None:
+            if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(interfaces):
+                raise _bad(f"prevResult.ips[{n}].interface {idx!r} is not an index into prevResult.interfaces")
+            if interfaces[idx].get("name") != ifname:
+                continue
+        address = ip.get("address")
+        try:
+            if not isinstance(address, str) or "/" not in address:
+                raise ValueError
+            parsed = ip_interface(address)
+        except ValueError:
+            raise _bad(f"prevResult.ips[{n}].address {address!r} is not an IP address in CIDR form") from None
+        if isinstance(parsed, IPv4Interface):
+            return address
+    return None
+
+
+def prev_default_route(config: dict[str, Any]) -> bool | None:
+    """Whether `prevResult` claims an IPv4 default route (routes carry no interface: a result is per attachment),
+    or None when there is no prevResult. A route without a valid `dst` is a decode failure (6)."""
+    prev = config.get("prevResult")
+    if prev is None:
+        return None
+    if not isinstance(prev, dict):
+        raise _bad("prevResult is not a JSON object")
+    for n, route in enumerate(_objects(prev, "routes")):
+        try:
+            if ip_network(str(route.get("dst")), strict=False) == DEFAULT:
+                return True
+        except ValueError:
+            raise _bad(f"prevResult.routes[{n}].dst {route.get('dst')!r} is not a network") from None
+    return False
+
+
+def _objects(prev: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = prev.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _bad(f"prevResult.{key} is not a list of objects")
+    return items
+
+
+def _bad(message: str) -> CniError:
+    return CniError(DECODE_FAILURE, f"invalid prevResult: {message}")

@@ -1,0 +1,105 @@
+"""/v1/nodes: register or re-join, heartbeat, read, delete, list. Handlers only translate HTTP <-> use case."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from hubnet.server import faults
+from hubnet.server.api.deps import Ctl, Token
+from hubnet.server.api.schemas import HeartbeatRequest, NodePage, RegisterRequest
+from hubnet.server.domain.errors import Conflict
+from hubnet.server.domain.integrity import BridgeReport
+from hubnet.server.domain.lease import LeaseState
+from hubnet.server.services import auth, node_reads, nodes
+from hubnet.wire import Node
+
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
+
+
+_REGISTER_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": RegisterRequest.model_json_schema()}},
+}
+
+
+@router.post(
+    "",
+    response_model=Node,
+    status_code=201,
+    responses={200: {"model": Node}},
+    openapi_extra={"requestBody": _REGISTER_BODY},
+)
+async def register(ctl: Ctl, token: Token, request: Request, response: Response) -> Node:
+    """Register (201) or idempotently re-join (200). Bootstrap (or admin) token.
+
+    The caller is authenticated before the body is read: without a credential the answer is 401 whatever was sent
+    (a 422 would describe the API to anyone). The use case checks again inside its transaction."""
+    started = time.perf_counter()
+    if auth.role(ctl, token) is auth.Role.NONE:  # configured tokens are checked in memory; stored ones need a read
+        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token))
+    body = await _register_request(request)
+    job = nodes.register_job(
+        ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
+    )
+    metrics = request.app.state.metrics
+    try:
+        view, created = await ctl.write_async(job)
+    except Conflict as exc:  # counted once per request, after any retries: pool-exhausted, subnet-reissued, ...
+        metrics.allocation_failed(exc.slug)
+        raise
+    faults.before_response(request.app.state.reconciler)
+    metrics.registration.observe(time.perf_counter() - started)
+    response.status_code = 201 if created else 200
+    return view
+
+
+async def _register_request(request: Request) -> RegisterRequest:
+    """The body, validated like FastAPI would (422 naming the field), once the caller is known."""
+    try:
+        return RegisterRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+
+
+@router.post("/{name}/heartbeat", response_model=Node)
+async def heartbeat(name: str, ctl: Ctl, token: Token, request: Request, body: HeartbeatRequest | None = None) -> Node:
+    """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
+    view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
+    if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
+        report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses), received_at=time.time())
+        request.app.state.bridges.put(name, report)
+    return view
+
+
+@router.get("/{name}", response_model=Node)
+def get(name: str, ctl: Ctl, token: Token) -> Node:
+    """One node record. The node's own secret, or admin."""
+    return node_reads.get(ctl, token=token, name=name)
+
+
+@router.delete("/{name}", status_code=204)
+def delete(name: str, ctl: Ctl, token: Token) -> Response:
+    """Release at once (route withdrawn, subnet quarantined). The node's own secret, or admin."""
+    nodes.delete(ctl, token=token, name=name)
+    return Response(status_code=204)
+
+
+@router.get("", response_model=NodePage)
+def list_nodes(
+    ctl: Ctl,
+    token: Token,
+    state: Annotated[LeaseState | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> NodePage:
+    """A page of nodes ordered by name (admin); follow `next_cursor` until it is null."""
+    page, next_cursor = node_reads.list_nodes(
+        ctl, token=token, state=state.value if state else None, limit=limit, cursor=cursor
+    )
+    return NodePage(items=page, next_cursor=next_cursor)

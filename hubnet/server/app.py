@@ -1,0 +1,117 @@
+"""The composition root: `create_app(settings)` builds everything; nothing is built at import time.
+
+Background work (lease reaper, route reconciler) starts in the lifespan and stops when the server shuts down
+(uvicorn turns SIGTERM into a lifespan shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
+
+from hubnet.server import faults
+from hubnet.server.api import check, events, health, nodes, pools, problems
+from hubnet.server.api import tokens as token_api
+from hubnet.server.api.limits import BodyLimit
+from hubnet.server.api.ratelimit import RateLimit, rate_limits
+from hubnet.server.db import uow
+from hubnet.server.metrics import AppMetrics
+from hubnet.server.routing.backends import make_backend
+from hubnet.server.routing.reconciler import Reconciler
+from hubnet.server.services import routes
+from hubnet.server.services.context import Controller
+from hubnet.server.services.integrity import BridgeReports
+from hubnet.server.services.pools import ensure_pool, scan
+from hubnet.server.services.ports import Commit, Database
+from hubnet.server.services.reaper import Reaper, resume_leases, stamp_alive
+from hubnet.server.settings import Settings
+
+log = logging.getLogger("hubnet.server")
+
+
+def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler | None:
+    """The route reconciler for HUBNET_ROUTE_BACKEND, or None for `none` (route_state then stays `pending`)."""
+    settings = ctl.settings
+    if settings.route_backend == "none":
+        return None
+    backend = make_backend(
+        settings.route_backend,
+        proto=settings.route_proto,
+        table=settings.route_table,
+        netns=settings.router_netns,
+    )
+    return Reconciler(
+        backend,
+        load_desired=lambda: routes.desired(ctl),
+        report=lambda states: routes.report(ctl, states),
+        interval=settings.reconcile_interval,
+        dry_run=settings.route_dry_run,
+        registry=registry,
+    )
+
+
+def _reconcile_on_route_moves(reconciler: Reconciler) -> Callable[[Commit], None]:
+    """Only commits that move desired routes trigger a reconcile: a route-state report (or a renewal, a stale mark)
+    changes no route, and would only cause a second, empty reconcile."""
+
+    def hook(commit: Commit) -> None:
+        if routes.moves_routes(commit.kinds):
+            reconciler.trigger()
+
+    return hook
+
+
+def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
+    """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
+    faults.arm_from_env()
+    db: Database = database or uow.Database(settings.db_url)
+    metrics = AppMetrics()
+    ctl = Controller(db=db, settings=settings, metrics=metrics)
+    metrics.watch(ctl)
+    notifier = events.Notifier()
+    reconciler = build_reconciler(ctl, metrics.registry)
+    db.after_commit.append(lambda _commit: notifier.publish())
+    if reconciler is not None:
+        db.after_commit.append(_reconcile_on_route_moves(reconciler))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        notifier.bind(asyncio.get_running_loop())
+        ensure_pool(ctl, cidr=settings.cluster_cidr, node_prefix=settings.node_prefix)
+        scan(ctl)
+        resume_leases(ctl)
+        reaper = Reaper(ctl, settings.reaper_interval_seconds)
+        if background:
+            reaper.start()
+            if reconciler is not None:
+                reconciler.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+            if reconciler is not None:
+                reconciler.stop()
+            stamp_alive(ctl)  # the lease clock stops from here, not from the last reaper pass
+            ctl.close()
+
+    # /docs (Swagger UI) and /redoc load their scripts from the installed package under /docs/static, not from a
+    # CDN: a router's management network usually has no internet.
+    app = FastAPIOffline(title="hubnet controller", version="1", lifespan=lifespan, static_url="/docs/static")
+    app.state.controller = ctl
+    app.state.metrics = metrics
+    app.state.notifier = notifier
+    app.state.reconciler = reconciler
+    app.state.bridges = BridgeReports()
+    problems.install(app)
+    for module in (nodes, pools, events, health, check):
+        app.include_router(module.router)
+    app.include_router(token_api.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, limits=rate_limits(settings))  # outermost: a throttled request costs nothing more
+    return app

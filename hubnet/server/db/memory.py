@@ -1,0 +1,355 @@
+"""An in-memory database for the service unit tests: the same protocols as the SQLAlchemy one (services.ports),
+dicts of frozen records instead of tables. No SQLAlchemy, no SQLite.
+
+It keeps what the use cases rely on: each job of a batch is undone alone when it fails (a snapshot of the state
+before it), events get consecutive revisions after the batch, after-commit callbacks and hooks run only for what
+committed. It does not model concurrency between processes (one lock serializes everything): that is what the
+integration tests against both real databases are for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from hubnet.server.domain.errors import HubnetError
+from hubnet.server.domain.lease import LeaseState, released_values
+from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
+from hubnet.server.domain.tokens import TokenRecord
+from hubnet.server.services import ports
+from hubnet.server.services.ports import Commit, Database, UnitOfWork
+
+log = logging.getLogger("hubnet.db")
+RELEASED = LeaseState.RELEASED.value
+
+
+@dataclass(frozen=True)
+class Row:
+    """A node row: the record plus the two timestamps the record does not carry."""
+
+    node: NodeRecord
+    created_at: float
+    updated_at: float
+
+    @property
+    def live(self) -> bool:
+        return self.node.state != RELEASED
+
+
+@dataclass
+class State:
+    pools: dict[int, PoolRecord] = field(default_factory=dict)
+    nodes: dict[int, Row] = field(default_factory=dict)
+    tokens: dict[int, TokenRecord] = field(default_factory=dict)
+    events: list[EventRecord] = field(default_factory=list)
+    alive_at: float | None = None
+    next_id: int = 1
+
+    def copy(self) -> State:
+        """A snapshot to roll back to (records are frozen: copying the containers is enough)."""
+        return replace(
+            self, pools=dict(self.pools), nodes=dict(self.nodes), tokens=dict(self.tokens), events=[*self.events]
+        )
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+def _network(text: str) -> IPv4Network | None:
+    try:
+        return IPv4Network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _overlaps(a: str, b: str) -> bool:
+    na, nb = _network(a), _network(b)
+    return a == b if na is None or nb is None else na.overlaps(nb)
+
+
+class MemoryTokens:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def by_hash(self, digest: str) -> TokenRecord | None:
+        return next((t for t in self.state.tokens.values() if t.token_hash == digest), None)
+
+    def by_id(self, token_id: int) -> TokenRecord | None:
+        return self.state.tokens.get(token_id)
+
+    def all(self) -> list[TokenRecord]:
+        return [self.state.tokens[i] for i in sorted(self.state.tokens)]
+
+    def add(self, *, digest: str, description: str, now: float, expires_at: float | None, max_uses: int | None) -> int:
+        token_id = self.state.new_id()
+        self.state.tokens[token_id] = TokenRecord(token_id, digest, description, now, expires_at, max_uses, 0, None)
+        return token_id
+
+    def revoke(self, token_id: int, now: float) -> bool:
+        token = self.state.tokens.get(token_id)
+        if token is None or token.revoked_at is not None:
+            return False
+        self.state.tokens[token_id] = replace(token, revoked_at=now)
+        return True
+
+    def consume(self, token_id: int, now: float) -> bool:
+        token = self.state.tokens.get(token_id)
+        if token is None or token.revoked_at is not None:
+            return False
+        if (token.expires_at is not None and token.expires_at <= now) or (
+            token.max_uses is not None and token.uses >= token.max_uses
+        ):
+            return False
+        self.state.tokens[token_id] = replace(token, uses=token.uses + 1)
+        return True
+
+
+class MemoryRepository:
+    """The repository protocol over a `State` (the caller holds the database lock)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._tokens = MemoryTokens(state)
+
+    @property
+    def tokens(self) -> MemoryTokens:
+        return self._tokens
+
+    def _rows(self, *, live: bool = False) -> list[Row]:
+        return [row for _, row in sorted(self.state.nodes.items()) if row.live or not live]
+
+    def _set(self, row: Row, **values: Any) -> Row:
+        updated_at = values.pop("updated_at", row.updated_at)
+        new = Row(replace(row.node, **values), row.created_at, updated_at)
+        self.state.nodes[row.node.id] = new
+        return new
+
+    # pools
+    def pools(self, *, lock: bool = False) -> list[PoolRecord]:
+        return [self.state.pools[i] for i in sorted(self.state.pools)]
+
+    def add_pool(self, *, cidr: str, node_prefix: int, now: float) -> int:
+        pool_id = self.state.new_id()
+        self.state.pools[pool_id] = PoolRecord(pool_id, cidr, node_prefix, 0)
+        return pool_id
+
+    def delete_pool(self, pool_id: int) -> int:
+        detached = [r for r in self._rows() if r.node.pool_id == pool_id and r.node.state == RELEASED]
+        for row in detached:
+            self._set(row, pool_id=None, reissued=True)
+        del self.state.pools[pool_id]
+        return len(detached)
+
+    def set_high_water(self, pool_id: int, value: int) -> None:
+        self.state.pools[pool_id] = replace(self.state.pools[pool_id], high_water=value)
+
+    def allocated_per_pool(self) -> dict[int | None, int]:
+        counts: dict[int | None, int] = {}
+        for row in self._rows(live=True):
+            counts[row.node.pool_id] = counts.get(row.node.pool_id, 0) + 1
+        return counts
+
+    def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
+        counts: dict[int | None, int] = {}
+        for row in self._rows():
+            n = row.node
+            if n.state == RELEASED and not n.reissued and n.released_at is not None and n.released_at > since:
+                counts[n.pool_id] = counts.get(n.pool_id, 0) + 1
+        return counts
+
+    # nodes
+    def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
+        return next((r.node for r in self._rows() if r.node.name == name), None)
+
+    def node_name_by_secret(self, secret_hash: str) -> str | None:
+        return next((r.node.name for r in self._rows() if r.node.secret_hash == secret_hash), None)
+
+    def subnet_in_use(self, subnet: str) -> bool:
+        return any(_overlaps(r.node.subnet, subnet) for r in self._rows(live=True))
+
+    def address_holder(self, address: str) -> str | None:
+        return next((r.node.name for r in self._rows(live=True) if r.node.address == address), None)
+
+    def oldest_released(self, pool_id: int) -> NodeRecord | None:
+        rows = [
+            r.node
+            for r in self._rows()
+            if r.node.pool_id == pool_id and r.node.state == RELEASED and not r.node.reissued
+        ]
+        return min(rows, key=lambda n: (n.released_at or 0.0, n.id), default=None)
+
+    def mark_reissued(self, subnet: str) -> None:
+        for row in self._rows():
+            if row.node.subnet == subnet and row.node.state == RELEASED:
+                self._set(row, reissued=True)
+
+    def insert_node(self, **values: Any) -> None:
+        created_at, updated_at = values.pop("created_at"), values.pop("updated_at")
+        if any(r.node.name == values["name"] for r in self._rows()):
+            raise AssertionError(f"duplicate node name {values['name']!r}")  # the real schema refuses it too
+        node_id = self.state.new_id()
+        self.state.nodes[node_id] = Row(NodeRecord(id=node_id, **values), created_at, updated_at)
+
+    def update_node(self, node_id: int, **values: Any) -> None:
+        if node_id in self.state.nodes:
+            self._set(self.state.nodes[node_id], **values)
+
+    def delete_node(self, node_id: int) -> None:
+        self.state.nodes.pop(node_id, None)
+
+    def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]:
+        rows = sorted((r.node for r in self._rows()), key=lambda n: n.name)
+        rows = [n for n in rows if (not state or n.state == state) and (not after or n.name > after)]
+        return rows[:limit]
+
+    def live_nodes(self) -> list[NodeRecord]:
+        return [r.node for r in self._rows(live=True)]
+
+    def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
+        address = IPv4Address(ip)
+        return [
+            r.node
+            for r in self._rows(live=True)
+            if (net := _network(r.node.subnet)) and net.prefixlen in prefixes and address in net
+        ]
+
+    def count_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self._rows():
+            counts[row.node.state] = counts.get(row.node.state, 0) + 1
+        return counts
+
+    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
+        for row in self._rows(live=True):
+            n = row.node
+            if (n.name, n.generation, n.address) == (name, generation, address):
+                if (n.route_state, n.route_error) == (state, error):
+                    return False
+                self._set(row, route_state=state, route_error=error)
+                return True
+        return False
+
+    def backfill_ranges(self) -> int:
+        return 0  # nothing derived is stored here
+
+    # leases
+    def expire(
+        self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
+    ) -> list[NodeRecord]:
+        values: dict[str, Any] = {"state": new_state, "updated_at": now}
+        if new_state == RELEASED:
+            values.update(released_values(now))
+        moved = []
+        for row in self._rows():
+            n = row.node
+            if n.state == state and n.expires_at < before and (marked_before is None or row.updated_at < marked_before):
+                moved.append(self._set(row, **values).node)
+        return moved
+
+    def extend_expired(self, *, until: float) -> int:
+        rows = [r for r in self._rows(live=True) if r.node.expires_at < until]
+        for row in rows:
+            self._set(row, expires_at=until)
+        return len(rows)
+
+    def shift_live_leases(self, *, by: float) -> int:
+        rows = self._rows(live=True)
+        for row in rows:
+            self._set(row, expires_at=row.node.expires_at + by)
+        return len(rows)
+
+    def alive_at(self, *, lock: bool = False) -> float | None:
+        return self.state.alive_at
+
+    def stamp_alive(self, *, now: float) -> None:
+        if self.state.alive_at is None or self.state.alive_at < now:
+            self.state.alive_at = now
+
+    # events
+    def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]:
+        last = upto if upto is not None else 2**62
+        return [e for e in self.state.events if revision < e.revision <= last][:limit]
+
+    def revision(self) -> int:
+        return self.state.events[-1].revision if self.state.events else 0
+
+
+class MemoryUnitOfWork:
+    def __init__(self, repo: MemoryRepository, now: float) -> None:
+        self.repo = repo
+        self.now = now
+        self.events: list[tuple[str, str | None, str]] = []
+        self.committed: list[Callable[[], None]] = []
+
+    def emit(self, kind: str, node: str | None, **data: Any) -> None:
+        self.events.append((kind, node, json.dumps(data, sort_keys=True, default=str)))
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self.committed.append(fn)
+
+
+class MemoryDatabase:
+    """`hubnet.server.services.ports.Database` in memory; `state` is there to look at (and to arrange) in tests."""
+
+    dialect = "memory"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.state = State()
+        self.batches: list[int] = []  # the size of every batch run, in order
+        self._hooks: list[Callable[[Commit], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def after_commit(self) -> list[Callable[[Commit], None]]:
+        return self._hooks
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        with self._lock:
+            yield MemoryUnitOfWork(MemoryRepository(self.state.copy()), self.clock())
+
+    def write_batch(self, jobs: list[Callable[[UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        emitted: list[tuple[str, str | None, str]] = []
+        committed: list[Callable[[], None]] = []
+        with self._lock:
+            self.batches.append(len(jobs))
+            now = self.clock()
+            for job in jobs:
+                before = self.state.copy()
+                uow = MemoryUnitOfWork(MemoryRepository(self.state), now)
+                try:
+                    outcomes.append((True, job(uow)))
+                except Exception as error:
+                    if not isinstance(error, HubnetError):
+                        log.error("write use case failed; only its own request fails", exc_info=error)
+                    self.state = before
+                    outcomes.append((False, error))
+                    continue
+                emitted.extend(uow.events)
+                committed.extend(uow.committed)
+            revision = self._append(emitted, now)
+        ports.after_batch(committed, self._hooks, emitted, revision)
+        return outcomes
+
+    def _append(self, items: list[tuple[str, str | None, str]], now: float) -> int | None:
+        first = self.state.events[-1].revision + 1 if self.state.events else 1
+        for i, (kind, node, data) in enumerate(items):
+            self.state.events.append(EventRecord(first + i, now, kind, node, data))
+        return first + len(items) - 1 if items else None
+
+    def dispose(self) -> None:
+        return None
+
+
+def _satisfies(db: MemoryDatabase) -> Database:
+    return db  # checked by mypy: the fake keeps up with the protocol the SQLAlchemy database satisfies in app.py

@@ -1,0 +1,159 @@
+"""SQLAlchemy 2 tables. The schema itself enforces the invariants (unique names, non-overlapping subnets).
+
+Subnets and addresses are `inet` on PostgreSQL (so `EXCLUDE USING gist (subnet inet_ops WITH &&)` can forbid
+overlaps) and text on SQLite (a partial unique index on the subnet, plus net_lo/net_hi integers that the allocator's
+overlap check searches; allocation is serialized by BEGIN IMMEDIATE).
+Times are UNIX epoch seconds (float): portable and cheap to compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class Inet(TypeDecorator[str]):
+    """`inet` on PostgreSQL, text elsewhere; always a str in Python (psycopg would hand back ipaddress objects)."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.INET())
+        return dialect.type_descriptor(String(64))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+
+NOT_RELEASED = text("state <> 'released'")
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cidr", Inet, nullable=False, unique=True),
+    Column("node_prefix", Integer, nullable=False),
+    Column("high_water", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("address", Inet, nullable=False),
+    Column("machine_id", String(255)),
+    Column("subnet", Inet, nullable=False),
+    Column("pool_id", Integer, ForeignKey("pools.id")),
+    Column("state", String(16), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("released_at", Float),
+    # True once a released node's subnet went to someone else: that row can no longer reclaim it.
+    Column("reissued", Boolean, nullable=False, server_default=text("false")),
+    Column("route_state", String(16), nullable=False, server_default="pending"),
+    Column("route_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # The subnet's first and last address as integers (db.ranges): SQLite's overlap check (migration 0005).
+    Column("net_lo", BigInteger),
+    Column("net_hi", BigInteger),
+    Index("ix_nodes_secret_hash", "secret_hash"),
+    Index("ix_nodes_state_expires_at", "state", "expires_at"),
+    Index("ix_nodes_pool_id_reuse", "pool_id", "state", "reissued", "released_at"),
+    Index("ix_nodes_subnet", "subnet"),
+    Index(
+        "uq_nodes_address_live",
+        "address",
+        unique=True,
+        sqlite_where=NOT_RELEASED,
+        postgresql_where=NOT_RELEASED,
+    ),
+    Index("uq_nodes_subnet_live", "subnet", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    Index("ix_nodes_net_lo_live", "net_lo", "net_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+)
+
+# PostgreSQL additionally forbids *overlapping* live subnets (created in the migration, see 0002):
+#   ALTER TABLE nodes ADD CONSTRAINT ex_nodes_subnet_overlap
+#     EXCLUDE USING gist (subnet inet_ops WITH &&) WHERE (state <> 'released')
+
+events = Table(
+    "events",
+    metadata,
+    Column("revision", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("node", String(63)),
+    Column("data", Text, nullable=False),
+)
+
+# One row holding the last revision. Bumping it row-locks, so revisions are handed out in commit order:
+# a watcher reading `since=N` never misses a smaller revision that commits later.
+revision_counter = Table(
+    "revision_counter",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Bootstrap tokens created at run time (POST /v1/tokens); tokens from HUBNET_BOOTSTRAP_TOKENS never reach the table.
+# Only the sha256 of a token is stored. `uses` counts registrations that created a node; the CHECK is the backstop
+# of the conditional increment in hubnet.server.db.tokens.
+bootstrap_tokens = Table(
+    "bootstrap_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("max_uses", Integer),
+    Column("uses", Integer, nullable=False, server_default="0"),
+    Column("revoked_at", Float),
+    CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="uses_within_max"),
+)
+
+# One row: when a controller process was last known alive (every reaper pass stamps it; NULL until the first start
+# after migration 0007). A starting controller gives the live leases back the time no controller ran
+# (hubnet.server.services.reaper.resume_leases), so the lease clock stops only while no controller runs.
+controller_clock = Table(
+    "controller_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alive_at", Float),
+)

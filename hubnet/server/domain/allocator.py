@@ -1,0 +1,118 @@
+"""Subnet allocation policy (pure): which /N of a pool a new node gets.
+
+The committed rows are the truth. The policy asks a `SubnetView` (the database in production, `MemoryAllocator`
+in tests) two indexed questions, so one allocation costs O(excluded ranges), not O(nodes):
+1. never-used subnets first, in order, from the pool's high-water mark (stored with the pool, shared by every
+   controller process), skipping excluded ranges (service CIDR, the router's subnet) and anything in use;
+2. then the longest-released subnet (a subnet still in quarantine is only reached when nothing else is free,
+   because the longest-released one is always the first offered);
+3. otherwise `PoolExhausted`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Protocol
+
+from hubnet.server.domain.errors import PoolExhausted
+
+
+@dataclass(frozen=True)
+class PoolSpace:
+    """The subnets of one pool, indexed 0..size-1, with excluded index ranges (half-open, sorted, merged)."""
+
+    cidr: IPv4Network
+    prefix: int
+    excluded: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def build(
+        cls, cidr: IPv4Network, prefix: int, *, exclude: Iterable[IPv4Network] = (), router: IPv4Address | None = None
+    ) -> PoolSpace:
+        if not cidr.prefixlen <= prefix <= 30:
+            raise ValueError(f"node prefix /{prefix} does not fit pool {cidr}")
+        bare = cls(cidr, prefix)
+        ranges = [r for net in exclude if (r := bare._range_of(net)) is not None]
+        if router is not None and router in cidr:
+            ranges.append(bare._range_of(IPv4Network(f"{router}/{prefix}", strict=False)) or (0, 0))
+        return cls(cidr, prefix, _merge(ranges))
+
+    @property
+    def size(self) -> int:
+        return 1 << (self.prefix - self.cidr.prefixlen)
+
+    @property
+    def total(self) -> int:
+        """Allocatable subnets: size minus excluded."""
+        return self.size - sum(end - start for start, end in self.excluded)
+
+    def subnet_at(self, index: int) -> IPv4Network:
+        step = 1 << (32 - self.prefix)
+        return IPv4Network((int(self.cidr.network_address) + index * step, self.prefix))
+
+    def index_of(self, subnet: IPv4Network) -> int | None:
+        """The subnet's index, or None when it is not exactly one of this pool's subnets."""
+        if subnet.prefixlen != self.prefix or not subnet.subnet_of(self.cidr):
+            return None
+        return (int(subnet.network_address) - int(self.cidr.network_address)) >> (32 - self.prefix)
+
+    def is_excluded(self, index: int) -> bool:
+        return any(start <= index < end for start, end in self.excluded)
+
+    def allocatable(self, subnet: IPv4Network) -> bool:
+        index = self.index_of(subnet)
+        return index is not None and not self.is_excluded(index)
+
+    def fresh_from(self, start: int) -> Iterator[int]:
+        """Non-excluded indices from `start` up, jumping over excluded ranges in one step each."""
+        index = start
+        for ex_start, ex_end in self.excluded:
+            if index < ex_start:
+                yield from range(index, ex_start)
+            index = max(index, ex_end)
+        yield from range(index, self.size)
+
+    def _range_of(self, net: IPv4Network) -> tuple[int, int] | None:
+        """Indices of the subnets overlapping `net` (None when disjoint from the pool)."""
+        if not net.overlaps(self.cidr):
+            return None
+        lo = max(int(net.network_address), int(self.cidr.network_address))
+        hi = min(int(net.broadcast_address), int(self.cidr.broadcast_address))
+        shift, base = 32 - self.prefix, int(self.cidr.network_address)
+        return (lo - base) >> shift, ((hi - base) >> shift) + 1
+
+
+def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+class SubnetView(Protocol):
+    """What the policy needs to know about committed allocations."""
+
+    def in_use(self, subnet: IPv4Network) -> bool:
+        """True when a non-released node holds `subnet` (or anything overlapping it)."""
+        ...
+
+    def oldest_released(self) -> IPv4Network | None:
+        """The longest-released subnet of this pool that nobody holds now, or None."""
+        ...
+
+
+def allocate(space: PoolSpace, high_water: int, view: SubnetView) -> tuple[IPv4Network, int]:
+    """Choose a subnet for a new node; returns it and the pool's new high-water mark. Raises PoolExhausted."""
+    for index in space.fresh_from(high_water):
+        subnet = space.subnet_at(index)
+        if not view.in_use(subnet):
+            return subnet, index + 1
+    reused = view.oldest_released()
+    if reused is None:
+        raise PoolExhausted(f"pool {space.cidr} has no free /{space.prefix} (total {space.total})")
+    return reused, space.size

@@ -1,0 +1,63 @@
+"""The seam between the reconciler and whatever programs routes (kernel via netlink, later BGP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from ipaddress import IPv4Network
+from typing import Protocol
+
+from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
+
+# Routing-protocol numbers the kernel gives meaning to (RTPROT_REDIRECT, _KERNEL, _BOOT, _STATIC): never ours.
+RESERVED_PROTOS = range(1, 5)
+
+
+class RouteBackend(Protocol):
+    """Programs the routes hubnet owns on one router. Implementations only ever see and touch owned routes."""
+
+    name: str
+
+    def list_owned(self) -> list[Route]:
+        """The routes on the router that carry hubnet's mark (protocol number, table)."""
+        ...
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
+        ...
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        """Of `prefixes`, those a route hubnet does not own holds, each with a description of that route (read
+        only: it explains a missing route, it is never touched)."""
+        ...
+
+    def watch(self, on_drift: Callable[[], None]) -> None:
+        """Start watching for owned routes changed or removed behind our back; call `on_drift` when seen.
+
+        Backends that cannot watch do nothing; the periodic reconcile still repairs drift.
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop watching and release sockets."""
+        ...
+
+
+class NullBackend:
+    """`HUBNET_ROUTE_BACKEND=none`: programs nothing and owns nothing; the reconciler runs it as a dry run."""
+
+    name = "none"
+
+    def list_owned(self) -> list[Route]:
+        return []
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        return {}
+
+    def watch(self, on_drift: Callable[[], None]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

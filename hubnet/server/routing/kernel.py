@@ -1,0 +1,124 @@
+"""The `kernel` route backend: the router's own kernel table through netlink, optionally in a named netns.
+
+Ownership mark: routing-protocol number `HUBNET_ROUTE_PROTO` (default `hubnet.linux.ROUTE_PROTO`, 44) in table
+`HUBNET_ROUTE_TABLE` (default 254, main). Only routes carrying both are ever listed, replaced or deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection
+from ipaddress import IPv4Address, IPv4Network
+
+from hubnet.linux import ROUTE_PROTO
+from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
+from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
+from hubnet.server.routing.base import RESERVED_PROTOS
+
+log = logging.getLogger("hubnet.routing")
+
+DEFAULT_TABLE = 254  # main
+
+Known = dict[IPv4Network, set[IPv4Address]]  # what we last listed or programmed: prefix → next hops
+
+
+def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
+    """Does a netlink notification show one of our routes changed behind our back?
+
+    `known` is what we last listed or programmed, so our own changes (already in `known`) never count.
+    """
+    if event == "overrun" or route is None:
+        return True  # notifications were dropped: anything may have happened
+    hops = known.get(route.prefix)
+    if event == "delete":
+        return route.protocol == proto and hops is not None and route.next_hop in hops
+    if event == "new":
+        return route.protocol == proto and (hops is None or route.next_hop not in hops)
+    # "replace": someone swapped the first route of a prefix; drift when that prefix is ours.
+    return hops is not None and (route.protocol != proto or route.next_hop not in hops)
+
+
+class KernelBackend:
+    """RouteBackend over `hubnet.linux.routes`; thread-safe (one lock around the netlink socket)."""
+
+    name = "kernel"
+
+    def __init__(
+        self, *, proto: int = ROUTE_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 256
+    ) -> None:
+        if not 1 <= proto <= 255 or proto in RESERVED_PROTOS:
+            raise ValueError(f"route protocol {proto} is reserved (redirect/kernel/boot/static) or out of 1..255")
+        self.proto, self.table, self.netns = proto, table, netns
+        self._routes = RouteTable(proto=proto, table=table, netns=netns, batch=batch)
+        self._lock = threading.Lock()
+        self._known: Known = {}
+        self._monitor: RouteMonitor | None = None
+        self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
+
+    def list_owned(self) -> list[Route]:
+        with self._lock:
+            owned = self._routes.owned()
+            known: Known = {}
+            for r in owned:
+                known.setdefault(r.prefix, set()).add(r.next_hop)
+            self._known = known
+        return [Route(r.prefix, r.next_hop) for r in owned]
+
+    def apply(self, plan: RoutePlan) -> ApplyResult:
+        """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds."""
+        ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
+        ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
+        ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
+        with self._lock:
+            self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
+            failures = self._routes.apply(ops)
+        self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
+        self.counts.subtract(ops[i].action for i in failures)
+        return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
+
+    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+        if not prefixes:
+            return {}
+        with self._lock:
+            table = self._routes.dump(owned_only=False)
+        found: dict[IPv4Network, str] = {}
+        for r in table:
+            if r.prefix in prefixes and r.protocol != self.proto:
+                hop = "no single gateway" if r.next_hop == NO_GATEWAY else f"via {r.next_hop}"
+                found.setdefault(r.prefix, f"{hop} proto {r.protocol} table {r.table}")
+        return found
+
+    def _expect(self, plan: RoutePlan) -> None:
+        known = self._known
+        for route in plan.delete:
+            hops = known.get(route.prefix)
+            if hops is not None:
+                hops.discard(route.next_hop)
+                if not hops:
+                    del known[route.prefix]
+        for route in plan.replace:
+            known[route.prefix] = {route.next_hop}
+        for route in plan.add:
+            known.setdefault(route.prefix, set()).add(route.next_hop)
+
+    def watch(self, on_drift: Callable[[], None]) -> None:
+        """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""
+        if self._monitor is not None:
+            return
+
+        def on_event(event: RouteEvent, route: KernelRoute | None) -> None:
+            if is_drift(event, route, proto=self.proto, known=self._known):
+                log.info("route drift seen: %s %s", event, route)
+                on_drift()
+
+        self._monitor = RouteMonitor(table=self.table, netns=self.netns, on_event=on_event)
+        self._monitor.start()
+
+    def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        with self._lock:
+            self._routes.close()

@@ -1,0 +1,252 @@
+"""The route reconcile loop: desired (database) vs owned (router) → plan → idempotent apply.
+
+When it runs: once at start-up, only after the desired set has loaded (it never flushes first, so a restart does
+not blink the data plane); soon after every committed change (`trigger()`, coalesced); every `interval` seconds;
+and at once when the backend's watcher sees one of our routes changed behind our back.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from hubnet.loop import Backoff, Cause, SupervisedLoop
+from hubnet.server.domain.routeplan import desired_table, plan, plan_table
+from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
+from hubnet.server.routing.base import NullBackend, RouteBackend
+from hubnet.server.routing.metrics import ReconcileMetrics
+from hubnet.server.routing.reporter import StateReporter
+
+log = logging.getLogger("hubnet.routing")
+
+# node record (name, generation, address) → (state, error): the controller stores a state only on that record.
+Report = Callable[[dict[NodeRef, tuple[str, str | None]]], None]
+FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    trigger: str
+    plan: RoutePlan
+    failed: dict[IPv4Network, str] = field(default_factory=dict)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a CPU-bound bulk phase (never across I/O: the pause is process-wide).
+
+    Why: a reconcile of 65,536 routes allocates ~400,000 long-lived objects; the collector's generational passes
+    over them cost 2-3x the work itself. The objects are acyclic, so nothing is lost; nesting and threads are
+    counted, and the collector is re-enabled (if it was on) when the last holder leaves.
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+class Reconciler:
+    """Runs the reconcile loop on a background thread; every public method is thread-safe."""
+
+    def __init__(
+        self,
+        backend: RouteBackend,
+        *,
+        load_desired: Callable[[], list[DesiredRoute]],
+        report: Report,
+        interval: float = 10.0,
+        dry_run: bool = False,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.backend, self.load_desired, self.report, self.interval = backend, load_desired, report, interval
+        self.dry_run = dry_run or isinstance(backend, NullBackend)
+        self.metrics = ReconcileMetrics(registry if registry is not None else CollectorRegistry())
+        self.last: ReconcileResult | None = None
+        self._lock = threading.Lock()  # one reconcile at a time
+        self._reason = "change"  # of the last trigger()
+        self._running = "startup"  # the reason of the run in progress (a retry keeps it)
+        # After a failure retry soon (capped backoff), e.g. the database is not reachable yet at start-up.
+        self._loop = SupervisedLoop(
+            "hubnet-reconciler",
+            self._step,
+            interval=interval,
+            log=log,
+            what="route reconcile",
+            backoff=Backoff(first=0.2, cap=interval),
+            on_error=self.metrics.errors.labels("reconcile").inc,
+        )
+        self._reported: dict[NodeRef, tuple[str, str | None]] = {}
+        self._previous: dict[IPv4Network, Any] | None = None
+        self._periodic_runs = 0
+        self._reporter: StateReporter[NodeRef] = StateReporter(
+            report, on_error=self.metrics.errors.labels("report").inc
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the loop; its first run is the start-up reconcile (sweeps stale routes, repairs missing ones)."""
+        if self._loop.running:
+            return
+        self._reporter.start()
+        try:  # watch first, so nothing that happens during the start-up reconcile goes unseen
+            self.backend.watch(lambda: self.trigger("drift"))
+        except Exception:
+            log.exception("route watcher did not start; periodic reconcile still repairs drift")
+        self._loop.start()
+
+    def stop(self) -> None:
+        """Stop the loop and the watcher. Routes stay in place (the next start reconciles, never flushes)."""
+        self._loop.stop(timeout=30)
+        self._reporter.stop()
+        self.backend.close()
+
+    def trigger(self, reason: str = "change") -> None:
+        """Reconcile soon; many triggers before the loop wakes collapse into one run."""
+        self._reason = reason
+        self._loop.wake()
+
+    def _step(self, cause: Cause) -> None:
+        if cause != "retry":  # a retry after a failure keeps the failed run's reason
+            self._running = {"start": "startup", "timer": "periodic"}.get(cause, self._reason)
+        self.reconcile_now(self._running)
+
+    # -- one reconcile -----------------------------------------------------------------------------------------
+    def reconcile_now(self, trigger: str = "manual") -> ReconcileResult:
+        """Load desired, list owned, plan, apply (unless dry run), report route states. Raises when the desired
+        set or the owned routes cannot be read — then nothing is applied."""
+        with self._lock:
+            started = time.perf_counter()
+            # The collector is paused only around the CPU-bound bulk phases, never across the database read or the
+            # apply: the pause is process-wide, and a slow read or apply would leave every request thread without it.
+            desired = self.load_desired()  # first: without the desired set we must not touch anything
+            with gc_paused():
+                actual = self.backend.list_owned()  # a local netlink dump; its time is parsing into objects
+                want = desired_table(desired)
+                todo = plan_table(want, actual)
+            failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
+            result = ReconcileResult(trigger, todo, failed, self.dry_run, time.perf_counter() - started)
+            with gc_paused():
+                self._account(result, want, actual)
+                self._report_states(desired, actual, result)
+            self.last = result
+            return result
+
+    def _account(self, result: ReconcileResult, want: dict[IPv4Network, Any], actual: list[Route]) -> None:
+        m = self.metrics
+        m.runs.labels(result.trigger).inc()
+        m.duration.observe(result.seconds)
+        m.desired.set(len(want))
+        if result.dry_run:
+            m.owned.set(len(actual))
+            return
+        m.applied(result.plan, len(result.failed))
+        m.owned.set(len(actual) + len(result.plan.add) - len(result.plan.delete))
+        if self._previous is not None:  # drift = changes the database did not ask for since the last run
+            changed = (*result.plan.add, *result.plan.replace, *result.plan.delete)
+            m.drift.inc(sum(1 for r in changed if self._previous.get(r.prefix) == want.get(r.prefix)))
+        self._previous = want
+
+    def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
+        """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place."""
+        present = set(actual)
+        states: dict[NodeRef, tuple[str, str | None]] = {}
+        stored: dict[NodeRef, tuple[str, str | None] | None] = {}
+        for item in desired:
+            error = result.failed.get(item.route.prefix)
+            ref = item.ref
+            stored[ref] = item.state
+            if result.dry_run:
+                states[ref] = ("programmed", None) if item.route in present else ("pending", None)
+            else:
+                states[ref] = ("failed", error) if error else ("programmed", None)
+        # Changes are reported at once: against what we last reported and against what the database holds (loaded
+        # with the desired set), so a state the controller reset meanwhile (a re-join, a delete + re-register
+        # between two runs) is reported again. A full report now and then heals anything else.
+        if result.trigger == "periodic":
+            self._periodic_runs += 1
+        periodic_full = result.trigger == "periodic" and self._periodic_runs % FULL_REPORT_EVERY == 0
+        full = result.trigger == "startup" or periodic_full
+        changes = {
+            ref: state
+            for ref, state in states.items()
+            if full or self._reported.get(ref) != state or stored[ref] not in (None, state)
+        }
+        self._reporter.submit(changes)
+        self._reported = states
+
+    # -- read-only views ---------------------------------------------------------------------------------------
+    def drift(self) -> dict[str, Any]:
+        """The drift report, fresh from the database and the router, as JSON-ready values:
+        {"desired", "actual", "missing", "unexpected"} (the contract), "foreign" (missing prefixes that a route we
+        do not own holds: prefix and holder), plus "plan" (what a reconcile would do
+        now: add / replace / delete) and "dry_run"."""
+        desired = self.load_desired()
+        with self._lock, gc_paused():
+            actual = self.backend.list_owned()
+        with gc_paused():
+            have = set(actual)
+            want = {d.route for d in desired}
+            todo = plan(desired, actual)
+            missing = [d for d in desired if d.route not in have]
+        with self._lock:  # read only where something is missing: a foreign route may be why
+            foreign = self.backend.foreign({d.route.prefix for d in missing}) if missing else {}
+        return {
+            "desired": [_row(d.route, d.node) for d in desired],
+            "actual": [_row(r) for r in sorted(have, key=_order)],
+            "missing": [_row(d.route, d.node) for d in missing],
+            "unexpected": [_row(r) for r in sorted(have - want, key=_order)],
+            "foreign": [{"prefix": str(p), "holder": holder} for p, holder in sorted(foreign.items(), key=_by_net)],
+            "plan": {
+                "add": [_row(r) for r in todo.add],
+                "replace": [_row(r) for r in todo.replace],
+                "delete": [_row(r) for r in todo.delete],
+            },
+            "dry_run": self.dry_run,
+        }
+
+    def pending_plan(self) -> RoutePlan:
+        """What a reconcile would do now (the dry-run view); applies nothing."""
+        desired = self.load_desired()
+        with self._lock:
+            return plan(desired, self.backend.list_owned())
+
+
+def _order(route: Route) -> tuple[int, int, int]:
+    """Sort key: comparing IPv4Network objects directly is slow at tens of thousands of routes."""
+    return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
+
+
+def _by_net(item: tuple[IPv4Network, str]) -> tuple[int, int]:
+    return int(item[0].network_address), item[0].prefixlen
+
+
+def _row(route: Route, node: str | None = None) -> dict[str, str]:
+    row = {"prefix": str(route.prefix), "next_hop": str(route.next_hop)}
+    if node is not None:
+        row["node"] = node
+    return row

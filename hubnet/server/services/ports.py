@@ -1,0 +1,191 @@
+"""What the use cases need from persistence: a unit of work over a repository, and a database that runs them.
+
+The services are written against these protocols only. Two implementations satisfy them, checked by mypy where
+the composition root and the tests hand them to a `Controller`: `hubnet.server.db` (SQLAlchemy: SQLite, PostgreSQL) and
+`hubnet.server.db.memory` (in memory, for the service unit tests). Each repository protocol is a handful of methods
+named for one concept; the repository is their sum.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
+from hubnet.server.domain.tokens import TokenRecord
+
+log = logging.getLogger("hubnet.db")
+
+
+class PoolRepository(Protocol):
+    def pools(self, *, lock: bool = False) -> list[PoolRecord]:
+        """All pools by id; `lock` serializes allocations across controller processes until commit."""
+        ...
+
+    def add_pool(self, *, cidr: str, node_prefix: int, now: float) -> int: ...
+
+    def delete_pool(self, pool_id: int) -> int:
+        """Delete the pool; its released rows are detached (they can no longer reclaim). Returns how many were."""
+        ...
+
+    def set_high_water(self, pool_id: int, value: int) -> None: ...
+    def allocated_per_pool(self) -> dict[int | None, int]: ...
+
+    def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
+        """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
+        ...
+
+
+class NodeRepository(Protocol):
+    def node(self, name: str, *, lock: bool = False) -> NodeRecord | None: ...
+    def node_name_by_secret(self, secret_hash: str) -> str | None: ...
+
+    def subnet_in_use(self, subnet: str) -> bool:
+        """A live node holds anything overlapping `subnet` (unparsable text: only the same text clashes)."""
+        ...
+
+    def address_holder(self, address: str) -> str | None:
+        """The live node registered with `address`, if any."""
+        ...
+
+    def oldest_released(self, pool_id: int) -> NodeRecord | None:
+        """The longest-released record of the pool whose subnet was not re-issued yet."""
+        ...
+
+    def mark_reissued(self, subnet: str) -> None:
+        """Released rows that held `subnet` can no longer reclaim it."""
+        ...
+
+    def insert_node(self, **values: Any) -> None: ...
+    def update_node(self, node_id: int, **values: Any) -> None: ...
+    def delete_node(self, node_id: int) -> None: ...
+    def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]: ...
+    def live_nodes(self) -> list[NodeRecord]: ...
+
+    def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
+        """Live nodes whose subnet holds `ip` (their subnets are one of `prefixes` long)."""
+        ...
+
+    def count_by_state(self) -> dict[str, int]: ...
+
+    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
+        """Store a route state on that live record only (name, generation, address). True when the row changed."""
+        ...
+
+    def backfill_ranges(self) -> int:
+        """Fill in whatever the overlap checks need of rows written by hand or an older controller; how many."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """Lease expiry and the lease clock (see hubnet.server.services.reaper)."""
+
+    def expire(
+        self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
+    ) -> list[NodeRecord]:
+        """Move leases in `state` expiring before `before` (and marked before `marked_before`) to `new_state`."""
+        ...
+
+    def extend_expired(self, *, until: float) -> int: ...
+    def shift_live_leases(self, *, by: float) -> int: ...
+    def alive_at(self, *, lock: bool = False) -> float | None: ...
+    def stamp_alive(self, *, now: float) -> None: ...
+
+
+class EventLog(Protocol):
+    def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]: ...
+    def revision(self) -> int: ...
+
+
+class TokenRepository(Protocol):
+    """Stored bootstrap tokens, found by the sha256 of their value."""
+
+    def by_hash(self, digest: str) -> TokenRecord | None: ...
+    def by_id(self, token_id: int) -> TokenRecord | None: ...
+    def all(self) -> list[TokenRecord]: ...
+
+    def add(
+        self, *, digest: str, description: str, now: float, expires_at: float | None, max_uses: int | None
+    ) -> int: ...
+
+    def revoke(self, token_id: int, now: float) -> bool:
+        """True when this call revoked it (False: already revoked)."""
+        ...
+
+    def consume(self, token_id: int, now: float) -> bool:
+        """Count one use if one is left (and the token is neither revoked nor expired); False when none is."""
+        ...
+
+
+class Repository(PoolRepository, NodeRepository, LeaseRepository, EventLog, Protocol):
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+
+class UnitOfWork(Protocol):
+    """One use case's view of one transaction: what it reads and writes, and what happens once it committed."""
+
+    @property
+    def repo(self) -> Repository: ...
+
+    @property
+    def now(self) -> float:
+        """The transaction's clock (taken after any lock it waited for)."""
+        ...
+
+    def emit(self, kind: str, node: str | None, **data: Any) -> None:
+        """Record one event; it is appended in this same transaction."""
+        ...
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once this use case committed (never when it was undone)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What an after-commit hook of the database learns: the last revision and the kinds of events committed."""
+
+    revision: int | None
+    kinds: frozenset[str]
+
+
+def after_batch(
+    callbacks: list[Callable[[], None]],
+    hooks: list[Callable[[Commit], None]],
+    events: Sequence[tuple[str, str | None, str]],
+    revision: int | None,
+) -> None:
+    """What every database does once a batch committed: the committed use cases' callbacks (a failing one is logged,
+    never raised: the batch is committed), then, when it appended events, the hooks."""
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit callback failed")
+    if events:
+        commit = Commit(revision, frozenset(kind for kind, _, _ in events))
+        for hook in hooks:
+            hook(commit)
+
+
+class Database(Protocol):
+    @property
+    def dialect(self) -> str: ...
+
+    @property
+    def after_commit(self) -> list[Callable[[Commit], None]]:
+        """Hooks run after every commit that appended events (watchers, route reconcile)."""
+        ...
+
+    def read(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def write_batch(self, jobs: list[Callable[[UnitOfWork], Any]]) -> list[tuple[bool, Any]]:
+        """Run several write use cases in one transaction, each undone alone when it fails; per job (True, result)
+        or (False, error)."""
+        ...
+
+    def dispose(self) -> None: ...

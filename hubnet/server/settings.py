@@ -1,0 +1,190 @@
+"""Controller configuration: environment variables with the `HUBNET_` prefix (names are a contract, see docs)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hubnet.linux import ROUTE_PROTO
+from hubnet.net import parse_network
+from hubnet.server.domain.errors import InvalidInput
+from hubnet.server.domain.validation import check_pool_range
+from hubnet.server.routing.backends import BackendName
+from hubnet.server.routing.base import RESERVED_PROTOS
+
+Tokens = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split(value: object) -> object:
+    """Comma-separated tokens from the environment; empty items dropped."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """`host:port`, `[ipv6]:port` or `:port` (127.0.0.1) as (host, port); ValueError unless the port is 1..65535.
+
+    Whether a host name resolves is the start-up's to check (it needs the system), not the parser's.
+    """
+    host, colon, port = listen.rpartition(":")
+    if not colon or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port with a port in 1..65535, got {listen!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"unclosed '[' in {listen!r}")
+        try:
+            return str(IPv6Address(host[1:-1])), int(port)
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address in brackets") from None
+    if ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets ([::1]:6780), got {listen!r}")
+    return host or "127.0.0.1", int(port)
+
+
+class Settings(BaseSettings):
+    """Everything the controller reads from its environment. Built once by the caller, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="HUBNET_", extra="ignore", frozen=True, populate_by_name=True)
+
+    state_dir: Path = Path("/var/lib/hubnet")
+    database_url: str = ""
+    cluster_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    node_prefix: int = Field(default=24, ge=8, le=30)
+    service_cidr: IPv4Network | None = None
+    listen: str = "127.0.0.1:6780"
+    bootstrap_tokens: Tokens = ()
+    admin_tokens: Tokens = ()
+    router_address: IPv4Address | None = None
+    # Warn (readiness "degraded", `hubnet pools`, metric) when a pool's free subnets fall below this share of its
+    # total, in percent ("10" or "10%"); an exhausted pool is always reported.
+    pool_warn_free: float = Field(default=10.0, ge=0, le=100)
+
+    lease_ttl_seconds: float = Field(default=60.0, gt=0)
+    release_grace_seconds: float = Field(default=3600.0, ge=0)
+    quarantine_seconds: float = Field(default=600.0, ge=0)
+    reaper_interval_seconds: float = Field(default=5.0, gt=0)
+
+    route_backend: BackendName = "none"
+    route_proto: int = Field(default=ROUTE_PROTO, ge=1, le=255)
+    route_table: int = Field(default=254, ge=1)
+    router_netns: str | None = None
+    reconcile_interval: float = Field(default=10.0, gt=0)
+    route_dry_run: bool = False
+
+    # HTTPS (TLS 1.2 minimum, see hubnet/server/tls.py). The issue's names first; the older ones keep working.
+    tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("HUBNET_TLS_CERT_FILE", "HUBNET_TLS_CERT")
+    )
+    tls_key: Path | None = Field(default=None, validation_alias=AliasChoices("HUBNET_TLS_KEY_FILE", "HUBNET_TLS_KEY"))
+
+    max_body_bytes: int = 64 * 1024
+    # Per credential (sha256 of the bearer token): generous, so 64 clients sharing one bootstrap token are not
+    # throttled; per client address for answers of 401 (guessing credentials). 0 disables a limit.
+    rate_limit_per_second: float = Field(default=5000.0, ge=0)
+    rate_limit_burst: int = Field(default=10000, ge=1)
+    rate_limit_auth_failures_per_second: float = Field(default=5.0, ge=0)
+    rate_limit_auth_failures_burst: int = Field(default=100, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("bootstrap_tokens", "admin_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("pool_warn_free", mode="before")
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        return value.strip().removesuffix("%") if isinstance(value, str) else value
+
+    @field_validator("cluster_cidr", "service_cidr", mode="before")
+    @classmethod
+    def _strict_network(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_network(value) if value.strip() else None
+        return value
+
+    @field_validator("router_address", "router_netns", "tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme, found, _ = value.partition("://")
+        if value and scheme not in DATABASE_SCHEMES:  # never echo the URL: it may carry a password
+            given = f"scheme {scheme!r}" if found else "no URL scheme"
+            raise ValueError(f"only sqlite:///PATH and postgresql://… are supported, got {given}")
+        return value
+
+    @field_validator("route_proto")
+    @classmethod
+    def _own_proto(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("route_backend") == "kernel" and value in RESERVED_PROTOS:
+            raise ValueError(
+                f"{value} is one of the kernel's own protocol numbers (1-4); use 5..255 (default {ROUTE_PROTO})"
+            )
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "set both HUBNET_TLS_CERT_FILE and HUBNET_TLS_KEY_FILE (PEM certificate chain and key), or neither "
+                "(the older names HUBNET_TLS_CERT / HUBNET_TLS_KEY mean the same)"
+            )
+        return self
+
+    @field_validator("cluster_cidr")
+    @classmethod
+    def _usable_pool(cls, value: IPv4Network) -> IPv4Network:
+        try:
+            return check_pool_range(value, field="HUBNET_CLUSTER_CIDR")
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
+
+    @model_validator(mode="after")
+    def _router_outside_pool(self) -> Settings:
+        if self.router_address is not None and self.router_address in self.cluster_cidr:
+            raise ValueError(
+                f"HUBNET_ROUTER_ADDRESS {self.router_address} lies inside HUBNET_CLUSTER_CIDR {self.cluster_cidr}: "
+                "the router's underlay address must be outside every pod pool"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _prefix_fits(self) -> Settings:
+        if self.node_prefix < self.cluster_cidr.prefixlen:
+            raise ValueError(f"HUBNET_NODE_PREFIX /{self.node_prefix} does not fit in {self.cluster_cidr}")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: a SQLite file in the state dir by default; bare `postgresql://` means psycopg 3."""
+        url = self.database_url or f"sqlite:///{self.state_dir / 'hubnet.db'}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        return split_listen(self.listen)
