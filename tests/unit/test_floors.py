@@ -4,10 +4,11 @@ only the entry points (`hubnet.cli`, `hubnet.lab`) compose them. Lazy imports in
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import imported_modules
 
 PACKAGE = Path(__file__).resolve().parents[2] / "hubnet"
 GROUND = ("hubnet.net", "hubnet.wire", "hubnet.loop", "hubnet.linux")
@@ -31,16 +32,6 @@ def _floor(module: str) -> str | None:
     return next((floor for floor in FORBIDDEN if module == floor or module.startswith(floor + ".")), None)
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-    return names
-
-
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
@@ -49,7 +40,7 @@ def test_no_import_runs_up_a_floor(path: Path) -> None:
     floor = _floor(_module(path))
     if floor is None:  # hubnet.cli, hubnet.lab: the top floor may compose everything
         return
-    bad = {n for n in _imports(path) for f in FORBIDDEN[floor] if n == f or n.startswith(f + ".")}
+    bad = {n for n in imported_modules(path) for f in FORBIDDEN[floor] if n == f or n.startswith(f + ".")}
     assert not bad, f"{_module(path)} ({floor}) imports {sorted(bad)}"
 
 

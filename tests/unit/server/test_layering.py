@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.imports import imported_modules
+
 ROOT = Path(__file__).resolve().parents[3]
 SERVER = ROOT / "hubnet" / "server"
 PURE_SHARED = ("hubnet.net", "hubnet.wire")  # the ground floor's stdlib-only modules the domain may use
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-    return names
 
 
 def _top(name: str) -> str:
@@ -31,7 +22,7 @@ def _top(name: str) -> str:
 def test_domain_imports_only_stdlib_and_domain(path: Path) -> None:
     foreign = {
         name
-        for name in _imports(path)
+        for name in imported_modules(path)
         if _top(name) not in sys.stdlib_module_names and not name.startswith(("hubnet.server.domain", *PURE_SHARED))
     }
     assert not foreign, f"{path.name} imports {sorted(foreign)}"
@@ -40,25 +31,27 @@ def test_domain_imports_only_stdlib_and_domain(path: Path) -> None:
 @pytest.mark.parametrize("module", PURE_SHARED)
 def test_shared_pure_modules_import_only_stdlib(module: str) -> None:
     path = ROOT / (module.replace(".", "/") + ".py")
-    foreign = {name for name in _imports(path) if _top(name) not in sys.stdlib_module_names}
+    foreign = {name for name in imported_modules(path) if _top(name) not in sys.stdlib_module_names}
     assert not foreign, f"{module} imports {sorted(foreign)}"
 
 
 @pytest.mark.parametrize("layer", ["domain", "services", "api"])
 def test_no_sqlalchemy_outside_db(layer: str) -> None:
-    offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) == "sqlalchemy" for n in _imports(p))]
+    offenders = [
+        p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) == "sqlalchemy" for n in imported_modules(p))
+    ]
     assert not offenders
 
 
 @pytest.mark.parametrize("layer", ["domain", "services", "db"])
 def test_no_web_framework_below_api(layer: str) -> None:
     web = {"fastapi", "starlette", "uvicorn"}
-    offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) in web for n in _imports(p))]
+    offenders = [p.name for p in (SERVER / layer).glob("*.py") if any(_top(n) in web for n in imported_modules(p))]
     assert not offenders
 
 
 def test_in_memory_database_needs_no_sqlalchemy() -> None:
-    assert not {n for n in _imports(SERVER / "db" / "memory.py") if _top(n) == "sqlalchemy"}
+    assert not {n for n in imported_modules(SERVER / "db" / "memory.py") if _top(n) == "sqlalchemy"}
 
 
 def test_services_reach_persistence_through_their_ports() -> None:
@@ -66,7 +59,7 @@ def test_services_reach_persistence_through_their_ports() -> None:
     offenders = {
         f"{p.name}: {n}"
         for p in (SERVER / "services").glob("*.py")
-        for n in _imports(p)
+        for n in imported_modules(p)
         if n.startswith("hubnet.server.db") and n != "hubnet.server.db.batch"
     }
     assert not offenders
