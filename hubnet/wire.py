@@ -146,8 +146,8 @@ class Flagged(Record):
 
 
 @dataclass(frozen=True)
-class Token(Record):
-    """A bootstrap token as the API shows it: never its value (except once, at creation) nor its hash."""
+class TokenFacts(Record):
+    """What the controller stores about a bootstrap token and shows (besides its sha256, which it never shows)."""
 
     id: int
     description: str
@@ -156,6 +156,12 @@ class Token(Record):
     max_uses: int | None
     uses: int
     revoked_at: float | None
+
+
+@dataclass(frozen=True)
+class Token(TokenFacts):
+    """A bootstrap token as the API shows it: never its value (except once, at creation) nor its hash."""
+
     state: str  # active, expired, exhausted or revoked
 
 

@@ -90,7 +90,16 @@ class MemoryTokens:
 
     def add(self, *, digest: str, description: str, now: float, expires_at: float | None, max_uses: int | None) -> int:
         token_id = self.state.new_id()
-        self.state.tokens[token_id] = TokenRecord(token_id, digest, description, now, expires_at, max_uses, 0, None)
+        self.state.tokens[token_id] = TokenRecord(
+            id=token_id,
+            description=description,
+            created_at=now,
+            expires_at=expires_at,
+            max_uses=max_uses,
+            uses=0,
+            revoked_at=None,
+            token_hash=digest,
+        )
         return token_id
 
     def revoke(self, token_id: int, now: float) -> bool:

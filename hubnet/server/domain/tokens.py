@@ -8,25 +8,18 @@ needs the node's own secret anyway); a revoked one admits nothing.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from hubnet.wire import Token
+from hubnet.wire import Token, TokenFacts
 
 TOKEN_PREFIX = "hubnet-bt-"  # recognisable in a leak scanner; the rest is 32 random bytes
 
 
 @dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(TokenFacts):
     """A stored token: never the token itself, only its sha256."""
 
-    id: int
     token_hash: str
-    description: str
-    created_at: float
-    expires_at: float | None
-    max_uses: int | None
-    uses: int
-    revoked_at: float | None
 
 
 def new_token() -> str:
@@ -53,13 +46,4 @@ def public(token: TokenRecord, now: float) -> Token:
         state = "expired"
     elif token.max_uses is not None and token.uses >= token.max_uses:
         state = "exhausted"
-    return Token(
-        id=token.id,
-        description=token.description,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        max_uses=token.max_uses,
-        uses=token.uses,
-        revoked_at=token.revoked_at,
-        state=state,
-    )
+    return Token(**{f.name: getattr(token, f.name) for f in fields(TokenFacts)}, state=state)

@@ -47,4 +47,3 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         flags=flags,
         route_proto=ctl.settings.route_proto,
     )
-
