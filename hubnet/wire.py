@@ -91,7 +91,10 @@ def _value(kinds: tuple[Any, ...], value: object, where: str, name: str) -> obje
         if _is_enum(kind) and isinstance(value, str) and value in kind._value2member_map_:
             return kind(value)
         if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # a JSON integer beyond any float: the shape is wrong, say which field
+                break
         if kind in (int, bool, str) and type(value) is kind:
             return value
         if kind is list and isinstance(value, list) and all(isinstance(item, str) for item in value):

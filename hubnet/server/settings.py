@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.linux import ROUTE_PROTO
@@ -133,8 +133,9 @@ class Settings(BaseSettings):
 
     @field_validator("route_proto")
     @classmethod
-    def _own_proto(cls, value: int, info: ValidationInfo) -> int:
-        if info.data.get("route_backend") == "kernel" and value in RESERVED_PROTOS:
+    def _own_proto(cls, value: int) -> int:
+        # Whatever the backend: the nodes mark their own cluster routes with it too (`route_proto` of the record).
+        if value in RESERVED_PROTOS:
             raise ValueError(
                 f"{value} is one of the kernel's own protocol numbers (1-4); use 5..255 (default {ROUTE_PROTO})"
             )

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import fresh_db
-from tests.integration.support import Databases, Server, node_body, run_hubnet, running
+from tests.integration.support import Databases, Server, node_body, run_hubnet, running, sql
 
 UNUSABLE = ["127.0.0.0/16", "224.0.0.0/16", "169.254.0.0/16", "0.0.0.0/16", "255.255.0.0/16", "0.0.0.0/0"]
 
@@ -112,3 +112,17 @@ def test_cli_pools_warns_when_a_pool_is_exhausted(small: Server) -> None:
     listed = run_hubnet(["pools"], env)
     assert listed.returncode == 0
     assert "warning: pool 10.244.0.0/23: 0 of 2 subnets free (warning below 0%)" in listed.stderr
+
+
+def test_a_live_row_pointing_at_the_pool_keeps_it_even_with_its_subnet_moved_out(small: Server) -> None:
+    """A flagged row (its subnet edited by hand out of the pool) still references the pool: 409 naming it, never
+    the foreign-key failure a delete would hit (which surfaced as a retryable `concurrent-change`)."""
+    bodies = [node_body(i, prefix="pf") for i in range(3)]
+    with small.client(small.bootstrap) as boot, small.client(small.admin) as admin:
+        assert [boot.post("/v1/nodes", json=b).status_code for b in bodies[:2]] == [201, 201]
+        assert admin.post("/v1/pools", json={"cidr": "10.250.0.0/16"}).status_code == 201
+        assert boot.post("/v1/nodes", json=bodies[2]).json()["subnet"] == "10.250.0.0/24"
+        sql(small.db_url, "UPDATE nodes SET subnet = '10.99.0.0/24' WHERE name = :n", {"n": bodies[2]["name"]})
+        body = _problem(admin.delete("/v1/pools/10.250.0.0/16"), 409, "pool-in-use")
+        assert body["live_nodes"] == 1
+        assert "10.250.0.0/16" in [p["cidr"] for p in admin.get("/v1/pools").json()["items"]]

@@ -88,8 +88,9 @@ def delete_pool(ctl: Controller, *, token: str | None, cidr: str) -> None:
                 "configure another cluster CIDR first",
                 field="cidr",
             )
-        if uow.repo.subnet_in_use(str(network)):
-            holders = sum(1 for n in uow.repo.live_nodes() if _holds(n.subnet, network))
+        # By subnet and by row: a flagged live row (subnet edited by hand) may still point at the pool.
+        holders = sum(1 for n in uow.repo.live_nodes() if n.pool_id == pool.id or _holds(n.subnet, network))
+        if holders:
             raise PoolInUse(
                 f"pool {network} still holds the subnets of {holders} live node(s); delete them first",
                 field="cidr",

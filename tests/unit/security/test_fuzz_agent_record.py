@@ -87,6 +87,7 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         ({"route_state": "unknown"}, "route_state"),
         ({"generation": True}, "generation"),
         ({"route_proto": 3}, "route_proto 3"),
+        ({"lease_ttl_seconds": 10**400}, "lease_ttl_seconds"),
         ({"subnet": "10.244.1.7/24"}, "subnet '10.244.1.7/24'"),
     ],
     ids=[
@@ -101,6 +102,7 @@ def test_mutations_of_a_good_answer(changes: dict[str, Any]) -> None:
         "route-state-unknown",
         "generation-bool",
         "route-proto-kernel",
+        "ttl-beyond-float",
         "subnet-host-bits",
     ],
 )

@@ -33,6 +33,10 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "listen brackets around no ipv6": ({"listen": "[nohost]:6780"}, "listen"),
     "backend typo": ({"route_backend": "kernal"}, "route_backend"),
     "kernel proto 4 (static)": ({"route_backend": "kernel", "route_proto": 4}, "route_proto"),
+    "proto 3, any backend (nodes use it)": (
+        {"route_backend": "fake", "route_proto": 3},
+        "route_proto",
+    ),
     "database mysql": ({"database_url": "mysql://u:secret@db/hubnet"}, "database_url"),
     "database without scheme": ({"database_url": "hubnet.db"}, "database_url"),
     "log level": ({"log_level": "verbose"}, "log_level"),
@@ -48,7 +52,6 @@ def test_refused_at_the_variable(values: dict[str, Any], field: str, tmp_path: P
 
 
 ACCEPTED: dict[str, dict[str, Any]] = {
-    "proto 3 without the kernel backend": {"route_backend": "fake", "route_proto": 3},
     "kernel proto 5": {"route_backend": "kernel", "route_proto": 5},
     "postgres shorthand": {"database_url": "postgres://hubnet@db/hubnet"},
     "postgresql with psycopg": {"database_url": "postgresql+psycopg://hubnet@db/hubnet"},
