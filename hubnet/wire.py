@@ -123,6 +123,13 @@ class Node(Record):
     # The routing-protocol number marking hubnet's routes (HUBNET_ROUTE_PROTO): the node marks its cluster routes
     # with it too. None from a controller older than this field: the node uses the default, 44.
     route_proto: int | None = None
+    # Dual-stack (docs/dual-stack.md): every family's value, IPv4 first. `address`, `subnet`, `gateway` and
+    # `router_address` keep meaning the first of these lists (IPv4 when the node has it), so older agents work.
+    # Empty from a controller older than these fields: the agent uses [address], [subnet], [gateway], [router].
+    addresses: list[str] = field(default_factory=list)
+    subnets: list[str] = field(default_factory=list)
+    gateways: list[str] = field(default_factory=list)
+    router_addresses: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class Pool(Record):
     free: int
     quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
     low: bool = False  # free below HUBNET_POOL_WARN_FREE percent of total, or none free at all
+    family: int = 4  # 4 or 6 (the family of `cidr`)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hubnet.linux import ROUTE_PROTO
-from hubnet.net import parse_network
+from hubnet.net import Address, Network, parse_ip, parse_network
 from hubnet.server.domain.errors import InvalidInput
 from hubnet.server.domain.validation import check_pool_range
 from hubnet.server.routing.backends import BackendName
 from hubnet.server.routing.base import RESERVED_PROTOS
 
 Tokens = Annotated[tuple[str, ...], NoDecode]
+# Comma-separated in the environment, at most one per family, kept IPv4 first (docs/dual-stack.md).
+Networks = Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode]
+Addresses = Annotated[tuple[IPv4Address | IPv6Address, ...], NoDecode]
 
 
 def _split(value: object) -> object:
@@ -49,6 +53,19 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _per_family(value: object, parse: Callable[[str], Any], kind: str) -> object:
+    """A comma-separated string (or one value, or a sequence) as a tuple, IPv4 first, at most one per family."""
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    elif not isinstance(value, list | tuple):
+        value = [value]
+    items: list[Any] = [parse(item) if isinstance(item, str) else item for item in value]
+    families = [item.version for item in items]
+    if len(set(families)) != len(families):
+        raise ValueError(f"at most one {kind} per address family (IPv4, IPv6), got {', '.join(map(str, items))}")
+    return tuple(sorted(items, key=lambda item: item.version))
+
+
 class Settings(BaseSettings):
     """Everything the controller reads from its environment. Built once by the caller, never at import time."""
 
@@ -56,13 +73,24 @@ class Settings(BaseSettings):
 
     state_dir: Path = Path("/var/lib/hubnet")
     database_url: str = ""
-    cluster_cidr: IPv4Network = IPv4Network("10.244.0.0/16")
+    # The configured pools, one per family at most ("10.244.0.0/16,fd00:10:244::/56"); `cluster_cidr=` and
+    # `service_cidr=` keep working as keyword names (tests, older callers).
+    cluster_cidrs: Networks = Field(
+        default=(IPv4Network("10.244.0.0/16"),),
+        validation_alias=AliasChoices("HUBNET_CLUSTER_CIDR", "cluster_cidr", "cluster_cidrs"),
+    )
     node_prefix: int = Field(default=24, ge=8, le=30)
-    service_cidr: IPv4Network | None = None
+    # Kubernetes' --node-cidr-mask-size-ipv6 default; at most 16 bits longer than the pool (65,536 node subnets).
+    node_prefix_v6: int = Field(default=64, ge=8, le=126)
+    service_cidrs: Networks = Field(
+        default=(), validation_alias=AliasChoices("HUBNET_SERVICE_CIDR", "service_cidr", "service_cidrs")
+    )
     listen: str = "127.0.0.1:6780"
     bootstrap_tokens: Tokens = ()
     admin_tokens: Tokens = ()
-    router_address: IPv4Address | None = None
+    router_addresses: Addresses = Field(
+        default=(), validation_alias=AliasChoices("HUBNET_ROUTER_ADDRESS", "router_address", "router_addresses")
+    )
     # Warn (readiness "degraded", `hubnet pools`, metric) when a pool's free subnets fall below this share of its
     # total, in percent ("10" or "10%"); an exhausted pool is always reported.
     pool_warn_free: float = Field(default=10.0, ge=0, le=100)
@@ -104,14 +132,17 @@ class Settings(BaseSettings):
     def _percent(cls, value: object) -> object:
         return value.strip().removesuffix("%") if isinstance(value, str) else value
 
-    @field_validator("cluster_cidr", "service_cidr", mode="before")
+    @field_validator("cluster_cidrs", "service_cidrs", mode="before")
     @classmethod
-    def _strict_network(cls, value: object) -> object:
-        if isinstance(value, str):
-            return parse_network(value) if value.strip() else None
-        return value
+    def _strict_networks(cls, value: object) -> object:
+        return _per_family(value, parse_network, "network")
 
-    @field_validator("router_address", "router_netns", "tls_cert", "tls_key", mode="before")
+    @field_validator("router_addresses", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        return _per_family(value, parse_ip, "address")
+
+    @field_validator("router_netns", "tls_cert", "tls_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -155,28 +186,63 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("cluster_cidr")
+    @field_validator("cluster_cidrs")
     @classmethod
-    def _usable_pool(cls, value: IPv4Network) -> IPv4Network:
+    def _usable_pools(cls, value: tuple[Network, ...]) -> tuple[Network, ...]:
+        if not value:
+            raise ValueError("at least one pod network is needed (HUBNET_CLUSTER_CIDR)")
         try:
-            return check_pool_range(value, field="HUBNET_CLUSTER_CIDR")
+            return tuple(check_pool_range(net, field="HUBNET_CLUSTER_CIDR") for net in value)
         except InvalidInput as exc:
             raise ValueError(exc.detail) from None
 
     @model_validator(mode="after")
     def _router_outside_pool(self) -> Settings:
-        if self.router_address is not None and self.router_address in self.cluster_cidr:
-            raise ValueError(
-                f"HUBNET_ROUTER_ADDRESS {self.router_address} lies inside HUBNET_CLUSTER_CIDR {self.cluster_cidr}: "
-                "the router's underlay address must be outside every pod pool"
-            )
+        for router in self.router_addresses:
+            for pool in self.cluster_cidrs:
+                if router.version == pool.version and router in pool:
+                    raise ValueError(
+                        f"HUBNET_ROUTER_ADDRESS {router} lies inside HUBNET_CLUSTER_CIDR {pool}: "
+                        "the router's underlay address must be outside every pod pool"
+                    )
         return self
 
     @model_validator(mode="after")
     def _prefix_fits(self) -> Settings:
-        if self.node_prefix < self.cluster_cidr.prefixlen:
-            raise ValueError(f"HUBNET_NODE_PREFIX /{self.node_prefix} does not fit in {self.cluster_cidr}")
+        for pool in self.cluster_cidrs:
+            prefix = self.prefix_for(pool.version)
+            name = "HUBNET_NODE_PREFIX" if pool.version == 4 else "HUBNET_NODE_PREFIX_V6"
+            if prefix < pool.prefixlen:
+                raise ValueError(f"{name} /{prefix} does not fit in {pool}")
+            if pool.version == 6 and prefix - pool.prefixlen > 16:
+                raise ValueError(
+                    f"{name} /{prefix} cuts {pool} into more than 65,536 node subnets (at most 16 bits more than the "
+                    "pool's prefix, as Kubernetes' node IPAM)"
+                )
         return self
+
+    def prefix_for(self, family: int) -> int:
+        """The node prefix of a family: HUBNET_NODE_PREFIX (IPv4) or HUBNET_NODE_PREFIX_V6."""
+        return self.node_prefix if family == 4 else self.node_prefix_v6
+
+    @property
+    def cluster_cidr(self) -> Network:
+        """The first configured pool (IPv4 when there is one)."""
+        return self.cluster_cidrs[0]
+
+    @property
+    def service_cidr(self) -> IPv4Network | None:
+        """The IPv4 service CIDR, if one is configured."""
+        return next((n for n in self.service_cidrs if isinstance(n, IPv4Network)), None)
+
+    @property
+    def router_address(self) -> IPv4Address | None:
+        """The router's IPv4 underlay address, if one is configured (see `router_for`)."""
+        return next((a for a in self.router_addresses if isinstance(a, IPv4Address)), None)
+
+    def router_for(self, family: int) -> Address | None:
+        """The router's underlay address of that family, if one is configured."""
+        return next((a for a in self.router_addresses if a.version == family), None)
 
     @property
     def db_url(self) -> str:

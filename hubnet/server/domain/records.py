@@ -12,16 +12,25 @@ class PoolRecord:
     node_prefix: int
     high_water: int
 
+    @property
+    def family(self) -> int:
+        """4 or 6, by the shape of `cidr`."""
+        return 6 if ":" in self.cidr else 4
+
 
 @dataclass(frozen=True)
 class NodeRecord:
-    """A node row as stored; `subnet`/`address` are text because a bad row must still be representable."""
+    """A node row as stored; subnets and addresses are text because a bad row must still be representable.
+
+    One column set per family (docs/dual-stack.md): `address`, `subnet`, `pool_id`, `reissued` are the IPv4 ones,
+    `address6`, `subnet6`, `pool6_id`, `reissued6` the IPv6 ones; a family the node does not have is None (at least
+    one subnet is set: a CHECK in the schema)."""
 
     id: int
     name: str
-    address: str
+    address: str | None
     machine_id: str | None
-    subnet: str
+    subnet: str | None
     pool_id: int | None
     state: str
     generation: int
@@ -31,6 +40,30 @@ class NodeRecord:
     reissued: bool
     route_state: str
     route_error: str | None
+    address6: str | None = None
+    subnet6: str | None = None
+    pool6_id: int | None = None
+    reissued6: bool = False
+
+    @property
+    def subnets(self) -> list[str]:
+        """Every subnet the row holds, IPv4 first."""
+        return [s for s in (self.subnet, self.subnet6) if s is not None]
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every underlay address the row holds, IPv4 first."""
+        return [a for a in (self.address, self.address6) if a is not None]
+
+    @property
+    def primary_address(self) -> str:
+        """The first address (IPv4 when there is one): the wire's `address`, the key of route-state reports."""
+        return self.addresses[0] if self.addresses else ""
+
+    @property
+    def primary_subnet(self) -> str:
+        """The first subnet (IPv4 when there is one): the wire's `subnet`."""
+        return self.subnets[0] if self.subnets else ""
 
 
 @dataclass(frozen=True)
