@@ -80,7 +80,7 @@ def rtt_us(netns: str, address: str, count: int = 200) -> float:
 
 def paths(state: LabState) -> dict[str, tuple[str, str, str]]:
     """(client netns, server netns, server address) for the pod path and the node path."""
-    plan = make_plan(state.name, state.nodes, 0)
+    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     src, dst = state.node_pods["node-1"][0], state.node_pods["node-2"][0]
     return {
         "pod": (src.netns, dst.netns, str(dst.ip)),

@@ -52,16 +52,25 @@ def up(
     nodes: Annotated[int, typer.Option("--nodes", help="Number of nodes.")] = 2,
     pods: Annotated[int, typer.Option("--pods", help="Pods per node.")] = 2,
     keep: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed lab in place to debug.")] = False,
+    ipv4_only: Annotated[bool, typer.Option("--ipv4-only", help="IPv4 only (default: dual-stack).")] = False,
+    ipv6_only: Annotated[bool, typer.Option("--ipv6-only", help="IPv6 only (default: dual-stack).")] = False,
 ) -> None:
-    """Build a lab: router namespace with the controller, NODES node agents, PODS pods per node."""
+    """Build a lab: router namespace with the controller, NODES node agents, PODS pods per node; dual-stack
+    (IPv4 + IPv6) unless --ipv4-only or --ipv6-only."""
     from hubnet.lab import lifecycle
     from hubnet.lab.errors import LabError, LabExists
     from hubnet.lab.status import status
 
+    if ipv4_only and ipv6_only:
+        typer.echo("error: --ipv4-only and --ipv6-only exclude each other", err=True)
+        raise typer.Exit(2)
+    families = (4,) if ipv4_only else (6,) if ipv6_only else (4, 6)
     console = _console()
     with _errors():
         try:
-            state = lifecycle.up(name, nodes, pods, progress=lambda msg: console.print(f"[green]✓[/] {msg}"))
+            state = lifecycle.up(
+                name, nodes, pods, progress=lambda msg: console.print(f"[green]✓[/] {msg}"), families=families
+            )
         except LabExists:
             raise
         except (LabError, KeyboardInterrupt) as exc:
@@ -126,12 +135,15 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
     per_pod = sum(len(n["pods"]) for n in data["nodes"]) <= TABLE_MAX_PODS
     for node in data["nodes"]:
         route = node.get("route_state", "unknown")
-        head = [node["name"], node["address"], node["subnet"] or "-", _route(route)]
+        addresses = "\n".join(node.get("addresses") or [node["address"]])
+        subnets = "\n".join(node.get("subnets") or [node["subnet"] or "-"])
+        head = [node["name"], addresses, subnets, _route(route)]
         if not per_pod or not node["pods"]:
             table.add_row(*head, f"{len(node['pods'])} pods", "")
             continue
         for i, pod in enumerate(node["pods"]):
-            table.add_row(*(head if i == 0 else [""] * 4), pod["name"], pod["ip"] or "-", end_section=False)
+            ips = " ".join(pod.get("ips") or [pod["ip"] or "-"])
+            table.add_row(*(head if i == 0 else [""] * 4), pod["name"], ips, end_section=False)
         table.add_section()
     console.print(table)
 
@@ -147,15 +159,19 @@ def _print_matrix(console: Console, report: CheckReport) -> None:
 
     console.print(_pod_matrix(report) if len(report.pods) <= MATRIX_MAX_PODS else _node_matrix(report))
     for pair in (p for p in report.pairs if not p.ok):
-        console.print(f"[red]✗ {pair.source} → {pair.target}: {pair.error}[/] (seen {pair.seen})")
+        console.print(f"[red]✗ IPv{pair.family} {pair.source} → {pair.target}: {pair.error}[/] (seen {pair.seen})")
     for reach in report.reach:
         mark = "[green]✓[/]" if reach.ok else "[red]✗[/]"
         if not reach.ok:
-            console.print(f"{mark} {reach.pod} → {reach.target} {reach.address}")
+            console.print(f"{mark} IPv{reach.family} {reach.pod} → {reach.target} {reach.address}")
     data = report.to_json()
     verdict = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+    per_family = "; ".join(
+        f"IPv{f} {d['pairs_ok']}/{d['pairs_total']} pairs, {d['pairs_translated']} translated"
+        for f, d in data["families"].items()
+    )
     console.print(
-        f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs, {data['pairs_translated']} translated, "
+        f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs ({per_family}), "
         f"{data['reach_ok']}/{data['reach_total']} gateway/router probes"
     )
 
@@ -167,16 +183,21 @@ def _pod_matrix(report: CheckReport) -> Table:
     from rich.table import Table
 
     names = [p.name for p in report.pods]
-    result = {(p.source, p.target): p for p in report.pairs}
-    table = Table(title="TCP from row to column (✓ = connected, receiver saw the sender's own IP)")
+    families = sorted({p.family for p in report.pairs})
+    result = {(p.source, p.target, p.family): p for p in report.pairs}
+    shown = " · ".join(f"IPv{f}" for f in families)
+    table = Table(title=f"TCP from row to column, {shown} (✓ = connected, receiver saw the sender's own IP)")
     table.add_column("from \\ to")
     for name in names:
         table.add_column(name, justify="center")
     for src in names:
         cells = []
         for dst in names:
-            pair = result.get((src, dst))
-            cells.append("·" if pair is None else "[green]✓[/]" if pair.ok else "[red]✗[/]")
+            marks = []
+            for family in families:
+                pair = result.get((src, dst, family))
+                marks.append("·" if pair is None else "[green]✓[/]" if pair.ok else "[red]✗[/]")
+            cells.append("".join(marks))
         table.add_row(src, *cells)
     return table
 
@@ -191,7 +212,7 @@ def _node_matrix(report: CheckReport) -> Table:
         cell = counts.setdefault((node_of[pair.source], node_of[pair.target]), [0, 0])
         cell[0] += pair.ok
         cell[1] += 1
-    table = Table(title="pod pairs ok/total from the pods of row to the pods of column (TCP, no NAT)")
+    table = Table(title="pod pairs ok/total from the pods of row to the pods of column (TCP, no NAT, every family)")
     table.add_column("from \\ to")
     for node in nodes:
         table.add_column(node, justify="center")

@@ -1,4 +1,5 @@
-"""`hubnet lab check`: every ordered pod pair connects over TCP, and the receiver sees the sender's own address.
+"""`hubnet lab check`: every ordered pod pair connects over TCP, over every address family of the lab, and the
+receiver sees the sender's own address of that family.
 
 One process does it all without entering any namespace itself: each socket is created inside the pod's
 namespace (a thread that setns'es, see `labnet.socket_in`) and keeps that namespace for its whole life. Each
@@ -11,11 +12,11 @@ from __future__ import annotations
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 from hubnet.lab import icmp, tcpprobe
-from hubnet.lab.plan import ROUTER_ADDRESS
+from hubnet.lab.plan import make_plan
 from hubnet.lab.state import LabState, PodState
 from hubnet.lab.tcpprobe import Pair
 from hubnet.linux import labnet
@@ -31,8 +32,18 @@ class Pod:
     node: str
     name: str
     netns: str
-    ip: str
+    ip: str  # the primary address (IPv4 when the lab has it)
     gateway: str
+    ips: tuple[str, ...] = ()  # every family's, IPv4 first
+    gateways: tuple[str, ...] = ()
+
+    def of_family(self, family: int) -> Pod | None:
+        """This pod as an endpoint of one family (its `ip` and `gateway` of that family), or None."""
+        ip = next((a for a in self.ips if ip_address(a).version == family), None)
+        if ip is None:
+            return None
+        gw = next((g for g in self.gateways if ip_address(g).version == family), "")
+        return Pod(self.node, self.name, self.netns, ip, gw, (ip,), (gw,) if gw else ())
 
 
 @dataclass
@@ -41,6 +52,7 @@ class Reach:
     target: str  # "gateway" | "router"
     address: str
     ok: bool
+    family: int = 4
 
 
 @dataclass
@@ -54,8 +66,19 @@ class CheckReport:
         return bool(self.pods) and all(p.ok for p in self.pairs) and all(r.ok for r in self.reach)
 
     def to_json(self) -> dict[str, Any]:
+        families = sorted({p.family for p in self.pairs} | {r.family for r in self.reach})
         return {
             "ok": self.ok,
+            "families": {
+                str(f): {
+                    "pairs_total": sum(p.family == f for p in self.pairs),
+                    "pairs_ok": sum(p.ok and p.family == f for p in self.pairs),
+                    "pairs_translated": sum(p.translated and p.family == f for p in self.pairs),
+                    "reach_total": sum(r.family == f for r in self.reach),
+                    "reach_ok": sum(r.ok and r.family == f for r in self.reach),
+                }
+                for f in families
+            },
             "pairs_total": len(self.pairs),
             "pairs_ok": sum(p.ok for p in self.pairs),
             "pairs_translated": sum(p.translated for p in self.pairs),
@@ -69,25 +92,34 @@ class CheckReport:
 
 
 def lab_pods(state: LabState) -> list[Pod]:
-    """The attached pods of a lab with their gateway (the first host of their node's subnet)."""
+    """The attached pods of a lab with their gateways (the first host of each of their node's subnets)."""
     pods = []
     for node, items in state.node_pods.items():
-        subnet = state.subnets.get(node)
-        gw = str(gateway(IPv4Network(subnet))) if subnet else ""
-        pods += [_pod(node, p, gw) for p in items if p.ip]
+        subnets = state.node_subnets.get(node) or [s for s in [state.subnets.get(node)] if s]
+        gateways = tuple(str(gateway(ip_network(s))) for s in subnets)
+        pods += [_pod(node, p, gateways) for p in items if p.ip]
     return pods
 
 
-def _pod(node: str, p: PodState, gw: str) -> Pod:
-    return Pod(node=node, name=p.name, netns=p.netns, ip=str(p.ip), gateway=gw)
+def _pod(node: str, p: PodState, gateways: tuple[str, ...]) -> Pod:
+    ips = tuple(p.ips) or (str(p.ip),)
+    return Pod(node, p.name, p.netns, str(p.ip), gateways[0] if gateways else "", ips, gateways)
 
 
 def run_check(state: LabState) -> CheckReport:
-    """Probe every ordered pair and every pod's gateway and router; never raises for a network failure."""
+    """Probe every ordered pair over every family of the lab, and every pod's gateway and router of each family;
+    never raises for a network failure."""
     report = CheckReport(pods=lab_pods(state))
-    report.pairs = _probe_mesh(report.pods)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        report.reach = [r for rs in pool.map(_reach, report.pods) for r in rs]
+    routers = make_plan(state.name, state.nodes, 0, tuple(state.families)).router_addresses
+    for family in state.families:
+        endpoints = [e for p in report.pods if (e := p.of_family(family)) is not None]
+        for pair in _probe_mesh(endpoints):
+            pair.family = family
+            report.pairs.append(pair)
+        router = next((str(r) for r in routers if r.version == family), "")
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for found in pool.map(lambda pod, r=router, f=family: _reach(pod, r, f), endpoints):
+                report.reach += found
     return report
 
 
@@ -128,10 +160,15 @@ def _probe_with_retries(pods: list[Pod], pairs: list[tuple[Pod, Pod]]) -> list[P
     return list(results.values())
 
 
-def _reach(pod: Pod) -> list[Reach]:
-    sock = socket_in(pod.netns, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def _reach(pod: Pod, router: str, family: int) -> list[Reach]:
+    if family == 6:
+        sock = socket_in(pod.netns, socket.SOCK_RAW, socket.IPPROTO_ICMPV6, family=socket.AF_INET6)
+    else:
+        sock = socket_in(pod.netns, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     try:
-        targets = [("gateway", pod.gateway), ("router", str(ROUTER_ADDRESS))]
-        return [Reach(pod.name, kind, addr, bool(addr) and icmp.reachable(sock, addr)) for kind, addr in targets]
+        targets = [("gateway", pod.gateway), ("router", router)]
+        return [
+            Reach(pod.name, kind, addr, bool(addr) and icmp.reachable(sock, addr), family) for kind, addr in targets
+        ]
     finally:
         sock.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from typing import Any
 
@@ -33,7 +34,8 @@ class _NetnsConnection(http.client.HTTPConnection):
         self._netns = netns
 
     def connect(self) -> None:
-        sock = socket_in(self._netns)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket_in(self._netns, family=family)
         sock.settimeout(self.timeout)
         try:
             sock.connect((self.host, self.port))
@@ -44,15 +46,17 @@ class _NetnsConnection(http.client.HTTPConnection):
 
 
 class LabController:
-    """A minimal admin client for the controller at 192.168.1.1:6780, reached from inside `netns`."""
+    """A minimal admin client for the controller at 192.168.1.1:6780 (or `host`: the IPv6 router address of an
+    IPv6-only lab), reached from inside `netns`."""
 
-    def __init__(self, netns: str, token: str, timeout: float = 5.0) -> None:
+    def __init__(self, netns: str, token: str, timeout: float = 5.0, host: str = str(ROUTER_ADDRESS)) -> None:
         self.netns = netns
         self.token = token
         self.timeout = timeout
+        self.host = host
 
     def get(self, path: str) -> Any:
-        conn = _NetnsConnection(self.netns, str(ROUTER_ADDRESS), CONTROLLER_PORT, self.timeout)
+        conn = _NetnsConnection(self.netns, self.host, CONTROLLER_PORT, self.timeout)
         try:
             conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
             resp = conn.getresponse()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hubnet.lab import members, procs, topology
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
-from hubnet.lab.plan import LabPlan, lab_prefix, make_plan
+from hubnet.lab.plan import FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.errors import LinuxError
@@ -30,10 +30,11 @@ def _quiet(_: str) -> None:
     return None
 
 
-def up(name: str, nodes: int, pods: int, progress: Progress = _quiet) -> LabState:
-    """Build lab `name`; raises LabExists (nothing touched) when it exists, LabError when a step fails."""
+def up(name: str, nodes: int, pods: int, progress: Progress = _quiet, families: tuple[int, ...] = FAMILIES) -> LabState:
+    """Build lab `name` (dual-stack unless `families` says otherwise); raises LabExists (nothing touched) when it
+    exists, LabError when a step fails."""
     require_host()
-    plan = make_plan(name, nodes, pods)
+    plan = make_plan(name, nodes, pods, families)
     store = StateStore(name)
     if store.exists() or labnet.list_netns(plan.prefix):
         raise LabExists(f"lab {name!r} already exists (run `hubnet lab down --name {name}` first)")
@@ -43,6 +44,7 @@ def up(name: str, nodes: int, pods: int, progress: Progress = _quiet) -> LabStat
         pods=pods,
         bootstrap_token=secrets.token_urlsafe(24),
         admin_token=secrets.token_urlsafe(24),
+        families=list(plan.families),
     )
     store.create(state)
     try:
@@ -54,12 +56,13 @@ def up(name: str, nodes: int, pods: int, progress: Progress = _quiet) -> LabStat
 
 def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress) -> None:
     step = _Stepper(progress)
-    with step("router namespace, underlay bridge 192.168.1.0/24"):
+    underlays = " + ".join(str(u) for f, u in ((4, UNDERLAY), (6, UNDERLAY6)) if f in plan.families)
+    with step(f"router namespace, underlay bridge {underlays}"):
         topology.build_router(plan)
     with step(f"{len(plan.nodes)} node namespaces wired to the underlay"):
         for node in plan.nodes:
             topology.build_node(plan, node)
-    client = LabController(plan.router_netns, state.admin_token)
+    client = LabController(plan.router_netns, state.admin_token, host=str(plan.router_address))
     with step(f"controller at {plan.controller_url} (kernel route backend)"):
         pid = members.start_controller(plan, store, state)
         _expect(client.wait_ready, READY_TIMEOUT, pid, store, "controller")
@@ -67,6 +70,7 @@ def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress
         agents = {node.name: members.start_agent(plan, node, store, state) for node in plan.nodes}
         records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
         state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
+        state.node_subnets = {n: [str(s) for s in r.get("subnets") or [r["subnet"]]] for n, r in records.items()}
         store.save(state)
         for node in plan.nodes:
             members.wait_agent_ready(node, store, agents[node.name], ROUTES_TIMEOUT)

@@ -14,11 +14,9 @@ from pathlib import Path
 from hubnet.lab import procs
 from hubnet.lab.errors import LabError
 from hubnet.lab.plan import (
-    CLUSTER_CIDR,
-    CONTROLLER_PORT,
     NODE_PREFIX,
+    NODE_PREFIX_V6,
     POD_BRIDGE,
-    ROUTER_ADDRESS,
     LabPlan,
     NodePlan,
     PodPlan,
@@ -26,6 +24,7 @@ from hubnet.lab.plan import (
 from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.netns import path_of
+from hubnet.net import by_family
 
 POD_ADD_TIMEOUT = 60.0
 TRY_AGAIN_LATER = 11  # CNI error code: the node is not ready yet (route not programmed)
@@ -44,12 +43,14 @@ def hubnet_argv() -> list[str]:
 
 def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
     """The controller in the router namespace: kernel backend, SQLite in the lab's state dir."""
+    host = plan.controller_url.removeprefix("http://")
     env = {
-        "HUBNET_LISTEN": f"{ROUTER_ADDRESS}:{CONTROLLER_PORT}",
+        "HUBNET_LISTEN": host,
         "HUBNET_ROUTE_BACKEND": "kernel",
-        "HUBNET_ROUTER_ADDRESS": str(ROUTER_ADDRESS),
-        "HUBNET_CLUSTER_CIDR": str(CLUSTER_CIDR),
+        "HUBNET_ROUTER_ADDRESS": ",".join(str(a) for a in plan.router_addresses),
+        "HUBNET_CLUSTER_CIDR": ",".join(str(c) for c in plan.cluster_cidrs),
         "HUBNET_NODE_PREFIX": str(NODE_PREFIX),
+        "HUBNET_NODE_PREFIX_V6": str(NODE_PREFIX_V6),
         "HUBNET_STATE_DIR": str(store.dir / "controller"),
         "HUBNET_DATABASE_URL": f"sqlite:///{store.dir / 'controller' / 'hubnet.db'}",
         "HUBNET_BOOTSTRAP_TOKENS": state.bootstrap_token,
@@ -87,9 +88,9 @@ def start_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabStat
         "--name",
         node.name,
         "--address",
-        str(node.address),
+        ",".join(str(a) for a in node.addresses),
         "--router",
-        str(ROUTER_ADDRESS),
+        ",".join(str(a) for a in plan.router_addresses),
         "--bridge",
         POD_BRIDGE,
         *node_dirs(store, node),
@@ -137,7 +138,8 @@ def attach_pod(node: NodePlan, pod: PodPlan, store: StateStore, state: LabState)
         if not _try_again(out) or time.monotonic() > deadline:
             raise LabError(f"pod {pod.name} on {node.name}: `hubnet node pod add` failed (exit {code}): {out[-500:]}")
         time.sleep(0.3)
-    record.ip = _pod_ip(pod.netns)
+    record.ips = _pod_ips(pod.netns)
+    record.ip = record.ips[0]
     store.save(state)
     return record
 
@@ -157,8 +159,9 @@ def _try_again(output: str) -> bool:
     return isinstance(data, dict) and data.get("code") == TRY_AGAIN_LATER
 
 
-def _pod_ip(netns: str) -> str:
-    addresses = [a for items in labnet.ipv4_addresses(netns).values() for a in items]
+def _pod_ips(netns: str) -> list[str]:
+    """The pod's addresses as its namespace shows them, IPv4 first (no IPv6 link-local)."""
+    addresses = by_family(a for items in labnet.global_addresses(netns).values() for a in items)
     if not addresses:
-        raise LabError(f"pod namespace {netns} has no IPv4 address after `pod add`")
-    return addresses[0]
+        raise LabError(f"pod namespace {netns} has no address after `pod add`")
+    return addresses

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from hubnet.net import Address, Network
 
 PREFIX = "hnlab-"
 UNDERLAY = IPv4Network("192.168.1.0/24")
@@ -17,6 +19,12 @@ FIRST_NODE_HOST = 11  # node-1 is 192.168.1.11, node-2 .12, ...
 CONTROLLER_PORT = 6780
 CLUSTER_CIDR = IPv4Network("10.244.0.0/16")
 NODE_PREFIX = 24
+# The IPv6 side (dual-stack by default): a ULA underlay and pod network, /64 per node as Kubernetes does.
+UNDERLAY6 = IPv6Network("fd00:192:168:1::/64")
+ROUTER_ADDRESS6 = IPv6Address("fd00:192:168:1::1")
+CLUSTER_CIDR6 = IPv6Network("fd00:10:244::/56")
+NODE_PREFIX_V6 = 64
+FAMILIES = (4, 6)
 UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace
 NODE_UPLINK = "hnlab-up0"  # in each node namespace
 POD_BRIDGE = "v-net-0"
@@ -43,6 +51,14 @@ class NodePlan:
     address: IPv4Address
     router_port: str  # the node's port on the underlay bridge, in the router namespace
     pods: tuple[PodPlan, ...]
+    address6: IPv6Address | None = None
+    families: tuple[int, ...] = (4,)
+
+    @property
+    def addresses(self) -> list[Address]:
+        """The node's underlay addresses of the lab's families, IPv4 first."""
+        both: dict[int, Address | None] = {4: self.address, 6: self.address6}
+        return [a for f in self.families if (a := both[f]) is not None]
 
 
 @dataclass(frozen=True)
@@ -50,14 +66,31 @@ class LabPlan:
     name: str
     router_netns: str
     nodes: tuple[NodePlan, ...]
+    families: tuple[int, ...] = (4,)
 
     @property
     def prefix(self) -> str:
         return lab_prefix(self.name)
 
     @property
+    def router_address(self) -> Address:
+        """Where the controller listens: the router's IPv4 address, or its IPv6 one in an IPv6-only lab."""
+        return ROUTER_ADDRESS if 4 in self.families else ROUTER_ADDRESS6
+
+    @property
+    def router_addresses(self) -> list[Address]:
+        both: dict[int, Address] = {4: ROUTER_ADDRESS, 6: ROUTER_ADDRESS6}
+        return [both[f] for f in self.families]
+
+    @property
+    def cluster_cidrs(self) -> list[Network]:
+        both: dict[int, Network] = {4: CLUSTER_CIDR, 6: CLUSTER_CIDR6}
+        return [both[f] for f in self.families]
+
+    @property
     def controller_url(self) -> str:
-        return f"http://{ROUTER_ADDRESS}:{CONTROLLER_PORT}"
+        host = str(self.router_address)
+        return f"http://{host if 4 in self.families else f'[{host}]'}:{CONTROLLER_PORT}"
 
     def node(self, name: str) -> NodePlan:
         for node in self.nodes:
@@ -82,12 +115,23 @@ def node_address(index: int) -> IPv4Address:
     return UNDERLAY.network_address + FIRST_NODE_HOST - 1 + index
 
 
+def node_address6(index: int) -> IPv6Address:
+    """The IPv6 underlay address of node `index`: fd00:192:168:1::11, ::12, ... (hex, same digits as IPv4 up to 9)."""
+    return UNDERLAY6.network_address + 0x10 + index
+
+
+def check_families(families: tuple[int, ...]) -> tuple[int, ...]:
+    if not families or any(f not in FAMILIES for f in families) or len(set(families)) != len(families):
+        raise PlanError(f"address families must be (4,), (6,) or (4, 6), got {families}")
+    return tuple(sorted(families))
+
+
 def pod_plan(lab: str, node_index: int, pod_index: int) -> PodPlan:
     name = f"n{node_index}-pod-{pod_index}"
     return PodPlan(name=name, netns=f"{lab_prefix(lab)}{name}")
 
 
-def node_plan(lab: str, index: int, pods: int) -> NodePlan:
+def node_plan(lab: str, index: int, pods: int, families: tuple[int, ...] = FAMILIES) -> NodePlan:
     return NodePlan(
         index=index,
         name=f"node-{index}",
@@ -95,11 +139,15 @@ def node_plan(lab: str, index: int, pods: int) -> NodePlan:
         address=node_address(index),
         router_port=f"hnlab-n{index}",
         pods=tuple(pod_plan(lab, index, j) for j in range(1, pods + 1)),
+        address6=node_address6(index) if 6 in families else None,
+        families=families,
     )
 
 
-def make_plan(name: str, nodes: int, pods: int) -> LabPlan:
-    """The full topology for `nodes` nodes with `pods` pods each; raises PlanError on bad sizes."""
+def make_plan(name: str, nodes: int, pods: int, families: tuple[int, ...] = FAMILIES) -> LabPlan:
+    """The full topology for `nodes` nodes with `pods` pods each, dual-stack unless `families` says otherwise;
+    raises PlanError on bad sizes."""
+    families = check_families(tuple(families))
     if not 1 <= nodes <= MAX_NODES:
         raise PlanError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
     if not 0 <= pods <= MAX_PODS:
@@ -107,5 +155,6 @@ def make_plan(name: str, nodes: int, pods: int) -> LabPlan:
     return LabPlan(
         name=validate_name(name),
         router_netns=f"{lab_prefix(name)}router",
-        nodes=tuple(node_plan(name, i, pods) for i in range(1, nodes + 1)),
+        nodes=tuple(node_plan(name, i, pods, families) for i in range(1, nodes + 1)),
+        families=families,
     )

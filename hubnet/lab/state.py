@@ -26,7 +26,8 @@ ROOT = Path(os.environ.get("HUBNET_LAB_ROOT", "/run/hubnet-lab"))
 class PodState:
     name: str
     netns: str
-    ip: str | None = None
+    ip: str | None = None  # the primary (IPv4 when there is one)
+    ips: list[str] = field(default_factory=list)  # every family's, IPv4 first
 
 
 @dataclass
@@ -38,7 +39,10 @@ class LabState:
     admin_token: str
     phase: str = "building"  # building | ready
     processes: dict[str, int] = field(default_factory=dict)  # "controller" / "agent-node-1" -> pid
-    subnets: dict[str, str] = field(default_factory=dict)  # node -> subnet
+    subnets: dict[str, str] = field(default_factory=dict)  # node -> primary subnet (IPv4 when there is one)
+    # A state file written before dual-stack has no `families`: that lab was IPv4-only.
+    families: list[int] = field(default_factory=lambda: [4])
+    node_subnets: dict[str, list[str]] = field(default_factory=dict)  # node -> every family's subnet, IPv4 first
     node_pods: dict[str, list[PodState]] = field(default_factory=dict)  # node -> pods attached
 
     def pods_of(self, node: str) -> list[PodState]:

@@ -1,8 +1,10 @@
 """`hubnet lab status`: the lab as the documented JSON contract, plus live route state from the controller.
 
-Contract (outside checks read it): {"name", "router": {"netns", "address"}, "controller": {"url"},
-"nodes": [{"name", "netns", "address", "subnet", "pods": [{"name", "netns", "ip"}]}]}. Extra keys may be added
-(`phase`, per node `route_state`); the contract's keys never change meaning.
+Contract (outside checks read it): {"name", "router": {"netns", "address", "addresses"}, "controller": {"url"},
+"families", "nodes": [{"name", "netns", "address", "addresses", "subnet", "subnets",
+"pods": [{"name", "netns", "ip", "ips"}]}]}. The singular keys keep meaning IPv4 when the lab has it (the first of
+the list otherwise); the lists hold every family, IPv4 first. Extra keys may be added (`phase`, per node
+`route_state`); the contract's keys never change meaning.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabMissing, require_host
-from hubnet.lab.plan import ROUTER_ADDRESS, make_plan
+from hubnet.lab.plan import make_plan
 from hubnet.lab.state import LabState, StateStore
 
 
@@ -26,30 +28,41 @@ def load(name: str) -> LabState:
 
 def route_states(state: LabState) -> dict[str, str]:
     """node -> route_state as the controller reports it ('unknown' when it does not answer)."""
-    plan = make_plan(state.name, state.nodes, 0)
+    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     try:
-        records = LabController(plan.router_netns, state.admin_token, timeout=2.0).nodes()
+        client = LabController(plan.router_netns, state.admin_token, timeout=2.0, host=str(plan.router_address))
+        records = client.nodes()
     except ControllerError:
         return {}
     return {str(r["name"]): str(r.get("route_state")) for r in records}
 
 
 def status(state: LabState, live: bool = True) -> dict[str, Any]:
-    plan = make_plan(state.name, state.nodes, 0)
+    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     routes = route_states(state) if live else {}
     return {
         "name": state.name,
         "phase": state.phase,
-        "router": {"netns": plan.router_netns, "address": str(ROUTER_ADDRESS)},
+        "families": list(plan.families),
+        "router": {
+            "netns": plan.router_netns,
+            "address": str(plan.router_address),
+            "addresses": [str(a) for a in plan.router_addresses],
+        },
         "controller": {"url": plan.controller_url},
         "nodes": [
             {
                 "name": node.name,
                 "netns": node.netns,
-                "address": str(node.address),
+                "address": str(node.addresses[0]),
+                "addresses": [str(a) for a in node.addresses],
                 "subnet": state.subnets.get(node.name),
+                "subnets": state.node_subnets.get(node.name, []),
                 "route_state": routes.get(node.name, "unknown"),
-                "pods": [{"name": p.name, "netns": p.netns, "ip": p.ip} for p in state.node_pods.get(node.name, [])],
+                "pods": [
+                    {"name": p.name, "netns": p.netns, "ip": p.ip, "ips": p.ips or ([p.ip] if p.ip else [])}
+                    for p in state.node_pods.get(node.name, [])
+                ],
             }
             for node in plan.nodes
         ],

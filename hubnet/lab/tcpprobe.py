@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import selectors
 import socket
@@ -47,6 +48,7 @@ class Pair:
     seen: str | None = None  # the source address the target saw
     error: str | None = None
     attempts: int = 1
+    family: int = 4  # the IP version the pair was probed over
 
     @property
     def translated(self) -> bool:
@@ -58,9 +60,22 @@ def judge(source: Endpoint, target: Endpoint, reply: str) -> Pair:
     words = reply.split()
     if len(words) != 2 or words[1] != target.name:
         return Pair(source.name, target.name, ok=False, error=f"unexpected answer {reply.strip()!r}")
-    if words[0] != source.ip:
+    if not _same_ip(words[0], source.ip):
         return Pair(source.name, target.name, ok=False, seen=words[0], error=TRANSLATED)
     return Pair(source.name, target.name, ok=True, seen=words[0])
+
+
+def _same_ip(seen: str, expected: str) -> bool:
+    """Equal addresses whatever their spelling (IPv6 text has several; an IPv4 peer of an IPv6 socket is mapped)."""
+    try:
+        a, b = ipaddress.ip_address(seen), ipaddress.ip_address(expected)
+    except ValueError:
+        return False
+    return a == b
+
+
+def family(ip: str) -> int:
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
 
 
 @dataclass
@@ -117,7 +132,7 @@ def probe_all(pods: Sequence[Endpoint], pairs: Sequence[tuple[Endpoint, Endpoint
 
 
 def _listen(pod: Endpoint) -> socket.socket:
-    sock = socket_in(pod.netns)
+    sock = socket_in(pod.netns, family=family(pod.ip))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((pod.ip, CHECK_PORT))
     sock.listen(1024)
@@ -129,11 +144,11 @@ def _answer(listener: socket.socket, name: str) -> None:
     """Accept every pending connection; tell each peer the address we saw and who we are."""
     while True:
         try:
-            conn, (peer, _port) = listener.accept()
+            conn, address = listener.accept()  # (host, port) or, for IPv6, (host, port, flowinfo, scope)
         except (BlockingIOError, InterruptedError):
             return
         with conn, contextlib.suppress(OSError):  # a failed answer shows up on the prober's side
-            conn.send(f"{peer} {name}\n".encode())
+            conn.send(f"{address[0]} {name}\n".encode())
 
 
 def _start(
@@ -143,7 +158,7 @@ def _start(
     target: Endpoint,
     on_fail: Callable[[Pair], None],
 ) -> None:
-    sock = socket_in(source.netns)
+    sock = socket_in(source.netns, family=family(target.ip))
     sock.setblocking(False)
     code = sock.connect_ex((target.ip, CHECK_PORT))
     if code not in (0, errno.EINPROGRESS):

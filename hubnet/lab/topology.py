@@ -7,9 +7,18 @@ veth has both ends inside lab namespaces, so deleting the namespaces removes eve
 from __future__ import annotations
 
 import errno
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 
-from hubnet.lab.plan import NODE_UPLINK, ROUTER_ADDRESS, UNDERLAY, UNDERLAY_BRIDGE, LabPlan, NodePlan
+from hubnet.lab.plan import (
+    NODE_UPLINK,
+    ROUTER_ADDRESS,
+    ROUTER_ADDRESS6,
+    UNDERLAY,
+    UNDERLAY6,
+    UNDERLAY_BRIDGE,
+    LabPlan,
+    NodePlan,
+)
 from hubnet.linux import labnet
 from hubnet.linux.errors import LinuxError
 
@@ -27,6 +36,15 @@ _COMMON = {
     "net.ipv4.conf.all.accept_redirects": "0",
     "net.ipv4.conf.default.accept_redirects": "0",
 }
+# IPv6: the router forwards, no namespace takes a route from a redirect or an advertisement (the lab's routes are
+# hubnet's), and addresses are added without duplicate address detection (labnet.add_address).
+_COMMON6 = {
+    "net.ipv6.conf.all.forwarding": "1",
+    "net.ipv6.conf.all.accept_redirects": "0",
+    "net.ipv6.conf.default.accept_redirects": "0",
+    "net.ipv6.conf.all.accept_ra": "0",
+    "net.ipv6.conf.default.accept_ra": "0",
+}
 _BRIDGE_NF = {
     "net.bridge.bridge-nf-call-iptables": "0",
     "net.bridge.bridge-nf-call-ip6tables": "0",
@@ -34,9 +52,11 @@ _BRIDGE_NF = {
 }
 
 
-def tune(netns: str) -> None:
+def tune(netns: str, families: tuple[int, ...] = (4,)) -> None:
     """Apply the lab's sysctls inside `netns` (bridge-netfilter keys only where the module is loaded)."""
     labnet.set_sysctls(netns, _COMMON)
+    if 6 in families:
+        labnet.set_sysctls(netns, _COMMON6)
     try:
         labnet.set_sysctls(netns, _BRIDGE_NF)
     except LinuxError as exc:
@@ -45,18 +65,30 @@ def tune(netns: str) -> None:
 
 
 def build_router(plan: LabPlan) -> None:
-    """The router namespace: forwarding on, the underlay bridge holding 192.168.1.1/24."""
+    """The router namespace: forwarding on, the underlay bridge holding 192.168.1.1/24 and fd00:192:168:1::1/64
+    (the lab's families)."""
     labnet.create_netns(plan.router_netns)
-    tune(plan.router_netns)
-    labnet.ensure_bridge(plan.router_netns, UNDERLAY_BRIDGE, IPv4Interface(f"{ROUTER_ADDRESS}/{UNDERLAY.prefixlen}"))
+    tune(plan.router_netns, plan.families)
+    labnet.ensure_bridge(plan.router_netns, UNDERLAY_BRIDGE, _underlay(plan.families, ROUTER_ADDRESS, ROUTER_ADDRESS6))
 
 
 def build_node(plan: LabPlan, node: NodePlan) -> None:
-    """A node namespace whose uplink (192.168.1.1x/24) is a port of the router's underlay bridge."""
+    """A node namespace whose uplink (192.168.1.1x/24, fd00:192:168:1::1x/64) is a port of the router's underlay
+    bridge."""
     labnet.create_netns(node.netns)
-    tune(node.netns)
-    address = IPv4Interface(f"{node.address}/{UNDERLAY.prefixlen}")
+    tune(node.netns, plan.families)
+    address = _underlay(plan.families, node.address, node.address6)
     labnet.add_uplink(plan.router_netns, UNDERLAY_BRIDGE, node.router_port, node.netns, NODE_UPLINK, address)
+
+
+def _underlay(families: tuple[int, ...], v4: object, v6: object) -> list[IPv4Interface | IPv6Interface]:
+    """The underlay addresses of one lab member, of the lab's families."""
+    found: list[IPv4Interface | IPv6Interface] = []
+    if 4 in families:
+        found.append(IPv4Interface(f"{v4}/{UNDERLAY.prefixlen}"))
+    if 6 in families and v6 is not None:
+        found.append(IPv6Interface(f"{v6}/{UNDERLAY6.prefixlen}"))
+    return found
 
 
 def lab_namespaces(prefix: str) -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
+from typing import Any
 
 from pyroute2 import NetlinkError
 
@@ -37,10 +38,15 @@ def delete_netns(name: str) -> None:
     netns.remove(name)
 
 
-def socket_in(name: str, kind: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
-    """An AF_INET socket that lives in namespace `name` (routing, source address and all)."""
+IFA_F_NODAD = 0x02  # an IPv6 address usable at once: no duplicate address detection (the lab owns its underlay)
+Interface = IPv4Interface | IPv6Interface
+
+
+def socket_in(name: str, kind: int = socket.SOCK_STREAM, proto: int = 0, family: int = socket.AF_INET) -> socket.socket:
+    """A socket (AF_INET unless `family` says AF_INET6) that lives in namespace `name` (routing, source address and
+    all)."""
     try:
-        return netns.run_in(name, lambda: socket.socket(socket.AF_INET, kind, proto))
+        return netns.run_in(name, lambda: socket.socket(family, kind, proto))
     except OSError as exc:
         raise translate(exc, f"open a socket in netns {name!r}") from exc
 
@@ -50,15 +56,42 @@ def set_sysctls(name: str, values: dict[str, str]) -> None:
     netns.run_in(name, lambda: [sysctl.ensure(key, value) for key, value in values.items()])
 
 
-def ensure_bridge(name: str, bridge: str, address: IPv4Interface) -> None:
-    """A bridge `bridge` in namespace `name`, up, holding `address`."""
+def add_address(h: Any, index: int, address: Interface, what: str) -> None:
+    """One address on a link; IPv6 ones without duplicate address detection, so they work at once."""
+    if address.version == 4:
+        addresses.add(h, index, address, what)
+        return
+    try:
+        h.addr(
+            "add",
+            index=index,
+            address=str(address.ip),
+            prefixlen=address.network.prefixlen,
+            family=socket.AF_INET6,
+            flags=IFA_F_NODAD,
+        )
+    except NetlinkError as exc:
+        if exc.code != 17:  # EEXIST
+            raise translate(exc, f"add address {address} to {what}") from None
+
+
+def ensure_bridge(name: str, bridge: str, address: Interface | Iterable[Interface]) -> None:
+    """A bridge `bridge` in namespace `name`, up, holding `address` (one or several, of either family)."""
     with netns.handle(name) as h:
         index = links.ensure_bridge(h, bridge)
-        addresses.add(h, index, address, bridge)
+        for item in _many(address):
+            add_address(h, index, item, bridge)
 
 
-def add_uplink(router_ns: str, bridge: str, port: str, node_ns: str, uplink: str, address: IPv4Interface) -> None:
-    """A veth from `node_ns` (`uplink`, holding `address`) to a port `port` of `bridge` in `router_ns`."""
+def _many(address: Interface | Iterable[Interface]) -> list[Interface]:
+    return [address] if isinstance(address, IPv4Interface | IPv6Interface) else list(address)
+
+
+def add_uplink(
+    router_ns: str, bridge: str, port: str, node_ns: str, uplink: str, address: Interface | Iterable[Interface]
+) -> None:
+    """A veth from `node_ns` (`uplink`, holding `address`: one or several) to a port `port` of `bridge` in
+    `router_ns`."""
     fd = netns.open_fd(node_ns)
     try:
         with netns.handle(router_ns) as h:
@@ -68,7 +101,8 @@ def add_uplink(router_ns: str, bridge: str, port: str, node_ns: str, uplink: str
         os.close(fd)
     with netns.handle(node_ns) as h:
         index = links.require_index(h, uplink)
-        addresses.add(h, index, address, uplink)
+        for item in _many(address):
+            add_address(h, index, item, uplink)
         links.set_up(h, index, uplink)
 
 
@@ -84,15 +118,31 @@ def ipv4_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list[s
     return out
 
 
+def global_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list[str]]:
+    """The addresses of both families in namespace `name` that a peer can reach (no IPv6 link-local), per link
+    name, IPv4 first."""
+    found = ipv4_addresses(name, skip)
+    with netns.handle(name) as h:
+        names = {link["index"]: link.get("ifname") for link in h.link("dump")}
+        for addr in h.addr("dump", family=socket.AF_INET6):
+            ifname = names.get(addr["index"], "?")
+            if ifname not in skip and addr["scope"] == 0:  # RT_SCOPE_UNIVERSE: not fe80::/10
+                found.setdefault(ifname, []).append(addr.get("address"))
+    return found
+
+
 def flush_neighbours(name: str) -> int:
-    """Delete the IPv4 neighbour (ARP) entries in namespace `name`; how many. The kernel's ARP table is shared by
-    all namespaces (gc_thresh3, 1024 by default), so a mesh test empties what it no longer needs."""
+    """Delete the neighbour entries (ARP and NDP) in namespace `name`; how many. The kernel's neighbour tables are
+    shared by all namespaces (gc_thresh3, 1024 by default), so a mesh test empties what it no longer needs."""
     removed = 0
     with netns.handle(name) as h:
-        for entry in h.neigh("dump", family=socket.AF_INET):
-            try:
-                h.neigh("del", index=entry["ifindex"], dst=entry.get("NDA_DST"), family=socket.AF_INET)
-                removed += 1
-            except NetlinkError:
-                continue  # already gone (expired meanwhile)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for entry in h.neigh("dump", family=family):
+                if entry.get("NDA_DST", "").startswith("fe80:"):
+                    continue  # link-local neighbours are few and refreshed by the kernel itself
+                try:
+                    h.neigh("del", index=entry["ifindex"], dst=entry.get("NDA_DST"), family=family)
+                    removed += 1
+                except NetlinkError:
+                    continue  # already gone (expired meanwhile)
     return removed
