@@ -51,9 +51,10 @@ def test_down_twice_then_up_again(cleanup: list[str]) -> None:
     hubnet("lab", "down", "--name", name)
     hubnet("lab", "down", "--name", name)
     assert lab_netns(name) == [] and not StateStore(name).exists()
-    hubnet("lab", "up", "--name", name, "--nodes", "2", "--pods", "1", timeout=UP_TIMEOUT)
+    hubnet("lab", "up", "--name", name, "--nodes", "2", "--pods", "1", "--ipv4-only", timeout=UP_TIMEOUT)
     code, report = check(name)
-    assert (code, report["pairs_ok"]) == (0, 2)
+    assert (code, report["pairs_ok"], list(report["families"])) == (0, 2, ["4"])
+    assert all(len(p["ips"]) == 1 for p in report["pods"])
     hubnet("lab", "down", "--name", name)
     assert root_snapshot() == snapshot
 
@@ -157,4 +158,4 @@ def test_two_labs_coexist_and_down_removes_only_its_own(cleanup: list[str]) -> N
     hubnet("lab", "down", "--name", first)
     assert lab_netns(first) == [] and lab_netns(second) == kept
     code, report = check(second)
-    assert (code, report["pairs_ok"]) == (0, 2)
+    assert (code, report["pairs_ok"]) == (0, 4)  # 2 ordered pairs, over IPv4 and IPv6
