@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -81,21 +81,32 @@ def test_every_service_command_exists_in_the_cli(compose: dict[str, Any]) -> Non
 
 
 def test_addresses_match_the_lab_plan(compose: dict[str, Any]) -> None:
-    subnets = [IPv4Network(c["subnet"]) for c in compose["networks"]["underlay"]["ipam"]["config"]]
-    assert subnets == [plan.UNDERLAY]
+    """The same dual-stack plan as `hubnet lab up`: underlays, router, nodes, pools of both families."""
+    underlay = compose["networks"]["underlay"]
+    assert underlay["enable_ipv6"] is True
+    subnets = [ip_network(c["subnet"]) for c in underlay["ipam"]["config"]]
+    assert subnets == [plan.UNDERLAY, plan.UNDERLAY6]
     router = compose["services"]["router"]
     assert IPv4Address(router["networks"]["underlay"]["ipv4_address"]) == plan.ROUTER_ADDRESS
-    assert router["environment"]["HUBNET_LISTEN"] == f"{plan.ROUTER_ADDRESS}:{plan.CONTROLLER_PORT}"
-    assert router["environment"]["HUBNET_ROUTE_BACKEND"] == "kernel"
-    assert IPv4Network(router["environment"]["HUBNET_CLUSTER_CIDR"]) == plan.CLUSTER_CIDR
+    assert IPv6Address(router["networks"]["underlay"]["ipv6_address"]) == plan.ROUTER_ADDRESS6
+    env = router["environment"]
+    assert env["HUBNET_LISTEN"] == f"{plan.ROUTER_ADDRESS}:{plan.CONTROLLER_PORT}"
+    assert env["HUBNET_ROUTE_BACKEND"] == "kernel"
+    assert [ip_network(c) for c in env["HUBNET_CLUSTER_CIDR"].split(",")] == [plan.CLUSTER_CIDR, plan.CLUSTER_CIDR6]
+    assert [ip_address(a) for a in env["HUBNET_ROUTER_ADDRESS"].split(",")] == [
+        plan.ROUTER_ADDRESS,
+        plan.ROUTER_ADDRESS6,
+    ]
+    assert int(env["HUBNET_NODE_PREFIX_V6"]) == plan.NODE_PREFIX_V6
     for index in (1, 2, 3):
         service = compose["services"][f"node-{index}"]
         address = IPv4Address(service["networks"]["underlay"]["ipv4_address"])
-        assert address == plan.node_address(index)
-        assert service["environment"]["NODE_ADDRESS"] == str(address)
+        address6 = IPv6Address(service["networks"]["underlay"]["ipv6_address"])
+        assert (address, address6) == (plan.node_address(index), plan.node_address6(index))
+        assert service["environment"]["NODE_ADDRESS"] == f"{address},{address6}"
         join = hubnet_invocations(service["command"])[0]
         assert option(join, "--controller") == f"http://{plan.ROUTER_ADDRESS}:{plan.CONTROLLER_PORT}"
-        assert option(join, "--router") == str(plan.ROUTER_ADDRESS)
+        assert option(join, "--router") == f"{plan.ROUTER_ADDRESS},{plan.ROUTER_ADDRESS6}"
 
 
 def test_only_the_privileges_needed(compose: dict[str, Any]) -> None:
@@ -103,6 +114,7 @@ def test_only_the_privileges_needed(compose: dict[str, Any]) -> None:
         assert not service.get("privileged"), name
         assert set(service["cap_add"]) <= {"NET_ADMIN", "SYS_ADMIN"}, name
         assert service["sysctls"]["net.ipv4.ip_forward"] == "1", name
+        assert service["sysctls"]["net.ipv6.conf.all.forwarding"] == "1", name
     assert compose["services"]["router"]["cap_add"] == ["NET_ADMIN"]
 
 
