@@ -47,9 +47,11 @@ def nsrun(path: str, *cmd: str, check: bool = True) -> subprocess.CompletedProce
 
 @dataclass
 class Node:
-    """A node namespace with a running agent (fixed subnet: no controller) and the dirs a runtime needs."""
+    """A node namespace with a running agent (fixed subnets: no controller) and the dirs a runtime needs. `subnet`
+    and `subnet6` (either may be empty, not both) are the node's IPv4 and IPv6 subnets."""
 
     subnet: str = "10.244.7.0/24"
+    subnet6: str = ""
     ns: str = ""
     root: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="hnt-node-"))
     proc: subprocess.Popen[bytes] | None = None
@@ -77,6 +79,10 @@ class Node:
         return os.path.join(self.state, "ipam", self.subnet.replace("/", "_"))
 
     @property
+    def ipam_dir6(self) -> str:
+        return os.path.join(self.state, "ipam", self.subnet6.replace("/", "_"))
+
+    @property
     def runtime(self) -> Runtime:
         return Runtime(state_dir=os.path.join(self.root, "runtime"), conf_dir=self.conf, bin_dir=self.bin)
 
@@ -87,7 +93,9 @@ class Node:
 
     def agent_args(self) -> list[str]:
         dirs = ["--state-dir", self.state, "--cni-conf-dir", self.conf, "--cni-bin-dir", self.bin]
-        args = self.extra_args or ["--fixed-subnet", self.subnet, "--cluster-cidr", "10.244.0.0/16"]
+        subnets = ",".join(s for s in (self.subnet, self.subnet6) if s)
+        cidrs = ",".join(c for s, c in ((self.subnet, "10.244.0.0/16"), (self.subnet6, "fd00:10:244::/56")) if s)
+        args = self.extra_args or ["--fixed-subnet", subnets, "--cluster-cidr", cidrs]
         return ["nsenter", f"--net={self.ns}", HUBNET, "node", "join", *args, *dirs]
 
     def start_agent(self, env: dict[str, str] | None = None, wait: bool = True) -> None:
@@ -156,9 +164,15 @@ class Node:
         return self.runtime.add(cid, pod_ns, ifname)
 
     def reservations(self) -> list[str]:
-        if not os.path.isdir(self.ipam_dir):
+        if not self.subnet or not os.path.isdir(self.ipam_dir):
             return []
         return sorted(n for n in os.listdir(self.ipam_dir) if n[0].isdigit())
+
+    def reservations6(self) -> list[str]:
+        """The IPv6 store's address files (named by address, as host-local's: they all hold a ':')."""
+        if not self.subnet6 or not os.path.isdir(self.ipam_dir6):
+            return []
+        return sorted(n for n in os.listdir(self.ipam_dir6) if ":" in n)
 
     def host_veths(self) -> list[str]:
         out = nsrun(self.ns, "ip", "-o", "link", "show").stdout
@@ -189,8 +203,9 @@ def _connectable(path: str) -> bool:
 
 def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
     """Open a TCP connection from `src_ns` to `dst_ip:port` served in `dst_ns`; returns the source the server saw."""
+    family = "socket.AF_INET6" if ":" in dst_ip else "socket.AF_INET"
     server_code = (
-        "import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+        f"import socket,sys;s=socket.socket({family});s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
         f"s.bind(('{dst_ip}',{port}));s.listen();print('up',flush=True);s.settimeout(10);"
         "c,a=s.accept();c.sendall(a[0].encode());c.close()"
     )

@@ -21,7 +21,7 @@ from ipaddress import IPv4Address, IPv4Network
 from hubnet.node.agent import netsetup
 from hubnet.node.agent.state import NodeNetwork
 cidrs = (IPv4Network("10.244.0.0/16"), IPv4Network("10.245.0.0/16"))
-network = NodeNetwork(IPv4Network("10.244.12.0/24"), cidrs, IPv4Address("192.168.77.1"))
+network = NodeNetwork.build([IPv4Network("10.244.12.0/24")], cidrs, [IPv4Address("192.168.77.1")])
 getattr(netsetup, sys.argv[1])(network, "v-net-0")
 """
 
