@@ -201,6 +201,44 @@ def _connectable(path: str) -> bool:
         s.close()
 
 
+PING_CODE = """
+import socket, struct, sys, time
+dst, timeout = sys.argv[1], float(sys.argv[2])
+six = ":" in dst
+family, proto, request, reply = (
+    (socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129) if six else (socket.AF_INET, socket.IPPROTO_ICMP, 8, 0)
+)
+s = socket.socket(family, socket.SOCK_RAW, proto)
+body = struct.pack("!HH", 0x4E54, 1) + b"hubnet-ping"
+def checksum(data):
+    data += b"\\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+packet = struct.pack("!BBH", request, 0, 0) + body  # ICMPv6: the kernel fills in the checksum
+if not six:
+    packet = struct.pack("!BBH", request, 0, checksum(packet)) + body
+s.sendto(packet, (dst, 0))
+deadline = time.monotonic() + timeout
+while (left := deadline - time.monotonic()) > 0:
+    s.settimeout(left)
+    try:
+        data, _ = s.recvfrom(2048)
+    except TimeoutError:
+        break
+    icmp = data if six else data[(data[0] & 0x0F) * 4:]
+    if icmp[0] == reply and icmp[4:] == body:
+        sys.exit(0)
+sys.exit("no echo reply from " + dst)
+"""
+
+
+def ping(ns: str, dst: str, timeout: float = 1.0) -> subprocess.CompletedProcess[str]:
+    """One ICMP / ICMPv6 echo from `ns` to `dst`, no retry (raw socket: no `ping` binary needed); returncode 0 when
+    the reply came within `timeout`."""
+    return nsrun(ns, PYTHON, "-c", PING_CODE, dst, str(timeout), check=False)
+
+
 def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
     """Open a TCP connection from `src_ns` to `dst_ip:port` served in `dst_ns`; returns the source the server saw."""
     family = "socket.AF_INET6" if ":" in dst_ip else "socket.AF_INET"
@@ -233,4 +271,4 @@ def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
         server.wait()
 
 
-__all__ = ["HUBNET", "Node", "PluginError", "drop_ns", "make_ns", "nsrun", "tcp_probe"]
+__all__ = ["HUBNET", "Node", "PluginError", "drop_ns", "make_ns", "nsrun", "ping", "tcp_probe"]
