@@ -40,10 +40,13 @@ def list_family(h: Any, index: int, family: int) -> list[Interface]:
 
 
 def add(h: Any, index: int, address: Interface, what: str = "") -> None:
-    """Add the address (an IPv6 one without DAD: usable at once); one already present is success."""
+    """Add the address — IPv4 with its subnet's broadcast address, as `ip addr add … brd +` and the reference CNI
+    plugins do; IPv6 without DAD: usable at once. One already present is success."""
     spec: dict[str, Any] = {"index": index, "address": str(address.ip), "prefixlen": address.network.prefixlen}
     if address.version == 6:
         spec["flags"] = IFA_F_NODAD
+    elif address.network.prefixlen < 31:
+        spec["broadcast"] = str(address.network.broadcast_address)
     try:
         h.addr("add", **spec)
     except NetlinkError as exc:
