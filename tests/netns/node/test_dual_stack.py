@@ -90,6 +90,9 @@ def test_a_pod_gets_an_address_and_a_default_route_of_each_family_usable_at_once
         assert tcp_probe(b, a, _ip(ra, 4), port=7072) == _ip(rb, 4)
         assert tcp_probe(b, dual.ns, GW6, port=7071) == _ip(rb, 6)
         assert len(dual.reservations()) == 2 and len(dual.reservations6()) == 2
+        for veth in dual.host_veths():  # layer-2 bridge ports: no IPv6 of their own (see podnet: cheaper DEL)
+            assert nsrun(dual.ns, "ip", "-6", "addr", "show", "dev", veth).stdout.strip() == ""
+            assert nsrun(dual.ns, "sysctl", "-n", f"net.ipv6.conf.{veth}.disable_ipv6").stdout.strip() == "1"
         dual.runtime.check("d1")
         dual.runtime.check("d2")
     finally:
