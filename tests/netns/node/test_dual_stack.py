@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,3 +197,28 @@ def test_an_ipv6_only_node_gives_one_family(v6only: Node) -> None:
     finally:
         v6only.runtime.delete("only6")
     assert v6only.reservations6() == [] and v6only.host_veths() == []
+
+
+@pytest.fixture
+def fresh_dual() -> Iterator[Node]:
+    yield from _make("10.244.13.0/24", "fd00:10:244:13::/64")
+
+
+def test_with_the_agent_down_del_and_gc_release_both_families_and_the_sweep_finds_the_veth(fresh_dual: Node) -> None:
+    """The shim answers DEL and GC itself from every store the conflist names (`ipamDirs`); the restarted agent's
+    start-up sweep keeps the ports of both stores' reservations and removes the orphaned one."""
+    node = fresh_dual
+    pods = [node.new_pod_netns() for _ in range(3)]
+    for n, pod in enumerate(pods):
+        node.add(f"down{n}", pod)
+    assert len(node.reservations()) == 3 and len(node.reservations6()) == 3
+    node.stop_agent(signal.SIGKILL)
+    node.runtime.delete("down0")  # the shim: both reservations released, the veth stays until the sweep
+    assert len(node.reservations()) == 2 and len(node.reservations6()) == 2
+    node.runtime.gc([("down1", "eth0")])  # the shim's GC: down2 freed in both stores
+    assert len(node.reservations()) == 1 and len(node.reservations6()) == 1
+    node.start_agent()
+    assert len(node.host_veths()) == 1  # down0's and down2's ports swept, down1's kept
+    node.runtime.check("down1")
+    node.runtime.delete("down1")
+    assert node.reservations() == [] and node.reservations6() == [] and node.host_veths() == []
