@@ -13,6 +13,7 @@ from ipaddress import ip_interface
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
+from hubnet.net import gateway
 from hubnet.node.agent import faults, podnet, result
 from hubnet.node.agent.config import AgentConfig
 from hubnet.node.agent.state import NodeNetwork, NodeState
@@ -83,7 +84,7 @@ class Commands:
                 reservation = store.allocate(req.container_id, req.ifname)
                 undo.callback(store.release, req.container_id, req.ifname)
                 address = ip_interface(f"{reservation.address}/{subnet.prefixlen}")
-                pod_addresses.append(podnet.PodAddress(address, subnet.network_address + 1))
+                pod_addresses.append(podnet.PodAddress(address, gateway(subnet)))
             faults.point("add", "after-reserve")
             host = podnet.host_veth(req.container_id, req.ifname)
             bridge_index, bridge_mac = self.bridge()
@@ -133,7 +134,7 @@ class Commands:
             said = prev.get(subnet.version) if prev is not None else None
             if said is not None and ip_interface(said) != address:
                 raise CniError(LINK_ERROR, f"prevResult says {said}, the reservation is {address}")
-            pod_addresses.append(podnet.PodAddress(address, subnet.network_address + 1))
+            pod_addresses.append(podnet.PodAddress(address, gateway(subnet)))
         podnet.check(
             netns_path=req.netns,
             ifname=req.ifname,

@@ -99,12 +99,12 @@ def attach(
             os.close(fd)
         undo.callback(links.delete_link, node, host)
         links.set_alias(node, host, alias)
-        dual = any(p.address.version == 6 for p in pod_addresses)
-        if dual:  # the agent runs in the node netns: a plain /proc/sys write
+        has_ipv6 = any(p.address.version == 6 for p in pod_addresses)
+        if has_ipv6:  # the agent runs in the node netns: a plain /proc/sys write
             sysctl.write(sysctl.interface(6, host, "disable_ipv6"), "1")
         faults.point("add", "after-veth")
         pod_index = links.require_index(pod, ifname)
-        if dual:
+        if has_ipv6:
             netns.run_in(netns_path, functools.partial(_ipv6_without_dad, ifname))
         links.set_up(pod, pod_index, ifname)
         faults.point("add", "after-move")

@@ -94,8 +94,10 @@ class NodeNetwork:
         for text in gateways:
             gw = _address(text, "gateway")
             subnet = next((s for s in subnets if s.version == gw.version), None)
-            if subnet is None or gw != gateway(subnet):
-                raise ValueError(f"controller gave gateway {text}, not the first host of a subnet {subnet}")
+            if subnet is None:
+                raise ValueError(f"controller gave gateway {text}, but no IPv{gw.version} subnet")
+            if gw != gateway(subnet):
+                raise ValueError(f"controller gave gateway {text}, not the first host of subnet {subnet}")
         if record.gateway is not None and _address(record.gateway, "gateway") != gateway(primary):
             raise ValueError(f"controller gave gateway {record.gateway}, not the first host of subnet {primary}")
         proto = ROUTE_PROTO if record.route_proto is None else record.route_proto  # None: an older controller
