@@ -1,6 +1,7 @@
 """CNI benchmark: hubnet's plugin against Debian's reference `bridge` + `host-local`, same machine, same run.
 
     .venv/bin/python bench/cni.py [--pods 200] [--parallel-pods 50] [--workers 8] [--parallel-rounds 3]
+                                  [--stack ipv4|dual]
 
 Each side gets its own throwaway node namespace (hnt-bench-*), bridge and subnet. Both plugins are executed the way
 a runtime on that node executes them: `nsenter --net=<node>` + the plugin binary, CNI_* variables, config on stdin,
@@ -8,6 +9,11 @@ one fresh pod namespace per pod. Sequential ADD and DEL latencies are interleave
 hubnet, …) so that background load hits both alike; then 50 pods are added 8-way parallel, per side, wall time —
 in several rounds that alternate which side goes first (a single ~0.3 s burst is at the mercy of the machine's
 other load); the median round counts. The load average before and after is part of the output.
+
+`--stack dual`: every pod gets an address of each family on both sides — hubnet's node has a fixed IPv4 and IPv6
+subnet, the reference's host-local the same two ranges (`"ranges": [[{"subnet": v4}], [{"subnet": v6}]]`) — and a
+default route of each family: the reference runs with `isDefaultGateway` so that it does the same work as hubnet's
+ADD (without it, it installs no route at all; the IPv4 run keeps the configuration its earlier figures used).
 """
 
 from __future__ import annotations
@@ -100,7 +106,10 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
     cleanup += [lambda: drop_ns(hub_node), lambda: drop_ns(ref_node)]
     state, conf, bindir = (os.path.join(work, d) for d in ("state", "conf", "bin"))
     dirs = ["--state-dir", state, "--cni-conf-dir", conf, "--cni-bin-dir", bindir]
-    fixed = ["--fixed-subnet", "10.244.7.0/24", "--cluster-cidr", "10.244.0.0/16", "--bridge", "hnt-hubbr0"]
+    dual = args.stack == "dual"
+    subnets = "10.244.7.0/24,fd00:10:244:7::/64" if dual else "10.244.7.0/24"
+    cidrs = "10.244.0.0/16,fd00:10:244::/56" if dual else "10.244.0.0/16"
+    fixed = ["--fixed-subnet", subnets, "--cluster-cidr", cidrs, "--bridge", "hnt-hubbr0"]
     agent_cmd = ["nsenter", f"--net={hub_node}", HUBNET, "node", "join", *fixed, *dirs]
     log = open(os.path.join(work, "agent.log"), "wb")  # noqa: SIM115 - closed by cleanup
     agent = subprocess.Popen(agent_cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -121,9 +130,13 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
         conflist = json.load(f)
     hub = Side("hubnet", hub_node, os.path.join(bindir, "hubnet"),
                {**conflist["plugins"][0], "cniVersion": "1.0.0", "name": conflist["name"]})  # fmt: skip
+    ipam: dict[str, object] = {"type": "host-local", "subnet": "10.245.7.0/24", "dataDir": os.path.join(work, "hl")}
+    if dual:
+        del ipam["subnet"]
+        ipam["ranges"] = [[{"subnet": "10.245.7.0/24"}], [{"subnet": "fd00:10:245:7::/64"}]]
     ref = Side("reference", ref_node, os.path.join(REF_DIR, "bridge"), {
         "cniVersion": "1.0.0", "name": "refnet", "type": "bridge", "bridge": "hnt-refbr0", "isGateway": True,
-        "ipMasq": False, "ipam": {"type": "host-local", "subnet": "10.245.7.0/24", "dataDir": os.path.join(work, "hl")},
+        **({"isDefaultGateway": True} if dual else {}), "ipMasq": False, "ipam": ipam,
     })  # fmt: skip
 
     pods: dict[str, list[str]] = {}
@@ -155,7 +168,9 @@ def run(args: argparse.Namespace, work: str, cleanup: list[Callable[[], None]]) 
                 side.call("DEL", f"par{r}-{i}", pods[side.name][i])
     walls = {name: statistics.median(values) for name, values in rounds.items()}
 
-    out: dict[str, object] = {"pods": args.pods, "parallel_pods": args.parallel_pods, "workers": args.workers}
+    out: dict[str, object] = {
+        "stack": args.stack, "pods": args.pods, "parallel_pods": args.parallel_pods, "workers": args.workers,
+    }  # fmt: skip
     for name in ("hubnet", "reference"):
         out[name] = {
             "add_ms": summary(adds[name]),
@@ -177,6 +192,7 @@ def main() -> None:
     parser.add_argument("--parallel-pods", type=int, default=50)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--parallel-rounds", type=int, default=3)
+    parser.add_argument("--stack", choices=("ipv4", "dual"), default="ipv4", help="pod address families")
     args = parser.parse_args()
     if os.geteuid() != 0 or not os.path.exists(os.path.join(REF_DIR, "bridge")):
         sys.exit(f"needs root and the reference plugins in {REF_DIR} (Debian containernetworking-plugins)")

@@ -34,14 +34,26 @@ def join(
     controller: Annotated[str, typer.Option(help="Controller base URL, e.g. http://10.0.0.1:6780.")] = "",
     token: Annotated[str, typer.Option(help="Bootstrap token.", envvar="HUBNET_BOOTSTRAP_TOKEN")] = "",
     name: Annotated[str, typer.Option(help="Node name (DNS-1123 label).")] = "",
-    address: Annotated[str, typer.Option(help="The node's underlay IPv4 address.")] = "",
-    router: Annotated[str, typer.Option(help="Router address (default: the controller's answer).")] = "",
+    address: Annotated[
+        str,
+        typer.Option(
+            help="The node's underlay address(es), at most one per family, comma-separated: 192.168.1.11 or "
+            "192.168.1.11,fd00:1::11 (dual-stack: a subnet of each family the cluster has a pool of)."
+        ),
+    ] = "",
+    router: Annotated[
+        str,
+        typer.Option(help="Router address(es), one per family, comma-separated (default: the controller's answer)."),
+    ] = "",
     bridge: Annotated[str, typer.Option(help="Bridge name.")] = "v-net-0",
     state_dir: StateDir = DEFAULT_STATE,
     cni_conf_dir: ConfDir = DEFAULT_CONF,
     cni_bin_dir: BinDir = DEFAULT_BIN,
     ca_file: CaFile = "",
-    fixed_subnet: Annotated[str, typer.Option(hidden=True, help="Test seam: no controller, this subnet.")] = "",
+    fixed_subnet: Annotated[
+        str,
+        typer.Option(hidden=True, help="Test seam: no controller, these subnets (one per family, comma-separated)."),
+    ] = "",
     cluster_cidr: Annotated[list[str] | None, typer.Option(hidden=True, help="With --fixed-subnet.")] = None,
 ) -> None:
     """Run the node agent in the foreground (SIGTERM stops it and leaves the node network in place)."""

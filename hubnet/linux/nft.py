@@ -1,34 +1,42 @@
-"""nftables for the node: egress masquerade in hubnet's own table, applied atomically with one `nft -f -`.
+"""nftables for the node: egress masquerade in hubnet's own tables, applied atomically with one `nft -f -`.
 
-Only traffic from the pod subnet to destinations outside every cluster CIDR is masqueraded; pod to pod (same
-node or across nodes through the router) keeps its source address. The table is replaced as a whole, so
-re-applying is idempotent and never touches anyone else's tables.
+Only traffic from the pod subnet to destinations outside every cluster CIDR of its family is masqueraded; pod to
+pod (same node or across nodes through the router) keeps its source address. One table per family the node has a
+subnet of, both named `hubnet`: `ip hubnet` (IPv4, unchanged since before dual-stack) and `ip6 hubnet` (IPv6).
+Both are replaced as a whole in one transaction — a family the node no longer has loses its table in the same
+step — so re-applying is idempotent and never touches anyone else's tables.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
-from ipaddress import IPv4Network
 
 from hubnet.linux.errors import LinuxError
+from hubnet.net import Network
 
 TABLE = "hubnet"
+FAMILIES = {4: ("ip", "ip"), 6: ("ip6", "ip6")}  # family -> (nft table family, nft address expression)
 
 
-def masquerade_ruleset(pod_subnet: IPv4Network, cluster_cidrs: Sequence[IPv4Network], table: str = TABLE) -> str:
-    """The whole `ip <table>` table as an nft script (pure; tested without a kernel)."""
-    cluster = ", ".join(str(c) for c in cluster_cidrs) or str(pod_subnet)
-    return (
-        f"table ip {table} {{}}\n"
-        f"delete table ip {table}\n"
-        f"table ip {table} {{\n"
-        f"  chain postrouting {{\n"
-        f"    type nat hook postrouting priority srcnat; policy accept;\n"
-        f"    ip saddr {pod_subnet} ip daddr != {{ {cluster} }} masquerade\n"
-        f"  }}\n"
-        f"}}\n"
-    )
+def masquerade_ruleset(
+    pod_subnets: Network | Sequence[Network], cluster_cidrs: Sequence[Network], table: str = TABLE
+) -> str:
+    """The whole `ip <table>` / `ip6 <table>` pair as one nft script (pure; tested without a kernel)."""
+    subnets = [pod_subnets] if isinstance(pod_subnets, Network) else list(pod_subnets)
+    script = "".join(f"table {kind} {table} {{}}\ndelete table {kind} {table}\n" for kind, _ in FAMILIES.values())
+    for subnet in subnets:
+        kind, expr = FAMILIES[subnet.version]
+        cluster = ", ".join(str(c) for c in cluster_cidrs if c.version == subnet.version) or str(subnet)
+        script += (
+            f"table {kind} {table} {{\n"
+            f"  chain postrouting {{\n"
+            f"    type nat hook postrouting priority srcnat; policy accept;\n"
+            f"    {expr} saddr {subnet} {expr} daddr != {{ {cluster} }} masquerade\n"
+            f"  }}\n"
+            f"}}\n"
+        )
+    return script
 
 
 def apply(script: str) -> None:
@@ -42,10 +50,11 @@ def apply(script: str) -> None:
 
 
 def delete_table(table: str = TABLE) -> None:
-    """Remove our table; a missing one is success."""
-    apply(f"table ip {table} {{}}\ndelete table ip {table}\n")
+    """Remove our tables (both families); a missing one is success."""
+    apply("".join(f"table {kind} {table} {{}}\ndelete table {kind} {table}\n" for kind, _ in FAMILIES.values()))
 
 
-def list_table(table: str = TABLE) -> str:
-    proc = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True, timeout=30)
+def list_table(table: str = TABLE, family: int = 4) -> str:
+    kind = FAMILIES[family][0]
+    proc = subprocess.run(["nft", "list", "table", kind, table], capture_output=True, text=True, timeout=30)
     return proc.stdout if proc.returncode == 0 else ""

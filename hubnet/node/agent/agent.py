@@ -14,10 +14,10 @@ import os
 import random
 import threading
 from collections.abc import Callable
-from ipaddress import IPv4Network
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
+from hubnet.net import Network, gateway
 from hubnet.node.agent import cniconf, netsetup, podnet
 from hubnet.node.agent.client import ControllerClient, ControllerError, Unreachable, UntrustedController
 from hubnet.node.agent.commands import Commands
@@ -70,7 +70,7 @@ class Agent:
         self.state = NodeState()
         self.commands = Commands(config, self.state)
         self._client_factory = client_factory or functools.partial(ControllerClient, ca_file=config.ca_file)
-        self._installed: IPv4Network | None = None  # the subnet the written conflist describes
+        self._installed: tuple[Network, ...] | None = None  # the subnets the written conflist describes
         self._applied: NodeNetwork | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ class Agent:
 
     def _run(self, stop: threading.Event) -> None:
         secret = load_or_create(self.config.secret_path)
-        if self.config.fixed_subnet is not None:
+        if self.config.fixed_subnets:
             self._apply_fixed()
         else:
             cached = load_record(self.config.record_path)  # route state `pending`: network back up, not ready yet
@@ -98,7 +98,7 @@ class Agent:
         server = AgentSocketServer(self.config.socket_path, self.commands.dispatch)
         server.start()
         try:
-            if self.config.fixed_subnet is None:
+            if not self.config.fixed_subnets:
                 self._sync_loop(secret, stop)
             else:
                 self._hold_fixed(stop)
@@ -138,7 +138,7 @@ class Agent:
         if self.config.controller:
             outcome = self._deregister(force)
         cniconf.remove(self.config)
-        network = NodeNetwork.from_record(record, self.config.router) if record else None
+        network = NodeNetwork.from_record(record, self.config.routers) if record else None
         netsetup.teardown(network, self.config.bridge)
         if os.path.exists(self.config.record_path):
             os.unlink(self.config.record_path)
@@ -179,6 +179,7 @@ class Agent:
                             token=self.config.token,
                             name=self.config.name,
                             address=str(self.config.address),
+                            addresses=[str(a) for a in self.config.addresses],
                             secret=secret,
                         )
                         registered = True
@@ -213,14 +214,14 @@ class Agent:
 
     def _apply_fixed(self) -> None:
         """Fixed subnet (test seam): no controller, ready as soon as the node network is up."""
-        assert self.config.fixed_subnet is not None
-        network = NodeNetwork(self.config.fixed_subnet, self.config.fixed_cluster_cidrs, self.config.router)
+        config = self.config
+        network = NodeNetwork.build(config.fixed_subnets, config.fixed_cluster_cidrs, config.routers)
         self._apply_network(network, None, route="programmed")
 
     def _apply(self, record: Node) -> None:
         """Bring the node network in line with the controller's record (saved for the next start); ready iff the
         route is programmed. Raises ValueError for a record whose values make no sense (nothing applied)."""
-        network = NodeNetwork.from_record(record, self.config.router)
+        network = NodeNetwork.from_record(record, self.config.routers)
         self._apply_network(network, record, route=record.route_state.value)
 
     def _apply_network(self, network: NodeNetwork, record: Node | None, *, route: str) -> None:
@@ -236,21 +237,25 @@ class Agent:
             return
         if network != self._applied:
             log.info(
-                "node network: subnet %s gateway %s bridge %s", network.subnet, network.gateway, self.config.bridge
+                "node network: subnet %s gateway %s bridge %s",
+                ",".join(str(s) for s in network.subnets),
+                ",".join(str(gateway(s)) for s in network.subnets),
+                self.config.bridge,
             )
             self._applied = network
         ready = route == RouteState.PROGRAMMED
-        reason = "ready" if ready else f"route to {network.subnet} is {route!r}, not programmed"
-        if ready and self._installed != network.subnet:  # first time, or the controller moved us
+        subnets = ",".join(str(s) for s in network.subnets)
+        reason = "ready" if ready else f"route to {subnets} is {route!r}, not programmed"
+        if ready and self._installed != network.subnets:  # first time, or the controller moved us
             try:
                 cniconf.install_plugin(self.config)
-                cniconf.write_conflist(self.config, network.subnet)
+                cniconf.write_conflist(self.config, network.subnets)
             except OSError as exc:
                 log.error("cannot install the CNI plugin or conflist: %s; retrying", exc)
                 reason = f"cannot install the CNI plugin or conflist: {exc}"
                 self.state.update(network, ready=False, reason=reason, record=record)
                 return
-            self._installed = network.subnet
+            self._installed = network.subnets
             log.info("node ready: plugin and %s written", self.config.conflist_path)
         self.state.update(network, ready=ready, reason=reason, record=record)
 
@@ -267,8 +272,11 @@ class Agent:
         network, _, _ = self.state.snapshot()
         if network is None:
             return
-        store = ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
-        keep = {podnet.host_veth(r.container_id, r.ifname) for r in store.reservations()}
+        keep = {
+            podnet.host_veth(r.container_id, r.ifname)
+            for subnet in network.subnets
+            for r in ipam.Store(self.config.ipam_dir(subnet), subnet).reservations()
+        }
         swept = podnet.sweep(self.config.bridge, keep)
         if swept.removed:
             log.warning("removed %d leaked veth(s): %s", len(swept.removed), ", ".join(swept.removed))

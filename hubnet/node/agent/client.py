@@ -54,9 +54,13 @@ class ControllerClient:
     def close(self) -> None:
         self._http.close()
 
-    def register(self, *, token: str, name: str, address: str, secret: str) -> Node:
-        """Register or re-join. Raises ControllerError, or WireError (a ValueError) for an answer of the wrong shape."""
-        body = {"name": name, "address": address, "secret": secret}
+    def register(self, *, token: str, name: str, address: str, secret: str, addresses: list[str] | None = None) -> Node:
+        """Register or re-join. `addresses` (every underlay address, one per family) is sent only when there is more
+        than one: a single-address node's request is exactly what controllers older than dual-stack accept. Raises
+        ControllerError, or WireError (a ValueError) for an answer of the wrong shape."""
+        body: dict[str, Any] = {"name": name, "address": address, "secret": secret}
+        if addresses and len(addresses) > 1:
+            body["addresses"] = addresses
         return Node.from_json(self._call("POST", "/v1/nodes", token, json=body))
 
     def heartbeat(self, *, name: str, secret: str, bridge: dict[str, Any] | None = None) -> Node:

@@ -12,10 +12,11 @@ import logging
 import os
 import shutil
 import sys
-from ipaddress import IPv4Network
+from collections.abc import Sequence
 
 import hubnet
 import hubnet.node.cni
+from hubnet.net import Network
 from hubnet.node.agent.config import NETWORK_NAME, PLUGIN, AgentConfig
 from hubnet.node.cnilib.skel import SUPPORTED_VERSIONS
 
@@ -33,21 +34,20 @@ main()
 """
 
 
-def conflist(config: AgentConfig, subnet: IPv4Network) -> dict[str, object]:
-    return {
-        "cniVersion": "1.0.0",
-        "cniVersions": list(SUPPORTED_VERSIONS),
-        "name": NETWORK_NAME,
-        "plugins": [
-            {
-                "type": PLUGIN,
-                "bridge": config.bridge,
-                "subnet": str(subnet),
-                "agentSocket": config.socket_path,
-                "ipamDir": config.ipam_dir(subnet),
-            }
-        ],
+def conflist(config: AgentConfig, subnets: Sequence[Network]) -> dict[str, object]:
+    """`subnet` and `ipamDir` are the primary subnet's (IPv4 when the node has one); a dual-stack node's conflist
+    adds `subnets` and `ipamDirs` (IPv4 first): the shim releases from every store when the agent is down."""
+    plugin: dict[str, object] = {
+        "type": PLUGIN,
+        "bridge": config.bridge,
+        "subnet": str(subnets[0]),
+        "agentSocket": config.socket_path,
+        "ipamDir": config.ipam_dir(subnets[0]),
     }
+    if len(subnets) > 1:
+        plugin["subnets"] = [str(s) for s in subnets]
+        plugin["ipamDirs"] = [config.ipam_dir(s) for s in subnets]
+    return {"cniVersion": "1.0.0", "cniVersions": list(SUPPORTED_VERSIONS), "name": NETWORK_NAME, "plugins": [plugin]}
 
 
 def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
@@ -80,8 +80,8 @@ def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
     return config.plugin_path
 
 
-def write_conflist(config: AgentConfig, subnet: IPv4Network) -> str:
-    _write_atomic(config.conflist_path, json.dumps(conflist(config, subnet), indent=2) + "\n", 0o644)
+def write_conflist(config: AgentConfig, subnets: Sequence[Network]) -> str:
+    _write_atomic(config.conflist_path, json.dumps(conflist(config, subnets), indent=2) + "\n", 0o644)
     return config.conflist_path
 
 

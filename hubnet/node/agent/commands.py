@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import ExitStack
-from ipaddress import IPv4Interface
+from ipaddress import ip_interface
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
+from hubnet.net import gateway
 from hubnet.node.agent import faults, podnet, result
 from hubnet.node.agent.config import AgentConfig
 from hubnet.node.agent.state import NodeNetwork, NodeState
@@ -64,8 +65,9 @@ class Commands:
             log.exception("%s %s/%s failed", req.command, req.container_id, req.ifname)
             raise CniError(skel.INTERNAL, f"{req.command} failed: {exc}") from None
 
-    def store(self, network: NodeNetwork) -> ipam.Store:
-        return ipam.Store(self.config.ipam_dir(network.subnet), network.subnet)
+    def stores(self, network: NodeNetwork) -> list[ipam.Store]:
+        """The IPAM store of each of the node's subnets, IPv4 first."""
+        return [ipam.Store(self.config.ipam_dir(s), s) for s in network.subnets]
 
     def _ready_network(self) -> NodeNetwork:
         network, ready, reason = self.state.snapshot()
@@ -75,13 +77,15 @@ class Commands:
 
     def cmd_add(self, req: Request) -> dict[str, Any]:
         network = self._ready_network()
-        store = self.store(network)
         _check_pod_netns(req.netns)
         with ExitStack() as undo:
-            reservation = store.allocate(req.container_id, req.ifname)
-            undo.callback(store.release, req.container_id, req.ifname)
+            pod_addresses = []
+            for store, subnet in zip(self.stores(network), network.subnets, strict=True):
+                reservation = store.allocate(req.container_id, req.ifname)
+                undo.callback(store.release, req.container_id, req.ifname)
+                address = ip_interface(f"{reservation.address}/{subnet.prefixlen}")
+                pod_addresses.append(podnet.PodAddress(address, gateway(subnet)))
             faults.point("add", "after-reserve")
-            address = IPv4Interface(f"{reservation.address}/{network.subnet.prefixlen}")
             host = podnet.host_veth(req.container_id, req.ifname)
             bridge_index, bridge_mac = self.bridge()
             try:
@@ -91,8 +95,7 @@ class Commands:
                     host=host,
                     alias=podnet.tag(req.container_id, req.ifname),
                     bridge_index=bridge_index,
-                    address=address,
-                    gateway=network.gateway,
+                    pod_addresses=pod_addresses,
                 )
             except podnet.InterfaceExists:
                 raise  # the pod's mistake: the bridge is fine
@@ -104,9 +107,8 @@ class Commands:
                 bridge=(self.config.bridge, bridge_mac),
                 host=(host, made.host_mac),
                 pod=(req.ifname, made.pod_mac, req.netns),
-                address=str(address),
-                gateway=str(network.gateway),
-                default_route=made.default_route,
+                ips=[(str(p.address), str(p.gateway)) for p in pod_addresses],
+                default_routes=made.default_routes,
             )
             faults.point("add", "before-result")
             undo.pop_all()
@@ -117,35 +119,40 @@ class Commands:
         podnet.detach(podnet.host_veth(req.container_id, req.ifname))
         network, _, _ = self.state.snapshot()
         if network is not None:
-            self.store(network).release(req.container_id, req.ifname)
+            for store in self.stores(network):
+                store.release(req.container_id, req.ifname)
 
     def cmd_check(self, req: Request) -> None:
         network = self._ready_network()
-        reservation = self.store(network).find(req.container_id, req.ifname)
-        if reservation is None:
-            raise CniError(LINK_ERROR, f"no IP reservation for {req.container_id}/{req.ifname}")
-        address = IPv4Interface(f"{reservation.address}/{network.subnet.prefixlen}")
-        prev = result.prev_address(req.config, req.ifname)
-        if prev is not None and IPv4Interface(prev) != address:
-            raise CniError(LINK_ERROR, f"prevResult says {prev}, the reservation is {address}")
+        prev = result.prev_addresses(req.config, req.ifname)
+        pod_addresses = []
+        for store, subnet in zip(self.stores(network), network.subnets, strict=True):
+            reservation = store.find(req.container_id, req.ifname)
+            if reservation is None:
+                raise CniError(LINK_ERROR, f"no IPv{subnet.version} reservation for {req.container_id}/{req.ifname}")
+            address = ip_interface(f"{reservation.address}/{subnet.prefixlen}")
+            said = prev.get(subnet.version) if prev is not None else None
+            if said is not None and ip_interface(said) != address:
+                raise CniError(LINK_ERROR, f"prevResult says {said}, the reservation is {address}")
+            pod_addresses.append(podnet.PodAddress(address, gateway(subnet)))
         podnet.check(
             netns_path=req.netns,
             ifname=req.ifname,
             host=podnet.host_veth(req.container_id, req.ifname),
             bridge=self.config.bridge,
-            address=address,
-            gateway=network.gateway,
-            default_route=result.prev_default_route(req.config),
+            pod_addresses=pod_addresses,
+            default_routes=result.prev_default_routes(req.config),
         )
 
     def cmd_status(self, req: Request) -> None:
         network, ready, reason = self.state.snapshot()
         if not ready or network is None:
             raise CniError(skel.NOT_AVAILABLE, "node is not ready", reason)
-        if self.store(network).free_count() <= 0:
-            raise CniError(skel.NOT_AVAILABLE, f"no free pod address left in {network.subnet}")
+        for store, subnet in zip(self.stores(network), network.subnets, strict=True):
+            if store.free_count() <= 0:
+                raise CniError(skel.NOT_AVAILABLE, f"no free pod address left in {subnet}")
         if not podnet.bridge_has(self.config.bridge, network):
-            raise CniError(skel.NOT_AVAILABLE, f"bridge {self.config.bridge!r} or its gateway address is missing")
+            raise CniError(skel.NOT_AVAILABLE, f"bridge {self.config.bridge!r} or a gateway address is missing")
 
     def cmd_gc(self, req: Request) -> None:
         """Free reservations outside the valid list, then remove every hubnet-tagged bridge port that is neither
@@ -157,10 +164,11 @@ class Commands:
         network, _, _ = self.state.snapshot()
         if network is None:
             return
-        store = self.store(network)
         valid = skel.valid_attachments(req.config)
-        store.release_except(valid)
-        attachments = {(r.container_id, r.ifname) for r in store.reservations()} | set(valid)
+        attachments = set(valid)
+        for store in self.stores(network):
+            store.release_except(valid)
+            attachments |= {(r.container_id, r.ifname) for r in store.reservations()}
         keep = {podnet.host_veth(cid, ifname) for cid, ifname in attachments}
         errors = podnet.sweep(self.config.bridge, keep).errors
         if errors:  # continue on error and report all (spec)

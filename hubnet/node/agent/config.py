@@ -7,9 +7,10 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
+from typing import Any
 
-from hubnet.net import parse_network
+from hubnet.net import Address, Network, parse_ip, parse_network
 
 NETWORK_NAME = "hubnet"
 CONFLIST = "10-hubnet.conflist"
@@ -22,19 +23,29 @@ class AgentConfig:
     """Flags of `hubnet node join` (see docs/node.md)."""
 
     name: str
-    address: IPv4Address
+    address: Address  # the primary underlay address (IPv4 when the node has one): the registration's `address`
+    # Every underlay address, at most one per family, IPv4 first (`--address 192.168.1.11,fd00:1::11`); empty
+    # means just `address`. The node gets a subnet of each family it has an address of.
+    addresses: tuple[Address, ...] = ()
     controller: str = ""
     token: str = ""
     # CA bundle the controller's certificate must chain to (https:// only); None: the system trust store.
     ca_file: str | None = None
-    router: IPv4Address | None = None
+    # The router's underlay address per family (`--router`), overriding the controller's answer for its family.
+    routers: tuple[Address, ...] = ()
     bridge: str = "v-net-0"
     state_dir: str = "/var/lib/hubnet"
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dir: str = "/opt/cni/bin"
-    # Test seam: a fixed subnet makes the agent skip the controller and be ready at once (CNI tests, bench).
-    fixed_subnet: IPv4Network | None = None
-    fixed_cluster_cidrs: tuple[IPv4Network, ...] = field(default_factory=tuple)
+    # Test seam: fixed subnets (one per family) make the agent skip the controller and be ready at once (CNI
+    # tests, bench).
+    fixed_subnets: tuple[Network, ...] = ()
+    fixed_cluster_cidrs: tuple[Network, ...] = field(default_factory=tuple)
+
+    @property
+    def underlay(self) -> tuple[Address, ...]:
+        """Every underlay address, IPv4 first."""
+        return self.addresses or (self.address,)
 
     @property
     def socket_path(self) -> str:
@@ -52,7 +63,8 @@ class AgentConfig:
     def record_path(self) -> str:
         return os.path.join(self.state_dir, "node.json")
 
-    def ipam_dir(self, subnet: IPv4Network) -> str:
+    def ipam_dir(self, subnet: Network) -> str:
+        """The pod IPAM store of one subnet (one per family: `ipam/10.244.1.0_24`, `ipam/fd00:10:244:1::_64`)."""
         return os.path.join(self.state_dir, "ipam", str(subnet).replace("/", "_"))
 
     @property
@@ -84,21 +96,48 @@ def join_config(
     fixed_subnet: str = "",
     cluster_cidrs: Iterable[str] = (),
 ) -> AgentConfig:
-    """The configuration of `hubnet node join`'s flags ("" for a flag not given); ValueError names a bad value."""
+    """The configuration of `hubnet node join`'s flags ("" for a flag not given); ValueError names a bad value.
+
+    `address`, `router`, `fixed_subnet` and each `cluster_cidrs` entry take a comma-separated list, at most one per
+    family (`192.168.1.11,fd00:1::11`)."""
+    addresses = _addresses(address, "--address") or (IPv4Address("0.0.0.0"),)
     return AgentConfig(
         name=name or "node",
-        address=IPv4Address(address or "0.0.0.0"),
+        address=addresses[0],
+        addresses=addresses if len(addresses) > 1 else (),
         controller=controller,
         token=token,
         ca_file=ca_file or None,
-        router=IPv4Address(router) if router else None,
+        routers=_addresses(router, "--router"),
         bridge=bridge,
         state_dir=state_dir,
         cni_conf_dir=cni_conf_dir,
         cni_bin_dir=cni_bin_dir,
-        fixed_subnet=parse_network(fixed_subnet) if fixed_subnet else None,
-        fixed_cluster_cidrs=tuple(parse_network(c) for c in cluster_cidrs),
+        fixed_subnets=_one_per_family([parse_network(s) for s in _split(fixed_subnet)], "--fixed-subnet"),
+        fixed_cluster_cidrs=tuple(
+            sorted((parse_network(c) for text in cluster_cidrs for c in _split(text)), key=_family)
+        ),
     )
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _addresses(text: str, flag: str) -> tuple[Address, ...]:
+    """A comma-separated list of addresses, at most one per family, as a tuple IPv4 first."""
+    return _one_per_family([parse_ip(a) for a in _split(text)], flag)
+
+
+def _family(item: Address | Network) -> int:
+    return item.version
+
+
+def _one_per_family(items: list[Any], flag: str) -> tuple[Any, ...]:
+    out = sorted(items, key=_family)
+    if len({i.version for i in out}) != len(out):
+        raise ValueError(f"{flag}: at most one per address family, got {', '.join(str(i) for i in out)}")
+    return tuple(out)
 
 
 def save(config: AgentConfig) -> str:
@@ -107,11 +146,11 @@ def save(config: AgentConfig) -> str:
         "controller": config.controller,
         "ca_file": os.path.abspath(config.ca_file) if config.ca_file else "",
         "name": config.name,
-        "router": str(config.router) if config.router else "",
+        "router": ",".join(str(r) for r in config.routers),
         "bridge": config.bridge,
         "cni_conf_dir": config.cni_conf_dir,
         "cni_bin_dir": config.cni_bin_dir,
-        "address": str(config.address),
+        "address": ",".join(str(a) for a in config.underlay),
     }
     os.makedirs(config.state_dir, mode=0o700, exist_ok=True)
     with open(config.saved_path, "w") as f:
@@ -128,12 +167,14 @@ def load_saved(state_dir: str, ca_file: str = "") -> AgentConfig:
         saved = json.load(f)
     if not isinstance(saved, dict):
         saved = {}
+    addresses = _addresses(str(saved.get("address") or "0.0.0.0"), "address")
     return AgentConfig(
         name=saved.get("name", "node"),
-        address=IPv4Address(saved.get("address", "0.0.0.0")),
+        address=addresses[0],
+        addresses=addresses if len(addresses) > 1 else (),
         controller=saved.get("controller", ""),
         ca_file=ca_file or saved.get("ca_file") or None,
-        router=IPv4Address(saved["router"]) if saved.get("router") else None,
+        routers=_addresses(str(saved.get("router") or ""), "router"),
         bridge=saved.get("bridge", "v-net-0"),
         state_dir=state_dir,
         cni_conf_dir=saved.get("cni_conf_dir", AgentConfig.cni_conf_dir),

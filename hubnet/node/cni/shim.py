@@ -7,9 +7,10 @@ cannot be forwarded is answered here, with the same skel (`cnilib.skel.run`): VE
 unreadable stdin, a config that is not a JSON object, and everything while the agent is not reachable:
   ADD, CHECK  -> error 11 "try again later" (the runtime retries; nothing was changed)
   STATUS      -> error 50 (not available)
-  DEL         -> the shim releases the attachment's IPAM reservation itself from the file store (`ipamDir`, same
-                 flock as the agent) and succeeds. The host veth it cannot remove without netlink disappears with
-                 the pod netns, or is swept by the agent at start (a bridge port without a reservation is a leak).
+  DEL         -> the shim releases the attachment's IPAM reservations itself from the file stores (`ipamDirs`, one
+                 per family, or `ipamDir`; same flock as the agent) and succeeds. The host veth it cannot remove without
+                 netlink disappears with the pod netns, or is swept by the agent at start (a bridge port without a
+                 reservation is a leak).
   GC          -> the shim frees every reservation not in the valid list (the runtime runs no ADD/DEL during GC).
 
 Stdlib only, and only the cheap parts of it: the forwarding path imports `_socket`, `_json` (through `fastjson`)
@@ -130,17 +131,18 @@ def fallback(request: Request, reason: str) -> Any:
         raise skel.CniError(skel.TRY_AGAIN_LATER, "hubnet agent is not running; try again later", reason)
     if request.command == "STATUS":
         raise skel.CniError(skel.NOT_AVAILABLE, "hubnet agent is not running", reason)
-    ipam_dir = request.config.get("ipamDir")
-    if not ipam_dir:
+    dirs = request.config.get("ipamDirs") or [request.config.get("ipamDir")]
+    if not isinstance(dirs, list) or not all(d and isinstance(d, str) for d in dirs):
         raise skel.CniError(skel.INVALID_CONFIG, "network config has no ipamDir; cannot release without the agent")
     from hubnet.node.cnilib.ipam import Store  # only on this rare path
 
-    store = Store(str(ipam_dir))
     try:
-        if request.command == "DEL":
-            store.release(request.container_id, request.ifname)
-        else:  # GC
-            store.release_except(skel.valid_attachments(request.config))
+        for ipam_dir in dirs:
+            store = Store(ipam_dir)
+            if request.command == "DEL":
+                store.release(request.container_id, request.ifname)
+            else:  # GC
+                store.release_except(skel.valid_attachments(request.config))
     except OSError as exc:
         raise skel.CniError(skel.IO_FAILURE, f"hubnet plugin: {exc}") from None
     return None

@@ -1,14 +1,19 @@
 """Node-local pod IPAM: a host-local style file store (stdlib only, so the CNI shim can release without the agent).
 
+One store per node subnet, so one per address family on a dual-stack node (ADD reserves in each; the IPv4 store
+is the same directory, with the same reservations, whether or not the node also has an IPv6 subnet).
+
 Layout of the store directory:
   lock                  flock'd around every allocate-and-persist / release step (parallel ADDs, shim and agent)
   subnet                the node subnet this store serves (a store for another subnet is refused)
   last_reserved_ip.0    the last address handed out: allocation is round-robin after it
-  10.244.1.7            one file per reserved address, holding "containerID\\r\\nifname" (host-local's format)
+  10.244.1.7            one file per reserved address, holding "containerID\\r\\nifname" (host-local's format;
+                        an IPv6 store names them as host-local does too: `fd00:10:244:1::7`)
   .index                every reservation as JSON with a checksum: the duplicate check of ADD and the release of
                         DEL read this one file instead of every address file (a scan costs ~3 ms at 200 pods)
 
-Addresses are .2-.254 of the /24 (gateway .1 and broadcast excluded). Reservations survive agent restarts because
+Addresses are .2-.254 of a /24 (gateway .1 and broadcast excluded); in an IPv6 subnet likewise ::2 up to the
+last address but one (host-local's default range). Reservations survive agent restarts because
 the address files are the truth; nothing is cached in memory. `.index` is only a map to them: an entry is believed
 only when the address file it names holds that attachment; it is written before an address file is created and
 after one is removed, so it never misses a reservation; a missing, torn or foreign index is rebuilt by one scan.
@@ -23,7 +28,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from hubnet.node.cnilib import fastjson
 
@@ -40,6 +45,10 @@ class IpamError(Exception):
     code = 999
 
 
+Address = IPv4Address | IPv6Address
+Network = IPv4Network | IPv6Network
+
+
 class Exhausted(IpamError):
     """No free address is left in the node's range."""
 
@@ -54,7 +63,7 @@ class Duplicate(IpamError):
 
 @dataclass(frozen=True)
 class Reservation:
-    address: IPv4Address
+    address: Address
     container_id: str
     ifname: str
 
@@ -62,7 +71,7 @@ class Reservation:
 class Store:
     """The reservations of one node subnet under `directory`. Every public method takes the store lock."""
 
-    def __init__(self, directory: str, subnet: IPv4Network | None = None) -> None:
+    def __init__(self, directory: str, subnet: Network | None = None) -> None:
         self.directory = directory
         self.subnet = subnet
 
@@ -119,7 +128,7 @@ class Store:
             first, last = self._range()
             raise Exhausted(f"no free address left in {first}-{last}")
 
-    def release(self, container_id: str, ifname: str) -> list[IPv4Address]:
+    def release(self, container_id: str, ifname: str) -> list[Address]:
         """Free the attachment's reservations; releasing what is not reserved is success (DEL is idempotent)."""
         with self.locked():
             index = self._load_index()
@@ -150,36 +159,37 @@ class Store:
         elif recorded != str(self.subnet):
             raise IpamError(f"IPAM store {self.directory!r} belongs to subnet {recorded}, not {self.subnet}")
 
-    def _range(self) -> tuple[IPv4Address, IPv4Address]:
+    def _range(self) -> tuple[Address, Address]:
         subnet = self.subnet
         if subnet is None:
             recorded = self._read(SUBNET)
             if recorded is None:
                 raise IpamError(f"IPAM store {self.directory!r} has no subnet yet")
-            subnet = IPv4Network(recorded)
+            subnet = ip_network(recorded)
         return subnet.network_address + 2, subnet.broadcast_address - 1
 
-    def _candidates(self) -> Iterator[IPv4Address]:
+    def _candidates(self) -> Iterator[Address]:
         first, last = self._range()
+        kind = type(first)
         size = int(last) - int(first) + 1
         start = 0
         recorded = self._read(LAST)
         if recorded is not None:
             try:
-                prev = int(IPv4Address(recorded))
+                prev = int(kind(recorded))
             except ValueError:
                 prev = int(last)
             if int(first) <= prev <= int(last):
                 start = prev - int(first) + 1
-        for i in range(size):
-            yield IPv4Address(int(first) + (start + i) % size)
+        for i in range(size):  # lazy: an IPv6 range has 2**64 - 3 candidates, the first free one is taken
+            yield kind(int(first) + (start + i) % size)
 
     def _scan(self) -> Iterator[Reservation]:
         for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
             if name in OWN_FILES or name.startswith("."):
                 continue
             try:
-                address = ipaddress.IPv4Address(name)
+                address = ipaddress.ip_address(name)
             except ValueError:
                 continue
             text = self._read(name)
@@ -197,7 +207,7 @@ class Store:
         if recorded is None:
             return None
         try:
-            address = IPv4Address(recorded)
+            address = ip_address(recorded)
         except ValueError:
             return None
         text = self._read(str(address))
@@ -226,10 +236,10 @@ class Store:
         entries = [[address, cid, name] for (cid, name), address in sorted(index.items())]
         self._write(INDEX, fastjson.dumps({"sum": _checksum(entries), "entries": entries}))
 
-    def _path(self, address: IPv4Address) -> str:
+    def _path(self, address: Address) -> str:
         return os.path.join(self.directory, str(address))
 
-    def _unlink(self, address: IPv4Address) -> None:
+    def _unlink(self, address: Address) -> None:
         with suppress(FileNotFoundError):
             os.unlink(self._path(address))
 

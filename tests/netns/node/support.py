@@ -47,9 +47,11 @@ def nsrun(path: str, *cmd: str, check: bool = True) -> subprocess.CompletedProce
 
 @dataclass
 class Node:
-    """A node namespace with a running agent (fixed subnet: no controller) and the dirs a runtime needs."""
+    """A node namespace with a running agent (fixed subnets: no controller) and the dirs a runtime needs. `subnet`
+    and `subnet6` (either may be empty, not both) are the node's IPv4 and IPv6 subnets."""
 
     subnet: str = "10.244.7.0/24"
+    subnet6: str = ""
     ns: str = ""
     root: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="hnt-node-"))
     proc: subprocess.Popen[bytes] | None = None
@@ -77,6 +79,10 @@ class Node:
         return os.path.join(self.state, "ipam", self.subnet.replace("/", "_"))
 
     @property
+    def ipam_dir6(self) -> str:
+        return os.path.join(self.state, "ipam", self.subnet6.replace("/", "_"))
+
+    @property
     def runtime(self) -> Runtime:
         return Runtime(state_dir=os.path.join(self.root, "runtime"), conf_dir=self.conf, bin_dir=self.bin)
 
@@ -87,7 +93,9 @@ class Node:
 
     def agent_args(self) -> list[str]:
         dirs = ["--state-dir", self.state, "--cni-conf-dir", self.conf, "--cni-bin-dir", self.bin]
-        args = self.extra_args or ["--fixed-subnet", self.subnet, "--cluster-cidr", "10.244.0.0/16"]
+        subnets = ",".join(s for s in (self.subnet, self.subnet6) if s)
+        cidrs = ",".join(c for s, c in ((self.subnet, "10.244.0.0/16"), (self.subnet6, "fd00:10:244::/56")) if s)
+        args = self.extra_args or ["--fixed-subnet", subnets, "--cluster-cidr", cidrs]
         return ["nsenter", f"--net={self.ns}", HUBNET, "node", "join", *args, *dirs]
 
     def start_agent(self, env: dict[str, str] | None = None, wait: bool = True) -> None:
@@ -156,9 +164,15 @@ class Node:
         return self.runtime.add(cid, pod_ns, ifname)
 
     def reservations(self) -> list[str]:
-        if not os.path.isdir(self.ipam_dir):
+        if not self.subnet or not os.path.isdir(self.ipam_dir):
             return []
         return sorted(n for n in os.listdir(self.ipam_dir) if n[0].isdigit())
+
+    def reservations6(self) -> list[str]:
+        """The IPv6 store's address files (named by address, as host-local's: they all hold a ':')."""
+        if not self.subnet6 or not os.path.isdir(self.ipam_dir6):
+            return []
+        return sorted(n for n in os.listdir(self.ipam_dir6) if ":" in n)
 
     def host_veths(self) -> list[str]:
         out = nsrun(self.ns, "ip", "-o", "link", "show").stdout
@@ -187,10 +201,49 @@ def _connectable(path: str) -> bool:
         s.close()
 
 
+PING_CODE = """
+import socket, struct, sys, time
+dst, timeout = sys.argv[1], float(sys.argv[2])
+six = ":" in dst
+family, proto, request, reply = (
+    (socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129) if six else (socket.AF_INET, socket.IPPROTO_ICMP, 8, 0)
+)
+s = socket.socket(family, socket.SOCK_RAW, proto)
+body = struct.pack("!HH", 0x4E54, 1) + b"hubnet-ping"
+def checksum(data):
+    data += b"\\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    return ~(total + (total >> 16)) & 0xFFFF
+packet = struct.pack("!BBH", request, 0, 0) + body  # ICMPv6: the kernel fills in the checksum
+if not six:
+    packet = struct.pack("!BBH", request, 0, checksum(packet)) + body
+s.sendto(packet, (dst, 0))
+deadline = time.monotonic() + timeout
+while (left := deadline - time.monotonic()) > 0:
+    s.settimeout(left)
+    try:
+        data, _ = s.recvfrom(2048)
+    except TimeoutError:
+        break
+    icmp = data if six else data[(data[0] & 0x0F) * 4:]
+    if icmp[0] == reply and icmp[4:] == body:
+        sys.exit(0)
+sys.exit("no echo reply from " + dst)
+"""
+
+
+def ping(ns: str, dst: str, timeout: float = 1.0) -> subprocess.CompletedProcess[str]:
+    """One ICMP / ICMPv6 echo from `ns` to `dst`, no retry (raw socket: no `ping` binary needed); returncode 0 when
+    the reply came within `timeout`."""
+    return nsrun(ns, PYTHON, "-c", PING_CODE, dst, str(timeout), check=False)
+
+
 def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
     """Open a TCP connection from `src_ns` to `dst_ip:port` served in `dst_ns`; returns the source the server saw."""
+    family = "socket.AF_INET6" if ":" in dst_ip else "socket.AF_INET"
     server_code = (
-        "import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+        f"import socket,sys;s=socket.socket({family});s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
         f"s.bind(('{dst_ip}',{port}));s.listen();print('up',flush=True);s.settimeout(10);"
         "c,a=s.accept();c.sendall(a[0].encode());c.close()"
     )
@@ -218,4 +271,4 @@ def tcp_probe(src_ns: str, dst_ns: str, dst_ip: str, port: int = 7070) -> str:
         server.wait()
 
 
-__all__ = ["HUBNET", "Node", "PluginError", "drop_ns", "make_ns", "nsrun", "tcp_probe"]
+__all__ = ["HUBNET", "Node", "PluginError", "drop_ns", "make_ns", "nsrun", "ping", "tcp_probe"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 
 import httpx
@@ -42,7 +42,7 @@ def test_heartbeat_backs_off_while_the_route_is_not_programmed() -> None:
 
 def test_record_outside_cluster_cidr_is_refused() -> None:
     net = NodeNetwork.from_record(node_record(gateway=None))
-    assert net.gateway == IPv4Address("10.244.1.1") and net.router == IPv4Address("192.168.1.1")
+    assert net.gateway == IPv4Address("10.244.1.1") and net.router_of(4) == IPv4Address("192.168.1.1")
     with pytest.raises(ValueError, match="outside"):
         NodeNetwork.from_record(node_record(subnet="10.99.1.0/24", gateway=None))
 
@@ -154,3 +154,81 @@ def test_leave_while_an_agent_holds_the_lock_changes_nothing(tmp_path: Path) -> 
     finally:
         os.close(held)
     assert Path(config.conflist_path).exists()
+
+
+DUAL = {
+    "subnet": "10.244.1.0/24",
+    "subnets": ["10.244.1.0/24", "fd00:10:244:1::/64"],
+    "gateways": ["10.244.1.1", "fd00:10:244:1::1"],
+    "cluster_cidrs": ["10.244.0.0/16", "fd00:10:244::/56"],
+    "addresses": ["192.168.1.11", "fd00:1::11"],
+    "router_addresses": ["192.168.1.1", "fd00:1::1"],
+}
+
+
+def test_a_dual_stack_record_gives_a_subnet_gateway_and_router_per_family() -> None:
+    net = NodeNetwork.from_record(node_record(**DUAL))
+    assert [str(s) for s in net.subnets] == DUAL["subnets"] and net.families == (4, 6)
+    assert net.subnet == IPv4Network("10.244.1.0/24") and net.gateway == IPv4Address("10.244.1.1")
+    assert str(net.router_of(6)) == "fd00:1::1" and str(net.router_of(4)) == "192.168.1.1"
+    assert [str(c) for c in net.cidrs_of(6)] == ["fd00:10:244::/56"]
+    flag = NodeNetwork.from_record(node_record(**DUAL), [IPv6Address("fd00:1::99")])  # --router of one family
+    assert [str(r) for r in flag.routers] == ["192.168.1.1", "fd00:1::99"]
+
+
+def test_an_ipv6_only_record() -> None:
+    net = NodeNetwork.from_record(
+        node_record(
+            subnet="fd00:10:244:1::/64", gateway="fd00:10:244:1::1", cluster_cidrs=["fd00:10:244::/56"],
+            router_address="fd00:1::1", subnets=[], gateways=[], router_addresses=[],
+        )
+    )  # fmt: skip
+    assert net.families == (6,) and net.gateway == IPv6Address("fd00:10:244:1::1") and net.router_of(4) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"subnets": ["10.244.1.0/24", "10.244.2.0/24"]}, "more than one subnet"),
+        ({"subnets": ["10.244.1.0/24", "fd00:99::/64"]}, "fd00:99::/64 outside the cluster CIDRs"),
+        ({"subnets": ["10.244.1.0/24", "fd00:10:244:1::/127"]}, "too small"),
+        ({"subnets": ["10.244.2.0/24", "fd00:10:244:1::/64"]}, "not one of its subnets"),
+        ({"gateways": ["10.244.1.1", "fd00:10:244:1::2"]}, "gateway fd00:10:244:1::2"),
+        ({"subnets": ["10.244.1.0/24"], "gateways": ["10.244.1.1", "fd00:10:244:1::1"]}, "gateway fd00:10:244:1::1"),
+        ({"router_addresses": ["192.168.1.1", "192.168.1.2"]}, "more than one router address"),
+        ({"router_addresses": ["192.168.1.1", "fd00::1::1"]}, "router_address"),
+        ({"subnets": ["10.244.1.0/24", "fd00:10:244:1::1/64"]}, "subnets"),
+    ],
+)
+def test_a_dual_stack_record_that_makes_no_sense_is_refused(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        NodeNetwork.from_record(node_record(**{**DUAL, **change}))
+
+
+def test_masquerade_per_family_only_leaving_that_familys_cluster() -> None:
+    text = masquerade_ruleset(
+        [IPv4Network("10.244.1.0/24"), IPv6Network("fd00:10:244:1::/64")],
+        [IPv4Network("10.244.0.0/16"), IPv6Network("fd00:10:244::/56")],
+    )
+    assert "ip saddr 10.244.1.0/24 ip daddr != { 10.244.0.0/16 } masquerade" in text
+    assert "ip6 saddr fd00:10:244:1::/64 ip6 daddr != { fd00:10:244::/56 } masquerade" in text
+    # both tables replaced in the one transaction; an IPv4-only node's script deletes a leftover ip6 table too
+    v4 = masquerade_ruleset(IPv4Network("10.244.1.0/24"), [IPv4Network("10.244.0.0/16")])
+    assert "delete table ip6 hubnet\n" in v4 and "table ip6 hubnet {\n" not in v4
+
+
+def test_register_sends_addresses_only_for_more_than_one() -> None:
+    bodies: list[bytes] = []
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(201, json=node_json(**DUAL))
+
+    client = _client(ok)
+    client.register(token="t", name="n1", address="192.168.1.11", addresses=["192.168.1.11"], secret="s")
+    record = client.register(token="t", name="n1", address="192.168.1.11", addresses=DUAL["addresses"], secret="s")
+    import json
+
+    assert json.loads(bodies[0]) == {"name": "n1", "address": "192.168.1.11", "secret": "s"}  # as before dual-stack
+    assert json.loads(bodies[1])["addresses"] == ["192.168.1.11", "fd00:1::11"]
+    assert record.subnets == DUAL["subnets"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def test_join_flags_round_trip_through_agent_json(tmp_path: Path, monkeypatch: p
         address=IPv4Address("192.168.1.11"),
         controller="https://10.0.0.1:6780",
         ca_file=str(tmp_path / "ca.pem"),
-        router=IPv4Address("192.168.1.1"),
+        routers=(IPv4Address("192.168.1.1"),),
         state_dir=config.state_dir,
     )
     assert load_saved(config.state_dir, ca_file="/other.pem").ca_file == "/other.pem"  # leave --ca-file overrides
@@ -50,7 +50,7 @@ def test_test_seam_flags() -> None:
         cluster_cidrs=["10.244.0.0/16"],
     )
     assert (config.name, config.address, config.ca_file) == ("node", IPv4Address("0.0.0.0"), None)
-    assert config.fixed_subnet == IPv4Network("10.244.7.0/24")
+    assert config.fixed_subnets == (IPv4Network("10.244.7.0/24"),)
     assert config.fixed_cluster_cidrs == (IPv4Network("10.244.0.0/16"),)
 
 
@@ -88,3 +88,53 @@ def test_install_plugin_copies_what_the_package_carries(tmp_path: Path, packaged
     else:
         assert installed.startswith(b"#!") and not (tmp_path / "bin" / "hubnet-shim").exists()
     assert os.access(tmp_path / "bin" / "hubnet", os.X_OK) and not old.exists()
+
+
+def test_address_and_router_take_one_per_family_ipv4_first(tmp_path: Path) -> None:
+    config = join_config(
+        **{**FLAGS, "address": "fd00:1::11, 192.168.1.11", "router": "fd00:1::1,192.168.1.1"},
+        state_dir=str(tmp_path),
+    )
+    assert config.address == IPv4Address("192.168.1.11")  # the primary: what `address` is registered as
+    assert [str(a) for a in config.underlay] == ["192.168.1.11", "fd00:1::11"]
+    assert [str(r) for r in config.routers] == ["192.168.1.1", "fd00:1::1"]
+    save(config)
+    loaded = load_saved(str(tmp_path))
+    assert (loaded.address, loaded.addresses, loaded.routers) == (config.address, config.addresses, config.routers)
+    v6 = join_config(**{**FLAGS, "address": "fd00:1::11"}, state_dir="/s")
+    assert str(v6.address) == "fd00:1::11" and v6.underlay == (v6.address,)
+
+
+def test_fixed_subnets_of_both_families() -> None:
+    config = join_config(
+        **{**FLAGS, "controller": "", "token": ""}, state_dir="/s",
+        fixed_subnet="fd00:10:244:7::/64,10.244.7.0/24", cluster_cidrs=["fd00:10:244::/56,10.244.0.0/16"],
+    )  # fmt: skip
+    assert [str(s) for s in config.fixed_subnets] == ["10.244.7.0/24", "fd00:10:244:7::/64"]
+    assert [str(c) for c in config.fixed_cluster_cidrs] == ["10.244.0.0/16", "fd00:10:244::/56"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"address": "192.168.1.11,192.168.1.12"},
+        {"router": "fd00::1,fd00::2"},
+        {"fixed_subnet": "10.1.0.0/24,10.2.0.0/24"},
+    ],
+)
+def test_two_of_one_family_is_a_value_error(bad: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="at most one per address family"):
+        join_config(**{**FLAGS, **bad}, state_dir="/s")
+
+
+def test_a_dual_stack_conflist_names_both_stores(tmp_path: Path) -> None:
+    config = AgentConfig(name="n", address=IPv4Address("10.0.0.1"), state_dir=str(tmp_path))
+    single = cniconf.conflist(config, [IPv4Network("10.244.7.0/24")])
+    assert "subnets" not in single["plugins"][0] and "ipamDirs" not in single["plugins"][0]  # type: ignore[index]
+    dual = cniconf.conflist(config, [IPv4Network("10.244.7.0/24"), IPv6Network("fd00:10:244:7::/64")])
+    plugin = dual["plugins"][0]  # type: ignore[index]
+    assert plugin["subnet"] == "10.244.7.0/24" and plugin["ipamDir"] == str(tmp_path / "ipam" / "10.244.7.0_24")
+    assert plugin["ipamDirs"] == [
+        str(tmp_path / "ipam" / "10.244.7.0_24"),
+        str(tmp_path / "ipam" / "fd00:10:244:7::_64"),
+    ]

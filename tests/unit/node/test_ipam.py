@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -140,3 +140,29 @@ def test_stale_index_entries_are_not_believed(tmp_path: Path) -> None:
     s._save_index({**s._load_index(), ("a", "eth0"): str(b.address)})
     assert s.find("a", "eth0") is None and s.release("a", "eth0") == []
     assert [r.container_id for r in s.reservations()] == ["b"]
+
+
+SUBNET6 = IPv6Network("fd00:10:244:3::/64")
+
+
+def test_an_ipv6_store_hands_out_from_2_round_robin_named_as_host_local(tmp_path: Path) -> None:
+    s = Store(str(tmp_path / "ipam6"), SUBNET6)
+    got = [s.allocate(f"c{i}", "eth0").address for i in range(3)]
+    assert [str(a) for a in got] == ["fd00:10:244:3::2", "fd00:10:244:3::3", "fd00:10:244:3::4"]
+    assert (tmp_path / "ipam6" / "fd00:10:244:3::3").read_bytes() == b"c1\r\neth0"  # host-local's file format
+    s.release("c1", "eth0")
+    assert str(s.allocate("d", "eth0").address) == "fd00:10:244:3::5"  # a just-freed address is not reused first
+    assert s.free_count() == 2**64 - 3 - 3
+    shim = Store(str(tmp_path / "ipam6"))  # as the shim opens it: the subnet read from the store
+    assert shim.release("d", "eth0") == [IPv6Address("fd00:10:244:3::5")]
+    with pytest.raises(IpamError, match="belongs to subnet"):
+        Store(str(tmp_path / "ipam6"), IPv6Network("fd00:10:244:4::/64")).allocate("e", "eth0")
+
+
+def test_the_ipv6_range_wraps_to_its_start_after_the_last_address(tmp_path: Path) -> None:
+    s = Store(str(tmp_path / "ipam6"), IPv6Network("fd00:10:244:3::/126"))  # ::2 only
+    assert str(s.allocate("a", "eth0").address) == "fd00:10:244:3::2"
+    with pytest.raises(Exhausted):
+        s.allocate("b", "eth0")
+    s.release("a", "eth0")
+    assert str(s.allocate("b", "eth0").address) == "fd00:10:244:3::2"

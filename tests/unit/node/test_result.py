@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hubnet.node.agent.result import add_result, prev_address, prev_default_route
+from hubnet.node.agent.result import add_result, prev_address, prev_addresses, prev_default_route, prev_default_routes
 from hubnet.node.cnilib.skel import DECODE_FAILURE, CniError
 
 IFACES = [{"name": "v-net-0"}, {"name": "vethx"}, {"name": "eth0", "sandbox": "/x"}]
@@ -80,9 +80,40 @@ def test_the_result_claims_the_default_route_only_when_installed(default_route: 
         bridge=("br", "m0"),
         host=("veth1", "m1"),
         pod=("net1", "m2", "/n"),
-        address="10.0.0.3/24",
-        gateway="10.0.0.1",
-        default_route=default_route,
+        ips=[("10.0.0.3/24", "10.0.0.1")],
+        default_routes=(4,) if default_route else (),
     )
     assert prev_default_route({"prevResult": res}) is default_route
     assert res["ips"][0]["gateway"] == "10.0.0.1"  # the subnet's gateway, whichever attachment holds the route
+
+
+DUAL = [("10.0.0.3/24", "10.0.0.1"), ("fd00:10:244:7::3/64", "fd00:10:244:7::1")]
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+def test_a_dual_stack_result_carries_both_families_in_every_version(version: str) -> None:
+    res = add_result(version, bridge=("br", "m0"), host=("veth1", "m1"), pod=("eth0", "m2", "/n"), ips=DUAL)
+    ips = [{k: v for k, v in ip.items() if k != "version"} for ip in res["ips"]]
+    assert ips == [
+        {"address": "10.0.0.3/24", "gateway": "10.0.0.1", "interface": 2},
+        {"address": "fd00:10:244:7::3/64", "gateway": "fd00:10:244:7::1", "interface": 2},
+    ]
+    assert [ip.get("version") for ip in res["ips"]] == (["4", "6"] if version < "1" else [None, None])
+    assert res["routes"] == [{"dst": "0.0.0.0/0", "gw": "10.0.0.1"}, {"dst": "::/0", "gw": "fd00:10:244:7::1"}]
+    assert prev_addresses({"prevResult": res}, "eth0") == {4: "10.0.0.3/24", 6: "fd00:10:244:7::3/64"}
+    assert prev_default_routes({"prevResult": res}) == {4: True, 6: True}
+
+
+def test_a_secondary_dual_stack_attachment_claims_only_the_default_routes_it_installed() -> None:
+    res = add_result(
+        "1.1.0", bridge=("b", "m"), host=("v", "m"), pod=("net1", "m", "/n"), ips=DUAL, default_routes=(6,)
+    )
+    assert res["routes"] == [{"dst": "::/0", "gw": "fd00:10:244:7::1"}]
+    assert prev_default_routes({"prevResult": res}) == {4: False, 6: True}
+
+
+def test_an_ipv6_only_result_has_one_family() -> None:
+    res = add_result("0.4.0", bridge=("b", "m"), host=("v", "m"), pod=("eth0", "m", "/n"), ips=DUAL[1:])
+    assert [ip["version"] for ip in res["ips"]] == ["6"] and res["routes"] == [{"dst": "::/0", "gw": DUAL[1][1]}]
+    assert prev_address({"prevResult": res}, "eth0") is None  # no IPv4 address
+    assert prev_addresses({"prevResult": res}, "eth0") == {6: "fd00:10:244:7::3/64"}

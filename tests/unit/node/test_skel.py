@@ -73,8 +73,7 @@ def test_result_shape(version: str, has_version: bool) -> None:
         bridge=("br", "m0"),
         host=("veth1", "m1"),
         pod=("eth0", "m2", "/n"),
-        address="10.0.0.2/24",
-        gateway="10.0.0.1",
+        ips=[("10.0.0.2/24", "10.0.0.1")],
     )
     assert ("version" in res["ips"][0]) is has_version
     assert res["interfaces"][res["ips"][0]["interface"]]["sandbox"] == "/n"
