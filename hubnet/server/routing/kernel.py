@@ -1,19 +1,21 @@
 """The `kernel` route backend: the router's own kernel table through netlink, optionally in a named netns.
 
 Ownership mark: routing-protocol number `HUBNET_ROUTE_PROTO` (default `hubnet.linux.ROUTE_PROTO`, 44) in table
-`HUBNET_ROUTE_TABLE` (default 254, main). Only routes carrying both are ever listed, replaced or deleted.
+`HUBNET_ROUTE_TABLE` (default 254, main), in the IPv4 and the IPv6 table alike. Only routes carrying both are ever
+listed, replaced or deleted.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection
-from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.linux import ROUTE_PROTO
-from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
+from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable, no_gateway
+from hubnet.net import Address, Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 from hubnet.server.routing.base import RESERVED_PROTOS
 
@@ -21,7 +23,7 @@ log = logging.getLogger("hubnet.routing")
 
 DEFAULT_TABLE = 254  # main
 
-Known = dict[IPv4Network, set[IPv4Address]]  # what we last listed or programmed: prefix → next hops
+Known = dict[Network, set[Address]]  # what we last listed or programmed: prefix → next hops
 
 
 def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
@@ -78,15 +80,17 @@ class KernelBackend:
         self.counts.subtract(ops[i].action for i in failures)
         return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
 
-    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+    def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
+        """Read only: dumps the families of `prefixes` (an IPv4-only question never reads the IPv6 table)."""
         if not prefixes:
             return {}
+        families = {socket.AF_INET6 if p.version == 6 else socket.AF_INET for p in prefixes}
         with self._lock:
-            table = self._routes.dump(owned_only=False)
-        found: dict[IPv4Network, str] = {}
+            table = self._routes.dump(owned_only=False, families=families)
+        found: dict[Network, str] = {}
         for r in table:
             if r.prefix in prefixes and r.protocol != self.proto:
-                hop = "no single gateway" if r.next_hop == NO_GATEWAY else f"via {r.next_hop}"
+                hop = "no single gateway" if no_gateway(r) else f"via {r.next_hop}"
                 found.setdefault(r.prefix, f"{hop} proto {r.protocol} table {r.table}")
         return found
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from hubnet.server.domain.routes import RoutePlan
+from hubnet.net import Network
+from hubnet.server.domain.routes import Route, RoutePlan
+
+FAMILY_LABELS = {4: "ipv4", 6: "ipv6"}
 
 
 class ReconcileMetrics:
-    """`hubnet_route_*`: runs per trigger, duration, routes changed per action, drift repaired, errors."""
+    """`hubnet_route_*`: runs per trigger, duration, routes changed per action, drift repaired, errors; the desired
+    and owned sizes in total and per address family."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.runs = Counter(
@@ -34,6 +40,26 @@ class ReconcileMetrics:
         )
         self.desired = Gauge("hubnet_routes_desired", "Routes the database wants", registry=registry)
         self.owned = Gauge("hubnet_routes_owned", "Routes we own after the last reconcile", registry=registry)
+        self.desired_family = Gauge(
+            "hubnet_routes_desired_by_family", "Routes the database wants, per family", ["family"], registry=registry
+        )
+        self.owned_family = Gauge(
+            "hubnet_routes_owned_by_family",
+            "Routes we own after the last reconcile, per family",
+            ["family"],
+            registry=registry,
+        )
+
+    def sizes(self, want: Iterable[Network], owned: dict[int, int]) -> None:
+        """Set the desired and owned gauges, in total and per family (`owned`: family → count)."""
+        counts = {4: 0, 6: 0}
+        for prefix in want:
+            counts[prefix.version] += 1
+        self.desired.set(counts[4] + counts[6])
+        self.owned.set(sum(owned.values()))
+        for family, label in FAMILY_LABELS.items():
+            self.desired_family.labels(label).set(counts[family])
+            self.owned_family.labels(label).set(owned.get(family, 0))
 
     def applied(self, plan: RoutePlan, failed: int) -> None:
         self.changed.labels("add").inc(len(plan.add))
@@ -41,3 +67,11 @@ class ReconcileMetrics:
         self.changed.labels("delete").inc(len(plan.delete))
         if failed:
             self.errors.labels("route").inc(failed)
+
+
+def by_family(routes: Iterable[Route], sign: int = 1, into: dict[int, int] | None = None) -> dict[int, int]:
+    """Count `routes` per family into `into` (sign -1 subtracts): the owned gauges after a plan is applied."""
+    counts = into if into is not None else {4: 0, 6: 0}
+    for route in routes:
+        counts[route.prefix.version] += sign
+    return counts
