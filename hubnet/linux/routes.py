@@ -10,8 +10,8 @@ object serves both, and every dump, sweep and `foreign` lookup covers both.
 
 Ownership is enforced here, at the lowest layer: a dump returns only routes with our protocol number, deletes
 carry (prefix, next hop, protocol) so the kernel itself refuses to remove anyone else's route, and a replace is
-only sent when the kernel would replace *our* entry (the first alias at that prefix, or for IPv6 the first route
-of the prefix at our metric), never a foreign one.
+only sent when the kernel would replace *our* entry (the first route of the prefix at our metric: IPv4's first
+alias, IPv6's route at metric 1024), never a foreign one.
 """
 
 from __future__ import annotations
@@ -361,20 +361,16 @@ class RouteTable:
         return failed
 
     def _guard_replaces(self, ops: Sequence[RouteOp]) -> dict[int, LinuxError]:
-        """Replaces the kernel would aim at a foreign route. IPv4: NLM_F_REPLACE hits the first alias of the prefix
-        (at metric 0, ours). IPv6: it hits a route of the prefix at the same metric (1024, ours), the first of the
-        same kind, so any foreign route there refuses the replace."""
+        """Replaces the kernel would aim at a foreign route: NLM_F_REPLACE hits the first route of the prefix at our
+        metric (IPv4: the first alias, metric 0; IPv6: metric 1024 — a foreign route there refuses the replace)."""
         wanted = {op.prefix for op in ops if op.action == "replace"}
         if not wanted:
             return {}
         families = {socket.AF_INET6 if p.version == 6 else socket.AF_INET for p in wanted}
         holders: dict[Network, KernelRoute] = {}
         for route in self.dump(owned_only=False, families=families):
-            if route.prefix not in wanted or route.metric != OWN_METRIC[route.prefix.version]:
-                continue
-            seen = holders.setdefault(route.prefix, route)
-            if route.prefix.version == 6 and seen.protocol == self.proto and route.protocol != self.proto:
-                holders[route.prefix] = route  # IPv6: a foreign route at our metric is enough to refuse
+            if route.prefix in wanted and route.metric == OWN_METRIC[route.prefix.version]:
+                holders.setdefault(route.prefix, route)
         refused: dict[int, LinuxError] = {}
         for i, op in enumerate(ops):
             holder = holders.get(op.prefix)
