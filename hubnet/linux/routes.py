@@ -2,7 +2,8 @@
 a monitor.
 
 Why raw rtnetlink messages instead of `IPRoute.route()`: one acknowledged call per route manages ~3,000
-routes/s; queuing `batch` requests per `send()` and then reading every acknowledgement is as fast as `ip -batch`.
+routes/s; queuing `batch` requests per `send()`, the last one acknowledged, and reading the errors the kernel sends
+for every failed one is faster than `ip -batch` (one round trip per route).
 The messages are tiny fixed layouts (rtmsg + DST/GATEWAY/TABLE attributes, 4-byte addresses for AF_INET, 16-byte
 for AF_INET6), packed with `struct`; the netlink socket in another namespace comes from
 `hubnet.linux.netns.netlink_socket` (never a `setns` of this process). A route's family is its prefix's: one table
@@ -51,10 +52,6 @@ _PLAIN_LENGTHS = (8, 8, 8, 8)
 _PLAIN6 = struct.Struct("=IHHII BBBBBBBBI HH4s HH16s HH4s HH16s HH4s")
 _PLAIN6_TYPES = (15, 1, 6, 5, 4)  # RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_GATEWAY, RTA_OIF
 _PLAIN6_LENGTHS = (8, 20, 8, 20, 8)
-_ROUTE = struct.Struct("=IHHII BBBBBBBBI HHI HHI HHI")  # add/replace/delete with a gateway (addresses htonl'd)
-_ROUTE_NOGW = struct.Struct("=IHHII BBBBBBBBI HHI HHI")
-_ROUTE6 = struct.Struct("=IHHII BBBBBBBBI HH16s HH16s HHI")  # the same for IPv6 (addresses as packed bytes)
-_ROUTE6_NOGW = struct.Struct("=IHHII BBBBBBBBI HH16s HHI")
 _ERRNO = struct.Struct("=i")
 _RTM_NEWROUTE, _RTM_DELROUTE, _RTM_GETROUTE = 24, 25, 26
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
@@ -64,10 +61,10 @@ _SOL_NETLINK, _NETLINK_CAP_ACK, _NETLINK_GET_STRICT_CHK = 270, 10, 12
 _RTMGRP_IPV4_ROUTE, _RTMGRP_IPV6_ROUTE = 0x40, 0x400
 _SO_RCVBUFFORCE = 33
 _NO_IPV6 = (errno.EAFNOSUPPORT, errno.EOPNOTSUPP)  # a kernel without IPv6 (ipv6.disable=1)
-_FLAGS = {
-    "add": _F_REQUEST | _F_ACK | _F_CREATE | _F_EXCL,
-    "replace": _F_REQUEST | _F_ACK | _F_CREATE | _F_REPLACE,
-    "delete": _F_REQUEST | _F_ACK,
+_FLAGS: dict[Action, int] = {  # NLM_F_ACK only on the last message of a batch (see `send_batch`)
+    "add": _F_REQUEST | _F_CREATE | _F_EXCL,
+    "replace": _F_REQUEST | _F_CREATE | _F_REPLACE,
+    "delete": _F_REQUEST,
 }
 
 
@@ -91,6 +88,18 @@ class RouteOp(NamedTuple):
     action: Action
     prefix: Network
     next_hop: Address
+
+
+class _Layout(NamedTuple):
+    """How to encode one kind of add/replace/delete (see `RouteTable._layout`)."""
+
+    pack: Callable[..., bytes]
+    head: bytes  # nlmsghdr length, type, flags (seq and pid follow)
+    family: int
+    rtm: bytes  # rtmsg after family and dst_len
+    dst_attr: bytes
+    gw_attr: bytes | None  # None: a route without a gateway
+    table_attr: bytes
 
 
 def no_gateway(route: KernelRoute) -> bool:
@@ -197,6 +206,32 @@ class RouteTable:
         self._view = memoryview(self._buf)
         self._seq = 0
         self._rtm_table = table if table < 256 else 252  # RT_TABLE_COMPAT: the RTA_TABLE attribute says which
+        self._layouts = {
+            (action, family, gateway, ack): self._layout(action, family, gateway, ack)
+            for action in _FLAGS
+            for family in (4, 6)
+            for gateway in (True, False)
+            for ack in (True, False)
+        }
+
+    def _layout(self, action: Action, family: int, gateway: bool, ack: bool) -> _Layout:
+        """The constant parts of one kind of message, packed once: only seq, prefix length, destination and
+        gateway vary per route (encoding is a third of the Python time of a 65,536-route apply).
+
+        A delete says scope "nowhere" and type "unspec" (match any) but carries our protocol: the kernel then
+        removes only a route with our protocol (and, when given, this exact gateway), in both families."""
+        size = 4 if family == 4 else 16
+        layout = struct.Struct(f"=8sI4xBB10s4s{size}s" + (f"4s{size}s" if gateway else "") + "8s")
+        delete = action == "delete"
+        flags = _FLAGS[action] | (_F_ACK if ack else 0)
+        head = struct.pack("=IHH", layout.size, _RTM_DELROUTE if delete else _RTM_NEWROUTE, flags)
+        rtm = struct.pack(
+            "=BBBBBBI", 0, 0, self._rtm_table, self.proto, 255 if delete else 0, 0 if delete else 1, 0
+        )  # src_len, tos, table, protocol, scope, type, flags
+        family_byte = socket.AF_INET6 if family == 6 else socket.AF_INET
+        dst_attr, gw_attr = _ATTR.pack(4 + size, _RTA_DST), _ATTR.pack(4 + size, _RTA_GATEWAY) if gateway else None
+        table_attr = _ATTR.pack(8, _RTA_TABLE) + struct.pack("=I", self.table)
+        return _Layout(layout.pack, head, family_byte, rtm, dst_attr, gw_attr, table_attr)
 
     def close(self) -> None:
         self._sock.close()
@@ -257,82 +292,47 @@ class RouteTable:
             raise LinuxError(f"failed to read from netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
 
     def send_batch(self, ops: Sequence[RouteOp]) -> list[int]:
-        """Send `ops` `batch` at a time, then read every acknowledgement; the errno of each op (0 = success)."""
+        """Send `ops` `batch` at a time and learn the errno of each (0 = success).
+
+        Only the last message of a batch asks for an acknowledgement (NLM_F_ACK): the kernel reports an error for
+        every request that fails whether or not it asked (netlink_rcv_skb), and handles a batch's messages in
+        order, so once the last one is acknowledged every failure before it has arrived — and every op without
+        one succeeded. One read per batch instead of one per route (a third of the time of a large apply); a
+        receive queue that overflowed is an error (ENOBUFS), never a silent success.
+        """
         codes = [0] * len(ops)
         buf, view, unpack_hdr, unpack_errno = self._buf, self._view, _HDR.unpack_from, _ERRNO.unpack_from
+        encode = self._encode
         for start in range(0, len(ops), self.batch):
             chunk = ops[start : start + self.batch]
             first = self._seq + 1
-            end = first + len(chunk)
-            self._sock.send(b"".join([self._encode(op, first + i) for i, op in enumerate(chunk)]))
-            self._seq = end - 1
-            pending = len(chunk)
-            while pending:  # each ack is its own datagram; the loop is tight on purpose
+            last = first + len(chunk) - 1
+            messages = [encode(op, first + i) for i, op in enumerate(chunk[:-1])]
+            messages.append(encode(chunk[-1], last, ack=True))
+            self._sock.send(b"".join(messages))
+            self._seq = last
+            done = False
+            while not done:
                 size, offset = self._recv(), 0
                 while offset + 16 <= size:
                     length, kind, _, seq, _ = unpack_hdr(view, offset)
-                    if kind == _NLMSG_ERROR and first <= seq < end:
+                    if kind == _NLMSG_ERROR and first <= seq <= last:
                         codes[start + seq - first] = -unpack_errno(buf, offset + 16)[0]
-                        pending -= 1
+                        done = seq == last
                     offset += max((length + 3) & ~3, 16)
         return codes
 
-    def _encode(self, op: RouteOp, seq: int) -> bytes:
+    def _encode(self, op: RouteOp, seq: int, ack: bool = False) -> bytes:
         action, prefix, next_hop = op
-        if prefix.__class__ is not IPv4Network or next_hop.__class__ is not IPv4Address:  # identity: hot path
-            return self._encode6(op, seq)
-        delete = action == "delete"
-        # A delete says scope "nowhere" and type "unspec" (match any) but carries our protocol: the kernel then
-        # removes only a route with our protocol (and, when given, this exact gateway). IPv6 does the same.
-        head = (
-            _RTM_DELROUTE if delete else _RTM_NEWROUTE,
-            _FLAGS[action],
-            seq,
-            0,
-            socket.AF_INET,
-            prefix.prefixlen,
-            0,
-            0,
-            self._rtm_table,
-            self.proto,
-            255 if delete else 0,
-            0 if delete else 1,
-            0,
-            8,
-            _RTA_DST,
-            socket.htonl(int(prefix.network_address)),
-        )
-        if next_hop == NO_GATEWAY:
-            return _ROUTE_NOGW.pack(_ROUTE_NOGW.size, *head, 8, _RTA_TABLE, self.table)
-        return _ROUTE.pack(_ROUTE.size, *head, 8, _RTA_GATEWAY, socket.htonl(int(next_hop)), 8, _RTA_TABLE, self.table)
-
-    def _encode6(self, op: RouteOp, seq: int) -> bytes:
-        action, prefix, next_hop = op
-        if not isinstance(prefix, IPv6Network) or not isinstance(next_hop, IPv6Address):
-            # an IPv6 prefix via an IPv4 next hop (or the reverse) is a bug upstream: never send it
+        family = prefix.version
+        if next_hop.version != family:  # an IPv6 prefix via an IPv4 next hop: a bug upstream, never sent
             raise ValueError(f"route {prefix} via {next_hop}: prefix and next hop are of different families")
-        delete = action == "delete"
-        head = (
-            _RTM_DELROUTE if delete else _RTM_NEWROUTE,
-            _FLAGS[action],
-            seq,
-            0,
-            socket.AF_INET6,
-            prefix.prefixlen,
-            0,
-            0,
-            self._rtm_table,
-            self.proto,
-            255 if delete else 0,
-            0 if delete else 1,
-            0,
-            20,
-            _RTA_DST,
-            prefix.network_address.packed,
-        )
-        if next_hop == NO_GATEWAY6:
-            return _ROUTE6_NOGW.pack(_ROUTE6_NOGW.size, *head, 8, _RTA_TABLE, self.table)
-        return _ROUTE6.pack(_ROUTE6.size, *head, 20, _RTA_GATEWAY, next_hop.packed, 8, _RTA_TABLE, self.table)
+        layout = self._layouts[action, family, int(next_hop) != 0, ack]
+        pack, head, family_byte, rtm, dst_attr, gw_attr, table_attr = layout
+        dst = prefix.network_address.packed
+        if gw_attr is None:
+            return pack(head, seq, family_byte, prefix.prefixlen, rtm, dst_attr, dst, table_attr)
+        return pack(head, seq, family_byte, prefix.prefixlen, rtm, dst_attr, dst, gw_attr, next_hop.packed, table_attr)
 
     def apply(self, ops: Sequence[RouteOp]) -> dict[int, LinuxError]:
         """Apply ops idempotently; failures by op index (absent = success).

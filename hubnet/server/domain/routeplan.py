@@ -31,7 +31,7 @@ def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[Network, Addr
         if route.prefix.version != route.next_hop.version:
             raise MixedFamilies(f"route {route.prefix} via {route.next_hop}: prefix and next hop of different families")
         seen = table.setdefault(route.prefix, route.next_hop)
-        if seen != route.next_hop:
+        if seen is not route.next_hop and seen != route.next_hop:  # identity first: ipaddress __eq__ is slow
             raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen} and {route.next_hop}")
     return table
 
@@ -60,6 +60,8 @@ def plan_table(want: dict[Network, Address], actual: Iterable[Route]) -> RoutePl
             have[route.prefix] = [route]
         elif all(r.next_hop != route.next_hop for r in routes):
             routes.append(route)
+    if not have:  # an empty table (a new router, or after a reboot): everything is an add
+        return RoutePlan(add=tuple([Route(prefix, hop) for prefix, hop in want.items()]))
     add: list[Route] = []
     replace: list[Route] = []
     delete: list[Route] = []

@@ -18,6 +18,7 @@ from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, 
 from hubnet.net import Address, Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 from hubnet.server.routing.base import RESERVED_PROTOS
+from hubnet.server.routing.gcpause import gc_paused
 
 log = logging.getLogger("hubnet.routing")
 
@@ -70,11 +71,12 @@ class KernelBackend:
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds."""
-        ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
-        ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
-        ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
         with self._lock:
-            self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
+            with gc_paused():  # CPU-bound, no I/O: one object per route would otherwise set off full collections
+                ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
+                ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
+                ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
+                self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
             failures = self._routes.apply(ops)
         self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
         self.counts.subtract(ops[i].action for i in failures)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address, IPv6Network
 
 import pytest
 
@@ -260,3 +260,23 @@ def test_route_table_ipv6_ops_are_idempotent_and_exact(router6: Router) -> None:
     finally:
         table.close()
     assert router6.not_ours() == before
+
+
+def test_failures_anywhere_in_a_batch_are_each_reported_both_families(router6: Router) -> None:
+    """Only a batch's last message asks for an acknowledgement: a failure in the middle must still be mapped to its
+    op, and every op without one must really be in the table."""
+    ops: list[RouteOp] = []
+    for n in range(40):
+        v4, v6 = route(n), route6(n)
+        if n % 5 == 2:  # next hops the kernel refuses (not on-link)
+            v4, v6 = Route(v4.prefix, IPv4Address("10.99.0.1")), Route(v6.prefix, IPv6Address("fd7b::1"))
+        ops += [RouteOp("add", v4.prefix, v4.next_hop), RouteOp("add", v6.prefix, v6.next_hop)]
+    table = RouteTable(proto=PROTO, netns=router6.ns, batch=7)
+    try:
+        failed = table.apply(ops)
+    finally:
+        table.close()
+    assert sorted(failed) == [2 * n + k for n in range(40) if n % 5 == 2 for k in (0, 1)]
+    assert "unreachable" in str(failed[4]).lower() and "no route to host" in str(failed[5]).lower()
+    assert router6.ours() == {route(n) for n in range(40) if n % 5 != 2}
+    assert router6.ours6() == {route6(n) for n in range(40) if n % 5 != 2}
