@@ -24,7 +24,9 @@ log = logging.getLogger("hubnet.routing")
 
 DEFAULT_TABLE = 254  # main
 
-Known = dict[Network, set[Address]]  # what we last listed or programmed: prefix → next hops
+# What we last listed or programmed: prefix → next hops. Tuples, not sets: hashing an IPv6 address formats it as
+# hex, and a prefix almost always has exactly one next hop.
+Known = dict[Network, tuple[Address, ...]]
 
 
 def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
@@ -41,6 +43,14 @@ def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known:
         return route.protocol == proto and (hops is None or route.next_hop not in hops)
     # "replace": someone swapped the first route of a prefix; drift when that prefix is ours.
     return hops is not None and (route.protocol != proto or route.next_hop not in hops)
+
+
+def _know(known: Known, prefix: Network, hop: Address) -> None:
+    """Add `hop` to the next hops known at `prefix` (one dictionary lookup in the common, first-hop case)."""
+    new = (hop,)
+    hops = known.setdefault(prefix, new)
+    if hops is not new and hop not in hops:
+        known[prefix] = (*hops, hop)
 
 
 class KernelBackend:
@@ -65,7 +75,7 @@ class KernelBackend:
             owned = self._routes.owned()
             known: Known = {}
             for r in owned:
-                known.setdefault(r.prefix, set()).add(r.next_hop)
+                _know(known, r.prefix, r.next_hop)
             self._known = known
         return [Route(r.prefix, r.next_hop) for r in owned]
 
@@ -101,13 +111,15 @@ class KernelBackend:
         for route in plan.delete:
             hops = known.get(route.prefix)
             if hops is not None:
-                hops.discard(route.next_hop)
-                if not hops:
+                left = tuple(hop for hop in hops if hop != route.next_hop)
+                if left:
+                    known[route.prefix] = left
+                else:
                     del known[route.prefix]
         for route in plan.replace:
-            known[route.prefix] = {route.next_hop}
+            known[route.prefix] = (route.next_hop,)
         for route in plan.add:
-            known.setdefault(route.prefix, set()).add(route.next_hop)
+            _know(known, route.prefix, route.next_hop)
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""
