@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hubnet.net import Address, Network
+from hubnet.net import Network
 from hubnet.server.domain.routes import DesiredRoute, Route, RoutePlan
 
 
@@ -22,17 +22,18 @@ class MixedFamilies(ValueError):
     in whatever built it; the kernel would refuse it or, worse, misread the address."""
 
 
-def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[Network, Address]:
-    """prefix → next hop; raises ConflictingDesired naming the prefix when two entries disagree and MixedFamilies
-    naming the route when its prefix and next hop are of different families."""
-    table: dict[Network, Address] = {}
+def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[Network, Route]:
+    """prefix → the desired route (the objects themselves: a plan reuses them instead of building 65,536 new
+    ones); raises ConflictingDesired naming the prefix when two entries disagree and MixedFamilies naming the route
+    when its prefix and next hop are of different families."""
+    table: dict[Network, Route] = {}
     for item in desired:
         route = item.route if isinstance(item, DesiredRoute) else item
         if route.prefix.version != route.next_hop.version:
             raise MixedFamilies(f"route {route.prefix} via {route.next_hop}: prefix and next hop of different families")
-        seen = table.setdefault(route.prefix, route.next_hop)
-        if seen is not route.next_hop and seen != route.next_hop:  # identity first: ipaddress __eq__ is slow
-            raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen} and {route.next_hop}")
+        seen = table.setdefault(route.prefix, route)
+        if seen is not route and seen.next_hop != route.next_hop:
+            raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen.next_hop} and {route.next_hop}")
     return table
 
 
@@ -41,8 +42,8 @@ def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> Ro
     return plan_table(desired_table(desired), actual)
 
 
-def plan_table(want: dict[Network, Address], actual: Iterable[Route]) -> RoutePlan:
-    """Diff the desired table (prefix → next hop) against the owned routes.
+def plan_table(want: dict[Network, Route], actual: Iterable[Route]) -> RoutePlan:
+    """Diff the desired table (prefix → route, from `desired_table`) against the owned routes.
 
     - prefix desired, not present → add;
     - prefix present with another next hop → ONE replace (never delete + add: no blink for the node's pods);
@@ -50,8 +51,8 @@ def plan_table(want: dict[Network, Address], actual: Iterable[Route]) -> RoutePl
       and the surplus entries are deleted by (prefix, next hop) — backends apply deletes before replaces;
     - prefix present, not desired → delete every owned entry for it.
     Deterministic: adds and replaces follow the desired order, deletes the actual order (not sorted: sorting
-    network objects costs more than the rest of a 65,536-route plan). `want` comes from `desired_table`, which
-    refused any route mixing families.
+    network objects costs more than the rest of a 65,536-route plan). `desired_table` refused any route mixing
+    families, so neither does the plan.
     """
     have: dict[Network, list[Route]] = {}  # the listed Route objects themselves: deletes reuse them
     for route in actual:
@@ -61,19 +62,20 @@ def plan_table(want: dict[Network, Address], actual: Iterable[Route]) -> RoutePl
         elif all(r.next_hop != route.next_hop for r in routes):
             routes.append(route)
     if not have:  # an empty table (a new router, or after a reboot): everything is an add
-        return RoutePlan(add=tuple([Route(prefix, hop) for prefix, hop in want.items()]))
+        return RoutePlan(add=tuple(want.values()))
     add: list[Route] = []
     replace: list[Route] = []
     delete: list[Route] = []
-    for prefix, hop in want.items():
+    for prefix, route in want.items():
+        hop = route.next_hop
         routes = have.get(prefix)
         if not routes:
-            add.append(Route(prefix, hop))
+            add.append(route)
         elif len(routes) == 1:
             if routes[0].next_hop != hop:
-                replace.append(Route(prefix, hop))
+                replace.append(route)
         elif all(r.next_hop != hop for r in routes):
-            replace.append(Route(prefix, hop))
+            replace.append(route)
             delete.extend(routes[1:])
         else:
             delete.extend(r for r in routes if r.next_hop != hop)
