@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -113,6 +114,20 @@ def count_ours(ns: str, family: str = "-4") -> int:
     return len(ip(ns, family, "route", "show", "proto", str(PROTO)).splitlines())
 
 
+def cpu_seconds() -> float:
+    """CPU (user + system) of this process and its finished children (`ip`): what a loaded, shared machine cannot
+    inflate the way it inflates wall time."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measure(times: dict[str, list[float]], cpu: dict[str, list[float]], who: str, fn: Callable[[], float]) -> None:
+    """Run `fn` (which returns its wall seconds) and record them and the CPU seconds it took under `who`."""
+    start = cpu_seconds()
+    times[who].append(fn())
+    cpu.setdefault(who, []).append(cpu_seconds() - start)
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -145,10 +160,12 @@ def pyroute2_one_by_one(ns: str, desired: list[DesiredRoute]) -> float:
     return seconds
 
 
-def run(args: argparse.Namespace) -> dict[str, list[float]]:
+def run(args: argparse.Namespace) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall seconds and CPU seconds of every measurement, per run."""
     desired = make_routes(args.routes, args.next_hops)
     desired6 = make_routes6(args.ipv6_routes, args.next_hops)
     times: dict[str, list[float]] = {"reconcile": [], "ip -batch": [], "sweep": [], "ip flush": [], "one-by-one": []}
+    cpu: dict[str, list[float]] = {}
     if desired6:
         times |= {"reconcile6": [], "ip -6 -batch": [], "sweep6": [], "ip -6 flush": []}
     with router_netns() as ns, tempfile.TemporaryDirectory(prefix="hnt-bench-") as tmp:
@@ -159,45 +176,52 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
             order = ["reconcile", "ip -batch"] if run_no % 2 == 0 else ["ip -batch", "reconcile"]
             for who in order:
                 if who == "reconcile":
-                    times[who].append(reconcile(ns, desired))
+                    measure(times, cpu, who, lambda: reconcile(ns, desired))
                 else:
-                    times[who].append(timed(lambda: ip(ns, "-batch", str(batch))))
+                    measure(times, cpu, who, lambda: timed(lambda: ip(ns, "-batch", str(batch))))
                 assert count_ours(ns) == args.routes, f"{who} did not program {args.routes} routes"
                 ip(ns, "route", "flush", "proto", str(PROTO))
             # start-up sweep of stale routes of ours (desired set is empty) vs ip route flush
             for who in ("sweep", "ip flush"):
                 ip(ns, "-batch", str(batch))
                 if who == "sweep":
-                    times[who].append(reconcile(ns, []))
+                    measure(times, cpu, who, lambda: reconcile(ns, []))
                 else:
-                    times[who].append(timed(lambda: ip(ns, "route", "flush", "proto", str(PROTO))))
+                    measure(times, cpu, who, lambda: timed(lambda: ip(ns, "route", "flush", "proto", str(PROTO))))
                 assert count_ours(ns) == 0, f"{who} left routes behind"
             if desired6:
-                run_ipv6(ns, desired6, batch6, run_no, times)
+                run_ipv6(ns, desired6, batch6, run_no, times, cpu)
             sample = desired[: args.one_by_one]
             times["one-by-one"].append(pyroute2_one_by_one(ns, sample) * len(desired) / len(sample))
             line = ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items())
             print(f"run {run_no + 1}: {line}", file=sys.stderr)
-    return times
+    return times, cpu
 
 
-def run_ipv6(ns: str, desired6: list[DesiredRoute], batch6: Path, run_no: int, times: dict[str, list[float]]) -> None:
+def run_ipv6(
+    ns: str,
+    desired6: list[DesiredRoute],
+    batch6: Path,
+    run_no: int,
+    times: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+) -> None:
     """The IPv6 table: full reconcile vs `ip -6 -batch` (alternating who goes first), then the sweep vs flush."""
     count = len(desired6)
     order = ["reconcile6", "ip -6 -batch"] if run_no % 2 == 0 else ["ip -6 -batch", "reconcile6"]
     for who in order:
         if who == "reconcile6":
-            times[who].append(reconcile(ns, desired6))
+            measure(times, cpu, who, lambda: reconcile(ns, desired6))
         else:
-            times[who].append(timed(lambda: ip(ns, "-6", "-batch", str(batch6))))
+            measure(times, cpu, who, lambda: timed(lambda: ip(ns, "-6", "-batch", str(batch6))))
         assert count_ours(ns, "-6") == count, f"{who} did not program {count} IPv6 routes"
         ip(ns, "-6", "route", "flush", "proto", str(PROTO))
     for who in ("sweep6", "ip -6 flush"):
         ip(ns, "-6", "-batch", str(batch6))
         if who == "sweep6":
-            times[who].append(reconcile(ns, []))
+            measure(times, cpu, who, lambda: reconcile(ns, []))
         else:
-            times[who].append(timed(lambda: ip(ns, "-6", "route", "flush", "proto", str(PROTO))))
+            measure(times, cpu, who, lambda: timed(lambda: ip(ns, "-6", "route", "flush", "proto", str(PROTO))))
         assert count_ours(ns, "-6") == 0, f"{who} left IPv6 routes behind"
 
 
@@ -299,32 +323,43 @@ def main() -> None:
     args = parser.parse_args()
     if args.routes > 65536 or args.ipv6_routes > 65536 or args.next_hops > 65000:
         parser.error("at most 65,536 routes per family (10.0.0.0/8 in /24s, fd00:10::/48 in /64s), 65,000 next hops")
-    times = run(args)
+    times, cpu = run(args)
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+
+    def table(count: int, rows: list[tuple[str, str, str]]) -> None:
+        print(f"{'measurement':<34}{'median s':>10}{'routes/s':>12}{'ratio':>8}{'cpu s':>9}{'cpu ratio':>11}")
+        for label, key, peer in rows:
+            line = f"{label:<34}{med[key]:>10.3f}{count / med[key]:>12,.0f}{med[key] / med[peer]:>7.2f}x"
+            if key in cpu_med:
+                line += f"{cpu_med[key]:>9.3f}{cpu_med[key] / cpu_med[peer]:>10.2f}x"
+            print(line)
+
     print(f"\n{args.routes} routes, {args.next_hops} next hops, median of {args.runs} runs, same namespace\n")
-    print(f"{'measurement':<34}{'median s':>10}{'routes/s':>12}{'ratio':>8}")
-    rows = [
-        ("full reconcile (hubnet, batched)", "reconcile", "ip -batch"),
-        ("ip -batch route add", "ip -batch", "ip -batch"),
-        ("pyroute2, 1 ack'd call/route *", "one-by-one", "ip -batch"),
-        ("start-up sweep (hubnet)", "sweep", "ip flush"),
-        ("ip route flush proto 44", "ip flush", "ip flush"),
-    ]
-    for label, key, peer in rows:
-        print(f"{label:<34}{med[key]:>10.3f}{args.routes / med[key]:>12,.0f}{med[key] / med[peer]:>7.2f}x")
+    table(
+        args.routes,
+        [
+            ("full reconcile (hubnet, batched)", "reconcile", "ip -batch"),
+            ("ip -batch route add", "ip -batch", "ip -batch"),
+            ("pyroute2, 1 ack'd call/route *", "one-by-one", "ip -batch"),
+            ("start-up sweep (hubnet)", "sweep", "ip flush"),
+            ("ip route flush proto 44", "ip flush", "ip flush"),
+        ],
+    )
     print(f"\n* extrapolated from {args.one_by_one} routes; context for why batching matters, not a peer")
+    print("cpu s: user + system seconds of hubnet's process, or of `ip` (a loaded machine inflates wall time)")
     if args.ipv6_routes:
         count = args.ipv6_routes
         print(f"\n{count} IPv6 /64 routes, {args.next_hops} next hops, median of {args.runs} runs, same namespace\n")
-        print(f"{'measurement':<34}{'median s':>10}{'routes/s':>12}{'ratio':>8}")
-        rows6 = [
-            ("full reconcile (hubnet, batched)", "reconcile6", "ip -6 -batch"),
-            ("ip -6 -batch route add", "ip -6 -batch", "ip -6 -batch"),
-            ("start-up sweep (hubnet)", "sweep6", "ip -6 flush"),
-            ("ip -6 route flush proto 44", "ip -6 flush", "ip -6 flush"),
-        ]
-        for label, key, peer in rows6:
-            print(f"{label:<34}{med[key]:>10.3f}{count / med[key]:>12,.0f}{med[key] / med[peer]:>7.2f}x")
+        table(
+            count,
+            [
+                ("full reconcile (hubnet, batched)", "reconcile6", "ip -6 -batch"),
+                ("ip -6 -batch route add", "ip -6 -batch", "ip -6 -batch"),
+                ("start-up sweep (hubnet)", "sweep6", "ip -6 flush"),
+                ("ip -6 route flush proto 44", "ip -6 flush", "ip -6 flush"),
+            ],
+        )
     if args.registrations:
         print(f"\nregistration -> route in the kernel ({args.registrations} nodes, {args.concurrency} clients, SQLite)")
         latencies = registration_latency(args.registrations, args.concurrency)
