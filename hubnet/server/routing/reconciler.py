@@ -146,7 +146,7 @@ class Reconciler:
     def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
         """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place. A node
         with a route per family gets one state for all of them (`combine`)."""
-        present = set(actual)
+        present = set(actual) if result.dry_run else set()  # hashing 65,536 routes costs; only a dry run asks
         states: dict[NodeRef, tuple[str, str | None]] = {}
         stored: dict[NodeRef, tuple[str, str | None] | None] = {}
         first: dict[NodeRef, Route] = {}
