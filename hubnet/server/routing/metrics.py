@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from hubnet.net import Network
 from hubnet.server.domain.routes import Route, RoutePlan
 
-FAMILY_LABELS = {4: "ipv4", 6: "ipv6"}
+FAMILY_LABELS = {4: "4", 6: "6"}  # as hubnet_pool_info{family} labels a pool: "4" or "6"
 
 
 class ReconcileMetrics:

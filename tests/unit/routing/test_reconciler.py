@@ -355,7 +355,7 @@ def test_route_gauges_per_family() -> None:
     make(world, backend, registry=registry).reconcile_now()
     value = registry.get_sample_value
     assert value("hubnet_routes_desired") == 5 and value("hubnet_routes_owned") == 5
-    assert value("hubnet_routes_desired_by_family", {"family": "ipv4"}) == 2
-    assert value("hubnet_routes_desired_by_family", {"family": "ipv6"}) == 3
-    assert value("hubnet_routes_owned_by_family", {"family": "ipv4"}) == 2
-    assert value("hubnet_routes_owned_by_family", {"family": "ipv6"}) == 3
+    assert value("hubnet_routes_desired_by_family", {"family": "4"}) == 2
+    assert value("hubnet_routes_desired_by_family", {"family": "6"}) == 3
+    assert value("hubnet_routes_owned_by_family", {"family": "4"}) == 2
+    assert value("hubnet_routes_owned_by_family", {"family": "6"}) == 3
