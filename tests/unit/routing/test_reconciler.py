@@ -203,8 +203,9 @@ def test_every_backend_name_has_a_factory() -> None:
 
 def test_is_drift_ignores_our_own_changes() -> None:
     from hubnet.linux.routes import KernelRoute
+    from hubnet.server.routing.kernel import Known
 
-    known = {r(1).prefix: {r(1).next_hop}}
+    known: Known = {r(1).prefix: (r(1).next_hop,)}
 
     def ev(n: int, hop: int = 0, proto: int = 44) -> KernelRoute:
         return KernelRoute(r(n, hop).prefix, r(n, hop).next_hop, proto, 254)
@@ -217,6 +218,13 @@ def test_is_drift_ignores_our_own_changes() -> None:
     assert is_drift("replace", ev(1, 50, proto=4), proto=44, known=known)  # ours clobbered by someone
     assert not is_drift("new", ev(3, proto=12), proto=44, known=known)
     assert is_drift("overrun", None, proto=44, known=known)
+    # the same for IPv6 routes, in the same known table
+    known[r6(1).prefix] = (r6(1).next_hop,)
+    v6 = KernelRoute(r6(1).prefix, r6(1).next_hop, 44, 254, 1024)
+    assert not is_drift("new", v6, proto=44, known=known)  # our own add
+    assert is_drift("delete", v6, proto=44, known=known)  # ours removed behind our back
+    assert is_drift("new", v6._replace(next_hop=r6(1, 0x99).next_hop), proto=44, known=known)
+    assert is_drift("replace", v6._replace(protocol=4), proto=44, known=known)
 
 
 class GcProbe(FakeBackend):
