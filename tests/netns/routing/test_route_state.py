@@ -142,8 +142,8 @@ def stack6(request: pytest.FixtureRequest, databases: Databases, router6: Router
     upgrade(url)
     settings = Settings(
         database_url=url,
-        cluster_cidrs="10.244.0.0/16,fd00:10:244::/56",
-        router_addresses="192.168.1.1,fd7a:1ab::1",
+        cluster_cidrs=(IPv4Network("10.244.0.0/16"), IPv6Network("fd00:10:244::/56")),
+        router_addresses=(IPv4Address("192.168.1.1"), IPv6Address("fd7a:1ab::1")),
         bootstrap_tokens=("boot",),
         admin_tokens=("admin",),
         state_dir=tmp_path,
