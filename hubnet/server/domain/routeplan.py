@@ -1,14 +1,15 @@
 """The pure route plan: what to add, replace and delete so that the routes we own equal the desired ones.
 
 Stdlib only. Both inputs contain only routes hubnet owns (the backend never lists foreign routes), so a plan can
-never touch a route someone else made.
+never touch a route someone else made. Both families in one table: an IPv4 and an IPv6 prefix never collide, and a
+desired route whose prefix and next hop are of different families is refused (`MixedFamilies`), never planned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Network
 
+from hubnet.net import Network
 from hubnet.server.domain.routes import DesiredRoute, Route, RoutePlan
 
 
@@ -16,14 +17,23 @@ class ConflictingDesired(ValueError):
     """Two desired routes claim the same prefix with different next hops (the allocator forbids this)."""
 
 
-def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[IPv4Network, IPv4Address]:
-    """prefix → next hop; raises ConflictingDesired naming the prefix when two entries disagree."""
-    table: dict[IPv4Network, IPv4Address] = {}
+class MixedFamilies(ValueError):
+    """A desired route's prefix and next hop are of different families (an IPv6 subnet via an IPv4 address): a bug
+    in whatever built it; the kernel would refuse it or, worse, misread the address."""
+
+
+def desired_table(desired: Iterable[DesiredRoute | Route]) -> dict[Network, Route]:
+    """prefix → the desired route (the objects themselves: a plan reuses them instead of building 65,536 new
+    ones); raises ConflictingDesired naming the prefix when two entries disagree and MixedFamilies naming the route
+    when its prefix and next hop are of different families."""
+    table: dict[Network, Route] = {}
     for item in desired:
         route = item.route if isinstance(item, DesiredRoute) else item
-        seen = table.setdefault(route.prefix, route.next_hop)
-        if seen != route.next_hop:
-            raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen} and {route.next_hop}")
+        if route.prefix.version != route.next_hop.version:
+            raise MixedFamilies(f"route {route.prefix} via {route.next_hop}: prefix and next hop of different families")
+        seen = table.setdefault(route.prefix, route)
+        if seen is not route and seen.next_hop != route.next_hop:
+            raise ConflictingDesired(f"prefix {route.prefix} desired via both {seen.next_hop} and {route.next_hop}")
     return table
 
 
@@ -32,8 +42,8 @@ def plan(desired: Iterable[DesiredRoute | Route], actual: Iterable[Route]) -> Ro
     return plan_table(desired_table(desired), actual)
 
 
-def plan_table(want: dict[IPv4Network, IPv4Address], actual: Iterable[Route]) -> RoutePlan:
-    """Diff the desired table (prefix → next hop) against the owned routes.
+def plan_table(want: dict[Network, Route], actual: Iterable[Route]) -> RoutePlan:
+    """Diff the desired table (prefix → route, from `desired_table`) against the owned routes.
 
     - prefix desired, not present → add;
     - prefix present with another next hop → ONE replace (never delete + add: no blink for the node's pods);
@@ -41,27 +51,31 @@ def plan_table(want: dict[IPv4Network, IPv4Address], actual: Iterable[Route]) ->
       and the surplus entries are deleted by (prefix, next hop) — backends apply deletes before replaces;
     - prefix present, not desired → delete every owned entry for it.
     Deterministic: adds and replaces follow the desired order, deletes the actual order (not sorted: sorting
-    IPv4Network objects costs more than the rest of a 65,536-route plan).
+    network objects costs more than the rest of a 65,536-route plan). `desired_table` refused any route mixing
+    families, so neither does the plan.
     """
-    have: dict[IPv4Network, list[Route]] = {}  # the listed Route objects themselves: deletes reuse them
+    have: dict[Network, list[Route]] = {}  # the listed Route objects themselves: deletes reuse them
     for route in actual:
         routes = have.get(route.prefix)
         if routes is None:
             have[route.prefix] = [route]
         elif all(r.next_hop != route.next_hop for r in routes):
             routes.append(route)
+    if not have:  # an empty table (a new router, or after a reboot): everything is an add
+        return RoutePlan(add=tuple(want.values()))
     add: list[Route] = []
     replace: list[Route] = []
     delete: list[Route] = []
-    for prefix, hop in want.items():
+    for prefix, route in want.items():
+        hop = route.next_hop
         routes = have.get(prefix)
         if not routes:
-            add.append(Route(prefix, hop))
+            add.append(route)
         elif len(routes) == 1:
             if routes[0].next_hop != hop:
-                replace.append(Route(prefix, hop))
+                replace.append(route)
         elif all(r.next_hop != hop for r in routes):
-            replace.append(Route(prefix, hop))
+            replace.append(route)
             delete.extend(routes[1:])
         else:
             delete.extend(r for r in routes if r.next_hop != hop)

@@ -1,23 +1,58 @@
-"""Route values shared by the route plan, the backends and the reconciler (pure, stdlib only)."""
+"""Route values shared by the route plan, the backends and the reconciler (pure, stdlib only).
+
+Both families: a route's prefix and next hop are IPv4 or IPv6 together (the planner refuses a mixed one); a node
+has at most one route per family (docs/dual-stack.md).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
 from typing import NamedTuple
 
+from hubnet.net import Address, Network
 
-@dataclass(frozen=True, order=True)
+
+@dataclass(frozen=True)
 class Route:
-    """One route hubnet owns on a router: `prefix via next_hop`."""
+    """One route hubnet owns on a router: `prefix via next_hop`, both of one family.
 
-    prefix: IPv4Network
-    next_hop: IPv4Address
+    Ordered by `route_key` (IPv4 before IPv6, then numerically): ipaddress objects of different families do not
+    compare, so the dataclass's own tuple order would fail on a dual-stack table.
+    """
+
+    prefix: Network
+    next_hop: Address
+
+    @property
+    def family(self) -> int:
+        """4 or 6 (the prefix's; a route that mixes families is refused by the planner)."""
+        return self.prefix.version
+
+    def __lt__(self, other: Route) -> bool:
+        return route_key(self) < route_key(other)
+
+    def __le__(self, other: Route) -> bool:
+        return route_key(self) <= route_key(other)
+
+    def __gt__(self, other: Route) -> bool:
+        return route_key(self) > route_key(other)
+
+    def __ge__(self, other: Route) -> bool:
+        return route_key(self) >= route_key(other)
+
+
+def route_key(route: Route) -> tuple[int, int, int, int]:
+    """Sort key: family, network, prefix length, next hop (cheaper than comparing ipaddress objects, too)."""
+    prefix = route.prefix
+    return prefix.version, int(prefix.network_address), prefix.prefixlen, int(route.next_hop)
 
 
 class NodeRef(NamedTuple):
     """The node record a route state is about. A report for an older generation or address of the node (a delete +
-    re-register, a re-join from a new address while the report was in flight) must not land on the new one."""
+    re-register, a re-join from a new address while the report was in flight) must not land on the new one.
+
+    `address` is the record's primary address (IPv4 when it has one): the key does not change with the family of
+    the route, so a dual-stack node's routes report onto one record."""
 
     name: str
     generation: int
@@ -29,16 +64,19 @@ class DesiredRoute:
     """A route the database wants, with the node it belongs to (to report route_state back).
 
     `generation` and `state` (the stored route_state, error) come from the database when the controller loads
-    the desired set; the reconciler reports a node whose computed state differs from `state`."""
+    the desired set; the reconciler reports a node whose computed state differs from `state`. `address` is the
+    node's primary address, the report key; None means the route's own next hop (a single-family caller)."""
 
     node: str
     route: Route
     generation: int = 0
     state: tuple[str, str | None] | None = field(default=None, compare=False)
+    address: str | None = field(default=None, compare=False)
 
     @property
     def ref(self) -> NodeRef:
-        return NodeRef(self.node, self.generation, str(self.route.next_hop))
+        address = self.address if self.address is not None else str(self.route.next_hop)
+        return NodeRef(self.node, self.generation, address)
 
 
 @dataclass(frozen=True)
@@ -58,4 +96,4 @@ class RoutePlan:
 class ApplyResult:
     """Per-prefix failures of one apply; every prefix not listed succeeded."""
 
-    failed: dict[IPv4Network, str] = field(default_factory=dict)
+    failed: dict[Network, str] = field(default_factory=dict)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from ipaddress import IPv4Network
 from typing import Protocol
 
+from hubnet.net import Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 
 # Routing-protocol numbers the kernel gives meaning to (RTPROT_REDIRECT, _KERNEL, _BOOT, _STATIC): never ours.
@@ -18,14 +18,14 @@ class RouteBackend(Protocol):
     name: str
 
     def list_owned(self) -> list[Route]:
-        """The routes on the router that carry hubnet's mark (protocol number, table)."""
+        """The routes on the router that carry hubnet's mark (protocol number, table), of both families."""
         ...
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
         ...
 
-    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+    def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
         """Of `prefixes`, those a route hubnet does not own holds, each with a description of that route (read
         only: it explains a missing route, it is never touched)."""
         ...
@@ -53,7 +53,7 @@ class NullBackend:
     def apply(self, plan: RoutePlan) -> ApplyResult:
         return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))
 
-    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+    def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
         return {}
 
     def watch(self, on_drift: Callable[[], None]) -> None:

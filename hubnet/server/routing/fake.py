@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
-from ipaddress import IPv4Network
 
+from hubnet.net import Network
 from hubnet.server.domain.routeplan import apply_to
-from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
+from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan, route_key
 
 
 class FakeBackend:
@@ -20,9 +20,9 @@ class FakeBackend:
         self.routes: set[Route] = set(routes or ())
         self.plans: list[RoutePlan] = []
         self.counts: Counter[str] = Counter()
-        self.fail: dict[IPv4Network, str] = {}
+        self.fail: dict[Network, str] = {}
         self.broken: str | None = None
-        self.foreign_routes: dict[IPv4Network, str] = {}  # prefixes held by routes we do not own
+        self.foreign_routes: dict[Network, str] = {}  # prefixes held by routes we do not own
         self.closed = False
         self._on_drift: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -31,7 +31,7 @@ class FakeBackend:
         with self._lock:
             if self.broken:
                 raise RuntimeError(self.broken)
-            return sorted(self.routes)
+            return sorted(self.routes, key=route_key)
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         with self._lock:
@@ -42,7 +42,7 @@ class FakeBackend:
             self.counts.update(add=len(kept.add), replace=len(kept.replace), delete=len(kept.delete))
             return ApplyResult(failed=failed)
 
-    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+    def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
         return {p: d for p, d in self.foreign_routes.items() if p in prefixes}
 
     def watch(self, on_drift: Callable[[], None]) -> None:

@@ -1,27 +1,32 @@
 """The `kernel` route backend: the router's own kernel table through netlink, optionally in a named netns.
 
 Ownership mark: routing-protocol number `HUBNET_ROUTE_PROTO` (default `hubnet.linux.ROUTE_PROTO`, 44) in table
-`HUBNET_ROUTE_TABLE` (default 254, main). Only routes carrying both are ever listed, replaced or deleted.
+`HUBNET_ROUTE_TABLE` (default 254, main), in the IPv4 and the IPv6 table alike. Only routes carrying both are ever
+listed, replaced or deleted.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection
-from ipaddress import IPv4Address, IPv4Network
 
 from hubnet.linux import ROUTE_PROTO
-from hubnet.linux.routes import NO_GATEWAY, KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable
+from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable, no_gateway
+from hubnet.net import Address, Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 from hubnet.server.routing.base import RESERVED_PROTOS
+from hubnet.server.routing.gcpause import gc_paused
 
 log = logging.getLogger("hubnet.routing")
 
 DEFAULT_TABLE = 254  # main
 
-Known = dict[IPv4Network, set[IPv4Address]]  # what we last listed or programmed: prefix → next hops
+# What we last listed or programmed: prefix → next hops. Tuples, not sets: hashing an IPv6 address formats it as
+# hex, and a prefix almost always has exactly one next hop.
+Known = dict[Network, tuple[Address, ...]]
 
 
 def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known: Known) -> bool:
@@ -38,6 +43,14 @@ def is_drift(event: RouteEvent, route: KernelRoute | None, *, proto: int, known:
         return route.protocol == proto and (hops is None or route.next_hop not in hops)
     # "replace": someone swapped the first route of a prefix; drift when that prefix is ours.
     return hops is not None and (route.protocol != proto or route.next_hop not in hops)
+
+
+def _know(known: Known, prefix: Network, hop: Address) -> None:
+    """Add `hop` to the next hops known at `prefix` (one dictionary lookup in the common, first-hop case)."""
+    new = (hop,)
+    hops = known.setdefault(prefix, new)
+    if hops is not new and hop not in hops:
+        known[prefix] = (*hops, hop)
 
 
 class KernelBackend:
@@ -62,31 +75,34 @@ class KernelBackend:
             owned = self._routes.owned()
             known: Known = {}
             for r in owned:
-                known.setdefault(r.prefix, set()).add(r.next_hop)
+                _know(known, r.prefix, r.next_hop)
             self._known = known
         return [Route(r.prefix, r.next_hop) for r in owned]
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds."""
-        ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
-        ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
-        ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
         with self._lock:
-            self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
+            with gc_paused():  # CPU-bound, no I/O: one object per route would otherwise set off full collections
+                ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
+                ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
+                ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
+                self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
             failures = self._routes.apply(ops)
         self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
         self.counts.subtract(ops[i].action for i in failures)
         return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
 
-    def foreign(self, prefixes: Collection[IPv4Network]) -> dict[IPv4Network, str]:
+    def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
+        """Read only: dumps the families of `prefixes` (an IPv4-only question never reads the IPv6 table)."""
         if not prefixes:
             return {}
+        families = {socket.AF_INET6 if p.version == 6 else socket.AF_INET for p in prefixes}
         with self._lock:
-            table = self._routes.dump(owned_only=False)
-        found: dict[IPv4Network, str] = {}
+            table = self._routes.dump(owned_only=False, families=families)
+        found: dict[Network, str] = {}
         for r in table:
             if r.prefix in prefixes and r.protocol != self.proto:
-                hop = "no single gateway" if r.next_hop == NO_GATEWAY else f"via {r.next_hop}"
+                hop = "no single gateway" if no_gateway(r) else f"via {r.next_hop}"
                 found.setdefault(r.prefix, f"{hop} proto {r.protocol} table {r.table}")
         return found
 
@@ -95,13 +111,15 @@ class KernelBackend:
         for route in plan.delete:
             hops = known.get(route.prefix)
             if hops is not None:
-                hops.discard(route.next_hop)
-                if not hops:
+                left = tuple(hop for hop in hops if hop != route.next_hop)
+                if left:
+                    known[route.prefix] = left
+                else:
                     del known[route.prefix]
         for route in plan.replace:
-            known[route.prefix] = {route.next_hop}
+            known[route.prefix] = (route.next_hop,)
         for route in plan.add:
-            known.setdefault(route.prefix, set()).add(route.next_hop)
+            _know(known, route.prefix, route.next_hop)
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""

@@ -7,28 +7,28 @@ and at once when the backend's watcher sees one of our routes changed behind our
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from hubnet.loop import Backoff, Cause, SupervisedLoop
+from hubnet.net import Network
 from hubnet.server.domain.routeplan import desired_table, plan, plan_table
-from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan
+from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan, route_key
 from hubnet.server.routing.base import NullBackend, RouteBackend
-from hubnet.server.routing.metrics import ReconcileMetrics
+from hubnet.server.routing.gcpause import gc_paused
+from hubnet.server.routing.metrics import ReconcileMetrics, by_family
 from hubnet.server.routing.reporter import StateReporter
 
 log = logging.getLogger("hubnet.routing")
 
-# node record (name, generation, address) → (state, error): the controller stores a state only on that record.
+# node record (name, generation, primary address) → (state, error): the controller stores a state only on that
+# record; a dual-stack node's routes (one per family) make one state.
 Report = Callable[[dict[NodeRef, tuple[str, str | None]]], None]
 FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
 
@@ -37,37 +37,9 @@ FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (cha
 class ReconcileResult:
     trigger: str
     plan: RoutePlan
-    failed: dict[IPv4Network, str] = field(default_factory=dict)
+    failed: dict[Network, str] = field(default_factory=dict)
     dry_run: bool = False
     seconds: float = 0.0
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a CPU-bound bulk phase (never across I/O: the pause is process-wide).
-
-    Why: a reconcile of 65,536 routes allocates ~400,000 long-lived objects; the collector's generational passes
-    over them cost 2-3x the work itself. The objects are acyclic, so nothing is lost; nesting and threads are
-    counted, and the collector is re-enabled (if it was on) when the last holder leaves.
-    """
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 class Reconciler:
@@ -101,7 +73,7 @@ class Reconciler:
             on_error=self.metrics.errors.labels("reconcile").inc,
         )
         self._reported: dict[NodeRef, tuple[str, str | None]] = {}
-        self._previous: dict[IPv4Network, Any] | None = None
+        self._previous: dict[Network, Any] | None = None
         self._periodic_runs = 0
         self._reporter: StateReporter[NodeRef] = StateReporter(
             report, on_error=self.metrics.errors.labels("report").inc
@@ -156,34 +128,46 @@ class Reconciler:
             self.last = result
             return result
 
-    def _account(self, result: ReconcileResult, want: dict[IPv4Network, Any], actual: list[Route]) -> None:
+    def _account(self, result: ReconcileResult, want: dict[Network, Any], actual: list[Route]) -> None:
         m = self.metrics
         m.runs.labels(result.trigger).inc()
         m.duration.observe(result.seconds)
-        m.desired.set(len(want))
+        owned = by_family(actual)
         if result.dry_run:
-            m.owned.set(len(actual))
+            m.sizes(want, owned)
             return
         m.applied(result.plan, len(result.failed))
-        m.owned.set(len(actual) + len(result.plan.add) - len(result.plan.delete))
+        m.sizes(want, by_family(result.plan.delete, -1, by_family(result.plan.add, 1, owned)))
         if self._previous is not None:  # drift = changes the database did not ask for since the last run
             changed = (*result.plan.add, *result.plan.replace, *result.plan.delete)
             m.drift.inc(sum(1 for r in changed if self._previous.get(r.prefix) == want.get(r.prefix)))
         self._previous = want
 
     def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
-        """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place."""
-        present = set(actual)
+        """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place. A node
+        with a route per family gets one state for all of them (`combine`)."""
+        present = set(actual) if result.dry_run else set()  # hashing 65,536 routes costs; only a dry run asks
         states: dict[NodeRef, tuple[str, str | None]] = {}
         stored: dict[NodeRef, tuple[str, str | None] | None] = {}
+        first: dict[NodeRef, Route] = {}
+        several: dict[NodeRef, list[tuple[Route, tuple[str, str | None]]]] = {}  # a node's routes past its first
+        failed = result.failed
         for item in desired:
-            error = result.failed.get(item.route.prefix)
+            error = failed.get(item.route.prefix) if failed else None  # hashing an IPv6 prefix is not free
             ref = item.ref
             stored[ref] = item.state
+            state: tuple[str, str | None]
             if result.dry_run:
-                states[ref] = ("programmed", None) if item.route in present else ("pending", None)
+                state = ("programmed", None) if item.route in present else ("pending", None)
             else:
-                states[ref] = ("failed", error) if error else ("programmed", None)
+                state = ("failed", error) if error else ("programmed", None)
+            seen = states.get(ref)
+            if seen is None:
+                states[ref], first[ref] = state, item.route
+            else:  # the same node record's route of the other family
+                several.setdefault(ref, [(first[ref], seen)]).append((item.route, state))
+        for ref, parts in several.items():
+            states[ref] = combine(parts)
         # Changes are reported at once: against what we last reported and against what the database holds (loaded
         # with the desired set), so a state the controller reset meanwhile (a re-join, a delete + re-register
         # between two runs) is reported again. A full report now and then heals anything else.
@@ -236,13 +220,22 @@ class Reconciler:
             return plan(desired, self.backend.list_owned())
 
 
-def _order(route: Route) -> tuple[int, int, int]:
-    """Sort key: comparing IPv4Network objects directly is slow at tens of thousands of routes."""
-    return int(route.prefix.network_address), route.prefix.prefixlen, int(route.next_hop)
+def combine(parts: list[tuple[Route, tuple[str, str | None]]]) -> tuple[str, str | None]:
+    """One node's state from the states of its routes (one per family): `failed` when any failed, the error naming
+    each failed route's family ("IPv6: failed to add route ..."); else `pending` when any is; else `programmed`."""
+    errors = [f"IPv{route.family}: {error}" for route, (state, error) in parts if state == "failed"]
+    if errors:
+        return "failed", "; ".join(errors)
+    if any(state == "pending" for _, (state, _) in parts):
+        return "pending", None
+    return "programmed", None
 
 
-def _by_net(item: tuple[IPv4Network, str]) -> tuple[int, int]:
-    return int(item[0].network_address), item[0].prefixlen
+_order = route_key  # IPv4 first, then numerically: ipaddress objects of two families do not compare
+
+
+def _by_net(item: tuple[Network, str]) -> tuple[int, int, int]:
+    return item[0].version, int(item[0].network_address), item[0].prefixlen
 
 
 def _row(route: Route, node: str | None = None) -> dict[str, str]:

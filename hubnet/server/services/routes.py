@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from hubnet.server.domain.lease import RouteState
-from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route
+from hubnet.server.domain.records import NodeRecord
+from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, route_key
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
 
@@ -22,21 +23,38 @@ def moves_routes(kinds: Collection[str]) -> bool:
 
 
 def desired(ctl: Controller) -> list[DesiredRoute]:
-    """`subnet via address` for every non-released node (stale ones keep their route); bad rows are skipped."""
+    """One route per family for every non-released node (stale ones keep theirs): `subnet via address` (IPv4) and
+    `subnet6 via address6` (IPv6). A family whose subnet or address is missing or unparsable gives no route of that
+    family; the other family's route is unaffected. Every route of a node reports onto its record, keyed by the
+    primary address. IPv4 first, then numerically."""
     result = []
     for node in ctl.read(lambda uow: uow.repo.live_nodes()):
+        state = (node.route_state, node.route_error)
+        for route in node_routes(node):
+            result.append(DesiredRoute(node.name, route, node.generation, state, node.primary_address))
+    return sorted(result, key=lambda d: route_key(d.route))
+
+
+def node_routes(node: NodeRecord) -> list[Route]:
+    """The node's routes, IPv4 first; a family is skipped when its subnet or address is absent or not of it."""
+    found = []
+    for subnet, address, network, ip in (
+        (node.subnet, node.address, IPv4Network, IPv4Address),
+        (node.subnet6, node.address6, IPv6Network, IPv6Address),
+    ):
+        if subnet is None or address is None:
+            continue
         try:
-            route = Route(IPv4Network(node.subnet), IPv4Address(node.address))
+            found.append(Route(network(subnet), ip(address)))
         except ValueError:
             continue
-        result.append(DesiredRoute(node.name, route, node.generation, (node.route_state, node.route_error)))
-    return sorted(result, key=lambda d: d.route)
+    return found
 
 
 def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> None:
-    """Store each node's route state on the record it was computed for (name, generation, address): a report that
-    arrives after a re-join or delete + re-register changes nothing. One `route.programmed` / `route.failed` event
-    per actual change."""
+    """Store each node's route state on the record it was computed for (name, generation, primary address; one
+    state for all the node's routes, see `reconciler.combine`): a report that arrives after a re-join or delete +
+    re-register changes nothing. One `route.programmed` / `route.failed` event per actual change."""
     if not states:
         return
 

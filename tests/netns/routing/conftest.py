@@ -1,4 +1,5 @@
-"""Routing-tier fixtures: a router namespace with an on-link LAN (192.168.1.0/24) and 20 foreign routes."""
+"""Routing-tier fixtures: a router namespace with an on-link LAN (192.168.1.0/24) and 20 foreign routes; the
+dual-stack router adds an on-link IPv6 LAN (fd7a:1ab::/64) and 12 foreign IPv6 routes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
 
@@ -48,19 +49,52 @@ FOREIGN = [
 ]
 
 
+# 12 IPv6 routes other people own, 3 inside the cluster CIDR fd00:10:244::/56, one in another table.
+FOREIGN6 = [
+    "fd01:1::/48 dev hnt-lan0 proto kernel",
+    "default via fd7a:1ab::fe proto boot",
+    "fd02:1::/48 via fd7a:1ab::fd proto boot",
+    "fd02:2::/48 via fd7a:1ab::fd proto boot metric 10",
+    "fd03:1::/48 via fd7a:1ab::fc proto static",
+    "fd03:2::/48 via fd7a:1ab::fc proto static table 100",
+    "fd03:3::/64 via fd7a:1ab::fc proto static",
+    "fd00:10:244:c8::/64 via fd7a:1ab::fb proto static",
+    "fd00:10:244:c9::/64 via fd7a:1ab::fa proto bird",
+    "fd00:10:244:a::/64 via fd7a:1ab::f9 proto zebra metric 100",
+    "fd04:1::/48 via fd7a:1ab::fa proto bird",
+    "fd05:1::/48 via fd7a:1ab::f9 proto zebra",
+]
+
+
 def route(n: int, hop: int = 0) -> Route:
     """Node n's route: 10.244.n.0/24 via 192.168.1.(10+n) unless `hop` says otherwise."""
     return Route(IPv4Network(f"10.244.{n}.0/24"), IPv4Address(f"192.168.1.{hop or 10 + n}"))
+
+
+def route6(n: int, hop: int = 0) -> Route:
+    """Node n's IPv6 route: fd00:10:244:n::/64 (n in hex) via fd7a:1ab::(0x10+n) unless `hop` says otherwise."""
+    prefix = IPv6Network((int(IPv6Address("fd00:10:244::")) + (n << 64), 64))
+    return Route(prefix, IPv6Address(int(IPv6Address("fd7a:1ab::")) + (hop or 0x10 + n)))
 
 
 def desired(count: int, start: int = 0) -> list[DesiredRoute]:
     return [DesiredRoute(f"node-{n}", route(n)) for n in range(start, start + count)]
 
 
+def desired_dual(count: int, start: int = 0) -> list[DesiredRoute]:
+    """A dual-stack node per n: its IPv4 and IPv6 route, both reporting onto the record keyed by its IPv4 address
+    (the primary one), IPv4 first as the controller's desired set is."""
+    nodes = range(start, start + count)
+    v4 = [DesiredRoute(f"node-{n}", route(n), address=str(route(n).next_hop)) for n in nodes]
+    v6 = [DesiredRoute(f"node-{n}", route6(n), address=str(route(n).next_hop)) for n in nodes]
+    return v4 + v6
+
+
 @dataclass
 class Router:
     ns: str
     foreign: str = ""
+    ipv6: bool = False
     reports: list[dict[str, tuple[str, str | None]]] = field(default_factory=list)
 
     def report(self, states: dict[NodeRef, tuple[str, str | None]]) -> None:
@@ -76,19 +110,32 @@ class Router:
         return done.stdout
 
     def ours(self) -> set[Route]:
-        """Our routes as `ip` shows them (the observer is iproute2, not our own code)."""
+        """Our IPv4 routes as `ip` shows them (the observer is iproute2, not our own code)."""
         found = set()
         for line in self.ip("-4", "route", "show", "proto", str(PROTO)).splitlines():
             words = line.split()
             found.add(Route(IPv4Network(words[0]), IPv4Address(words[words.index("via") + 1])))
         return found
 
-    def count_ours(self) -> int:
-        return len(self.ip("-4", "route", "show", "proto", str(PROTO)).splitlines())
+    def ours6(self) -> set[Route]:
+        """Our IPv6 routes as `ip -6` shows them."""
+        found = set()
+        for line in self.ip("-6", "route", "show", "proto", str(PROTO)).splitlines():
+            words = line.split()
+            found.add(Route(IPv6Network(words[0]), IPv6Address(words[words.index("via") + 1])))
+        return found
+
+    def all_ours(self) -> set[Route]:
+        return self.ours() | self.ours6()
+
+    def count_ours(self, family: str = "-4") -> int:
+        return len(self.ip(family, "route", "show", "proto", str(PROTO)).splitlines())
 
     def not_ours(self) -> str:
-        """`ip route show table all` minus our lines: must stay byte-identical."""
+        """`ip route show table all` (and `ip -6 ...` when IPv6 is on) minus our lines: must stay byte-identical."""
         lines = self.ip("route", "show", "table", "all").splitlines(keepends=True)
+        if self.ipv6:
+            lines += self.ip("-6", "route", "show", "table", "all").splitlines(keepends=True)
         return "".join(line for line in lines if f"proto {PROTO} " not in line)
 
 
@@ -120,10 +167,19 @@ def anonymous_netns() -> Iterator[str]:
         holder.wait()
 
 
-def build_router(ns: str) -> Router:
-    r = Router(ns)
-    # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
-    sysctls = ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+def build_router(ns: str, *, ipv6: bool = False) -> Router:
+    r = Router(ns, ipv6=ipv6)
+    if ipv6:
+        # No link-local addresses (their routes would appear asynchronously, after DAD, and make "byte-identical"
+        # flaky): the LAN gets a global address without DAD, usable at once, as the next hops' on-link network.
+        sysctls: tuple[str, ...] = (
+            "net.ipv6.conf.all.addr_gen_mode=1",
+            "net.ipv6.conf.default.addr_gen_mode=1",
+            "net.ipv6.conf.all.forwarding=1",
+        )
+    else:
+        # IPv6 link-local routes appear asynchronously (DAD) and would make "byte-identical" flaky; IPv4 only.
+        sysctls = ("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
     subprocess.run(["nsenter", f"--net={path_of(ns)}", "sysctl", "-qw", *sysctls], check=True)
     r.ip("link", "add", "hnt-lan0", "type", "veth", "peer", "name", "hnt-lan1")
     for link in ("hnt-lan0", "hnt-lan1"):
@@ -131,8 +187,12 @@ def build_router(ns: str) -> Router:
     r.ip("addr", "add", "192.168.1.1/24", "dev", "hnt-lan0")
     for spec in FOREIGN:
         r.ip("route", "add", *spec.split())
+    if ipv6:
+        r.ip("addr", "add", "fd7a:1ab::1/64", "dev", "hnt-lan0", "nodad")
+        for spec in FOREIGN6:
+            r.ip("-6", "route", "add", *spec.split())
     r.foreign = r.not_ours()
-    assert r.foreign.count("\n") >= 20
+    assert r.foreign.count("\n") >= (20 + 12 if ipv6 else 20)
     return r
 
 
@@ -143,6 +203,16 @@ def router() -> Iterator[Router]:
     need(all(shutil.which(tool) for tool in ("unshare", "nsenter")), "needs util-linux unshare and nsenter")
     with anonymous_netns() as ns:
         yield build_router(ns)
+
+
+@pytest.fixture
+def router6() -> Iterator[Router]:
+    """The dual-stack router: the same, plus fd7a:1ab::1/64 on the LAN, IPv6 forwarding and 12 foreign IPv6
+    routes."""
+    need_root_netns()
+    need(all(shutil.which(tool) for tool in ("unshare", "nsenter")), "needs util-linux unshare and nsenter")
+    with anonymous_netns() as ns:
+        yield build_router(ns, ipv6=True)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +131,78 @@ def test_delete_and_reregister_between_two_reconciles_ends_programmed(stack: Sta
     stack.deliver()
     assert stack.record("gamma").route_state == "programmed"
     assert stack.kernel_route("gamma") in stack.router.ours()
+
+
+# -- dual-stack: a route per family, one state per node record -------------------------------------------------
+
+
+@pytest.fixture(params=DB_KINDS)
+def stack6(request: pytest.FixtureRequest, databases: Databases, router6: Router, tmp_path: Path) -> Iterator[Stack]:
+    url = fresh_db(databases, str(request.param))
+    upgrade(url)
+    settings = Settings(
+        database_url=url,
+        cluster_cidrs=(IPv4Network("10.244.0.0/16"), IPv6Network("fd00:10:244::/56")),
+        router_addresses=(IPv4Address("192.168.1.1"), IPv6Address("fd7a:1ab::1")),
+        bootstrap_tokens=("boot",),
+        admin_tokens=("admin",),
+        state_dir=tmp_path,
+    )
+    ctl = Controller(db=Database(url), settings=settings)
+    for cidr in settings.cluster_cidrs:
+        pools.ensure_pool(ctl, cidr=cidr, node_prefix=settings.prefix_for(cidr.version))
+    backend = KernelBackend(proto=PROTO, netns=router6.ns)
+    held: list[Any] = []
+    rec = Reconciler(backend, load_desired=lambda: routes.desired(ctl), report=held.append)
+    try:
+        yield Stack(ctl, rec, router6, held)
+    finally:
+        backend.close()
+        ctl.close()
+
+
+def register(stack: Stack, name: str, *addresses: str) -> None:
+    nodes.register(
+        ctl=stack.ctl,
+        token="boot",
+        name=name,
+        address=addresses[0],
+        addresses=list(addresses),
+        secret=new_secret(),
+        machine_id=None,
+    )
+
+
+def test_dual_stack_node_gets_both_routes_and_is_programmed(stack6: Stack) -> None:
+    register(stack6, "alpha", "192.168.1.20", "fd7a:1ab::20")
+    register(stack6, "beta", "fd7a:1ab::21")  # IPv6 only: keyed by its IPv6 address
+    stack6.rec.reconcile_now()
+    stack6.deliver()
+    alpha, beta = stack6.record("alpha"), stack6.record("beta")
+    assert alpha.subnet is not None and alpha.subnet6 is not None and beta.subnet6 is not None and beta.subnet is None
+    assert stack6.router.ours() == {Route(IPv4Network(alpha.subnet), IPv4Address("192.168.1.20"))}
+    assert stack6.router.ours6() == {
+        Route(IPv6Network(alpha.subnet6), IPv6Address("fd7a:1ab::20")),
+        Route(IPv6Network(beta.subnet6), IPv6Address("fd7a:1ab::21")),
+    }
+    assert f"{alpha.subnet6} via fd7a:1ab::20 dev hnt-lan0 proto 44" in stack6.router.ip("-6", "route")
+    assert (alpha.route_state, alpha.route_error) == ("programmed", None)
+    assert (beta.route_state, beta.route_error) == ("programmed", None)
+    assert stack6.router.not_ours() == stack6.router.foreign
+
+
+def test_refused_ipv6_route_fails_the_node_naming_it_while_its_ipv4_route_is_programmed(stack6: Stack) -> None:
+    register(stack6, "gamma", "192.168.1.40", "fd7b::40")  # not on the router's IPv6 link: the kernel refuses it
+    register(stack6, "delta", "192.168.1.41", "fd7a:1ab::41")
+    stack6.rec.reconcile_now()
+    stack6.deliver()
+    gamma = stack6.record("gamma")
+    assert gamma.route_state == "failed"
+    assert (
+        gamma.route_error == f"IPv6: failed to add route {gamma.subnet6} via fd7b::40 proto {PROTO}: No route to host"
+    )
+    assert Route(IPv4Network(str(gamma.subnet)), IPv4Address("192.168.1.40")) in stack6.router.ours()
+    assert str(gamma.subnet6) not in stack6.router.ip("-6", "route")
+    assert stack6.record("delta").route_state == "programmed"
+    drift = stack6.rec.drift()
+    assert [row["prefix"] for row in drift["missing"]] == [gamma.subnet6]

@@ -6,7 +6,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import get_args
 
 import pytest
@@ -203,8 +203,9 @@ def test_every_backend_name_has_a_factory() -> None:
 
 def test_is_drift_ignores_our_own_changes() -> None:
     from hubnet.linux.routes import KernelRoute
+    from hubnet.server.routing.kernel import Known
 
-    known = {r(1).prefix: {r(1).next_hop}}
+    known: Known = {r(1).prefix: (r(1).next_hop,)}
 
     def ev(n: int, hop: int = 0, proto: int = 44) -> KernelRoute:
         return KernelRoute(r(n, hop).prefix, r(n, hop).next_hop, proto, 254)
@@ -217,6 +218,13 @@ def test_is_drift_ignores_our_own_changes() -> None:
     assert is_drift("replace", ev(1, 50, proto=4), proto=44, known=known)  # ours clobbered by someone
     assert not is_drift("new", ev(3, proto=12), proto=44, known=known)
     assert is_drift("overrun", None, proto=44, known=known)
+    # the same for IPv6 routes, in the same known table
+    known[r6(1).prefix] = (r6(1).next_hop,)
+    v6 = KernelRoute(r6(1).prefix, r6(1).next_hop, 44, 254, 1024)
+    assert not is_drift("new", v6, proto=44, known=known)  # our own add
+    assert is_drift("delete", v6, proto=44, known=known)  # ours removed behind our back
+    assert is_drift("new", v6._replace(next_hop=r6(1, 0x99).next_hop), proto=44, known=known)
+    assert is_drift("replace", v6._replace(protocol=4), proto=44, known=known)
 
 
 class GcProbe(FakeBackend):
@@ -248,3 +256,114 @@ def test_collector_stays_on_during_database_and_router_io() -> None:
     assert loads == [True, True]
     assert backend.seen == {"apply": True}
     assert gc.isenabled()
+
+
+# -- both families ---------------------------------------------------------------------------------------------
+
+
+def r6(n: int, hop: int = 0) -> Route:
+    return Route(IPv6Network(f"fd00:10:244:{n:x}::/64"), IPv6Address(f"fd7a:1ab::{hop or 0x10 + n:x}"))
+
+
+class DualWorld(World):
+    """Dual-stack nodes: each has an IPv4 and an IPv6 route, both keyed by its IPv4 (primary) address."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(0)
+        v4 = [DesiredRoute(f"node-{i}", r(i), 1, address=str(r(i).next_hop)) for i in range(n)]
+        self.desired = v4 + [DesiredRoute(f"node-{i}", r6(i), 1, address=str(r(i).next_hop)) for i in range(n)]
+        self.refs: list[set[NodeRef]] = []
+
+    def report(self, states: dict[NodeRef, tuple[str, str | None]]) -> None:
+        self.refs.append(set(states))
+        super().report(states)
+
+
+def test_dual_stack_node_is_programmed_only_when_both_routes_are() -> None:
+    world, backend = DualWorld(3), FakeBackend()
+    backend.fail[r6(1).prefix] = "No route to host"
+    backend.fail[r(2).prefix] = "File exists"
+    make(world, backend).reconcile_now("startup")
+    assert backend.routes == {r(0), r6(0), r(1), r6(2)}
+    assert world.state("node-0") == ("programmed", None)
+    assert world.state("node-1") == ("failed", "IPv6: No route to host")
+    assert world.state("node-2") == ("failed", "IPv4: File exists")
+    # one state per node record, keyed by the primary (IPv4) address whatever the route's family
+    assert world.refs == [{NodeRef(f"node-{i}", 1, f"192.168.1.{10 + i}") for i in range(3)}]
+
+
+def test_dual_stack_node_with_both_routes_failed_names_both() -> None:
+    world, backend = DualWorld(1), FakeBackend()
+    backend.fail = {r(0).prefix: "a", r6(0).prefix: "b"}
+    make(world, backend).reconcile_now()
+    assert world.state("node-0") == ("failed", "IPv4: a; IPv6: b")
+
+
+def test_dual_stack_failure_then_repair_reports_programmed() -> None:
+    world, backend = DualWorld(2), FakeBackend()
+    backend.fail[r6(1).prefix] = "No route to host"
+    rec = make(world, backend)
+    rec.reconcile_now()
+    assert world.state("node-1") == ("failed", "IPv6: No route to host")
+    backend.fail.clear()
+    rec.reconcile_now()
+    assert world.state("node-1") == ("programmed", None) and r6(1) in backend.routes
+
+
+def test_dual_stack_dry_run_is_pending_while_one_family_is_missing() -> None:
+    world, backend = DualWorld(2), FakeBackend({r(0), r6(0), r(1)})
+    make(world, backend, dry_run=True).reconcile_now()
+    assert world.reports == [{"node-0": ("programmed", None), "node-1": ("pending", None)}]
+
+
+def test_ipv6_only_node_keeps_the_backends_error_as_is() -> None:
+    world, backend = World(0), FakeBackend()
+    world.desired = [DesiredRoute("v6only", r6(4), address=str(r6(4).next_hop))]
+    backend.fail[r6(4).prefix] = "No route to host"
+    make(world, backend).reconcile_now()
+    assert world.state("v6only") == ("failed", "No route to host")
+
+
+def test_drift_report_covers_both_families_ipv4_first() -> None:
+    world, backend = DualWorld(2), FakeBackend({r(0), r6(0), r6(1, 0x77), r6(9)})
+    backend.foreign_routes = {r(1).prefix: "via 192.168.1.250 proto static table 254"}
+    report = make(world, backend).drift()
+    assert [x["prefix"] for x in report["desired"]] == [
+        "10.244.0.0/24",
+        "10.244.1.0/24",
+        "fd00:10:244::/64",
+        "fd00:10:244:1::/64",
+    ]
+    assert [(x["node"], x["prefix"]) for x in report["missing"]] == [
+        ("node-1", "10.244.1.0/24"),
+        ("node-1", "fd00:10:244:1::/64"),
+    ]
+    assert report["unexpected"] == [
+        {"prefix": "fd00:10:244:1::/64", "next_hop": "fd7a:1ab::77"},
+        {"prefix": "fd00:10:244:9::/64", "next_hop": "fd7a:1ab::19"},
+    ]
+    assert [x["prefix"] for x in report["actual"]] == [
+        "10.244.0.0/24",
+        "fd00:10:244::/64",
+        "fd00:10:244:1::/64",
+        "fd00:10:244:9::/64",
+    ]
+    assert report["foreign"] == [{"prefix": "10.244.1.0/24", "holder": "via 192.168.1.250 proto static table 254"}]
+    assert report["plan"] == {
+        "add": [{"prefix": "10.244.1.0/24", "next_hop": "192.168.1.11"}],
+        "replace": [{"prefix": "fd00:10:244:1::/64", "next_hop": "fd7a:1ab::11"}],
+        "delete": [{"prefix": "fd00:10:244:9::/64", "next_hop": "fd7a:1ab::19"}],
+    }
+
+
+def test_route_gauges_per_family() -> None:
+    registry = CollectorRegistry()
+    world, backend = DualWorld(3), FakeBackend({r6(9)})
+    world.desired = world.desired[1:]  # node-0 without its IPv4 route: 2 IPv4, 3 IPv6 desired
+    make(world, backend, registry=registry).reconcile_now()
+    value = registry.get_sample_value
+    assert value("hubnet_routes_desired") == 5 and value("hubnet_routes_owned") == 5
+    assert value("hubnet_routes_desired_by_family", {"family": "4"}) == 2
+    assert value("hubnet_routes_desired_by_family", {"family": "6"}) == 3
+    assert value("hubnet_routes_owned_by_family", {"family": "4"}) == 2
+    assert value("hubnet_routes_owned_by_family", {"family": "6"}) == 3
