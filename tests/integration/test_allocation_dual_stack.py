@@ -42,7 +42,7 @@ def overlapping_live(db_url: str, column: str) -> int:
     nets = sorted(
         (ip_network(str(s)) for (s,) in sql(db_url, query)), key=lambda n: (int(n.network_address), -n.prefixlen)
     )
-    return sum(1 for a, b in itertools.pairwise(nets) if a.overlaps(b))  # type: ignore[arg-type]
+    return sum(1 for a, b in itertools.pairwise(nets) if a.overlaps(b))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
