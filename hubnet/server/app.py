@@ -83,7 +83,8 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         notifier.bind(asyncio.get_running_loop())
-        ensure_pool(ctl, cidr=settings.cluster_cidr, node_prefix=settings.node_prefix)
+        for cidr in settings.cluster_cidrs:  # one pool per configured family, each with its family's node prefix
+            ensure_pool(ctl, cidr=cidr, node_prefix=settings.prefix_for(cidr.version))
         scan(ctl)
         resume_leases(ctl)
         reaper = Reaper(ctl, settings.reaper_interval_seconds)

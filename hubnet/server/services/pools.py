@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from ipaddress import IPv4Network
 
-from hubnet.net import parse_network
+from hubnet.net import Network, parse_network
 from hubnet.server.domain.allocator import PoolSpace
 from hubnet.server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
 from hubnet.server.domain.validation import check_pool_range, check_pool_underlay, parse_address
@@ -27,7 +27,7 @@ def warning(pool: Pool, percent: float) -> str:
     return f"pool {pool.cidr}: {pool.free} of {pool.total} subnets free (warning below {percent:g}%)"
 
 
-def ensure_pool(ctl: Controller, *, cidr: IPv4Network, node_prefix: int) -> None:
+def ensure_pool(ctl: Controller, *, cidr: Network, node_prefix: int) -> None:
     """Create the configured pool on first start (idempotent; a differing existing pool is kept and logged)."""
 
     def use_case(uow: UnitOfWork) -> None:
@@ -116,12 +116,12 @@ def _holds(subnet: str, network: IPv4Network) -> bool:
         return False
 
 
-def _check_underlay(ctl: Controller, uow: UnitOfWork, network: IPv4Network) -> None:
+def _check_underlay(ctl: Controller, uow: UnitOfWork, network: Network) -> None:
     addresses = (n.address for n in uow.repo.live_nodes())
     check_pool_underlay(network, router=ctl.settings.router_address, node_addresses=addresses)
 
 
-def _insert(ctl: Controller, uow: UnitOfWork, cidr: IPv4Network, node_prefix: int) -> PoolSpace:
+def _insert(ctl: Controller, uow: UnitOfWork, cidr: Network, node_prefix: int) -> PoolSpace:
     uow.repo.add_pool(cidr=str(cidr), node_prefix=node_prefix, now=uow.now)
     uow.emit("pool.added", None, cidr=str(cidr), node_prefix=node_prefix)
     exclude = [ctl.settings.service_cidr] if ctl.settings.service_cidr else []
