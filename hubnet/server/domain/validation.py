@@ -11,7 +11,7 @@ from typing import TypeVar
 from hubnet.net import Address, Network
 from hubnet.server.domain.errors import InvalidInput, UnderlayInPool
 
-N = TypeVar("N", IPv4Network, IPv6Network)
+N = TypeVar("N", bound=IPv4Network | IPv6Network)
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
 SECRET_MIN, SECRET_MAX = 43, 512
@@ -59,6 +59,8 @@ def parse_address(text: str, *, field: str = "address", family: int | None = Non
         raise InvalidInput(f"{field} {text!r} is not an {kind} address", field=field) from None
     if family is not None and address.version != family:
         raise InvalidInput(f"{field} {text!r} is not an {kind} address", field=field)
+    if "%" in text:  # ipaddress accepts a zone ("fd00::1%eth0"): it names one host's link, no other host routes it
+        raise InvalidInput(f"{field} {text!r} carries a zone (%): not a routable address", field=field)
     return address
 
 
@@ -105,16 +107,23 @@ def check_addresses(
             check_address(text, pools=pools, service_cidr=services, router=router_list, field="addresses")
             for text in addresses
         ]
-        if len({a.version for a in listed}) != len(listed):
-            raise InvalidInput("addresses holds more than one address of one family (IPv4, IPv6)", field="addresses")
+        for family in (4, 6):
+            same = [str(a) for a in listed if a.version == family]
+            if len(same) > 1:
+                raise InvalidInput(
+                    f"addresses holds {len(same)} IPv{family} addresses ({', '.join(same)}): at most one per family",
+                    field="addresses",
+                )
         if primary not in listed:
             raise InvalidInput(f"address {address} is not one of addresses {list(addresses)}", field="addresses")
         found = {a.version: a for a in listed}
     families = {p.version for p in pools}
     if families and not families & found.keys():
+        # A subnet is only routable via the node's address of its family: without one, nothing can be allocated.
+        # (Only a single-family cluster gets here: the node has an address of some family.)
         wanted = " or ".join(f"IPv{f}" for f in sorted(families))
         raise InvalidInput(
-            f"the cluster's pools are {wanted}: the node needs an {wanted} underlay address to get a subnet",
+            f"the cluster has {wanted} pools only: the node needs an {wanted} underlay address to get a subnet",
             field="addresses",
         )
     return dict(sorted(found.items()))
@@ -141,6 +150,27 @@ def check_pool_range(network: N, *, field: str = "cidr") -> N:
                 f"{field} {network} overlaps the {kind} range {special}: pods there cannot be reached", field=field
             )
     return network
+
+
+# The longest node prefix per family: one pod address beside the gateway is the least a node subnet must hold (an
+# IPv4 /30, an IPv6 /126); an IPv6 pool is cut into at most 2**16 node subnets (Kubernetes' node IPAM limit).
+MAX_NODE_PREFIX = {4: 30, 6: 126}
+MAX_V6_NODE_BITS = 16
+
+
+def check_node_prefix(network: Network, prefix: int, *, field: str = "node_prefix") -> int:
+    """The node prefix of a pool: inside the pool, at most MAX_NODE_PREFIX of its family, and for IPv6 at most
+    MAX_V6_NODE_BITS longer than the pool. Raises InvalidInput naming `field`."""
+    longest = MAX_NODE_PREFIX[network.version]
+    if not network.prefixlen <= prefix <= longest:
+        raise InvalidInput(f"{field} /{prefix} must lie in /{network.prefixlen}../{longest} for {network}", field=field)
+    if network.version == 6 and prefix - network.prefixlen > MAX_V6_NODE_BITS:
+        raise InvalidInput(
+            f"{field} /{prefix} cuts {network} into more than {2**MAX_V6_NODE_BITS:,} node subnets (at most "
+            f"/{network.prefixlen + MAX_V6_NODE_BITS}, as Kubernetes' node IPAM)",
+            field=field,
+        )
+    return prefix
 
 
 def check_pool_underlay(
