@@ -45,7 +45,13 @@ async def register(ctl: Ctl, token: Token, request: Request, response: Response)
         await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token))
     body = await _register_request(request)
     job = nodes.register_job(
-        ctl, token=token, name=body.name, address=body.address, secret=body.secret, machine_id=body.machine_id
+        ctl,
+        token=token,
+        name=body.name,
+        address=body.address,
+        secret=body.secret,
+        machine_id=body.machine_id,
+        addresses=body.addresses,
     )
     metrics = request.app.state.metrics
     try:

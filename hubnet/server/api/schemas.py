@@ -35,8 +35,15 @@ class RegisterRequest(Strict):
     address: str = Field(
         min_length=1,
         max_length=64,
-        description="the node's unicast IPv4 underlay address (outside every pool and the service CIDR)",
-        json_schema_extra={"format": "ipv4"},
+        description="the node's unicast underlay address, IPv4 or IPv6 (outside every pool and the service CIDR); "
+        "with `addresses`, one of them",
+    )
+    addresses: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="the node's underlay addresses, at most one per family (dual-stack): the node gets a subnet of "
+        "each family that has a pool and an address here",
     )
     secret: str = Field(
         min_length=1,

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import ip_address, ip_network
 from typing import Any
 
+from hubnet.net import Network, family_of
 from hubnet.server.domain.errors import HubnetError
 from hubnet.server.domain.lease import LeaseState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
@@ -63,16 +64,30 @@ class State:
         return self.next_id - 1
 
 
-def _network(text: str) -> IPv4Network | None:
+def _network(text: str) -> Network | None:
     try:
-        return IPv4Network(text, strict=False)
+        return ip_network(text, strict=False)
     except ValueError:
         return None
 
 
-def _overlaps(a: str, b: str) -> bool:
+def _overlaps(a: str | None, b: str) -> bool:
+    if a is None:
+        return False
     na, nb = _network(a), _network(b)
-    return a == b if na is None or nb is None else na.overlaps(nb)
+    return a == b if na is None or nb is None else na.version == nb.version and na.overlaps(nb)
+
+
+def _subnet(node: NodeRecord, family: int) -> str | None:
+    return node.subnet6 if family == 6 else node.subnet
+
+
+def _pool_id(node: NodeRecord, family: int) -> int | None:
+    return node.pool6_id if family == 6 else node.pool_id
+
+
+def _reissued(node: NodeRecord, family: int) -> bool:
+    return node.reissued6 if family == 6 else node.reissued
 
 
 class MemoryTokens:
@@ -151,11 +166,18 @@ class MemoryRepository:
         return pool_id
 
     def delete_pool(self, pool_id: int) -> int:
-        detached = [r for r in self._rows() if r.node.pool_id == pool_id and r.node.state == RELEASED]
-        for row in detached:
-            self._set(row, pool_id=None, reissued=True)
+        detached = 0
+        for row in self._rows():
+            if row.node.state != RELEASED:
+                continue
+            if row.node.pool_id == pool_id:
+                row = self._set(row, pool_id=None, reissued=True)
+                detached += 1
+            if row.node.pool6_id == pool_id:
+                self._set(row, pool6_id=None, reissued6=True)
+                detached += 1
         del self.state.pools[pool_id]
-        return len(detached)
+        return detached
 
     def set_high_water(self, pool_id: int, value: int) -> None:
         self.state.pools[pool_id] = replace(self.state.pools[pool_id], high_water=value)
@@ -163,15 +185,22 @@ class MemoryRepository:
     def allocated_per_pool(self) -> dict[int | None, int]:
         counts: dict[int | None, int] = {}
         for row in self._rows(live=True):
-            counts[row.node.pool_id] = counts.get(row.node.pool_id, 0) + 1
+            for family in (4, 6):
+                if _subnet(row.node, family) is not None:
+                    pool_id = _pool_id(row.node, family)
+                    counts[pool_id] = counts.get(pool_id, 0) + 1
         return counts
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         counts: dict[int | None, int] = {}
         for row in self._rows():
             n = row.node
-            if n.state == RELEASED and not n.reissued and n.released_at is not None and n.released_at > since:
-                counts[n.pool_id] = counts.get(n.pool_id, 0) + 1
+            if n.state != RELEASED or n.released_at is None or n.released_at <= since:
+                continue
+            for family in (4, 6):
+                if _subnet(n, family) is not None and not _reissued(n, family):
+                    pool_id = _pool_id(n, family)
+                    counts[pool_id] = counts.get(pool_id, 0) + 1
         return counts
 
     # nodes
@@ -182,23 +211,26 @@ class MemoryRepository:
         return next((r.node.name for r in self._rows() if r.node.secret_hash == secret_hash), None)
 
     def subnet_in_use(self, subnet: str) -> bool:
-        return any(_overlaps(r.node.subnet, subnet) for r in self._rows(live=True))
+        family = family_of(subnet)
+        return any(_overlaps(_subnet(r.node, family), subnet) for r in self._rows(live=True))
 
     def address_holder(self, address: str) -> str | None:
-        return next((r.node.name for r in self._rows(live=True) if r.node.address == address), None)
+        return next((r.node.name for r in self._rows(live=True) if address in r.node.addresses), None)
 
-    def oldest_released(self, pool_id: int) -> NodeRecord | None:
+    def oldest_released(self, pool: PoolRecord) -> NodeRecord | None:
+        family = pool.family
         rows = [
             r.node
             for r in self._rows()
-            if r.node.pool_id == pool_id and r.node.state == RELEASED and not r.node.reissued
+            if _pool_id(r.node, family) == pool.id and r.node.state == RELEASED and not _reissued(r.node, family)
         ]
         return min(rows, key=lambda n: (n.released_at or 0.0, n.id), default=None)
 
     def mark_reissued(self, subnet: str) -> None:
+        family = family_of(subnet)
         for row in self._rows():
-            if row.node.subnet == subnet and row.node.state == RELEASED:
-                self._set(row, reissued=True)
+            if _subnet(row.node, family) == subnet and row.node.state == RELEASED:
+                self._set(row, **{"reissued6" if family == 6 else "reissued": True})
 
     def insert_node(self, **values: Any) -> None:
         created_at, updated_at = values.pop("created_at"), values.pop("updated_at")
@@ -223,11 +255,14 @@ class MemoryRepository:
         return [r.node for r in self._rows(live=True)]
 
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
-        address = IPv4Address(ip)
+        address = ip_address(ip)
         return [
             r.node
             for r in self._rows(live=True)
-            if (net := _network(r.node.subnet)) and net.prefixlen in prefixes and address in net
+            if (text := _subnet(r.node, address.version))
+            and (net := _network(text))
+            and net.prefixlen in prefixes
+            and address in net
         ]
 
     def count_by_state(self) -> dict[str, int]:
@@ -239,7 +274,7 @@ class MemoryRepository:
     def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
         for row in self._rows(live=True):
             n = row.node
-            if (n.name, n.generation, n.address) == (name, generation, address):
+            if (n.name, n.generation, n.primary_address) == (name, generation, address):
                 if (n.route_state, n.route_error) == (state, error):
                     return False
                 self._set(row, route_state=state, route_error=error)

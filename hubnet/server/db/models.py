@@ -1,8 +1,9 @@
 """SQLAlchemy 2 tables. The schema itself enforces the invariants (unique names, non-overlapping subnets).
 
 Subnets and addresses are `inet` on PostgreSQL (so `EXCLUDE USING gist (subnet inet_ops WITH &&)` can forbid
-overlaps) and text on SQLite (a partial unique index on the subnet, plus net_lo/net_hi integers that the allocator's
-overlap check searches; allocation is serialized by BEGIN IMMEDIATE).
+overlaps) and text on SQLite (a partial unique index on the subnet, plus the range columns that the allocator's
+overlap check searches: net_lo/net_hi integers for IPv4, net6_lo/net6_hi fixed-width hex for IPv6; allocation is
+serialized by BEGIN IMMEDIATE). One column set per family (docs/dual-stack.md, migration 0009).
 Times are UNIX epoch seconds (float): portable and cheap to compare.
 """
 
@@ -75,9 +76,9 @@ nodes = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(63), nullable=False, unique=True),
-    Column("address", Inet, nullable=False),
+    Column("address", Inet),
     Column("machine_id", String(255)),
-    Column("subnet", Inet, nullable=False),
+    Column("subnet", Inet),
     Column("pool_id", Integer, ForeignKey("pools.id")),
     Column("state", String(16), nullable=False),
     Column("generation", Integer, nullable=False),
@@ -93,6 +94,15 @@ nodes = Table(
     # The subnet's first and last address as integers (db.ranges): SQLite's overlap check (migration 0005).
     Column("net_lo", BigInteger),
     Column("net_hi", BigInteger),
+    # The IPv6 column set (migration 0009). SQLite has no 128-bit integer: net6_lo/net6_hi are the first and last
+    # address as 32 lowercase hex digits, whose text order is numeric order (db.ranges).
+    Column("address6", Inet),
+    Column("subnet6", Inet),
+    Column("pool6_id", Integer, ForeignKey("pools.id")),
+    Column("reissued6", Boolean, nullable=False, server_default=text("false")),
+    Column("net6_lo", String(32)),
+    Column("net6_hi", String(32)),
+    CheckConstraint("subnet IS NOT NULL OR subnet6 IS NOT NULL", name="has_subnet"),
     Index("ix_nodes_secret_hash", "secret_hash"),
     Index("ix_nodes_state_expires_at", "state", "expires_at"),
     Index("ix_nodes_pool_id_reuse", "pool_id", "state", "reissued", "released_at"),
@@ -106,11 +116,17 @@ nodes = Table(
     ),
     Index("uq_nodes_subnet_live", "subnet", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
     Index("ix_nodes_net_lo_live", "net_lo", "net_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    Index("ix_nodes_pool6_id_reuse", "pool6_id", "state", "reissued6", "released_at"),
+    Index("ix_nodes_subnet6", "subnet6"),
+    Index("uq_nodes_address6_live", "address6", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    Index("uq_nodes_subnet6_live", "subnet6", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    Index("ix_nodes_net6_lo_live", "net6_lo", "net6_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
 )
 
 # PostgreSQL additionally forbids *overlapping* live subnets (created in the migration, see 0002):
 #   ALTER TABLE nodes ADD CONSTRAINT ex_nodes_subnet_overlap
 #     EXCLUDE USING gist (subnet inet_ops WITH &&) WHERE (state <> 'released')
+# and the same on subnet6 (ex_nodes_subnet6_overlap, migration 0009).
 
 events = Table(
     "events",

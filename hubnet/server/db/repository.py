@@ -8,16 +8,33 @@ call costs about four times as much as executing a cached one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from ipaddress import IPv4Address, IPv4Network
+from dataclasses import dataclass, replace
+from functools import cached_property
+from ipaddress import ip_address, ip_network
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, or_, select, union_all, update
+from sqlalchemy import (
+    Column,
+    CompoundSelect,
+    Connection,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hubnet.net import family_of
 from hubnet.server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
-from hubnet.server.db.ranges import backfill_ranges, net_range, supernet_starts
+from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
 from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
 from hubnet.server.domain.lease import released_values
@@ -33,43 +50,110 @@ _POOLS_LOCKED = _POOLS.with_for_update()
 _ADD_POOL = insert(pools).returning(pools.c.id)
 _SET_HIGH_WATER = update(pools).where(pools.c.id == bindparam("pool_id")).values(high_water=bindparam("value"))
 _DELETE_POOL = pools.delete().where(pools.c.id == bindparam("pool_id"))
-# Released rows of a deleted pool keep their history but can never reclaim a subnet of it.
-_DETACH_RELEASED = (
-    update(nodes)
-    .where(nodes.c.pool_id == bindparam("b_pool"), nodes.c.state == "released")
-    .values(pool_id=None, reissued=True)
-)
-_ALLOCATED = select(nodes.c.pool_id, func.count()).where(LIVE).group_by(nodes.c.pool_id)
+
+
+@dataclass(frozen=True)
+class _Family:
+    """One family's columns (docs/dual-stack.md: `address`, `subnet`, ... for IPv4, `address6`, ... for IPv6) and
+    the statements over them, built once."""
+
+    bits: int
+    address: Column[Any]
+    subnet: Column[Any]
+    pool_id: Column[Any]
+    reissued: Column[Any]
+    lo: Column[Any]
+    hi: Column[Any]
+
+    @cached_property
+    def allocated(self) -> Select[Any]:
+        return select(self.pool_id, func.count()).where(LIVE, self.subnet.is_not(None)).group_by(self.pool_id)
+
+    @cached_property
+    def detach_released(self) -> Update:
+        # Released rows of a deleted pool keep their history but can never reclaim a subnet of it.
+        return (
+            update(nodes)
+            .where(self.pool_id == bindparam("b_pool"), nodes.c.state == "released")
+            .values({self.pool_id: None, self.reissued: True})
+        )
+
+    @cached_property
+    def in_use_eq(self) -> Select[Any]:
+        return select(nodes.c.id).where(self.subnet == bindparam("subnet", type_=Inet()), LIVE).limit(1)
+
+    @cached_property
+    def in_use_range(self) -> CompoundSelect[Any]:
+        # SQLite: a live row overlaps [lo, hi] when it starts inside it, or starts where a network containing it
+        # starts (rows are CIDR-aligned) and reaches lo. Two index searches (a UNION ALL: with an OR SQLite scans
+        # the index).
+        return union_all(
+            select(nodes.c.id).where(LIVE, self.lo.between(bindparam("lo"), bindparam("hi"))),
+            select(nodes.c.id).where(
+                LIVE, self.lo.in_(bindparam("starts", expanding=True)), self.hi >= bindparam("lo")
+            ),
+        ).limit(1)
+
+    @cached_property
+    def in_use_pg(self) -> Select[Any]:
+        return select(nodes.c.id).where(self.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE).limit(1)
+
+    @cached_property
+    def holder(self) -> Select[Any]:
+        return select(nodes.c.name).where(self.address == bindparam("address", type_=Inet()), LIVE).limit(1)
+
+    @cached_property
+    def oldest_released(self) -> Select[Any]:
+        return (
+            select(*_NODE_COLS)
+            .where(self.pool_id == bindparam("pool_id"), nodes.c.state == "released", self.reissued.is_(False))
+            .order_by(nodes.c.released_at, nodes.c.id)
+            .limit(1)
+        )
+
+    @cached_property
+    def mark_reissued(self) -> Update:
+        return (
+            update(nodes)
+            .where(self.subnet == bindparam("old_subnet", type_=Inet()), nodes.c.state == "released")
+            .values({self.reissued: True})
+        )
+
+    @cached_property
+    def containing_pg(self) -> Select[Any]:
+        return select(*_NODE_COLS).where(self.subnet.op(">>=")(bindparam("ip", type_=Inet())), LIVE).limit(1)
+
+    def quarantined(self, since: float) -> Select[Any]:
+        return (
+            select(self.pool_id, func.count())
+            .where(
+                nodes.c.state == "released",
+                self.subnet.is_not(None),
+                self.reissued.is_(False),
+                nodes.c.released_at > since,
+            )
+            .group_by(self.pool_id)
+        )
+
+    def bound(self, value: int) -> int | str:
+        """An address as its range column stores it (an integer for IPv4, 32-digit hex for IPv6)."""
+        return value if self.bits == 32 else hex128(value)
+
+
+c = nodes.c
+FAMILIES = {
+    4: _Family(32, c.address, c.subnet, c.pool_id, c.reissued, c.net_lo, c.net_hi),
+    6: _Family(128, c.address6, c.subnet6, c.pool6_id, c.reissued6, c.net6_lo, c.net6_hi),
+}
+del c
+_BOTH = (FAMILIES[4], FAMILIES[6])
 
 _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
 _NODE_LOCKED = _NODE.with_for_update()
 _BY_SECRET = select(nodes.c.name).where(nodes.c.secret_hash == bindparam("digest")).limit(1)
-_IN_USE_EQ = select(nodes.c.id).where(nodes.c.subnet == bindparam("subnet", type_=Inet()), LIVE).limit(1)
-# SQLite: a live row overlaps [lo, hi] when it starts inside it, or starts where a network containing it starts
-# (rows are CIDR-aligned) and reaches lo. Two index searches (a UNION ALL: with an OR SQLite scans the index).
-_IN_USE_RANGE = union_all(
-    select(nodes.c.id).where(LIVE, nodes.c.net_lo.between(bindparam("lo"), bindparam("hi"))),
-    select(nodes.c.id).where(
-        LIVE, nodes.c.net_lo.in_(bindparam("starts", expanding=True)), nodes.c.net_hi >= bindparam("lo")
-    ),
-).limit(1)
-_IN_USE_PG = select(nodes.c.id).where(nodes.c.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE).limit(1)
-_ADDRESS = select(nodes.c.name).where(nodes.c.address == bindparam("address", type_=Inet()), LIVE).limit(1)
-_OLDEST_RELEASED = (
-    select(*_NODE_COLS)
-    .where(nodes.c.pool_id == bindparam("pool_id"), nodes.c.state == "released", nodes.c.reissued.is_(False))
-    .order_by(nodes.c.released_at, nodes.c.id)
-    .limit(1)
-)
-_MARK_REISSUED = (
-    update(nodes)
-    .where(nodes.c.subnet == bindparam("old_subnet", type_=Inet()), nodes.c.state == "released")
-    .values(reissued=True)
-)
 _INSERT_NODE = insert(nodes)
 _UPDATE_NODE = update(nodes).where(nodes.c.id == bindparam("node_id"))
 _DELETE_NODE = nodes.delete().where(nodes.c.id == bindparam("node_id"))
-_CONTAINING_PG = select(*_NODE_COLS).where(nodes.c.subnet.op(">>=")(bindparam("ip", type_=Inet())), LIVE).limit(1)
 _BUMP = (
     update(revision_counter)
     .where(revision_counter.c.id == 1)
@@ -81,7 +165,8 @@ _SET_ROUTE_STATE = (
     .where(
         nodes.c.name == bindparam("b_name"),
         nodes.c.generation == bindparam("b_generation"),
-        nodes.c.address == bindparam("b_address", type_=Inet()),
+        # The primary address is the key of route-state reports: the IPv4 one, the IPv6 one on an IPv6-only node.
+        func.coalesce(nodes.c.address, nodes.c.address6) == bindparam("b_address", type_=Inet()),
         LIVE,
         ~and_(
             nodes.c.route_state == bindparam("b_state"),
@@ -127,6 +212,18 @@ def _node(row: Any) -> NodeRecord:
     return NodeRecord(*row)
 
 
+def _ranges(values: dict[str, Any], *, always: bool) -> dict[str, Any]:
+    """The range columns of the subnets among `values` (insert: of both families, None for a missing one)."""
+    found: dict[str, Any] = {}
+    if always or "subnet" in values:
+        subnet = values.get("subnet")
+        found["net_lo"], found["net_hi"] = net_range(subnet) if subnet is not None else (None, None)
+    if always or "subnet6" in values:
+        subnet6 = values.get("subnet6")
+        found["net6_lo"], found["net6_hi"] = net6_range(subnet6) if subnet6 is not None else (None, None)
+    return found
+
+
 class Repository:
     """`hubnet.server.services.ports.Repository` over one connection. Every statement runs through `Statements`, which
     counts the writes (the batch runner needs to know whether a failed use case wrote anything)."""
@@ -164,7 +261,8 @@ class Repository:
     def delete_pool(self, pool_id: int) -> int:
         """Delete the pool; its released rows are detached (they can no longer reclaim). Returns how many were."""
         self._pools = None
-        detached = int(self.sql.execute(_DETACH_RELEASED, {"b_pool": pool_id}).rowcount)
+        # Pool ids are unique across families: at most one of the two column sets points at the pool.
+        detached = sum(int(self.sql.execute(f.detach_released, {"b_pool": pool_id}).rowcount) for f in _BOTH)
         self.sql.execute(_DELETE_POOL, {"pool_id": pool_id})
         return detached
 
@@ -175,16 +273,19 @@ class Repository:
             self._pools = (locked, [replace(p, high_water=value) if p.id == pool_id else p for p in cached])
 
     def allocated_per_pool(self) -> dict[int | None, int]:
-        return {pool_id: int(count) for pool_id, count in self.sql.execute(_ALLOCATED)}
+        """Live subnets per pool, both families (None: subnets of that family held without a pool)."""
+        return self._per_pool(f.allocated for f in _BOTH)
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
-        query = (
-            select(nodes.c.pool_id, func.count())
-            .where(nodes.c.state == "released", nodes.c.reissued.is_(False), nodes.c.released_at > since)
-            .group_by(nodes.c.pool_id)
-        )
-        return {pool_id: int(count) for pool_id, count in self.sql.execute(query)}
+        return self._per_pool(f.quarantined(since) for f in _BOTH)
+
+    def _per_pool(self, queries: Any) -> dict[int | None, int]:
+        counts: dict[int | None, int] = {}
+        for query in queries:
+            for pool_id, count in self.sql.execute(query):
+                counts[pool_id] = counts.get(pool_id, 0) + int(count)
+        return counts
 
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
@@ -195,39 +296,42 @@ class Repository:
         return self.sql.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
 
     def subnet_in_use(self, subnet: str) -> bool:
-        """A live node holds anything overlapping `subnet` (PostgreSQL: inet && on the gist index; SQLite: an
-        integer range query, see hubnet.server.db.ranges)."""
+        """A live node holds anything overlapping `subnet`, in the columns of its family (PostgreSQL: inet && on
+        the gist index; SQLite: a range query on net_lo/net_hi or net6_lo/net6_hi, see hubnet.server.db.ranges)."""
+        fam = FAMILIES[family_of(subnet)]
         if self.pg:
-            return self.sql.execute(_IN_USE_PG, {"subnet": subnet}).first() is not None
+            return self.sql.execute(fam.in_use_pg, {"subnet": subnet}).first() is not None
         try:
-            network = IPv4Network(subnet, strict=False)
+            network = ip_network(subnet, strict=False)
         except ValueError:  # a flagged row's text: only the same text can clash with it
-            return self.sql.execute(_IN_USE_EQ, {"subnet": subnet}).first() is not None
+            return self.sql.execute(fam.in_use_eq, {"subnet": subnet}).first() is not None
         lo, hi = int(network.network_address), int(network.broadcast_address)
-        params = {"lo": lo, "hi": hi, "starts": supernet_starts(lo, network.prefixlen)}
-        return self.sql.execute(_IN_USE_RANGE, params).first() is not None
+        starts = [fam.bound(s) for s in supernet_starts(lo, network.prefixlen, fam.bits)]
+        params = {"lo": fam.bound(lo), "hi": fam.bound(hi), "starts": starts}
+        return self.sql.execute(fam.in_use_range, params).first() is not None
 
     def backfill_ranges(self) -> int:
-        """Rows without net_lo/net_hi (written by hand or by an older controller) get them; returns how many."""
-        return backfill_ranges(self.sql)
+        """Rows without their range columns (written by hand or by an older controller) get them; how many."""
+        return backfill_all(self.sql)
 
     def address_holder(self, address: str) -> str | None:
-        return self.sql.execute(_ADDRESS, {"address": address}).scalar_one_or_none()
+        """The live node registered with `address` (in the columns of its family)."""
+        return self.sql.execute(FAMILIES[family_of(address)].holder, {"address": address}).scalar_one_or_none()
 
-    def oldest_released(self, pool_id: int) -> NodeRecord | None:
-        row = self.sql.execute(_OLDEST_RELEASED, {"pool_id": pool_id}).first()
+    def oldest_released(self, pool: PoolRecord) -> NodeRecord | None:
+        """The longest-released record holding a subnet of `pool` (in the pool's family columns), not re-issued."""
+        row = self.sql.execute(FAMILIES[pool.family].oldest_released, {"pool_id": pool.id}).first()
         return _node(row) if row else None
 
     def mark_reissued(self, subnet: str) -> None:
         """Released rows that held `subnet` can no longer reclaim it."""
-        self.sql.execute(_MARK_REISSUED, {"old_subnet": subnet})
+        self.sql.execute(FAMILIES[family_of(subnet)].mark_reissued, {"old_subnet": subnet})
 
     def insert_node(self, **values: Any) -> None:
-        net_lo, net_hi = net_range(values["subnet"])
-        self.sql.execute(_INSERT_NODE, {"net_lo": net_lo, "net_hi": net_hi, **values})
+        self.sql.execute(_INSERT_NODE, {**_ranges(values, always=True), **values})
 
     def update_node(self, node_id: int, **values: Any) -> None:
-        self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **values})
+        self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **_ranges(values, always=False), **values})
 
     def delete_node(self, node_id: int) -> None:
         self.sql.execute(_DELETE_NODE, {"node_id": node_id})
@@ -243,12 +347,14 @@ class Repository:
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
         """Live nodes whose subnet holds `ip`. PostgreSQL: inet >>= on the gist index; SQLite: the subnets of the
         given lengths around `ip`, looked up by their text."""
+        address = ip_address(ip)
+        fam = FAMILIES[address.version]
         if self.pg:
-            row = self.sql.execute(_CONTAINING_PG, {"ip": ip}).first()
+            row = self.sql.execute(fam.containing_pg, {"ip": ip}).first()
             return [_node(row)] if row else []
-        address = IPv4Address(ip)
-        subnets = sorted({str(IPv4Network(f"{address}/{p}", strict=False)) for p in prefixes})
-        query = select(*_NODE_COLS).where(nodes.c.subnet.in_(subnets), LIVE)
+        lengths = {p for p in prefixes if p <= fam.bits}
+        subnets = sorted({str(ip_network(f"{address}/{p}", strict=False)) for p in lengths})
+        query = select(*_NODE_COLS).where(fam.subnet.in_(subnets), LIVE)
         return [_node(row) for row in self.sql.execute(query)]
 
     def live_nodes(self) -> list[NodeRecord]:

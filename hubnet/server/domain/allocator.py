@@ -13,31 +13,53 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import ip_network
 from typing import Protocol
 
+from hubnet.net import Address, Network
 from hubnet.server.domain.errors import PoolExhausted
+
+# The longest node prefix per address family: an IPv4 /30 keeps one pod address beside the gateway; an IPv6 /126
+# likewise (three usable addresses, as the IPv4 /30's two plus the last one host-local also avoids).
+MAX_PREFIX = {4: 30, 6: 126}
+# At most 2**16 node subnets in an IPv6 pool (Kubernetes' node IPAM limit; Settings refuses more).
+MAX_V6_BITS = 16
 
 
 @dataclass(frozen=True)
 class PoolSpace:
-    """The subnets of one pool, indexed 0..size-1, with excluded index ranges (half-open, sorted, merged)."""
+    """The subnets of one pool (either family), indexed 0..size-1, with excluded index ranges (half-open, sorted,
+    merged)."""
 
-    cidr: IPv4Network
+    cidr: Network
     prefix: int
     excluded: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def build(
-        cls, cidr: IPv4Network, prefix: int, *, exclude: Iterable[IPv4Network] = (), router: IPv4Address | None = None
+        cls,
+        cidr: Network,
+        prefix: int,
+        *,
+        exclude: Iterable[Network] = (),
+        router: Address | Iterable[Address] | None = None,
     ) -> PoolSpace:
-        if not cidr.prefixlen <= prefix <= 30:
+        """The pool's space; `exclude` and `router` may hold either family (the other family's are ignored)."""
+        if not cidr.prefixlen <= prefix <= MAX_PREFIX[cidr.version]:
             raise ValueError(f"node prefix /{prefix} does not fit pool {cidr}")
+        if cidr.version == 6 and prefix - cidr.prefixlen > MAX_V6_BITS:
+            raise ValueError(f"node prefix /{prefix} cuts pool {cidr} into more than {2**MAX_V6_BITS} subnets")
         bare = cls(cidr, prefix)
         ranges = [r for net in exclude if (r := bare._range_of(net)) is not None]
-        if router is not None and router in cidr:
-            ranges.append(bare._range_of(IPv4Network(f"{router}/{prefix}", strict=False)) or (0, 0))
+        routers = [] if router is None else [router] if not isinstance(router, Iterable) else list(router)
+        for address in routers:
+            if address.version == cidr.version and address in cidr:
+                ranges.append(bare._range_of(ip_network(f"{address}/{prefix}", strict=False)) or (0, 0))
         return cls(cidr, prefix, _merge(ranges))
+
+    @property
+    def bits(self) -> int:
+        return self.cidr.max_prefixlen
 
     @property
     def size(self) -> int:
@@ -48,20 +70,22 @@ class PoolSpace:
         """Allocatable subnets: size minus excluded."""
         return self.size - sum(end - start for start, end in self.excluded)
 
-    def subnet_at(self, index: int) -> IPv4Network:
-        step = 1 << (32 - self.prefix)
-        return IPv4Network((int(self.cidr.network_address) + index * step, self.prefix))
+    def subnet_at(self, index: int) -> Network:
+        step = 1 << (self.bits - self.prefix)
+        return ip_network((int(self.cidr.network_address) + index * step, self.prefix))
 
-    def index_of(self, subnet: IPv4Network) -> int | None:
-        """The subnet's index, or None when it is not exactly one of this pool's subnets."""
-        if subnet.prefixlen != self.prefix or not subnet.subnet_of(self.cidr):
+    def index_of(self, subnet: Network) -> int | None:
+        """The subnet's index, or None when it is not exactly one of this pool's subnets (or of another family)."""
+        if subnet.version != self.cidr.version or subnet.prefixlen != self.prefix:
             return None
-        return (int(subnet.network_address) - int(self.cidr.network_address)) >> (32 - self.prefix)
+        if not subnet.subnet_of(self.cidr):  # type: ignore[arg-type]  # same family, checked above
+            return None
+        return (int(subnet.network_address) - int(self.cidr.network_address)) >> (self.bits - self.prefix)
 
     def is_excluded(self, index: int) -> bool:
         return any(start <= index < end for start, end in self.excluded)
 
-    def allocatable(self, subnet: IPv4Network) -> bool:
+    def allocatable(self, subnet: Network) -> bool:
         index = self.index_of(subnet)
         return index is not None and not self.is_excluded(index)
 
@@ -74,13 +98,13 @@ class PoolSpace:
             index = max(index, ex_end)
         yield from range(index, self.size)
 
-    def _range_of(self, net: IPv4Network) -> tuple[int, int] | None:
-        """Indices of the subnets overlapping `net` (None when disjoint from the pool)."""
-        if not net.overlaps(self.cidr):
+    def _range_of(self, net: Network) -> tuple[int, int] | None:
+        """Indices of the subnets overlapping `net` (None when disjoint from the pool or of another family)."""
+        if net.version != self.cidr.version or not net.overlaps(self.cidr):
             return None
         lo = max(int(net.network_address), int(self.cidr.network_address))
         hi = min(int(net.broadcast_address), int(self.cidr.broadcast_address))
-        shift, base = 32 - self.prefix, int(self.cidr.network_address)
+        shift, base = self.bits - self.prefix, int(self.cidr.network_address)
         return (lo - base) >> shift, ((hi - base) >> shift) + 1
 
 
@@ -97,16 +121,16 @@ def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 class SubnetView(Protocol):
     """What the policy needs to know about committed allocations."""
 
-    def in_use(self, subnet: IPv4Network) -> bool:
+    def in_use(self, subnet: Network) -> bool:
         """True when a non-released node holds `subnet` (or anything overlapping it)."""
         ...
 
-    def oldest_released(self) -> IPv4Network | None:
+    def oldest_released(self) -> Network | None:
         """The longest-released subnet of this pool that nobody holds now, or None."""
         ...
 
 
-def allocate(space: PoolSpace, high_water: int, view: SubnetView) -> tuple[IPv4Network, int]:
+def allocate(space: PoolSpace, high_water: int, view: SubnetView) -> tuple[Network, int]:
     """Choose a subnet for a new node; returns it and the pool's new high-water mark. Raises PoolExhausted."""
     for index in space.fresh_from(high_water):
         subnet = space.subnet_at(index)

@@ -6,26 +6,25 @@ the Hypothesis state machine use it, and it rebuilds from committed rows like a 
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
-
+from hubnet.net import Network
 from hubnet.server.domain.allocator import PoolSpace, allocate
 from hubnet.server.domain.errors import Conflict, InvalidInput
 
 
 class MemoryAllocator:
-    """One pool's allocations. Released subnets remember when they were released (quarantine order)."""
+    """One pool's allocations (either family). Released subnets remember when they were released (quarantine order)."""
 
     def __init__(self, space: PoolSpace) -> None:
         self.space = space
         self.high_water = 0
-        self._used: set[IPv4Network] = set()
-        self._released: dict[IPv4Network, float] = {}
+        self._used: set[Network] = set()
+        self._released: dict[Network, float] = {}
 
     # SubnetView
-    def in_use(self, subnet: IPv4Network) -> bool:
+    def in_use(self, subnet: Network) -> bool:
         return subnet in self._used
 
-    def oldest_released(self) -> IPv4Network | None:
+    def oldest_released(self) -> Network | None:
         """The longest-released subnet; after a rebuild from used subnets only, any hole below the high water."""
         free = [(at, str(s), s) for s, at in self._released.items() if s not in self._used]
         if free:
@@ -38,7 +37,7 @@ class MemoryAllocator:
         return None
 
     # the verbs
-    def occupy(self, subnet: IPv4Network) -> None:
+    def occupy(self, subnet: Network) -> None:
         """Mark a committed subnet as used (start-up rebuild); refuses foreign or double occupation."""
         if not self.space.allocatable(subnet):
             raise InvalidInput(f"{subnet} is not an allocatable subnet of {self.space.cidr}", field="subnet")
@@ -50,20 +49,20 @@ class MemoryAllocator:
         assert index is not None
         self.high_water = max(self.high_water, index + 1)
 
-    def allocate_next(self) -> IPv4Network:
+    def allocate_next(self) -> Network:
         subnet, self.high_water = allocate(self.space, self.high_water, self)
         self._used.add(subnet)
         self._released.pop(subnet, None)
         return subnet
 
-    def release(self, subnet: IPv4Network, *, at: float) -> None:
+    def release(self, subnet: Network, *, at: float) -> None:
         """Free a subnet (idempotent); it joins the quarantine queue ordered by `at`."""
         if subnet in self._used:
             self._used.discard(subnet)
             self._released[subnet] = at
 
     @property
-    def used(self) -> frozenset[IPv4Network]:
+    def used(self) -> frozenset[Network]:
         return frozenset(self._used)
 
     @property

@@ -9,10 +9,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import Protocol, TypeVar
 
-from hubnet.net import parse_network
+from hubnet.net import Network, parse_network
 from hubnet.server.db.batch import WriteBatcher
 from hubnet.server.domain.allocator import PoolSpace
 from hubnet.server.domain.errors import ConcurrentChange
@@ -79,16 +78,19 @@ class Controller:
         self.db.dispose()
 
     def space(self, pool: PoolRecord) -> PoolSpace:
-        """The pool's geometry with the excluded ranges (service CIDR, router's subnet); cached, pure."""
+        """The pool's geometry (its stored node prefix) with the excluded ranges of its family (that family's
+        service CIDR, the router's subnet of that family); cached, pure."""
         key = (pool.cidr, pool.node_prefix)
         if key not in self._spaces:
-            exclude = [self.settings.service_cidr] if self.settings.service_cidr else []
+            family = pool.family
+            exclude = [n for n in self.settings.service_cidrs if n.version == family]
             self._spaces[key] = PoolSpace.build(
-                parse_network(pool.cidr), pool.node_prefix, exclude=exclude, router=self.settings.router_address
+                parse_network(pool.cidr), pool.node_prefix, exclude=exclude, router=self.settings.router_for(family)
             )
         return self._spaces[key]
 
-    def networks(self, pools: list[PoolRecord]) -> list[IPv4Network]:
+    def networks(self, pools: list[PoolRecord]) -> list[Network]:
+        """The pools' networks, both families."""
         return [self.space(p).cidr for p in pools]
 
     def write(self, fn: Callable[[UnitOfWork], T]) -> T:

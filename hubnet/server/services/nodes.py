@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from ipaddress import IPv4Network
+from ipaddress import ip_network
 from typing import Any
 
+from hubnet.net import Network, family_of
 from hubnet.server import faults
 from hubnet.server.domain.allocator import PoolSpace, SubnetView, allocate
 from hubnet.server.domain.errors import (
     AddressTaken,
+    InvalidInput,
     LeaseReleased,
     NameTaken,
     PoolExhausted,
@@ -18,7 +20,7 @@ from hubnet.server.domain.errors import (
 )
 from hubnet.server.domain.lease import LeaseState, expiry, released_values
 from hubnet.server.domain.records import NodeRecord, PoolRecord
-from hubnet.server.domain.validation import check_address, check_name, check_secret
+from hubnet.server.domain.validation import check_addresses, check_name, check_secret
 from hubnet.server.services import tokens
 from hubnet.server.services.auth import authorize_node, require_registrar
 from hubnet.server.services.context import Controller, hash_secret, same_hash
@@ -27,21 +29,53 @@ from hubnet.server.services.views import node_view
 from hubnet.wire import Node
 
 ACTIVE, STALE, RELEASED = LeaseState.ACTIVE.value, LeaseState.STALE.value, LeaseState.RELEASED.value
+FAMILIES = (4, 6)
+# A row's columns per family (docs/dual-stack.md): address, subnet, pool id, re-issued flag.
+COLUMNS = {4: ("address", "subnet", "pool_id", "reissued"), 6: ("address6", "subnet6", "pool6_id", "reissued6")}
+
+
+def _address_of(node: NodeRecord, family: int) -> str | None:
+    return node.address6 if family == 6 else node.address
+
+
+def _subnet_of(node: NodeRecord, family: int) -> str | None:
+    return node.subnet6 if family == 6 else node.subnet
+
+
+def _reissued(node: NodeRecord, family: int) -> bool:
+    return node.reissued6 if family == 6 else node.reissued
 
 
 def register(
-    ctl: Controller, *, token: str | None, name: str, address: str, secret: str, machine_id: str | None
+    ctl: Controller,
+    *,
+    token: str | None,
+    name: str,
+    address: str,
+    secret: str,
+    machine_id: str | None,
+    addresses: list[str] | None = None,
 ) -> tuple[Node, bool]:
     """Register or re-join; idempotent for the same name + secret. Returns the record and whether it is new.
 
-    Raises NameTaken (another secret, record not released), SubnetReissued, AddressTaken, PoolExhausted.
+    Raises NameTaken (another secret, record not released), SubnetReissued, AddressTaken, PoolExhausted,
+    InvalidInput (`addresses`: a re-join dropping a family the node holds a subnet of).
     """
-    job = register_job(ctl, token=token, name=name, address=address, secret=secret, machine_id=machine_id)
+    job = register_job(
+        ctl, token=token, name=name, address=address, secret=secret, machine_id=machine_id, addresses=addresses
+    )
     return ctl.write(job)
 
 
 def register_job(
-    ctl: Controller, *, token: str | None, name: str, address: str, secret: str, machine_id: str | None
+    ctl: Controller,
+    *,
+    token: str | None,
+    name: str,
+    address: str,
+    secret: str,
+    machine_id: str | None,
+    addresses: list[str] | None = None,
 ) -> Callable[[UnitOfWork], tuple[Node, bool]]:
     """The registration use case, input already checked, ready for `ctl.write` or `ctl.write_async`."""
     check_name(name)
@@ -55,90 +89,192 @@ def register_job(
         # what the previous lock holder committed, so the name lookup below cannot miss a concurrent twin.
         pools = uow.repo.pools(lock=True)
         settings = ctl.settings
-        check_address(
-            address, pools=ctl.networks(pools), service_cidr=settings.service_cidr, router=settings.router_address
+        found = check_addresses(
+            address,
+            addresses,
+            pools=ctl.networks(pools),
+            service_cidrs=settings.service_cidrs,
+            routers=settings.router_addresses,
         )
+        wanted = {family: str(a) for family, a in found.items()}
+        join = _Join(ctl, uow, pools, wanted, str(found[family_of(address)]), digest, machine_id)
         node = uow.repo.node(name, lock=True)
         if node is not None and node.state != RELEASED:
-            return _rejoin(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id), False
-        _address_free(uow, address, name)
+            return join.rejoin(node), False
+        join.addresses_free(name)
         if stored_token is not None:  # only a registration that takes a subnet costs a use of a stored token
             tokens.consume(uow, stored_token)
         if node is not None:
-            return _reclaim(ctl, uow, node, pools, digest=digest, address=address, machine_id=machine_id)
-        return _allocate(ctl, uow, pools, name=name, digest=digest, address=address, machine_id=machine_id), True
+            return join.reclaim(node)
+        return join.allocate(name), True
 
     return use_case
 
 
-def _address_free(uow: UnitOfWork, address: str, name: str) -> None:
+def _address_free(uow: UnitOfWork, address: str, name: str, *, field: str = "address") -> None:
     holder = uow.repo.address_holder(address)
     if holder is not None and holder != name:
-        raise AddressTaken(f"address {address} is already used by another node", field="address")
+        raise AddressTaken(f"address {address} is already used by another node", field=field)
 
 
-def _rejoin(
-    ctl: Controller,
-    uow: UnitOfWork,
-    node: NodeRecord,
-    pools: list[PoolRecord],
-    *,
-    digest: str,
-    address: str,
-    machine_id: str | None,
-) -> Node:
-    if not same_hash(node.secret_hash, digest):
-        raise NameTaken(f"node name {node.name!r} is held by another secret (another machine?)", field="name")
-    changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
-    if address != node.address:
-        _address_free(uow, address, node.name)
-        # The route goes via the new address now: not programmed until the reconciler says so.
-        changes.update(address=address, route_state="pending", route_error=None)
-        uow.emit("node.address_changed", node.name, old=node.address, new=address, subnet=node.subnet)
-    if node.state == STALE:
-        changes["state"] = ACTIVE
-        uow.emit("node.renewed", node.name, subnet=node.subnet)
-    if machine_id is not None and machine_id != node.machine_id:
-        changes["machine_id"] = machine_id
-    uow.repo.update_node(node.id, updated_at=uow.now, **changes)
-    return node_view(ctl, replace(node, **changes), pools)
+class _Join:
+    """One registration's input (underlay address per family, already checked) and its three outcomes."""
 
+    def __init__(
+        self,
+        ctl: Controller,
+        uow: UnitOfWork,
+        pools: list[PoolRecord],
+        wanted: dict[int, str],
+        primary: str,
+        digest: str,
+        machine_id: str | None,
+    ) -> None:
+        self.ctl, self.uow, self.pools, self.wanted, self.primary = ctl, uow, pools, wanted, primary
+        self.digest, self.machine_id = digest, machine_id
+        # A subnet of a family needs a pool of it and a next hop (the node's address) of it.
+        self.families = [f for f in FAMILIES if f in wanted and any(p.family == f for p in pools)]
 
-def _reclaim(
-    ctl: Controller,
-    uow: UnitOfWork,
-    node: NodeRecord,
-    pools: list[PoolRecord],
-    *,
-    digest: str,
-    address: str,
-    machine_id: str | None,
-) -> tuple[Node, bool]:
-    """A released node comes back: it gets its previous subnet unless someone else holds it now."""
-    if node.reissued or uow.repo.subnet_in_use(node.subnet):
-        where = "its pool was deleted" if node.pool_id is None else "now belongs to another node"
-        raise SubnetReissued(
-            f"node {node.name!r} was released and its subnet {node.subnet} {where}; "
-            "reset the node's pods and delete the record (admin) to register it afresh",
-            field="name",
-            extra={"subnet": node.subnet, "state": node.state},
+    def addresses_free(self, name: str) -> None:
+        for family in FAMILIES:
+            if (text := self.wanted.get(family)) is not None:
+                self._address_free(text, name)
+
+    def _address_free(self, address: str, name: str) -> None:
+        _address_free(self.uow, address, name, field="address" if address == self.primary else "addresses")
+
+    def _keeps_families(self, node: NodeRecord) -> None:
+        """Refuse dropping the address of a family the node holds a subnet of: its pods could not be reached."""
+        for family in FAMILIES:
+            subnet = _subnet_of(node, family)
+            if subnet is not None and family not in self.wanted:
+                raise InvalidInput(
+                    f"node {node.name!r} holds the IPv{family} subnet {subnet} but registered no IPv{family} "
+                    "address: that subnet's pods could no longer be reached (delete the node to drop the family)",
+                    field="addresses",
+                )
+
+    def _new_subnets(self, node: NodeRecord | None) -> dict[str, Any]:
+        """A subnet of every family the node should have and has not (all of them for a new node)."""
+        changes: dict[str, Any] = {}
+        for family in self.families:
+            if node is None or _subnet_of(node, family) is None:
+                subnet, pool = _pick(self.ctl, self.uow, [p for p in self.pools if p.family == family])
+                _, subnet_col, pool_col, reissued_col = COLUMNS[family]
+                changes.update({subnet_col: subnet, pool_col: pool.id, reissued_col: False})
+        return changes
+
+    def _address_columns(self) -> dict[str, Any]:
+        return {COLUMNS[f][0]: self.wanted.get(f) for f in FAMILIES}
+
+    def rejoin(self, node: NodeRecord) -> Node:
+        ctl, uow = self.ctl, self.uow
+        if not same_hash(node.secret_hash, self.digest):
+            raise NameTaken(f"node name {node.name!r} is held by another secret (another machine?)", field="name")
+        self._keeps_families(node)
+        changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
+        for family in FAMILIES:
+            old, new = _address_of(node, family), self.wanted.get(family)
+            if new == old:
+                continue
+            if new is not None:
+                self._address_free(new, node.name)
+            # The route goes via the new address now: not programmed until the reconciler says so.
+            changes.update({COLUMNS[family][0]: new, "route_state": "pending", "route_error": None})
+            subnet = _subnet_of(node, family)
+            uow.emit("node.address_changed", node.name, old=old, new=new, subnet=subnet or node.primary_subnet)
+        added = self._new_subnets(node)
+        if added:
+            changes.update(added, route_state="pending", route_error=None)
+        if node.state == STALE:
+            changes["state"] = ACTIVE
+            uow.emit("node.renewed", node.name, subnet=node.primary_subnet, subnets=node.subnets)
+        if self.machine_id is not None and self.machine_id != node.machine_id:
+            changes["machine_id"] = self.machine_id
+        uow.repo.update_node(node.id, updated_at=uow.now, **changes)
+        record = replace(node, **changes)
+        for family in FAMILIES:
+            if COLUMNS[family][1] in added:
+                uow.emit("node.subnet_added", node.name, subnet=_subnet_of(record, family), subnets=record.subnets)
+        return node_view(ctl, record, self.pools)
+
+    def reclaim(self, node: NodeRecord) -> tuple[Node, bool]:
+        """A released node comes back: it gets its previous subnets (all of them) unless one was re-issued or is
+        held by someone else now; a family it had no subnet of gets a fresh one."""
+        ctl, uow = self.ctl, self.uow
+        for family in FAMILIES:
+            subnet = _subnet_of(node, family)
+            if subnet is not None and (_reissued(node, family) or uow.repo.subnet_in_use(subnet)):
+                pool_id = node.pool6_id if family == 6 else node.pool_id
+                where = "its pool was deleted" if pool_id is None else "now belongs to another node"
+                raise SubnetReissued(
+                    f"node {node.name!r} was released and its subnet {subnet} {where}; "
+                    "reset the node's pods and delete the record (admin) to register it afresh",
+                    field="name",
+                    extra={"subnet": subnet, "state": node.state},
+                )
+        self._keeps_families(node)
+        changes: dict[str, Any] = {
+            **self._address_columns(),
+            **self._new_subnets(node),
+            "state": ACTIVE,
+            "secret_hash": self.digest,
+            "generation": node.generation + 1,
+            "expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds),
+            "released_at": None,
+            "route_state": "pending",
+            "route_error": None,
+            "machine_id": self.machine_id if self.machine_id is not None else node.machine_id,
+        }
+        uow.repo.update_node(node.id, updated_at=uow.now, **changes)
+        record = replace(node, **changes)
+        _registered(uow, record)
+        uow.after_commit(ctl.metrics.allocated)
+        new_identity = not same_hash(node.secret_hash, self.digest)
+        return node_view(ctl, record, self.pools), new_identity
+
+    def allocate(self, name: str) -> Node:
+        ctl, uow = self.ctl, self.uow
+        if not self.families:
+            raise PoolExhausted("there is no pool to allocate from; add a pool (POST /v1/pools)")
+        subnets = self._new_subnets(None)  # every family or PoolExhausted: never a row with only some of them
+        faults.hit("register:after-choose")
+        now = uow.now
+        record = NodeRecord(
+            id=0,
+            name=name,
+            address=None,
+            machine_id=self.machine_id,
+            subnet=None,
+            pool_id=None,
+            state=ACTIVE,
+            generation=1,
+            secret_hash=self.digest,
+            expires_at=expiry(now, ctl.settings.lease_ttl_seconds),
+            released_at=None,
+            reissued=False,
+            route_state="pending",
+            route_error=None,
         )
-    changes: dict[str, Any] = {
-        "state": ACTIVE,
-        "address": address,
-        "secret_hash": digest,
-        "generation": node.generation + 1,
-        "expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds),
-        "released_at": None,
-        "route_state": "pending",
-        "route_error": None,
-        "machine_id": machine_id if machine_id is not None else node.machine_id,
-    }
-    uow.repo.update_node(node.id, updated_at=uow.now, **changes)
-    uow.emit("node.registered", node.name, subnet=node.subnet, address=address, generation=node.generation + 1)
-    uow.after_commit(ctl.metrics.allocated)
-    new_identity = not same_hash(node.secret_hash, digest)
-    return node_view(ctl, replace(node, **changes), pools), new_identity
+        record = replace(record, **self._address_columns(), **subnets)
+        values = {k: v for k, v in record.__dict__.items() if k != "id"}
+        uow.repo.insert_node(created_at=now, updated_at=now, **values)
+        faults.hit("register:after-insert")
+        _registered(uow, record)
+        uow.after_commit(ctl.metrics.allocated)
+        return node_view(ctl, record, self.pools)
+
+
+def _registered(uow: UnitOfWork, record: NodeRecord) -> None:
+    uow.emit(
+        "node.registered",
+        record.name,
+        subnet=record.primary_subnet,
+        subnets=record.subnets,
+        address=record.primary_address,
+        addresses=record.addresses,
+        generation=record.generation,
+    )
 
 
 class _FreshOnly:
@@ -147,52 +283,16 @@ class _FreshOnly:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
 
-    def in_use(self, subnet: IPv4Network) -> bool:
+    def in_use(self, subnet: Network) -> bool:
         return self.uow.repo.subnet_in_use(str(subnet))
 
-    def oldest_released(self) -> IPv4Network | None:
+    def oldest_released(self) -> Network | None:
         return None
 
 
-def _allocate(
-    ctl: Controller,
-    uow: UnitOfWork,
-    pools: list[PoolRecord],
-    *,
-    name: str,
-    digest: str,
-    address: str,
-    machine_id: str | None,
-) -> Node:
-    subnet, pool = _pick(ctl, uow, pools)
-    faults.hit("register:after-choose")
-    now = uow.now
-    record = NodeRecord(
-        id=0,
-        name=name,
-        address=address,
-        machine_id=machine_id,
-        subnet=subnet,
-        pool_id=pool.id,
-        state=ACTIVE,
-        generation=1,
-        secret_hash=digest,
-        expires_at=expiry(now, ctl.settings.lease_ttl_seconds),
-        released_at=None,
-        reissued=False,
-        route_state="pending",
-        route_error=None,
-    )
-    values = {k: v for k, v in record.__dict__.items() if k != "id"}
-    uow.repo.insert_node(created_at=now, updated_at=now, **values)
-    faults.hit("register:after-insert")
-    uow.emit("node.registered", name, subnet=subnet, address=address, generation=1)
-    uow.after_commit(ctl.metrics.allocated)
-    return node_view(ctl, record, pools)
-
-
 def _pick(ctl: Controller, uow: UnitOfWork, pools: list[PoolRecord]) -> tuple[str, PoolRecord]:
-    """Never-used subnets of every pool first, then the longest-released subnet of any pool."""
+    """For the pools of one family: never-used subnets of every pool first, then the longest-released subnet of
+    any pool."""
     view: SubnetView = _FreshOnly(uow)
     for pool in pools:
         space = ctl.space(pool)
@@ -205,17 +305,22 @@ def _pick(ctl: Controller, uow: UnitOfWork, pools: list[PoolRecord]) -> tuple[st
         uow.repo.set_high_water(pool.id, high_water)
         return str(subnet), pool
     for pool in pools:
-        while (old := uow.repo.oldest_released(pool.id)) is not None:
-            uow.repo.mark_reissued(old.subnet)
-            if _allocatable(ctl.space(pool), old.subnet) and not uow.repo.subnet_in_use(old.subnet):
-                return old.subnet, pool
+        while (old := uow.repo.oldest_released(pool)) is not None:
+            text = _subnet_of(old, pool.family)
+            assert text is not None  # the query only finds rows holding a subnet of the pool's family
+            uow.repo.mark_reissued(text)
+            if _allocatable(ctl.space(pool), text) and not uow.repo.subnet_in_use(text):
+                return text, pool
     total = sum(ctl.space(p).total for p in pools)
-    raise PoolExhausted(f"every pool is full ({total} subnets allocated); delete a node or add a pool (POST /v1/pools)")
+    kind = f" IPv{pools[0].family}" if pools else ""
+    raise PoolExhausted(
+        f"every pool is full ({total}{kind} subnets allocated); delete a node or add a pool (POST /v1/pools)"
+    )
 
 
 def _allocatable(space: PoolSpace, text: str) -> bool:
     try:
-        return space.allocatable(IPv4Network(text))
+        return space.allocatable(ip_network(text))
     except ValueError:
         return False
 
@@ -235,7 +340,7 @@ def heartbeat_job(ctl: Controller, *, token: str | None, name: str) -> Callable[
         changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
         if node.state == STALE:
             changes["state"] = ACTIVE
-            uow.emit("node.renewed", name, subnet=node.subnet)
+            uow.emit("node.renewed", name, subnet=node.primary_subnet, subnets=node.subnets)
         uow.repo.update_node(node.id, updated_at=uow.now, **changes)
         return node_view(ctl, replace(node, **changes), uow.repo.pools())
 
@@ -250,10 +355,10 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
         node = authorize_node(ctl, uow, token, name, lock=True)
         if node.state != RELEASED:
             uow.repo.update_node(node.id, updated_at=uow.now, **released_values(uow.now))
-            uow.emit("node.released", name, subnet=node.subnet, reason="deleted")
+            uow.emit("node.released", name, subnet=node.primary_subnet, subnets=node.subnets, reason="deleted")
             uow.after_commit(ctl.metrics.released)
-        elif node.reissued:
+        elif node.reissued or node.reissued6:
             uow.repo.delete_node(node.id)
-            uow.emit("node.deleted", name, subnet=node.subnet)
+            uow.emit("node.deleted", name, subnet=node.primary_subnet, subnets=node.subnets)
 
     ctl.write(use_case)

@@ -44,15 +44,16 @@ class NodeRepository(Protocol):
     def node_name_by_secret(self, secret_hash: str) -> str | None: ...
 
     def subnet_in_use(self, subnet: str) -> bool:
-        """A live node holds anything overlapping `subnet` (unparsable text: only the same text clashes)."""
+        """A live node holds anything overlapping `subnet`, of its family (unparsable text: only the same text
+        clashes)."""
         ...
 
     def address_holder(self, address: str) -> str | None:
-        """The live node registered with `address`, if any."""
+        """The live node registered with `address` (either family), if any."""
         ...
 
-    def oldest_released(self, pool_id: int) -> NodeRecord | None:
-        """The longest-released record of the pool whose subnet was not re-issued yet."""
+    def oldest_released(self, pool: PoolRecord) -> NodeRecord | None:
+        """The longest-released record holding a subnet of `pool` (of the pool's family) not re-issued yet."""
         ...
 
     def mark_reissued(self, subnet: str) -> None:
@@ -66,13 +67,14 @@ class NodeRepository(Protocol):
     def live_nodes(self) -> list[NodeRecord]: ...
 
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
-        """Live nodes whose subnet holds `ip` (their subnets are one of `prefixes` long)."""
+        """Live nodes whose subnet of the family of `ip` holds it (their subnets are one of `prefixes` long)."""
         ...
 
     def count_by_state(self) -> dict[str, int]: ...
 
     def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
-        """Store a route state on that live record only (name, generation, address). True when the row changed."""
+        """Store a route state on that live record only (name, generation, primary address). True when the row
+        changed."""
         ...
 
     def backfill_ranges(self) -> int:

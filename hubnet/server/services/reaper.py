@@ -35,7 +35,9 @@ def reap(ctl: Controller) -> tuple[int, int]:
             state=LeaseState.ACTIVE, new_state=LeaseState.STALE, before=stale_cutoff(uow.now), now=uow.now
         )
         for node in stale:
-            uow.emit("node.stale", node.name, subnet=node.subnet, expired_at=node.expires_at)
+            uow.emit(
+                "node.stale", node.name, subnet=node.primary_subnet, subnets=node.subnets, expired_at=node.expires_at
+            )
         # Two observations across the grace: released only if it was marked stale at least the grace ago (by an
         # earlier pass: a pass that runs late must not mark and release at once) and, re-checked in this same
         # conditional UPDATE, its lease is still expired past the grace.
@@ -44,7 +46,9 @@ def reap(ctl: Controller) -> tuple[int, int]:
             state=LeaseState.STALE, new_state=LeaseState.RELEASED, before=cutoff, now=uow.now, marked_before=cutoff
         )
         for node in released:
-            uow.emit("node.released", node.name, subnet=node.subnet, reason="lease expired")
+            uow.emit(
+                "node.released", node.name, subnet=node.primary_subnet, subnets=node.subnets, reason="lease expired"
+            )
         if released:
             ctl.metrics.released(len(released))
         return len(stale), len(released)

@@ -13,7 +13,7 @@ from hubnet.server.services.ports import UnitOfWork
 # The events after which the desired routes differ: a subnet got a live holder (a registration, a reclaim), moved to
 # another address, or lost its holder (a release: delete or lease expiry). Stale marks and renewals keep the route;
 # route-state reports only record what the reconciler did.
-ROUTE_MOVES = frozenset({"node.registered", "node.address_changed", "node.released"})
+ROUTE_MOVES = frozenset({"node.registered", "node.address_changed", "node.subnet_added", "node.released"})
 
 
 def moves_routes(kinds: Collection[str]) -> bool:

@@ -169,7 +169,7 @@ def test_delete_releases_once_and_is_idempotent() -> None:
         assert node is not None
         assert (node.state, node.route_state, node.released_at) == ("released", "withdrawn", 1_000_000.0)
         assert kinds(ctl) == ["pool.added", "node.registered", "node.released"]
-        assert events(ctl)[-1][2] == {"subnet": "10.244.0.0/24", "reason": "deleted"}
+        assert events(ctl)[-1][2] == {"subnet": "10.244.0.0/24", "subnets": ["10.244.0.0/24"], "reason": "deleted"}
         assert metrics(ctl).releases == 1
 
 

@@ -31,7 +31,8 @@ def test_expired_lease_goes_stale_then_released_after_the_grace() -> None:
         clock.now += 2  # node-a expired, node-b renewed
         assert reaper.reap(ctl) == (1, 0)
         assert (state(ctl, "node-a"), state(ctl, "node-b")) == ("stale", "active")
-        assert events(ctl)[-1] == ("node.stale", "node-a", {"subnet": "10.244.0.0/24", "expired_at": 1_000_060.0})
+        stale = {"subnet": "10.244.0.0/24", "subnets": ["10.244.0.0/24"], "expired_at": 1_000_060.0}
+        assert events(ctl)[-1] == ("node.stale", "node-a", stale)
         clock.now += GRACE - 10
         assert reaper.reap(ctl)[1] == 0  # stale for less than the grace: the route stays
         clock.now += 20
