@@ -98,7 +98,8 @@ def check_addresses(
 ) -> dict[int, Address]:
     """A node's underlay addresses by family (docs/dual-stack.md): `address` plus the optional `addresses` list, at
     most one per family, `address` among them, each checked like `check_address`, and at least one of a family the
-    cluster has a pool of. Raises InvalidInput naming `address` or `addresses`."""
+    cluster has a pool of. Raises InvalidInput naming `address` (what is wrong with it, or it alone was sent) or
+    `addresses`."""
     services, router_list = list(service_cidrs), list(routers)
     primary = check_address(address, pools=pools, service_cidr=services, router=router_list)
     found: dict[int, Address] = {primary.version: primary}
@@ -120,11 +121,12 @@ def check_addresses(
     families = {p.version for p in pools}
     if families and not families & found.keys():
         # A subnet is only routable via the node's address of its family: without one, nothing can be allocated.
-        # (Only a single-family cluster gets here: the node has an address of some family.)
+        # (Only a single-family cluster gets here: the node has an address of some family.) The field named is the
+        # one the client sent: `address` alone (a client older than dual-stack), or `addresses`.
         wanted = " or ".join(f"IPv{f}" for f in sorted(families))
         raise InvalidInput(
             f"the cluster has {wanted} pools only: the node needs an {wanted} underlay address to get a subnet",
-            field="addresses",
+            field="address" if addresses is None else "addresses",
         )
     return dict(sorted(found.items()))
 

@@ -133,13 +133,20 @@ def test_good_address_lists_by_family_ipv4_first(case: str) -> None:
     assert all(family == ip_address(a).version for family, a in zip(found, expected, strict=True))
 
 
-def test_a_node_without_an_address_of_the_clusters_family_is_refused() -> None:
+NO_ADDRESS_OF_THE_POOLS_FAMILY = {
+    # pools, address, addresses, the field named (the one the client sent), the family asked for
+    "IPv4 address alone, IPv6 pools": ([POOLS_DS[1]], "192.168.1.11", None, "address", "IPv6"),
+    "IPv6 address alone, IPv4 pools": ([POOLS_DS[0]], "fd00:1::11", None, "address", "IPv4"),
+    "IPv4 addresses, IPv6 pools": ([POOLS_DS[1]], "192.168.1.11", ["192.168.1.11"], "addresses", "IPv6"),
+}
+
+
+@pytest.mark.parametrize("case", list(NO_ADDRESS_OF_THE_POOLS_FAMILY))
+def test_a_node_without_an_address_of_the_clusters_family_is_refused(case: str) -> None:
+    pools, address, addresses, field, family = NO_ADDRESS_OF_THE_POOLS_FAMILY[case]
     with pytest.raises(InvalidInput) as err:
-        check_addresses("192.168.1.11", None, pools=[POOLS_DS[1]], service_cidrs=SERVICES_DS, routers=ROUTERS_DS)
-    assert err.value.field == "addresses" and "IPv6" in err.value.detail
-    with pytest.raises(InvalidInput) as err:
-        check_addresses("fd00:1::11", None, pools=[POOLS_DS[0]], service_cidrs=SERVICES_DS, routers=ROUTERS_DS)
-    assert err.value.field == "addresses" and "IPv4" in err.value.detail
+        check_addresses(address, addresses, pools=pools, service_cidrs=SERVICES_DS, routers=ROUTERS_DS)
+    assert err.value.field == field and family in err.value.detail
 
 
 def test_an_ipv4_address_inside_an_ipv6_looking_range_is_not_confused() -> None:
