@@ -108,7 +108,7 @@ def test_bad_columns_of_either_family_are_flagged_and_served(dual: Controller, c
     edit_row(dual, "bad", **edit)
     view = node_reads.get(dual, token=ADMIN, name="bad")
     assert (view.flags, view.gateway) == (flags, gateway)
-    usage, flagged, _ = pools.list_pools(dual, token=ADMIN)
+    _, flagged, _ = pools.list_pools(dual, token=ADMIN)
     assert [(f.name, f.flags) for f in flagged] == [("bad", flags)]
     assert flagged[0].subnets == rows(dual)["bad"].node.subnets
     assert flagged[0].addresses == rows(dual)["bad"].node.addresses
@@ -214,9 +214,8 @@ def test_lookup_answers_addresses_of_both_families(dual: Controller) -> None:
 
 
 def test_lookup_of_a_family_without_pools_is_not_found() -> None:
-    with memory_controller(Clock()) as ctl:  # IPv4 only
-        with pytest.raises(NotFound):
-            pools.lookup(ctl, token=ADMIN, ip="fd00:10:244::1")
+    with memory_controller(Clock()) as ctl, pytest.raises(NotFound):  # IPv4 only
+        pools.lookup(ctl, token=ADMIN, ip="fd00:10:244::1")
 
 
 def test_a_configured_pool_that_could_not_be_added_is_a_readiness_warning() -> None:
