@@ -9,6 +9,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TypeVar
 
 from hubnet.net import Address, Network
+from hubnet.server.domain.allocator import MAX_PREFIX, MAX_V6_BITS
 from hubnet.server.domain.errors import InvalidInput, UnderlayInPool
 
 N = TypeVar("N", bound=IPv4Network | IPv6Network)
@@ -154,22 +155,17 @@ def check_pool_range(network: N, *, field: str = "cidr") -> N:
     return network
 
 
-# The longest node prefix per family: one pod address beside the gateway is the least a node subnet must hold (an
-# IPv4 /30, an IPv6 /126); an IPv6 pool is cut into at most 2**16 node subnets (Kubernetes' node IPAM limit).
-MAX_NODE_PREFIX = {4: 30, 6: 126}
-MAX_V6_NODE_BITS = 16
-
-
 def check_node_prefix(network: Network, prefix: int, *, field: str = "node_prefix") -> int:
-    """The node prefix of a pool: inside the pool, at most MAX_NODE_PREFIX of its family, and for IPv6 at most
-    MAX_V6_NODE_BITS longer than the pool. Raises InvalidInput naming `field`."""
-    longest = MAX_NODE_PREFIX[network.version]
+    """The node prefix of a pool: inside the pool, at most the family's longest (one pod address beside the
+    gateway), and for IPv6 at most MAX_V6_BITS longer than the pool (Kubernetes' node IPAM limit). Raises
+    InvalidInput naming `field`."""
+    longest = MAX_PREFIX[network.version]
     if not network.prefixlen <= prefix <= longest:
         raise InvalidInput(f"{field} /{prefix} must lie in /{network.prefixlen}../{longest} for {network}", field=field)
-    if network.version == 6 and prefix - network.prefixlen > MAX_V6_NODE_BITS:
+    if network.version == 6 and prefix - network.prefixlen > MAX_V6_BITS:
         raise InvalidInput(
-            f"{field} /{prefix} cuts {network} into more than {2**MAX_V6_NODE_BITS:,} node subnets (at most "
-            f"/{network.prefixlen + MAX_V6_NODE_BITS}, as Kubernetes' node IPAM)",
+            f"{field} /{prefix} cuts {network} into more than {2**MAX_V6_BITS:,} node subnets (at most "
+            f"/{network.prefixlen + MAX_V6_BITS}, as Kubernetes' node IPAM)",
             field=field,
         )
     return prefix
