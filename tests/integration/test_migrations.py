@@ -7,14 +7,16 @@ import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, pool
+from sqlalchemy.exc import IntegrityError
 
 from hubnet.server.db import migrate
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 
 TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "controller_clock", "alembic_version"}
-HEAD = "0008"
+HEAD = "0009"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -34,7 +36,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
+    for step in ("0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
@@ -76,3 +78,90 @@ def test_cli_upgrade_from_any_directory(databases: Databases, db_kind: str, tmp_
     assert done.returncode == 0, done.stderr
     assert HEAD in done.stdout
     assert migrate.current(url) == HEAD
+
+
+NODE_INDEXES = {
+    "ix_nodes_secret_hash",
+    "ix_nodes_state_expires_at",
+    "ix_nodes_pool_id_reuse",
+    "ix_nodes_subnet",
+    "uq_nodes_address_live",
+    "uq_nodes_subnet_live",
+    "ix_nodes_net_lo_live",
+}
+V6_INDEXES = {
+    "ix_nodes_pool6_id_reuse",
+    "ix_nodes_subnet6",
+    "uq_nodes_address6_live",
+    "uq_nodes_subnet6_live",
+    "ix_nodes_net6_lo_live",
+}
+PARTIAL = {"uq_nodes_address_live", "uq_nodes_subnet_live", "ix_nodes_net_lo_live"}
+
+
+def _indexes(url: str) -> dict[str, bool]:
+    """Index name -> whether it is partial (WHERE state <> 'released'), as the database itself reports it."""
+    if url.startswith("postgresql"):
+        rows = sql(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'nodes'")
+    else:
+        rows = sql(url, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'nodes'")
+    return {
+        name: "'released'" in (ddl or "")
+        for name, ddl in rows
+        if name.startswith(("ix_", "uq_")) and name != "uq_nodes_name"
+    }
+
+
+def _nodes(url: str) -> list[tuple[object, ...]]:
+    return sql(url, "SELECT name, address, subnet, pool_id, state, released_at, reissued FROM nodes ORDER BY name")
+
+
+def test_0009_up_and_down_keep_every_ipv4_subnet_and_index(databases: Databases, db_kind: str) -> None:
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0008")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 3, 0)")
+    for i in range(3):
+        sql(url, INSERT_NODE, {"name": f"v4-{i}", "subnet": f"10.244.{i}.0/24", "address": f"172.31.0.{i + 1}"})
+    sql(url, "UPDATE nodes SET state = 'released', released_at = 5, reissued = true WHERE name = 'v4-2'")
+    before, indexes = _nodes(url), _indexes(url)
+    assert set(indexes) == NODE_INDEXES and {n for n, partial in indexes.items() if partial} == PARTIAL
+
+    migrate.upgrade(url)
+    assert _nodes(url) == before
+    after = _indexes(url)
+    assert set(after) == NODE_INDEXES | V6_INDEXES
+    assert {n for n, partial in after.items() if partial} == PARTIAL | V6_INDEXES - {
+        "ix_nodes_pool6_id_reuse",
+        "ix_nodes_subnet6",
+    }
+    rows = sql(url, "SELECT subnet6, address6, pool6_id, reissued6, net6_lo FROM nodes")
+    assert rows == [(None, None, None, False, None)] * 3
+    base = int(IPv4Address("10.244.0.0"))  # the ranges of rows written without them are filled in
+    ranges = sql(url, "SELECT net_lo, net_hi FROM nodes ORDER BY name")
+    assert ranges == [(base + i * 256, base + i * 256 + 255) for i in range(3)]
+    # the IPv4 invariants still hold in the rebuilt table: a second live holder of a subnet or address is refused
+    with pytest.raises(IntegrityError):
+        sql(url, INSERT_NODE, {"name": "dup", "subnet": "10.244.0.0/24", "address": "172.31.9.9"})
+    with pytest.raises(IntegrityError):
+        sql(url, INSERT_NODE, {"name": "dup", "subnet": "10.244.9.0/24", "address": "172.31.0.1"})
+
+    migrate.downgrade(url, "0008")
+    assert _nodes(url) == before and _indexes(url) == indexes
+    migrate.upgrade(url)
+    assert _nodes(url) == before
+
+
+def test_0009_downgrade_refuses_while_a_row_holds_ipv6(databases: Databases, db_kind: str) -> None:
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url)
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('fd00:10:244::/56', 64, 1, 0)")
+    sql(
+        url,
+        "INSERT INTO nodes (name, address6, subnet6, pool6_id, state, generation, secret_hash, expires_at, "
+        "route_state, created_at, updated_at) VALUES ('six', 'fd00:1::1', 'fd00:10:244::/64', 1, 'active', 1, 'h', "
+        "0, 'pending', 0, 0)",
+    )
+    with pytest.raises(RuntimeError, match="IPv6"):
+        migrate.downgrade(url, "0008")
+    assert migrate.current(url) == HEAD
+    assert [(n, str(s)) for n, s in sql(url, "SELECT name, subnet6 FROM nodes")] == [("six", "fd00:10:244::/64")]

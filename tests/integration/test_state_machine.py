@@ -2,7 +2,8 @@
 
 register / re-join / delete / return after release / lease expiry / restart (a new controller rebuilt from the
 file). After every step: 0 overlapping live subnets, none outside the pool or in an excluded range,
-allocated + free = total, and no live node's subnet ever changed.
+allocated + free = total, and no live node's subnet ever changed. IPv4-only and dual-stack (IPv4 + IPv6 pools, nodes
+with an address of one or both families): per family, the same invariants.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -55,58 +56,88 @@ class ServiceMachine(RuleBasedStateMachine):
     CLUSTER = "10.244.0.0/16"
     SERVICE = "10.244.252.0/22"
     ROUTER = "192.168.50.254"  # outside the pool: a router inside a pod pool is refused at start
+    # Dual-stack machines add an IPv6 pool (node prefix /64), its excluded service range and the router's address.
+    CLUSTER6: str | None = None
+    SERVICE6 = "fd00:10:96::/112"
+    ROUTER6 = "fd00:50::fe"
 
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="hnt-sm-", dir=TEMPLATE_DIR))
         shutil.copy(TEMPLATE, self.dir / "hubnet.db")
+        clusters = [ip_network(c) for c in (self.CLUSTER, self.CLUSTER6) if c]
+        services = [ip_network(self.SERVICE)] + ([ip_network(self.SERVICE6)] if self.CLUSTER6 else [])
+        routers = [ip_address(self.ROUTER)] + ([ip_address(self.ROUTER6)] if self.CLUSTER6 else [])
         self.settings = Settings(
             database_url=f"sqlite:///{self.dir / 'hubnet.db'}",
-            cluster_cidr=IPv4Network(self.CLUSTER),
-            service_cidr=IPv4Network(self.SERVICE),
-            router_address=IPv4Address(self.ROUTER),
+            cluster_cidrs=tuple(clusters),
+            service_cidrs=tuple(services),
+            router_addresses=tuple(routers),
             bootstrap_tokens=("boot",),
             admin_tokens=("admin",),
             lease_ttl_seconds=60,
             release_grace_seconds=60,
         )
-        self.space = PoolSpace.build(
-            IPv4Network(self.CLUSTER), 24, exclude=[IPv4Network(self.SERVICE)], router=IPv4Address(self.ROUTER)
-        )
+        # the expected geometry, per family, built here from the constants (not by the code under test)
+        self.spaces: dict[int, PoolSpace] = {
+            net.version: PoolSpace.build(net, self.settings.prefix_for(net.version), exclude=services, router=routers)
+            for net in clusters
+        }
+        self.space = self.spaces[4]
         self.clock = Clock()
         self.ctl = self._controller()
         self.secrets: dict[str, str] = {}
-        self.live: dict[str, str] = {}  # name -> subnet, the model
+        self.live: dict[str, list[str]] = {}  # name -> subnets (IPv4 first), the model
         self.released: set[str] = set()
 
     def _controller(self) -> Controller:
         ctl = Controller(db=Database(self.settings.db_url, clock=self.clock), settings=self.settings)
-        pools.ensure_pool(ctl, cidr=self.settings.cluster_cidr, node_prefix=24)
+        for cidr in self.settings.cluster_cidrs:
+            pools.ensure_pool(ctl, cidr=cidr, node_prefix=self.settings.prefix_for(cidr.version))
         pools.scan(ctl)
         return ctl
 
-    def _address(self, name: str) -> str:
-        return f"192.168.50.{NAMES.index(name) + 1}"
+    def _families(self, name: str) -> tuple[int, ...]:
+        """The underlay families of a node: on a dual-stack cluster both, IPv4 only or IPv6 only, by name."""
+        if not self.CLUSTER6:
+            return (4,)
+        return ((4, 6), (4,), (6,))[NAMES.index(name) % 3]
+
+    def _addresses(self, name: str) -> list[str]:
+        i = NAMES.index(name) + 1
+        return [
+            str(IPv4Address(f"192.168.50.{i}") if f == 4 else IPv6Address(f"fd00:50::{i:x}"))
+            for f in self._families(name)
+        ]
+
+    def _held(self, family: int) -> int:
+        return sum(1 for subnets in self.live.values() for s in subnets if ip_network(s).version == family)
 
     def _register(self, name: str) -> None:
+        addresses = self._addresses(name)
         try:
             view, _ = nodes.register(
                 self.ctl,
                 token="boot",
                 name=name,
-                address=self._address(name),
+                address=addresses[0],
+                addresses=addresses if self.CLUSTER6 else None,
                 secret=self.secrets[name],
                 machine_id=None,
             )
         except PoolExhausted:
-            assert len(self.live) == self.space.total
+            # only a fresh allocation can run out, and only when a family it needs is full
+            assert name not in self.live
+            assert any(self._held(f) == self.spaces[f].total for f in self._families(name))
             return
         except SubnetReissued:
             assert name in self.released
             return
         if name in self.live:
-            assert view.subnet == self.live[name]
-        self.live[name] = view.subnet
+            assert view.subnets == self.live[name]
+        assert [ip_network(s).version for s in view.subnets] == list(self._families(name))
+        assert view.subnet == view.subnets[0]
+        self.live[name] = view.subnets
         self.released.discard(name)
 
     @rule(name=st.sampled_from(NAMES), token=st.binary(min_size=32, max_size=32))
@@ -140,13 +171,15 @@ class ServiceMachine(RuleBasedStateMachine):
     @invariant()
     def sound(self) -> None:
         rows = self.ctl.read(lambda uow: uow.repo.live_nodes())
-        subnets = sorted(IPv4Network(r.subnet) for r in rows)
-        assert all(not a.overlaps(b) for a, b in itertools.pairwise(subnets))
-        assert all(self.space.allocatable(s) for s in subnets)
-        assert {r.name: r.subnet for r in rows} == self.live
+        assert {r.name: r.subnets for r in rows} == self.live
         usage = self.ctl.read(lambda uow: pools.usage(self.ctl, uow))
-        assert [(u.total, u.allocated + u.free) for u in usage] == [(self.space.total, self.space.total)]
-        assert usage[0].allocated == len(self.live)
+        totals = [(space.total, space.total) for space in self.spaces.values()]
+        assert [(u.total, u.allocated + u.free) for u in usage] == totals
+        for u, (family, space) in zip(usage, self.spaces.items(), strict=True):
+            subnets = sorted(n for r in rows for s in r.subnets if (n := ip_network(s)).version == family)
+            assert all(not a.overlaps(b) for a, b in itertools.pairwise(subnets))
+            assert all(space.allocatable(s) for s in subnets)
+            assert u.allocated == len(subnets) == self._held(family)
 
     def teardown(self) -> None:
         self.ctl.close()
@@ -160,9 +193,29 @@ class SmallPoolMachine(ServiceMachine):
     SERVICE = "10.244.12.0/22"
 
 
+class DualStackMachine(ServiceMachine):
+    """Both families: an IPv6 /56 in /64s beside the IPv4 /16."""
+
+    CLUSTER6 = "fd00:10:244::/56"
+
+
+class SmallDualStackMachine(ServiceMachine):
+    """Both families small enough to run out: 12 IPv4 /24s, 12 IPv6 /64s (16 in the /60, a /62 of services)."""
+
+    CLUSTER = "10.244.0.0/20"
+    SERVICE = "10.244.12.0/22"
+    CLUSTER6 = "fd00:10:244::/60"
+    SERVICE6 = "fd00:10:244:c::/62"
+
+
 TestServiceMachine = ServiceMachine.TestCase
 TestServiceMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
 TestSmallPoolMachine = SmallPoolMachine.TestCase
 TestSmallPoolMachine.settings = settings(max_examples=25, stateful_step_count=40, deadline=None)
+
+TestDualStackMachine = DualStackMachine.TestCase
+TestDualStackMachine.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+TestSmallDualStackMachine = SmallDualStackMachine.TestCase
+TestSmallDualStackMachine.settings = settings(max_examples=25, stateful_step_count=40, deadline=None)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

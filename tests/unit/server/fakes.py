@@ -43,7 +43,8 @@ def memory_controller(clock: Clock, **overrides: Any) -> Iterator[Controller]:
     config = settings(**overrides)
     ctl = Controller(db=MemoryDatabase(clock=clock), settings=config, metrics=CountingMetrics())
     try:
-        pools.ensure_pool(ctl, cidr=config.cluster_cidr, node_prefix=config.node_prefix)
+        for cidr in config.cluster_cidrs:  # every configured family, as at start-up
+            pools.ensure_pool(ctl, cidr=cidr, node_prefix=config.prefix_for(cidr.version))
         yield ctl
     finally:
         ctl.close()
