@@ -13,7 +13,7 @@ from hubnet.server.db.memory import MemoryDatabase
 from hubnet.server.domain.errors import InvalidInput, NotFound, PoolInUse, PoolOverlaps, UnderlayInPool
 from hubnet.server.services import integrity, node_reads, nodes, pools
 from hubnet.server.services.context import Controller
-from tests.unit.server.fakes import ADMIN, BOOT, Clock, memory_controller
+from tests.unit.server.fakes import ADMIN, BOOT, Clock, memory_controller, settings
 
 SECRET = "s" * 48
 DUAL = {
@@ -219,15 +219,17 @@ def test_lookup_of_a_family_without_pools_is_not_found() -> None:
 
 
 def test_a_configured_pool_that_could_not_be_added_is_a_readiness_warning() -> None:
-    with memory_controller(Clock(), **DUAL) as ctl:
-        # an IPv6 pool overlapping the configured one existed before: the configured one is not added
-        pools.add_pool(ctl, token=ADMIN, cidr="fd00:10:244::/48", node_prefix=64)
+    with memory_controller(Clock()) as v4:  # an IPv4 cluster whose admin added an IPv6 /48 at run time
+        pools.add_pool(v4, token=ADMIN, cidr="fd00:10:244::/48", node_prefix=64)
+        # ... restarted dual-stack with a /56 inside that /48: the configured pool is not added
+        ctl = Controller(db=v4.db, settings=settings(**DUAL))
         pools.ensure_pools(ctl)
         found = ctl.read(lambda uow: pools.warnings(ctl, uow))
         assert found == [
             "HUBNET_CLUSTER_CIDR fd00:10:244::/56 is not a pool (see the start-up log): no IPv6 subnets from it"
         ]
         assert pools.list_pools(ctl, token=ADMIN)[2] == found
+        ctl.close()
 
 
 class Routes:
