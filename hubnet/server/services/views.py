@@ -54,12 +54,6 @@ def row_facts(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Row
     return RowFacts(subnets, str(gateway(primary)) if primary else None, flags)
 
 
-def row_flags(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> tuple[str | None, list[str]]:
-    """The gateway of the primary subnet (None when it is unusable) and the flags of a stored row. Never raises."""
-    facts = row_facts(ctl, node, pools)
-    return facts.gateway, facts.flags
-
-
 def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Node:
     facts = row_facts(ctl, node, pools)
     families = _families(node)
