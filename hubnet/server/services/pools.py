@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from hubnet.net import Network, parse_network
+from hubnet.net import Network, contains, parse_network
 from hubnet.server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
 from hubnet.server.domain.records import NodeRecord, PoolRecord
 from hubnet.server.domain.validation import check_node_prefix, check_pool_range, check_pool_underlay, parse_address
@@ -73,7 +73,7 @@ def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int 
         if clash:
             raise PoolOverlaps(f"pool {network} overlaps existing pool(s) {', '.join(clash)}", field="cidr")
         for service in ctl.settings.service_cidrs:
-            if service.version == network.version and network.subnet_of(service):  # type: ignore[arg-type]
+            if contains(service, network):
                 raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
         _check_underlay(ctl, uow, network)
         total = _insert(ctl, uow, network, prefix)
