@@ -263,3 +263,25 @@ def test_an_ipv4_cluster_restarted_dual_stack_gets_its_ipv6_pool(databases: Data
         ready = admin.get("/readyz").json()
         assert ready["status"] == "degraded", ready
         assert any("HUBNET_CLUSTER_CIDR 10.244.0.0/23 is not a pool" in w for w in ready["warnings"]), ready
+
+
+def test_ipv6_rows_outside_the_pools_are_flagged_and_checked(dual: Server) -> None:
+    env = {"HUBNET_URL": dual.url, "HUBNET_TOKEN": dual.admin}
+    with dual.client(dual.bootstrap) as boot, dual.client(dual.admin) as admin:
+        good = boot.post("/v1/nodes", json=_dual_body(1, "fx")).json()
+        moved = boot.post("/v1/nodes", json=_dual_body(2, "fx")).json()
+        sql(dual.db_url, "UPDATE nodes SET subnet6 = 'fd00:99::/64' WHERE name = :n", {"n": moved["name"]})
+        flagged = admin.get("/v1/pools").json()["flagged"]
+        assert [(f["name"], f["flags"], f["subnets"]) for f in flagged] == [
+            (moved["name"], ["subnet6-outside-pools"], [moved["subnet"], "fd00:99::/64"])
+        ]
+        shown = admin.get(f"/v1/nodes/{moved['name']}").json()
+        assert (shown["flags"], shown["gateways"]) == (["subnet6-outside-pools"], [moved["gateway"], "fd00:99::1"])
+        assert admin.get(f"/v1/nodes/{good['name']}").json()["flags"] == []
+    checked = run_hubnet(["check", "-o", "json"], env)
+    assert checked.returncode == 2, checked.stderr
+    report = json.loads(checked.stdout)
+    assert [(p["kind"], p["node"], p["subject"]) for p in report["problems"]] == [
+        ("subnet-outside-pools", moved["name"], "fd00:99::/64")
+    ]
+    assert report["checked"] == {"nodes": 2, "routes": None, "bridges": 0}
