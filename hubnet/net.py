@@ -30,19 +30,23 @@ def pod_range(subnet: Network) -> tuple[Address, Address]:
 def parse_network(text: str, *, family: int | None = None) -> Network:
     """Parse a strict CIDR ('10.244.0.0/16', 'fd00:10:244::/56'); `family` 4 or 6 restricts it. Raises ValueError
     naming the text when it is not one."""
-    kind = {4: "IPv4 ", 6: "IPv6 "}.get(family or 0, "")
+    kind = {4: "an IPv4 ", 6: "an IPv6 "}.get(family or 0, "a ")
     try:
         net = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
-        raise ValueError(f"not an {kind}network in CIDR form: {text!r} ({exc})") from None
+        raise ValueError(f"not {kind}network in CIDR form: {text!r} ({exc})") from None
     if family is not None and net.version != family:
-        raise ValueError(f"not an {kind}network: {text!r}")
+        raise ValueError(f"not {kind}network: {text!r}")
+    if "%" in text:  # ipaddress accepts a zone ("fd00::%eth0/64"): meaningless for a pod network
+        raise ValueError(f"not {kind}network: {text!r} carries a zone (%)")
     return net
 
 
 def parse_ip(text: str, *, family: int | None = None) -> Address:
     """Parse one address of either family (or of `family`); raises ValueError."""
     address = ipaddress.ip_address(text)
+    if "%" in text:  # a zone ("fd00::1%eth0") names a link of one host, never a routable address
+        raise ValueError(f"{text!r} carries a zone (%)")
     if family is not None and address.version != family:
         raise ValueError(f"{text!r} is not an IPv{family} address")
     return address

@@ -154,6 +154,9 @@ class Flagged(Record):
     subnet: str
     address: str
     flags: list[str]
+    # Dual-stack: every family's subnet and address of the row, IPv4 first (`subnet`, `address`: the first).
+    subnets: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,10 @@ Url = Annotated[str, typer.Option("--url", envvar="HUBNET_URL", help="Controller
 Token = Annotated[str | None, typer.Option("--token", envvar="HUBNET_TOKEN", help="Admin token.")]
 Out = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
 
-NODE_COLUMNS = ("name", "address", "subnet", "gateway", "state", "route_state", "generation")
+# Every family's values, one per line (IPv4 first): the lists of the record, or its singular fields from a
+# controller older than dual-stack.
+NODE_COLUMNS = ("name", "addresses", "subnets", "gateways", "state", "route_state", "generation")
+PLURALS = {"addresses": "address", "subnets": "subnet", "gateways": "gateway"}
 
 
 @contextmanager
@@ -46,11 +49,22 @@ def _client(url: str, token: str | None) -> Iterator[AdminClient]:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or value == []:
         return "-"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "\n".join(value)
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
+
+
+def _node_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A node record for the table: each list column falls back to its singular field when the list is empty."""
+    row = dict(record)
+    for plural, singular in PLURALS.items():
+        if not row.get(plural) and row.get(singular):
+            row[plural] = [row[singular]]
+    return row
 
 
 def _emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: Output, *, title: str = "") -> None:
@@ -91,6 +105,8 @@ def nodes_list(
     """List nodes (all pages), optionally only those in STATE (active, stale, released)."""
     with _client(url, token) as client:
         rows = [node.to_json() for node in client.nodes(state=state)]
+    if output is Output.table:
+        rows = [_node_row(row) for row in rows]
     _emit(rows, NODE_COLUMNS, output, title=f"{len(rows)} nodes")
 
 
@@ -114,12 +130,13 @@ def _done(record: dict[str, Any], message: str, output: Output) -> None:
 
 
 pools_app = typer.Typer(help="Pools (cluster CIDRs): list (the default), add, delete.")
-POOL_COLUMNS = ("cidr", "node_prefix", "total", "allocated", "free", "low")
+POOL_COLUMNS = ("cidr", "family", "node_prefix", "total", "allocated", "free", "low")
 
 
 @pools_app.callback(invoke_without_command=True)
 def pools(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
-    """Pools with total, allocated and free subnets; a warning for each pool low on free subnets."""
+    """Pools of both families (IPv4 first) with total, allocated and free subnets; a warning for each pool low on
+    free subnets."""
     if ctx.invoked_subcommand is not None:
         return
     with _client(url, token) as client:
@@ -136,12 +153,16 @@ def pools(ctx: typer.Context, url: Url = DEFAULT_URL, token: Token = None, outpu
 @pools_app.command("add")
 def pools_add(
     cidr: str,
-    node_prefix: Annotated[int, typer.Option(help="Prefix length of each node's subnet.")] = 24,
+    node_prefix: Annotated[
+        int | None,
+        typer.Option(help="Prefix length of each node's subnet [default: the server's, 24 for IPv4, 64 for IPv6]."),
+    ] = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     output: Out = Output.table,
 ) -> None:
-    """Add a pool (e.g. 10.250.0.0/16); refused when it overlaps a pool, the service CIDR or the underlay."""
+    """Add a pool (e.g. 10.250.0.0/16 or fd00:10:250::/56); refused when it overlaps a pool, the service CIDR or the
+    underlay."""
     with _client(url, token) as client:
         _emit_one(client.add_pool(cidr, node_prefix).to_json(), output)
 
@@ -155,7 +176,7 @@ def pools_delete(cidr: str, url: Url = DEFAULT_URL, token: Token = None, output:
 
 
 def lookup(ip: str, url: Url = DEFAULT_URL, token: Token = None, output: Out = Output.table) -> None:
-    """Which node's subnet holds IP."""
+    """Which node's subnet holds IP (an IPv4 or IPv6 address)."""
     with _client(url, token) as client:
         _emit_one(client.lookup(ip).to_json(), output)
 

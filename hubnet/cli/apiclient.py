@@ -86,8 +86,12 @@ class AdminClient:
         body = self.get("/v1/pools")
         return [self._parse(Pool, item) for item in body["items"]], list(body.get("warnings", []))
 
-    def add_pool(self, cidr: str, node_prefix: int) -> Pool:
-        return self._parse(Pool, self.post("/v1/pools", {"cidr": cidr, "node_prefix": node_prefix}))
+    def add_pool(self, cidr: str, node_prefix: int | None = None) -> Pool:
+        """Without `node_prefix` the controller uses its own for the pool's family."""
+        body: dict[str, Any] = {"cidr": cidr}
+        if node_prefix is not None:
+            body["node_prefix"] = node_prefix
+        return self._parse(Pool, self.post("/v1/pools", body))
 
     def _parse(self, kind: type[R], data: object) -> R:
         try:

@@ -27,7 +27,7 @@ from hubnet.server.routing.reconciler import Reconciler
 from hubnet.server.services import routes
 from hubnet.server.services.context import Controller
 from hubnet.server.services.integrity import BridgeReports
-from hubnet.server.services.pools import ensure_pool, scan
+from hubnet.server.services.pools import ensure_pools, scan
 from hubnet.server.services.ports import Commit, Database
 from hubnet.server.services.reaper import Reaper, resume_leases, stamp_alive
 from hubnet.server.settings import Settings
@@ -83,8 +83,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         notifier.bind(asyncio.get_running_loop())
-        for cidr in settings.cluster_cidrs:  # one pool per configured family, each with its family's node prefix
-            ensure_pool(ctl, cidr=cidr, node_prefix=settings.prefix_for(cidr.version))
+        ensure_pools(ctl)  # one per configured family
         scan(ctl)
         resume_leases(ctl)
         reaper = Reaper(ctl, settings.reaper_interval_seconds)

@@ -34,13 +34,22 @@ class _StateCollector(Collector):
         low = GaugeMetricFamily(
             "hubnet_pool_low", "1 while the pool's free subnets are below HUBNET_POOL_WARN_FREE", labels=["pool"]
         )
+        # The pool's family and node prefix as an info metric (always 1), so the series above keep their one label
+        # and a query joins on `pool` to split by family: `hubnet_subnets_free * on(pool) group_left(family) ...`.
+        info = GaugeMetricFamily(
+            "hubnet_pool_info",
+            "Always 1: the pool's address family and node prefix",
+            labels=["pool", "family", "node_prefix"],
+        )
         for pool in pools:
             families["total"].add_metric([pool.cidr], pool.total)
             families["allocated"].add_metric([pool.cidr], pool.allocated)
             families["free"].add_metric([pool.cidr], pool.free)
             low.add_metric([pool.cidr], 1 if pool.low else 0)
+            info.add_metric([pool.cidr, str(pool.family), str(pool.node_prefix)], 1)
         yield from families.values()
         yield low
+        yield info
         nodes = GaugeMetricFamily("hubnet_nodes", "Nodes per lease state", labels=["state"])
         for state in ("active", "stale", "released"):
             nodes.add_metric([state], states.get(state, 0))

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from hubnet.linux import ROUTE_PROTO
 from hubnet.net import Address, Network, parse_ip, parse_network
 from hubnet.server.domain.errors import InvalidInput
-from hubnet.server.domain.validation import check_pool_range
+from hubnet.server.domain.validation import check_node_prefix, check_pool_range
 from hubnet.server.routing.backends import BackendName
 from hubnet.server.routing.base import RESERVED_PROTOS
 
@@ -209,16 +209,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _prefix_fits(self) -> Settings:
+        """The same rule as `POST /v1/pools`: inside the pool, and at most 65,536 node subnets of an IPv6 pool."""
         for pool in self.cluster_cidrs:
-            prefix = self.prefix_for(pool.version)
             name = "HUBNET_NODE_PREFIX" if pool.version == 4 else "HUBNET_NODE_PREFIX_V6"
-            if prefix < pool.prefixlen:
-                raise ValueError(f"{name} /{prefix} does not fit in {pool}")
-            if pool.version == 6 and prefix - pool.prefixlen > 16:
-                raise ValueError(
-                    f"{name} /{prefix} cuts {pool} into more than 65,536 node subnets (at most 16 bits more than the "
-                    "pool's prefix, as Kubernetes' node IPAM)"
-                )
+            try:
+                check_node_prefix(pool, self.prefix_for(pool.version), field=name)
+            except InvalidInput as exc:
+                raise ValueError(exc.detail) from None
         return self
 
     def prefix_for(self, family: int) -> int:

@@ -126,3 +126,162 @@ def test_a_live_row_pointing_at_the_pool_keeps_it_even_with_its_subnet_moved_out
         body = _problem(admin.delete("/v1/pools/10.250.0.0/16"), 409, "pool-in-use")
         assert body["live_nodes"] == 1
         assert "10.250.0.0/16" in [p["cidr"] for p in admin.get("/v1/pools").json()["items"]]
+
+
+DUAL_ENV = {
+    "HUBNET_CLUSTER_CIDR": "10.244.0.0/23,fd00:10:244::/56",
+    "HUBNET_ROUTER_ADDRESS": "192.168.255.254,fd00:ff::fe",
+    "HUBNET_SERVICE_CIDR": "10.96.0.0/12,fd00:10:96::/112",
+    "HUBNET_POOL_WARN_FREE": "0",
+}
+
+
+@pytest.fixture
+def dual(databases: Databases, db_kind: str, tmp_path: Path) -> Any:
+    """A dual-stack controller: an IPv4 pool of two /24s and an IPv6 /56 of 256 /64s."""
+    with running(Server(fresh_db(databases, db_kind), tmp_path, extra_env=DUAL_ENV)) as server:
+        yield server
+
+
+def _dual_body(i: int, prefix: str) -> dict[str, Any]:
+    body = node_body(i, prefix=prefix)
+    return {**body, "addresses": [body["address"], f"fd00:1::{i + 1:x}"]}
+
+
+def test_ipv6_pools_are_added_listed_and_deleted(dual: Server) -> None:
+    with dual.client(dual.admin) as admin:
+        items = admin.get("/v1/pools").json()["items"]
+        assert [(p["cidr"], p["family"], p["node_prefix"], p["total"]) for p in items] == [
+            ("10.244.0.0/23", 4, 24, 2),
+            ("fd00:10:244::/56", 6, 64, 256),
+        ]
+        added = admin.post("/v1/pools", json={"cidr": "fd00:10:250::/56"})
+        assert added.status_code == 201, added.text
+        assert {k: added.json()[k] for k in ("cidr", "family", "node_prefix", "total", "free")} == {
+            "cidr": "fd00:10:250::/56",
+            "family": 6,
+            "node_prefix": 64,
+            "total": 256,
+            "free": 256,
+        }
+        assert admin.post("/v1/pools", json={"cidr": "fd00:10:251::/60", "node_prefix": 72}).json()["total"] == 4096
+        before = _pools_and_revision(admin)
+        _problem(admin.post("/v1/pools", json={"cidr": "fd00:10:244::/48"}), 409, "pool-overlaps")
+        _problem(admin.post("/v1/pools", json={"cidr": "fe80::/56"}), 422, "invalid-input")
+        _problem(admin.post("/v1/pools", json={"cidr": "fd00:ff::/56"}), 422, "invalid-input")  # holds the router
+        too_many = admin.post("/v1/pools", json={"cidr": "fd00:20::/40"})  # /64s: 2**24 node subnets
+        assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "node_prefix", too_many.text
+        assert _pools_and_revision(admin) == before  # nothing stored, no event
+
+        assert admin.delete("/v1/pools/fd00:10:250::/56").status_code == 204
+        assert admin.delete("/v1/pools/fd00:10:251::/60").status_code == 204
+        _problem(admin.delete("/v1/pools/fd00:10:250::/56"), 404, "not-found")
+        _problem(admin.delete("/v1/pools/fd00:10:244::/56"), 409, "pool-in-use")  # the configured IPv6 pool
+        assert [p["cidr"] for p in admin.get("/v1/pools").json()["items"]] == ["10.244.0.0/23", "fd00:10:244::/56"]
+        kinds = [
+            (e["type"], e["data"].get("cidr")) for e in admin.get("/v1/events", params={"since": 0}).json()["items"]
+        ]
+        assert ("pool.deleted", "fd00:10:250::/56") in kinds
+
+
+def test_an_ipv6_pool_is_kept_while_a_live_node_holds_a_subnet_of_it(dual: Server) -> None:
+    with dual.client(dual.bootstrap) as boot, dual.client(dual.admin) as admin:
+        assert admin.post("/v1/pools", json={"cidr": "fd00:10:250::/120", "node_prefix": 124}).status_code == 201
+        # the configured /56 is handed out first; fill it by hand so the next node lands in the added pool
+        node = boot.post("/v1/nodes", json=_dual_body(1, "p6"))
+        assert node.status_code == 201, node.text
+        assert node.json()["subnets"][1] == "fd00:10:244::/64"
+        sql(dual.db_url, "UPDATE pools SET high_water = 256 WHERE cidr = 'fd00:10:244::/56'")
+        second = boot.post("/v1/nodes", json=_dual_body(2, "p6")).json()
+        assert second["subnets"][1] == "fd00:10:250::/124", second
+        body = _problem(admin.delete("/v1/pools/fd00:10:250::/120"), 409, "pool-in-use")
+        assert body["live_nodes"] == 1
+        usage = {p["cidr"]: p for p in admin.get("/v1/pools").json()["items"]}
+        assert (usage["fd00:10:250::/120"]["allocated"], usage["fd00:10:244::/56"]["allocated"]) == (1, 1)
+        assert admin.delete(f"/v1/nodes/{second['name']}").status_code == 204
+        assert admin.delete("/v1/pools/fd00:10:250::/120").status_code == 204
+
+
+def test_lookup_answers_ipv6_addresses(dual: Server) -> None:
+    with dual.client(dual.bootstrap) as boot, dual.client(dual.admin) as admin:
+        first = boot.post("/v1/nodes", json=_dual_body(1, "lk")).json()
+        second = boot.post("/v1/nodes", json=_dual_body(2, "lk")).json()
+        assert second["subnets"][1] == "fd00:10:244:1::/64", second
+        found = admin.get("/v1/lookup", params={"ip": "fd00:10:244:1::2a"})
+        assert found.status_code == 200, found.text
+        assert (found.json()["name"], found.json()["subnets"]) == (second["name"], second["subnets"])
+        assert admin.get("/v1/lookup", params={"ip": "fd00:10:244::7"}).json()["name"] == first["name"]
+        assert admin.get("/v1/lookup", params={"ip": "10.244.1.7"}).json()["name"] == second["name"]
+        assert admin.get("/v1/lookup", params={"ip": "fd00:10:244:2::1"}).status_code == 404
+        assert admin.get("/v1/lookup", params={"ip": "fd00:10:244::1%eth0"}).status_code == 422
+
+        env = {"HUBNET_URL": dual.url, "HUBNET_TOKEN": dual.admin}
+        looked = run_hubnet(["lookup", "fd00:10:244:1::2a", "-o", "json"], env)
+        assert looked.returncode == 0, looked.stderr
+        assert json.loads(looked.stdout)["addresses"] == second["addresses"]
+        table = run_hubnet(["nodes", "list"], env).stdout
+        assert "fd00:10:244:1::/64" in table and "10.244.1.0/24" in table and "fd00:1::3" in table
+
+
+def test_metrics_and_the_cli_show_both_families(dual: Server) -> None:
+    env = {"HUBNET_URL": dual.url, "HUBNET_TOKEN": dual.admin}
+    added = run_hubnet(["pools", "add", "fd00:10:250::/56", "-o", "json"], env)
+    assert added.returncode == 0, added.stderr
+    assert (json.loads(added.stdout)["node_prefix"], json.loads(added.stdout)["family"]) == (64, 6)
+    listed = json.loads(run_hubnet(["pools", "-o", "json"], env).stdout)["items"]
+    assert [(p["cidr"], p["family"]) for p in listed] == [
+        ("10.244.0.0/23", 4),
+        ("fd00:10:244::/56", 6),
+        ("fd00:10:250::/56", 6),
+    ]
+    with dual.client(dual.bootstrap) as boot:
+        assert boot.post("/v1/nodes", json=_dual_body(1, "mx")).status_code == 201
+        metrics = boot.get("/metrics").text
+    assert 'hubnet_subnets_allocated{pool="fd00:10:244::/56"} 1.0' in metrics
+    assert 'hubnet_subnets_free{pool="fd00:10:250::/56"} 256.0' in metrics
+    assert 'hubnet_pool_info{family="6",node_prefix="64",pool="fd00:10:244::/56"} 1.0' in metrics
+    assert 'hubnet_pool_info{family="4",node_prefix="24",pool="10.244.0.0/23"} 1.0' in metrics
+    deleted = run_hubnet(["pools", "delete", "fd00:10:250::/56", "-o", "json"], env)
+    assert json.loads(deleted.stdout) == {"deleted": "pool", "cidr": "fd00:10:250::/56"}
+
+
+def test_an_ipv4_cluster_restarted_dual_stack_gets_its_ipv6_pool(databases: Databases, tmp_path: Path) -> None:
+    server = Server(fresh_db(databases, "sqlite"), tmp_path)
+    with running(server), server.client(server.bootstrap) as boot:
+        old = boot.post("/v1/nodes", json=node_body(1, prefix="up")).json()
+    server.extra_env = {**DUAL_ENV, "HUBNET_CLUSTER_CIDR": "10.244.0.0/16,fd00:10:244::/56"}
+    with running(server), server.client(server.admin) as admin:
+        assert [(p["cidr"], p["family"]) for p in admin.get("/v1/pools").json()["items"]] == [
+            ("10.244.0.0/16", 4),
+            ("fd00:10:244::/56", 6),
+        ]
+        kept = admin.get(f"/v1/nodes/{old['name']}").json()
+        assert (kept["subnet"], kept["subnets"], kept["flags"]) == (old["subnet"], [old["subnet"]], [])
+        assert admin.get("/readyz").json()["status"] == "ready"
+    server.extra_env = DUAL_ENV  # 10.244.0.0/23 now: it overlaps the stored /16, so it is not added
+    with running(server), server.client(server.admin) as admin:
+        ready = admin.get("/readyz").json()
+        assert ready["status"] == "degraded", ready
+        assert any("HUBNET_CLUSTER_CIDR 10.244.0.0/23 is not a pool" in w for w in ready["warnings"]), ready
+
+
+def test_ipv6_rows_outside_the_pools_are_flagged_and_checked(dual: Server) -> None:
+    env = {"HUBNET_URL": dual.url, "HUBNET_TOKEN": dual.admin}
+    with dual.client(dual.bootstrap) as boot, dual.client(dual.admin) as admin:
+        good = boot.post("/v1/nodes", json=_dual_body(1, "fx")).json()
+        moved = boot.post("/v1/nodes", json=_dual_body(2, "fx")).json()
+        sql(dual.db_url, "UPDATE nodes SET subnet6 = 'fd00:99::/64' WHERE name = :n", {"n": moved["name"]})
+        flagged = admin.get("/v1/pools").json()["flagged"]
+        assert [(f["name"], f["flags"], f["subnets"]) for f in flagged] == [
+            (moved["name"], ["subnet6-outside-pools"], [moved["subnet"], "fd00:99::/64"])
+        ]
+        shown = admin.get(f"/v1/nodes/{moved['name']}").json()
+        assert (shown["flags"], shown["gateways"]) == (["subnet6-outside-pools"], [moved["gateway"], "fd00:99::1"])
+        assert admin.get(f"/v1/nodes/{good['name']}").json()["flags"] == []
+    checked = run_hubnet(["check", "-o", "json"], env)
+    assert checked.returncode == 2, checked.stderr
+    report = json.loads(checked.stdout)
+    assert [(p["kind"], p["node"], p["subject"]) for p in report["problems"]] == [
+        ("subnet-outside-pools", moved["name"], "fd00:99::/64")
+    ]
+    assert report["checked"] == {"nodes": 2, "routes": None, "bridges": 0}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import fresh_db
-from tests.integration.support import Databases, Server, free_port, run_hubnet, running
+from tests.integration.support import Databases, Server, free_port, node_body, run_hubnet, running
 
 MISSING_NETNS = f"hubnet-missing-{secrets.token_hex(3)}"
 
@@ -36,6 +36,28 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "cluster cidr this-network": ({"HUBNET_CLUSTER_CIDR": "0.0.0.0/16"}, "HUBNET_CLUSTER_CIDR"),
     "router inside the cluster cidr": ({"HUBNET_ROUTER_ADDRESS": "10.244.0.1"}, "HUBNET_ROUTER_ADDRESS"),
     "pool warning over 100 percent": ({"HUBNET_POOL_WARN_FREE": "150%"}, "HUBNET_POOL_WARN_FREE"),
+    # dual-stack: comma-separated lists, at most one per family
+    "cluster cidr empty": ({"HUBNET_CLUSTER_CIDR": " , "}, "HUBNET_CLUSTER_CIDR"),
+    "two IPv4 cluster cidrs": ({"HUBNET_CLUSTER_CIDR": "10.244.0.0/16,10.245.0.0/16"}, "HUBNET_CLUSTER_CIDR"),
+    "two IPv6 cluster cidrs": ({"HUBNET_CLUSTER_CIDR": "fd00:10:244::/56,fd00:10:245::/56"}, "HUBNET_CLUSTER_CIDR"),
+    "IPv6 cluster cidr link-local": ({"HUBNET_CLUSTER_CIDR": "10.244.0.0/16,fe80::/56"}, "HUBNET_CLUSTER_CIDR"),
+    "IPv6 cluster cidr with a zone": ({"HUBNET_CLUSTER_CIDR": "fd00:10:244::%eth0/56"}, "HUBNET_CLUSTER_CIDR"),
+    "IPv6 cluster cidr with host bits": ({"HUBNET_CLUSTER_CIDR": "fd00:10:244::1/56"}, "HUBNET_CLUSTER_CIDR"),
+    "two IPv4 service cidrs": ({"HUBNET_SERVICE_CIDR": "10.96.0.0/12,10.112.0.0/12"}, "HUBNET_SERVICE_CIDR"),
+    "two IPv6 router addresses": ({"HUBNET_ROUTER_ADDRESS": "fd00:ff::1,fd00:ff::2"}, "HUBNET_ROUTER_ADDRESS"),
+    "IPv6 node prefix past /126": ({"HUBNET_NODE_PREFIX_V6": "127"}, "HUBNET_NODE_PREFIX_V6"),
+    "IPv6 node prefix shorter than the pool": (
+        {"HUBNET_CLUSTER_CIDR": "fd00:10:244::/56", "HUBNET_NODE_PREFIX_V6": "48"},
+        "HUBNET_NODE_PREFIX_V6",
+    ),
+    "IPv6 node prefix cutting more than 65,536 subnets": (
+        {"HUBNET_CLUSTER_CIDR": "10.244.0.0/16,fd00:10:244::/56", "HUBNET_NODE_PREFIX_V6": "73"},
+        "HUBNET_NODE_PREFIX_V6",
+    ),
+    "router inside the IPv6 cluster cidr": (
+        {"HUBNET_CLUSTER_CIDR": "10.244.0.0/16,fd00:10:244::/56", "HUBNET_ROUTER_ADDRESS": "10.1.0.1,fd00:10:244::1"},
+        "HUBNET_ROUTER_ADDRESS",
+    ),
 }
 
 
@@ -71,3 +93,37 @@ def test_no_tokens_at_all_warn_that_no_node_can_join(databases: Databases, tmp_p
 def test_admin_tokens_set_start_without_a_token_warning(databases: Databases, tmp_path: Path) -> None:
     log = _started_log(databases, tmp_path, HUBNET_BOOTSTRAP_TOKENS="")
     assert "TOKENS" not in log, log  # an admin can create bootstrap tokens through /v1/tokens
+
+
+def test_one_pool_per_family_from_the_comma_list(databases: Databases, tmp_path: Path) -> None:
+    env = {
+        "HUBNET_CLUSTER_CIDR": "fd00:10:244::/56, 10.244.0.0/16",  # any order, spaces allowed: IPv4 first after
+        "HUBNET_NODE_PREFIX_V6": "72",
+        "HUBNET_SERVICE_CIDR": "10.96.0.0/12,fd00:10:96::/112",
+        "HUBNET_ROUTER_ADDRESS": "fd00:ff::fe,192.168.255.254",
+    }
+    with running(Server(fresh_db(databases, "sqlite"), tmp_path, extra_env=env)) as server:
+        with server.client(server.admin) as admin:
+            pools = [
+                (p["cidr"], p["family"], p["node_prefix"], p["total"]) for p in admin.get("/v1/pools").json()["items"]
+            ]
+        assert pools == [("10.244.0.0/16", 4, 24, 256), ("fd00:10:244::/56", 6, 72, 65536)]
+
+
+def test_an_ipv6_only_cluster_serves_ipv6_nodes_and_refuses_ipv4_ones(databases: Databases, tmp_path: Path) -> None:
+    env = {"HUBNET_CLUSTER_CIDR": "fd00:10:244::/56", "HUBNET_ROUTER_ADDRESS": "fd00:ff::fe"}
+    server = Server(fresh_db(databases, "sqlite"), tmp_path, extra_env=env)
+    with running(server), server.client(server.admin) as admin, server.client(server.bootstrap) as boot:
+        assert [p["cidr"] for p in admin.get("/v1/pools").json()["items"]] == ["fd00:10:244::/56"]
+        body = node_body(1, prefix="v6")
+        refused = boot.post("/v1/nodes", json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "address", refused.text
+        joined = boot.post("/v1/nodes", json={**body, "address": "fd00:1::5"})
+        assert joined.status_code == 201, joined.text
+        node = joined.json()
+        assert (node["address"], node["subnet"], node["gateway"], node["router_address"]) == (
+            "fd00:1::5",
+            "fd00:10:244::/64",
+            "fd00:10:244::1",
+            "fd00:ff::fe",
+        )

@@ -24,7 +24,8 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(ctl: Ctl) -> dict[str, Any]:
     """503 problem+json while the database cannot be reached. 200 otherwise; `"status": "degraded"` with
-    `warnings` while a pool is low on free subnets (still ready: registrations of known nodes keep working)."""
+    `warnings` while a pool of either family is low on free subnets, or a configured HUBNET_CLUSTER_CIDR is not a
+    pool (still ready: registrations of known nodes keep working)."""
     try:
         warnings = ctl.read(lambda uow: pools.warnings(ctl, uow))
     except Unavailable:

@@ -68,8 +68,13 @@ class HeartbeatRequest(Strict):
 
 
 class PoolRequest(Strict):
-    cidr: str = Field(max_length=64)
-    node_prefix: int = Field(default=24, ge=1, le=32)
+    cidr: str = Field(max_length=64, description="an IPv4 or IPv6 network: 10.250.0.0/16, fd00:10:250::/56")
+    node_prefix: int | None = Field(
+        default=None,
+        ge=1,
+        le=128,
+        description="each node subnet's prefix length; default HUBNET_NODE_PREFIX (IPv4) or HUBNET_NODE_PREFIX_V6",
+    )
 
     _count = field_validator("node_prefix", mode="before")(not_bool)
 

@@ -3,13 +3,18 @@
 Every finding is a `Problem` with a stable `kind`, so operators (and tests) can count them. Nothing here decides
 what to repair: the reconciler repairs routes, an admin repairs rows. Input rows are text because a broken row
 must still be representable (and reported rather than crash the check).
+
+Dual-stack: a node contributes one `NodeFacts` per family it holds a subnet of (its address of that family beside
+it), and every check stays within a family: an IPv6 subnet is never compared with an IPv4 one or an IPv4 pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_interface, ip_network
+
+from hubnet.net import Network, contains
 
 KINDS = (
     "subnet-overlap",  # two live nodes hold overlapping (or identical) subnets
@@ -24,6 +29,8 @@ KINDS = (
 
 @dataclass(frozen=True)
 class NodeFacts:
+    """One subnet of a live node and the node's underlay address of the same family (the route's next hop)."""
+
     name: str
     address: str
     subnet: str
@@ -31,8 +38,8 @@ class NodeFacts:
 
 @dataclass(frozen=True)
 class BridgeReport:
-    """What a node agent last reported about its bridge: its name and its IPv4 addresses (`a.b.c.d/len`), and
-    when the controller received it (epoch seconds; None: unknown)."""
+    """What a node agent last reported about its bridge: its name and its addresses of both families
+    (`a.b.c.d/len`, `fd00::1/64`), and when the controller received it (epoch seconds; None: unknown)."""
 
     name: str
     addresses: tuple[str, ...]
@@ -57,9 +64,17 @@ class Problem:
         }
 
 
+# The parsed subnet of each fact, by (node, subnet text): a node has one fact per family.
+Parsed = Mapping[tuple[str, str], Network | None]
+
+
+def _key(node: NodeFacts) -> tuple[str, str]:
+    return node.name, node.subnet
+
+
 def check(
     nodes: Sequence[NodeFacts],
-    pools: Sequence[IPv4Network],
+    pools: Sequence[Network],
     routes: Sequence[tuple[str, str]] | None,
     bridges: Mapping[str, BridgeReport],
     *,
@@ -69,7 +84,7 @@ def check(
     """All problems, ordered by kind then subject. `routes` (prefix, next hop) of the routes we own, or None when
     no route backend runs (route checks skipped); `foreign` describes, per prefix, a route we do not own that holds
     it; `bridges` only for nodes whose agent reported one, aged against `now`."""
-    parsed = {n.name: _network(n.subnet) for n in nodes}
+    parsed = {_key(n): _network(n.subnet) for n in nodes}
     found = [*_overlaps(nodes, parsed), *_outside(nodes, parsed, pools)]
     if routes is not None:
         found += _routes(nodes, parsed, routes, foreign or {})
@@ -77,21 +92,24 @@ def check(
     return sorted(found, key=lambda p: (KINDS.index(p.kind), p.subject, p.node or ""))
 
 
-def _network(text: str) -> IPv4Network | None:
+def _network(text: str) -> Network | None:
     try:
-        return IPv4Network(text)
+        return ip_network(text)
     except ValueError:
         return None
 
 
-def _overlaps(nodes: Sequence[NodeFacts], parsed: Mapping[str, IPv4Network | None]) -> Iterable[Problem]:
-    """Sort by (start, -size): any overlap shows between a subnet and the widest earlier one still open."""
+def _overlaps(nodes: Sequence[NodeFacts], parsed: Parsed) -> Iterable[Problem]:
+    """Sort by (family, start, -size): any overlap shows between a subnet and the widest earlier one still open of
+    its family (the integers of the two families are not comparable)."""
     ordered = sorted(
-        ((net, n) for n in nodes if (net := parsed[n.name]) is not None),
-        key=lambda item: (int(item[0].network_address), -item[0].num_addresses),
+        ((net, n) for n in nodes if (net := parsed[_key(n)]) is not None),
+        key=lambda item: (item[0].version, int(item[0].network_address), -item[0].num_addresses),
     )
-    widest: tuple[IPv4Network, NodeFacts] | None = None
+    widest: tuple[Network, NodeFacts] | None = None
     for net, node in ordered:
+        if widest is not None and widest[0].version != net.version:
+            widest = None
         if widest is not None and int(net.network_address) <= int(widest[0].broadcast_address):
             other = widest[1]
             yield Problem("subnet-overlap", node.name, str(net), f"{node.name} {net} overlaps {other.name} {widest[0]}")
@@ -99,20 +117,18 @@ def _overlaps(nodes: Sequence[NodeFacts], parsed: Mapping[str, IPv4Network | Non
             widest = (net, node)
 
 
-def _outside(
-    nodes: Sequence[NodeFacts], parsed: Mapping[str, IPv4Network | None], pools: Sequence[IPv4Network]
-) -> Iterable[Problem]:
+def _outside(nodes: Sequence[NodeFacts], parsed: Parsed, pools: Sequence[Network]) -> Iterable[Problem]:
     for node in nodes:
-        net = parsed[node.name]
+        net = parsed[_key(node)]
         if net is None:
             yield Problem("subnet-outside-pools", node.name, node.subnet, f"subnet {node.subnet!r} is unparsable")
-        elif not any(net.subnet_of(pool) for pool in pools):
+        elif not any(contains(pool, net) for pool in pools):
             yield Problem("subnet-outside-pools", node.name, str(net), f"{net} lies outside every pool")
 
 
 def _routes(
     nodes: Sequence[NodeFacts],
-    parsed: Mapping[str, IPv4Network | None],
+    parsed: Parsed,
     routes: Sequence[tuple[str, str]],
     foreign: Mapping[str, str],
 ) -> Iterable[Problem]:
@@ -121,7 +137,7 @@ def _routes(
         owned.setdefault(prefix, []).append(hop)
     holders: dict[str, list[NodeFacts]] = {}  # several only when subnets are duplicated (reported as overlap)
     for node in nodes:
-        if (net := parsed[node.name]) is not None:
+        if (net := parsed[_key(node)]) is not None:
             holders.setdefault(str(net), []).append(node)
     for subject, held_by in holders.items():
         node, hops = held_by[0], owned.get(subject)
@@ -144,22 +160,19 @@ def _routes(
 
 def _same_ip(a: str, b: str) -> bool:
     try:
-        return IPv4Address(a) == IPv4Address(b)
+        return ip_address(a) == ip_address(b)
     except ValueError:
         return a == b
 
 
 def _bridges(
-    nodes: Sequence[NodeFacts],
-    parsed: Mapping[str, IPv4Network | None],
-    bridges: Mapping[str, BridgeReport],
-    now: float | None,
+    nodes: Sequence[NodeFacts], parsed: Parsed, bridges: Mapping[str, BridgeReport], now: float | None
 ) -> Iterable[Problem]:
     for node in nodes:
-        net, report = parsed[node.name], bridges.get(node.name)
+        net, report = parsed[_key(node)], bridges.get(node.name)
         if net is None or report is None or net.num_addresses < 4:
             continue
-        gateway = IPv4Interface(f"{net.network_address + 1}/{net.prefixlen}")
+        gateway = ip_interface(f"{net.network_address + 1}/{net.prefixlen}")
         if not any(_interface(a) == gateway for a in report.addresses):
             carried = ", ".join(report.addresses) or "no address"
             detail = f"bridge {report.name} of {node.name} carries {carried}, not its gateway {gateway}"
@@ -170,8 +183,8 @@ def _bridges(
             yield Problem("bridge-gateway", node.name, str(net), detail, age)
 
 
-def _interface(text: str) -> IPv4Interface | None:
+def _interface(text: str) -> IPv4Interface | IPv6Interface | None:
     try:
-        return IPv4Interface(text)
+        return ip_interface(text)
     except ValueError:
         return None

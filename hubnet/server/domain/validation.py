@@ -9,9 +9,10 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TypeVar
 
 from hubnet.net import Address, Network
+from hubnet.server.domain.allocator import MAX_PREFIX, MAX_V6_BITS
 from hubnet.server.domain.errors import InvalidInput, UnderlayInPool
 
-N = TypeVar("N", IPv4Network, IPv6Network)
+N = TypeVar("N", bound=IPv4Network | IPv6Network)
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
 SECRET_MIN, SECRET_MAX = 43, 512
@@ -59,6 +60,8 @@ def parse_address(text: str, *, field: str = "address", family: int | None = Non
         raise InvalidInput(f"{field} {text!r} is not an {kind} address", field=field) from None
     if family is not None and address.version != family:
         raise InvalidInput(f"{field} {text!r} is not an {kind} address", field=field)
+    if "%" in text:  # ipaddress accepts a zone ("fd00::1%eth0"): it names one host's link, no other host routes it
+        raise InvalidInput(f"{field} {text!r} carries a zone (%): not a routable address", field=field)
     return address
 
 
@@ -96,7 +99,8 @@ def check_addresses(
 ) -> dict[int, Address]:
     """A node's underlay addresses by family (docs/dual-stack.md): `address` plus the optional `addresses` list, at
     most one per family, `address` among them, each checked like `check_address`, and at least one of a family the
-    cluster has a pool of. Raises InvalidInput naming `address` or `addresses`."""
+    cluster has a pool of. Raises InvalidInput naming `address` (what is wrong with it, or it alone was sent) or
+    `addresses`."""
     services, router_list = list(service_cidrs), list(routers)
     primary = check_address(address, pools=pools, service_cidr=services, router=router_list)
     found: dict[int, Address] = {primary.version: primary}
@@ -105,17 +109,25 @@ def check_addresses(
             check_address(text, pools=pools, service_cidr=services, router=router_list, field="addresses")
             for text in addresses
         ]
-        if len({a.version for a in listed}) != len(listed):
-            raise InvalidInput("addresses holds more than one address of one family (IPv4, IPv6)", field="addresses")
+        for family in (4, 6):
+            same = [str(a) for a in listed if a.version == family]
+            if len(same) > 1:
+                raise InvalidInput(
+                    f"addresses holds {len(same)} IPv{family} addresses ({', '.join(same)}): at most one per family",
+                    field="addresses",
+                )
         if primary not in listed:
             raise InvalidInput(f"address {address} is not one of addresses {list(addresses)}", field="addresses")
         found = {a.version: a for a in listed}
     families = {p.version for p in pools}
     if families and not families & found.keys():
+        # A subnet is only routable via the node's address of its family: without one, nothing can be allocated.
+        # (Only a single-family cluster gets here: the node has an address of some family.) The field named is the
+        # one the client sent: `address` alone (a client older than dual-stack), or `addresses`.
         wanted = " or ".join(f"IPv{f}" for f in sorted(families))
         raise InvalidInput(
-            f"the cluster's pools are {wanted}: the node needs an {wanted} underlay address to get a subnet",
-            field="addresses",
+            f"the cluster has {wanted} pools only: the node needs an {wanted} underlay address to get a subnet",
+            field="address" if addresses is None else "addresses",
         )
     return dict(sorted(found.items()))
 
@@ -141,6 +153,22 @@ def check_pool_range(network: N, *, field: str = "cidr") -> N:
                 f"{field} {network} overlaps the {kind} range {special}: pods there cannot be reached", field=field
             )
     return network
+
+
+def check_node_prefix(network: Network, prefix: int, *, field: str = "node_prefix") -> int:
+    """The node prefix of a pool: inside the pool, at most the family's longest (one pod address beside the
+    gateway), and for IPv6 at most MAX_V6_BITS longer than the pool (Kubernetes' node IPAM limit). Raises
+    InvalidInput naming `field`."""
+    longest = MAX_PREFIX[network.version]
+    if not network.prefixlen <= prefix <= longest:
+        raise InvalidInput(f"{field} /{prefix} must lie in /{network.prefixlen}../{longest} for {network}", field=field)
+    if network.version == 6 and prefix - network.prefixlen > MAX_V6_BITS:
+        raise InvalidInput(
+            f"{field} /{prefix} cuts {network} into more than {2**MAX_V6_BITS:,} node subnets (at most "
+            f"/{network.prefixlen + MAX_V6_BITS}, as Kubernetes' node IPAM)",
+            field=field,
+        )
+    return prefix
 
 
 def check_pool_underlay(

@@ -11,10 +11,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import Any, Protocol
 
+from hubnet.net import Network, parse_network
 from hubnet.server.domain.integrity import KINDS, BridgeReport, NodeFacts, Problem, check
+from hubnet.server.domain.records import NodeRecord
 from hubnet.server.services.auth import require_admin
 from hubnet.server.services.context import Controller
 
@@ -56,14 +57,21 @@ class Report:
         }
 
 
+def facts(node: NodeRecord) -> list[NodeFacts]:
+    """One fact per family the row holds a subnet of, with the row's address of that family ("" when the row has
+    none: the route check then reports the next hop as wrong, which it is)."""
+    pairs = ((node.address, node.subnet), (node.address6, node.subnet6))
+    return [NodeFacts(node.name, address or "", subnet) for address, subnet in pairs if subnet is not None]
+
+
 def run(ctl: Controller, *, token: str | None, routes: DriftSource | None, bridges: BridgeReports) -> Report:
     """Admin only. Reads the live nodes and pools, the router's owned routes (when a backend runs) and the
     agents' bridge reports, and returns every problem found; repairs nothing."""
 
-    def read(uow: Any) -> tuple[list[NodeFacts], list[IPv4Network]]:
+    def read(uow: Any) -> tuple[list[NodeFacts], list[Network]]:
         require_admin(ctl, uow, token, "run the integrity check")
-        live = [NodeFacts(n.name, n.address, n.subnet) for n in uow.repo.live_nodes()]
-        return live, ctl.networks(uow.repo.pools())
+        live = [fact for n in uow.repo.live_nodes() for fact in facts(n)]
+        return live, [parse_network(p.cidr) for p in uow.repo.pools()]
 
     nodes, pools = ctl.read(read)
     owned, foreign = None, {}
@@ -72,13 +80,13 @@ def run(ctl: Controller, *, token: str | None, routes: DriftSource | None, bridg
         owned = [(str(r["prefix"]), str(r["next_hop"])) for r in drift["actual"]]
         foreign = {str(r["prefix"]): str(r["holder"]) for r in drift.get("foreign", [])}
     reports = bridges.snapshot()
-    live = {n.name for n in nodes}
+    live = {n.name for n in nodes}  # nodes: one fact per family
     reports = {name: report for name, report in reports.items() if name in live}
     problems = check(nodes, pools, owned, reports, foreign=foreign, now=time.time())
     counts = Counter(p.kind for p in problems)
     return Report(
         problems,
-        nodes=len(nodes),
+        nodes=len(live),
         routes=None if owned is None else len(owned),
         bridges=len(reports),
         counts={kind: counts.get(kind, 0) for kind in KINDS},

@@ -1,18 +1,21 @@
-"""Pool use cases: ensure the configured pool, add pools at run time, usage figures, flagged rows, lookup."""
+"""Pool use cases: ensure the configured pools, add pools at run time, usage figures, flagged rows, lookup.
+
+Pools of both families live side by side (docs/dual-stack.md): the family is the shape of the CIDR, and every rule
+(node prefix, service CIDR, underlay, router) applies within the pool's family.
+"""
 
 from __future__ import annotations
 
 import logging
-from ipaddress import IPv4Network
 
-from hubnet.net import Network, parse_network
-from hubnet.server.domain.allocator import PoolSpace
+from hubnet.net import Network, contains, parse_network
 from hubnet.server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
-from hubnet.server.domain.validation import check_pool_range, check_pool_underlay, parse_address
+from hubnet.server.domain.records import NodeRecord, PoolRecord
+from hubnet.server.domain.validation import check_node_prefix, check_pool_range, check_pool_underlay, parse_address
 from hubnet.server.services.auth import require_admin
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
-from hubnet.server.services.views import node_view, row_flags
+from hubnet.server.services.views import node_view, row_facts
 from hubnet.wire import Flagged, Node, Pool
 
 log = logging.getLogger("hubnet.server")
@@ -25,6 +28,12 @@ def is_low(free: int, total: int, percent: float) -> bool:
 
 def warning(pool: Pool, percent: float) -> str:
     return f"pool {pool.cidr}: {pool.free} of {pool.total} subnets free (warning below {percent:g}%)"
+
+
+def ensure_pools(ctl: Controller) -> None:
+    """Create every configured pool (HUBNET_CLUSTER_CIDR, one per family) with its family's node prefix."""
+    for cidr in ctl.settings.cluster_cidrs:
+        ensure_pool(ctl, cidr=cidr, node_prefix=ctl.settings.prefix_for(cidr.version))
 
 
 def ensure_pool(ctl: Controller, *, cidr: Network, node_prefix: int) -> None:
@@ -48,32 +57,35 @@ def ensure_pool(ctl: Controller, *, cidr: Network, node_prefix: int) -> None:
     ctl.write(use_case)
 
 
-def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int) -> Pool:
-    """Add a pool at run time. Raises InvalidInput (bad CIDR / prefix) or PoolOverlaps."""
+def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int | None = None) -> Pool:
+    """Add a pool of either family at run time; `node_prefix` defaults to the family's (HUBNET_NODE_PREFIX or
+    HUBNET_NODE_PREFIX_V6). Raises InvalidInput (bad CIDR / prefix, inside the service CIDR, holding the router),
+    UnderlayInPool, PoolOverlaps."""
     network = _parse(cidr)
     check_pool_range(network)
-    if not network.prefixlen <= node_prefix <= 30:
-        raise InvalidInput(f"node_prefix /{node_prefix} must lie in /{network.prefixlen}../30", field="node_prefix")
+    prefix = check_node_prefix(
+        network, ctl.settings.prefix_for(network.version) if node_prefix is None else node_prefix
+    )
 
     def use_case(uow: UnitOfWork) -> Pool:
         require_admin(ctl, uow, token, "add a pool")
         clash = [p.cidr for p in uow.repo.pools(lock=True) if parse_network(p.cidr).overlaps(network)]
         if clash:
             raise PoolOverlaps(f"pool {network} overlaps existing pool(s) {', '.join(clash)}", field="cidr")
-        service = ctl.settings.service_cidr
-        if service is not None and network.subnet_of(service):
-            raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
+        for service in ctl.settings.service_cidrs:
+            if contains(service, network):
+                raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
         _check_underlay(ctl, uow, network)
-        space = _insert(ctl, uow, network, node_prefix)
-        low = is_low(space.total, space.total, ctl.settings.pool_warn_free)
-        return Pool(str(network), node_prefix, space.total, 0, space.total, low=low)
+        total = _insert(ctl, uow, network, prefix)
+        low = is_low(total, total, ctl.settings.pool_warn_free)
+        return Pool(str(network), prefix, total, 0, total, low=low, family=network.version)
 
     return ctl.write(use_case)
 
 
 def delete_pool(ctl: Controller, *, token: str | None, cidr: str) -> None:
     """Delete a pool that no live node holds a subnet of. Raises NotFound, PoolInUse (live nodes in it, or it is
-    the configured HUBNET_CLUSTER_CIDR, which the next start would add again). Released nodes of the pool can no
+    a configured HUBNET_CLUSTER_CIDR, which the next start would add again). Released nodes of the pool can no
     longer reclaim their subnet: a returning one is refused (409 subnet-reissued), never silently moved."""
     network = _parse(cidr)
 
@@ -82,14 +94,14 @@ def delete_pool(ctl: Controller, *, token: str | None, cidr: str) -> None:
         pool = next((p for p in uow.repo.pools(lock=True) if p.cidr == str(network)), None)
         if pool is None:
             raise NotFound(f"no pool {network}", field="cidr")
-        if network == ctl.settings.cluster_cidr:
+        if network in ctl.settings.cluster_cidrs:
             raise PoolInUse(
-                f"pool {network} is the configured HUBNET_CLUSTER_CIDR (it would come back at the next start); "
+                f"pool {network} is a configured HUBNET_CLUSTER_CIDR (it would come back at the next start); "
                 "configure another cluster CIDR first",
                 field="cidr",
             )
         # By subnet and by row: a flagged live row (subnet edited by hand) may still point at the pool.
-        holders = sum(1 for n in uow.repo.live_nodes() if n.pool_id == pool.id or _holds(n.subnet, network))
+        holders = sum(1 for n in uow.repo.live_nodes() if _holds(n, pool, network))
         if holders:
             raise PoolInUse(
                 f"pool {network} still holds the subnets of {holders} live node(s); delete them first",
@@ -102,66 +114,85 @@ def delete_pool(ctl: Controller, *, token: str | None, cidr: str) -> None:
     ctl.write(use_case)
 
 
-def _parse(cidr: str) -> IPv4Network:
+def _parse(cidr: str) -> Network:
     try:
         return parse_network(cidr)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="cidr") from None
 
 
-def _holds(subnet: str, network: IPv4Network) -> bool:
+def _holds(node: NodeRecord, pool: PoolRecord, network: Network) -> bool:
+    """The live row references the pool, or holds a subnet overlapping it (of the pool's family)."""
+    if pool.id in (node.pool_id, node.pool6_id):
+        return True
+    subnet = node.subnet6 if network.version == 6 else node.subnet
     try:
-        return IPv4Network(subnet).overlaps(network)
+        return subnet is not None and parse_network(subnet, family=network.version).overlaps(network)
     except ValueError:
         return False
 
 
 def _check_underlay(ctl: Controller, uow: UnitOfWork, network: Network) -> None:
-    addresses = (n.address for n in uow.repo.live_nodes())
-    check_pool_underlay(network, router=ctl.settings.router_address, node_addresses=addresses)
+    addresses = (a for n in uow.repo.live_nodes() for a in n.addresses)
+    check_pool_underlay(network, router=ctl.settings.router_addresses, node_addresses=addresses)
 
 
-def _insert(ctl: Controller, uow: UnitOfWork, cidr: Network, node_prefix: int) -> PoolSpace:
-    uow.repo.add_pool(cidr=str(cidr), node_prefix=node_prefix, now=uow.now)
+def _insert(ctl: Controller, uow: UnitOfWork, cidr: Network, node_prefix: int) -> int:
+    """Store the pool and announce it; returns its allocatable total (the family's exclusions applied)."""
+    pool_id = uow.repo.add_pool(cidr=str(cidr), node_prefix=node_prefix, now=uow.now)
     uow.emit("pool.added", None, cidr=str(cidr), node_prefix=node_prefix)
-    exclude = [ctl.settings.service_cidr] if ctl.settings.service_cidr else []
-    return PoolSpace.build(cidr, node_prefix, exclude=exclude, router=ctl.settings.router_address)
+    return ctl.space(PoolRecord(pool_id, str(cidr), node_prefix, 0)).total
 
 
 def usage(ctl: Controller, uow: UnitOfWork) -> list[Pool]:
-    """Per pool: allocatable total, live allocations, free (allocated + free = total)."""
+    """Per pool, IPv4 pools first: allocatable total, live allocations, free (allocated + free = total)."""
     counts = uow.repo.allocated_per_pool()
     cooling = uow.repo.quarantined_per_pool(since=uow.now - ctl.settings.quarantine_seconds)
     result = []
-    for pool in uow.repo.pools():
+    for pool in sorted(uow.repo.pools(), key=lambda p: p.family):
         total = ctl.space(pool).total
         allocated = counts.get(pool.id, 0)
         free = max(total - allocated, 0)
         low = is_low(free, total, ctl.settings.pool_warn_free)
-        result.append(Pool(pool.cidr, pool.node_prefix, total, allocated, free, cooling.get(pool.id, 0), low))
+        cooled = cooling.get(pool.id, 0)
+        result.append(Pool(pool.cidr, pool.node_prefix, total, allocated, free, cooled, low, family=pool.family))
     return result
 
 
-def warnings(ctl: Controller, uow: UnitOfWork) -> list[str]:
-    """One line per pool that is low on free subnets (readiness, `hubnet pools`)."""
-    return [warning(u, ctl.settings.pool_warn_free) for u in usage(ctl, uow) if u.low]
+def warnings(ctl: Controller, uow: UnitOfWork, pools: list[Pool] | None = None) -> list[str]:
+    """One line per pool that is low on free subnets, and per configured cluster CIDR that is not a pool (it
+    overlapped a pool or held the underlay at start-up, so no node gets a subnet of its family from it): readiness,
+    `GET /v1/pools`, `hubnet pools`."""
+    pools = usage(ctl, uow) if pools is None else pools
+    stored = {p.cidr for p in pools}
+    missing = [
+        f"HUBNET_CLUSTER_CIDR {cidr} is not a pool (see the start-up log): no IPv{cidr.version} subnets from it"
+        for cidr in ctl.settings.cluster_cidrs
+        if str(cidr) not in stored
+    ]
+    return missing + [warning(u, ctl.settings.pool_warn_free) for u in pools if u.low]
 
 
 def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
-    """Live rows that are not a well-formed subnet of some pool: served as they are, reported here and in logs."""
+    """Live rows that are not a well-formed subnet of some pool (either family): served as they are, reported here
+    and in logs."""
     pools = uow.repo.pools()
     result = []
     for node in uow.repo.live_nodes():
-        _, flags = row_flags(ctl, node, pools)
+        flags = row_facts(ctl, node, pools).flags
         if flags:
-            result.append(Flagged(node.name, node.subnet, node.address, flags))
+            subnet, address = node.primary_subnet, node.primary_address
+            result.append(Flagged(node.name, subnet, address, flags, subnets=node.subnets, addresses=node.addresses))
     return result
 
 
-def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[Pool], list[Flagged]]:
-    def use_case(uow: UnitOfWork) -> tuple[list[Pool], list[Flagged]]:
+def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[Pool], list[Flagged], list[str]]:
+    """Usage per pool, flagged rows and warnings, from one read."""
+
+    def use_case(uow: UnitOfWork) -> tuple[list[Pool], list[Flagged], list[str]]:
         require_admin(ctl, uow, token, "list pools")
-        return usage(ctl, uow), flagged(ctl, uow)
+        pools = usage(ctl, uow)
+        return pools, flagged(ctl, uow), warnings(ctl, uow, pools)
 
     return ctl.read(use_case)
 
@@ -173,18 +204,19 @@ def scan(ctl: Controller) -> list[Flagged]:
         log.info("filled in the address range of %d node rows", filled)
     bad = ctl.read(lambda uow: flagged(ctl, uow))
     for row in bad:
-        log.warning("node %r has subnet %r address %r flagged %s", row.name, row.subnet, row.address, row.flags)
+        log.warning("node %r has subnets %r addresses %r flagged %s", row.name, row.subnets, row.addresses, row.flags)
     return bad
 
 
 def lookup(ctl: Controller, *, token: str | None, ip: str) -> Node:
-    """The live node whose subnet holds `ip`, or NotFound."""
+    """The live node whose subnet of the address's family holds `ip` (IPv4 or IPv6), or NotFound."""
     address = parse_address(ip, field="ip")
 
     def use_case(uow: UnitOfWork) -> Node:
         require_admin(ctl, uow, token, "look up addresses")
         pools = uow.repo.pools()
-        nodes = uow.repo.nodes_containing(str(address), [p.node_prefix for p in pools])
+        prefixes = sorted({p.node_prefix for p in pools if p.family == address.version})
+        nodes = uow.repo.nodes_containing(str(address), prefixes) if prefixes else []
         if not nodes:
             raise NotFound(f"no node's subnet holds {ip}")
         return node_view(ctl, nodes[0], pools)

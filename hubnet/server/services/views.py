@@ -1,72 +1,95 @@
 """The node record as the API shows it (the wire contract's `Node`), including flags for rows that are not what
-they should be."""
+they should be.
+
+Dual-stack (docs/dual-stack.md): every list is IPv4 first and each singular field is the first of its list, so a
+client older than dual-stack reads an IPv4 (or IPv6-only) node exactly as before. Flags name the column they are
+about: `subnet-…`/`address-…` for the IPv4 columns, `subnet6-…`/`address6-…` for the IPv6 ones.
+"""
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from dataclasses import dataclass
 
-from hubnet.net import family_of, gateway, parse_network
+from hubnet.net import Network, by_family, gateway, parse_ip, parse_network
 from hubnet.server.domain.records import NodeRecord, PoolRecord
 from hubnet.server.services.context import Controller
 from hubnet.wire import LeaseState, Node, RouteState
 
+SUFFIX = {4: "", 6: "6"}  # the column suffix of each family (subnet, subnet6)
 
-def row_gateways(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> tuple[list[str], list[str]]:
-    """The gateway of every usable subnet of a stored row (IPv4 first) and the row's flags. Never raises."""
+
+@dataclass(frozen=True)
+class RowFacts:
+    """What a stored row's text amounts to: its parsed subnets (IPv4 first; unparsable ones left out), the gateway
+    of its primary subnet (None when that one is unusable) and the flags of every column."""
+
+    subnets: list[Network]
+    gateway: str | None
+    flags: list[str]
+
+    @property
+    def gateways(self) -> list[str]:
+        return [str(gateway(s)) for s in self.subnets]
+
+
+def row_facts(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> RowFacts:
+    """Parse and check every family's columns of a stored row. Never raises: a bad row is served and flagged."""
     flags: list[str] = []
-    for text in node.addresses:
-        try:
-            if ip_address(text).version != family_of(text):
-                raise ValueError(text)
-        except ValueError:
-            flags.append("address-unparsable")
-    gateways = []
-    for text in node.subnets:
-        try:
-            subnet = parse_network(text, family=family_of(text))
-        except ValueError:
-            flags.append("subnet-unparsable")
+    subnets: list[Network] = []
+    for family, address, subnet in ((4, node.address, node.subnet), (6, node.address6, node.subnet6)):
+        suffix = SUFFIX[family]
+        if address is not None and not _parses(address, family):
+            flags.append(f"address{suffix}-unparsable")
+        if subnet is None:
             continue
-        gateways.append(str(gateway(subnet)))
-        if not any(ctl.space(p).allocatable(subnet) for p in pools):
-            flags.append("subnet-outside-pools")
-    return gateways, sorted(set(flags), key=flags.index)
-
-
-def row_flags(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> tuple[str | None, list[str]]:
-    """The primary gateway (None when the primary subnet is unusable) and the flags of a stored row. Never raises."""
-    _, flags = row_gateways(ctl, node, pools)
-    return _primary_gateway(node), flags
-
-
-def _primary_gateway(node: NodeRecord) -> str | None:
-    try:
-        return str(gateway(parse_network(node.primary_subnet, family=family_of(node.primary_subnet))))
-    except ValueError:
-        return None
+        try:
+            network = parse_network(subnet, family=family)
+        except ValueError:
+            flags.append(f"subnet{suffix}-unparsable")
+            continue
+        subnets.append(network)
+        if not any(p.family == family and ctl.space(p).allocatable(network) for p in pools):
+            flags.append(f"subnet{suffix}-outside-pools")
+    primary = next((s for s in subnets if s.version == _families(node)[0]), None)
+    return RowFacts(subnets, str(gateway(primary)) if primary else None, flags)
 
 
 def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Node:
-    gateways, flags = row_gateways(ctl, node, pools)
-    routers = [str(r) for r in ctl.settings.router_addresses]
+    facts = row_facts(ctl, node, pools)
+    families = _families(node)
+    # The router's address of each family the node has a subnet of: the next hop of that family's cluster route.
+    routers = [str(a) for a in ctl.settings.router_addresses if a.version in families]
     return Node(
         name=node.name,
         address=node.primary_address,
         subnet=node.primary_subnet,
-        gateway=_primary_gateway(node),
+        gateway=facts.gateway,
         generation=node.generation,
         state=LeaseState(node.state),
         route_state=RouteState(node.route_state),
         route_error=node.route_error,
-        cluster_cidrs=[p.cidr for p in pools],
+        cluster_cidrs=by_family(p.cidr for p in pools),
         router_address=routers[0] if routers else None,
         lease_ttl_seconds=ctl.settings.lease_ttl_seconds,
         machine_id=node.machine_id,
         lease_expires_at=node.expires_at,
-        flags=flags,
+        flags=facts.flags,
         route_proto=ctl.settings.route_proto,
         addresses=node.addresses,
         subnets=node.subnets,
-        gateways=gateways,
+        gateways=facts.gateways,
         router_addresses=routers,
     )
+
+
+def _families(node: NodeRecord) -> list[int]:
+    """The families the row holds a subnet column of, IPv4 first ([4] for a row with none: the schema forbids it)."""
+    return [f for f, subnet in ((4, node.subnet), (6, node.subnet6)) if subnet is not None] or [4]
+
+
+def _parses(text: str, family: int) -> bool:
+    try:
+        parse_ip(text, family=family)
+    except ValueError:
+        return False
+    return True

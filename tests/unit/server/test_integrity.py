@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 
 import pytest
 
@@ -75,3 +75,80 @@ def test_a_bridge_report_says_how_old_it_is() -> None:
 
 def test_without_a_route_backend_routes_are_not_checked() -> None:
     assert check([A, B], POOLS, None, {}) == []
+
+
+# Dual-stack: one fact per family a node holds a subnet of; every check stays within a family.
+POOLS_DS = [IPv4Network("10.244.0.0/16"), IPv6Network("fd00:10:244::/56")]
+A6 = NodeFacts("a", "fd00:1::11", "fd00:10:244:1::/64")
+B6 = NodeFacts("b", "fd00:1::12", "fd00:10:244:2::/64")
+ROUTES_DS = [*ROUTES, ("fd00:10:244:1::/64", "fd00:1::11"), ("fd00:10:244:2::/64", "fd00:1::12")]
+GOOD_DS = {
+    "a": BridgeReport("v-net-0", ("10.244.1.1/24", "fd00:10:244:1::1/64", "fe80::1/64")),
+    "b": BridgeReport("v-net-0", ("10.244.2.1/24", "fd00:10:244:2::1/64")),
+}
+
+CASES_DS = {
+    "clean": ([A, B, A6, B6], ROUTES_DS, GOOD_DS, []),
+    "identical IPv6 subnets": (
+        [A, A6, B, NodeFacts("b", "fd00:1::12", A6.subnet)],
+        ROUTES_DS[:3],
+        {},
+        ["subnet-overlap:b"],
+    ),
+    "IPv6 subnet outside every pool": (
+        [A, NodeFacts("a", "fd00:1::11", "fd00:99::/64")],
+        [ROUTES[0], ("fd00:99::/64", "fd00:1::11")],
+        {},
+        ["subnet-outside-pools:a"],
+    ),
+    "IPv6 subnet unparsable": (
+        [A, NodeFacts("a", "fd00:1::11", "fd00:10:244::5/64")],
+        ROUTES[:1],
+        {},
+        ["subnet-outside-pools:a"],
+    ),
+    "IPv6 route missing": ([A, A6, B, B6], ROUTES_DS[:3], GOOD_DS, ["route-missing:b"]),
+    "IPv6 route orphan": ([A, A6], [ROUTES_DS[0], ROUTES_DS[2], ROUTES_DS[3]], {}, ["route-orphan:fd00:10:244:2::/64"]),
+    "IPv6 route via another address": (
+        [A, A6],
+        [ROUTES[0], ("fd00:10:244:1::/64", "fd00:1::99")],
+        {},
+        ["route-next-hop:a"],
+    ),
+    "IPv6 next hop in another spelling is the same": (
+        [A6],
+        [("fd00:10:244:1::/64", "FD00:1:0:0::0011")],
+        {},
+        [],
+    ),
+    "bridge without its IPv6 gateway": (
+        [A, A6],
+        [ROUTES_DS[0], ROUTES_DS[2]],
+        {"a": BridgeReport("v-net-0", ("10.244.1.1/24",))},
+        ["bridge-gateway:a"],
+    ),
+    # the integers of the two families are not comparable: ::a00:0/120 holds the bits of 10.0.0.0, no overlap
+    "same integers, other family": (
+        [NodeFacts("x", "192.168.1.20", "10.0.0.0/24"), NodeFacts("y", "fd00:1::20", "::a00:0/120")],
+        None,
+        {},
+        ["subnet-outside-pools:x", "subnet-outside-pools:y"],
+    ),
+    "an IPv4 subnet is not inside an IPv6 pool": ([NodeFacts("z", "192.168.1.21", "10.244.1.0/24")], None, {}, []),
+}
+
+
+@pytest.mark.parametrize(("nodes", "routes", "bridges", "expected"), CASES_DS.values(), ids=CASES_DS.keys())
+def test_check_dual_stack(
+    nodes: list[NodeFacts],
+    routes: list[tuple[str, str]] | None,
+    bridges: dict[str, BridgeReport],
+    expected: list[str],
+) -> None:
+    found = [f"{p.kind}:{p.node or p.subject}" for p in check(nodes, POOLS_DS, routes, bridges)]
+    assert found == expected
+
+
+def test_the_ipv6_bridge_problem_names_the_ipv6_gateway() -> None:
+    (problem,) = check([A, A6], POOLS_DS, None, {"a": BridgeReport("v-net-0", ("10.244.1.1/24",))})
+    assert problem.subject == "fd00:10:244:1::/64" and "fd00:10:244:1::1/64" in problem.detail

@@ -63,3 +63,51 @@ ACCEPTED: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("values", ACCEPTED.values(), ids=ACCEPTED.keys())
 def test_accepted(values: dict[str, Any], tmp_path: Path) -> None:
     Settings(state_dir=tmp_path, **values)
+
+
+def test_per_family_lists_are_ordered_ipv4_first(tmp_path: Path) -> None:
+    s = Settings(
+        state_dir=tmp_path,
+        cluster_cidr="fd00:10:244::/56, 10.244.0.0/16",
+        service_cidr="fd00:10:96::/112,10.96.0.0/12",
+        router_address="fd00:1::1,192.168.1.1",
+        node_prefix_v6=72,
+    )
+    assert [str(n) for n in s.cluster_cidrs] == ["10.244.0.0/16", "fd00:10:244::/56"]
+    assert [str(n) for n in s.service_cidrs] == ["10.96.0.0/12", "fd00:10:96::/112"]
+    assert (str(s.cluster_cidr), str(s.service_cidr), str(s.router_address)) == (
+        "10.244.0.0/16",
+        "10.96.0.0/12",
+        "192.168.1.1",
+    )
+    assert (s.prefix_for(4), s.prefix_for(6), str(s.router_for(6))) == (24, 72, "fd00:1::1")
+
+
+def test_an_ipv6_only_cluster(tmp_path: Path) -> None:
+    s = Settings(state_dir=tmp_path, cluster_cidr="fd00:10:244::/56", router_address="fd00:1::1")
+    assert [str(n) for n in s.cluster_cidrs] == ["fd00:10:244::/56"]
+    assert s.router_address is None and str(s.router_for(6)) == "fd00:1::1" and s.router_for(4) is None
+
+
+DUAL_REFUSED: dict[str, dict[str, Any]] = {
+    "two IPv4 pools": {"cluster_cidr": "10.244.0.0/16,10.245.0.0/16"},
+    "two IPv6 service CIDRs": {"service_cidr": "fd00:10:96::/112,fd00:10:97::/112"},
+    "two IPv4 routers": {"router_address": "192.168.1.1,192.168.1.2"},
+    "no pool at all": {"cluster_cidr": ""},
+    "a zone": {"cluster_cidr": "fd00:10:244::%eth0/56"},
+    "IPv6 prefix past /126": {"cluster_cidr": "fd00:10:244::/120", "node_prefix_v6": 127},
+    "IPv6 prefix shorter than the pool": {"cluster_cidr": "fd00:10:244::/56", "node_prefix_v6": 48},
+    "more than 65,536 IPv6 node subnets": {"cluster_cidr": "fd00:10:244::/56", "node_prefix_v6": 73},
+    "router inside the IPv6 pool": {"cluster_cidr": "fd00:10:244::/56", "router_address": "fd00:10:244::1"},
+}
+
+
+@pytest.mark.parametrize("values", DUAL_REFUSED.values(), ids=DUAL_REFUSED.keys())
+def test_dual_stack_settings_refused(values: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        Settings(state_dir=tmp_path, **values)
+
+
+def test_the_longest_ipv6_node_prefix_a_pool_allows(tmp_path: Path) -> None:
+    s = Settings(state_dir=tmp_path, cluster_cidr="fd00:10:244::/56", node_prefix_v6=72)
+    assert s.prefix_for(6) == 72
