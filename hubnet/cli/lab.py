@@ -142,7 +142,7 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
             table.add_row(*head, f"{len(node['pods'])} pods", "")
             continue
         for i, pod in enumerate(node["pods"]):
-            ips = " ".join(pod.get("ips") or [pod["ip"] or "-"])
+            ips = "\n".join(pod.get("ips") or [pod["ip"] or "-"])
             table.add_row(*(head if i == 0 else [""] * 4), pod["name"], ips, end_section=False)
         table.add_section()
     console.print(table)
