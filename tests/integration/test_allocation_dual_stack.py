@@ -211,3 +211,43 @@ def test_ipv6_only_cluster(databases: Databases, db_kind: str, tmp_path: Path) -
         assert taken.status_code == 409 and taken.json()["type"].endswith("name-taken")
     rows = sql(server.db_url, "SELECT count(*) FROM nodes WHERE subnet IS NULL AND address IS NULL")
     assert rows == [(16,)]
+
+
+def test_sqlite_allocation_queries_of_both_families_are_index_searches(databases: Databases) -> None:
+    """O(1) per allocation at any table size: SQLite's plan for every hot-path question of both families is an
+    index SEARCH, never a SCAN of nodes (the IPv6 range query runs on the 32-digit hex columns)."""
+    from sqlalchemy import event
+
+    from hubnet.server.db.migrate import upgrade
+    from hubnet.server.db.repository import Repository
+    from hubnet.server.domain.records import PoolRecord
+
+    url = fresh_db(databases, "sqlite")
+    upgrade(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    plans: list[list[str]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def explain(conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM nodes" in statement:
+            cursor = conn.connection.cursor()
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append([str(row[-1]) for row in cursor.fetchall()])
+
+    try:
+        with engine.begin() as conn:
+            repo = Repository(conn, "sqlite")
+            for subnet, address, pool_row in (
+                ("10.244.7.0/24", "172.16.0.9", PoolRecord(1, "10.244.0.0/16", 24, 0)),
+                ("fd00:10:244:7::/64", "fd00:172:16::9", PoolRecord(2, "fd00:10:244::/56", 64, 0)),
+            ):
+                repo.subnet_in_use(subnet)
+                repo.address_holder(address)
+                repo.oldest_released(pool_row)
+    finally:
+        engine.dispose()
+    assert len(plans) == 6
+    for plan in plans:
+        steps = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+        assert steps and all(step.startswith("SEARCH nodes USING") for step in steps), plan
+    assert any("ix_nodes_net6_lo_live" in step for plan in plans for step in plan)

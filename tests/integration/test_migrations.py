@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, inspect, pool
 from sqlalchemy.exc import IntegrityError
 
 from hubnet.server.db import migrate
+from hubnet.server.db.repository import Repository
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 
@@ -165,3 +166,24 @@ def test_0009_downgrade_refuses_while_a_row_holds_ipv6(databases: Databases, db_
         migrate.downgrade(url, "0008")
     assert migrate.current(url) == HEAD
     assert [(n, str(s)) for n, s in sql(url, "SELECT name, subnet6 FROM nodes")] == [("six", "fd00:10:244::/64")]
+
+
+def test_backfill_fills_the_ipv6_range_of_rows_written_without_it(databases: Databases, db_kind: str) -> None:
+    """A row written by hand (or by an older controller) gets net6_lo/net6_hi at the next start (`pools.scan`)."""
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url)
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('fd00:10:244::/56', 64, 1, 0)")
+    sql(
+        url,
+        "INSERT INTO nodes (name, address6, subnet6, pool6_id, state, generation, secret_hash, expires_at, "
+        "route_state, created_at, updated_at) VALUES ('six', 'fd00:1::1', 'fd00:10:244:a::/64', 1, 'active', 1, "
+        "'h', 0, 'pending', 0, 0)",
+    )
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            assert Repository(conn, engine.dialect.name).backfill_ranges() == 1
+    finally:
+        engine.dispose()
+    lo = int(IPv6Address("fd00:10:244:a::"))
+    assert sql(url, "SELECT net6_lo, net6_hi, net_lo FROM nodes") == [(f"{lo:032x}", f"{lo + 2**64 - 1:032x}", None)]

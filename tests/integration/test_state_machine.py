@@ -153,6 +153,10 @@ class ServiceMachine(RuleBasedStateMachine):
         if name in self.live:
             del self.live[name]
             self.released.add(name)
+        elif self.ctl.read(lambda uow: uow.repo.node(name)) is None:
+            # a released record whose subnet (of either family) was re-issued is removed: the name starts afresh
+            assert name in self.released
+            self.released.discard(name)
 
     @rule()
     def expire_everything(self) -> None:
@@ -200,12 +204,13 @@ class DualStackMachine(ServiceMachine):
 
 
 class SmallDualStackMachine(ServiceMachine):
-    """Both families small enough to run out: 12 IPv4 /24s, 12 IPv6 /64s (16 in the /60, a /62 of services)."""
+    """Both families small enough to run out, IPv6 first (16 nodes have an IPv6 address): 12 IPv4 /24s, 3 IPv6
+    /64s (4 in the /62, one /64 of services)."""
 
     CLUSTER = "10.244.0.0/20"
     SERVICE = "10.244.12.0/22"
-    CLUSTER6 = "fd00:10:244::/60"
-    SERVICE6 = "fd00:10:244:c::/62"
+    CLUSTER6 = "fd00:10:244::/62"
+    SERVICE6 = "fd00:10:244:2::/64"
 
 
 TestServiceMachine = ServiceMachine.TestCase

@@ -179,10 +179,13 @@ class _Join:
                 continue
             if new is not None:
                 self._address_free(new, node.name)
-            # The route goes via the new address now: not programmed until the reconciler says so.
-            changes.update({COLUMNS[family][0]: new, "route_state": "pending", "route_error": None})
+            changes[COLUMNS[family][0]] = new
             subnet = _subnet_of(node, family)
-            uow.emit("node.address_changed", node.name, old=old, new=new, subnet=subnet or node.primary_subnet)
+            if subnet is None:  # no route of that family goes via this address (yet: see the new subnets below)
+                continue
+            # The route goes via the new address now: not programmed until the reconciler says so.
+            changes.update(route_state="pending", route_error=None)
+            uow.emit("node.address_changed", node.name, old=old, new=new, subnet=subnet)
         added = self._new_subnets(node)
         if added:
             changes.update(added, route_state="pending", route_error=None)

@@ -156,3 +156,15 @@ def test_ipv6_pool_space() -> None:
     with pytest.raises(ValueError, match="more than"):
         PoolSpace.build(IPv6Network("fd00::/48"), 65)
     assert PoolSpace.build(IPv6Network("fd00::/48"), 64).size == 65536
+
+
+def test_an_address_of_a_family_without_a_subnet_moves_without_touching_the_route() -> None:
+    with memory_controller(Clock()) as ctl:  # IPv4-only cluster
+        join(ctl, "a", "192.168.1.10", "fd00:1::10")
+        ctl.write(lambda uow: uow.repo.set_route_state("a", 1, "192.168.1.10", "programmed", None))
+        before = events(ctl)
+        moved = join(ctl, "a", "192.168.1.10", "fd00:1::99")
+        assert moved.addresses == ["192.168.1.10", "fd00:1::99"] and moved.route_state == "programmed"
+        assert events(ctl) == before
+        assert join(ctl, "a", "192.168.1.10").addresses == ["192.168.1.10"]  # no IPv6 subnet: may be dropped
+        assert join(ctl, "a", "192.168.1.99").route_state == "pending"  # the IPv4 route moves
