@@ -51,8 +51,10 @@ REGISTRATION_CASES = {
     "name wrong type": (_body(name=5), 422, "name"),
     "name missing": (_body(name=...), 422, "name"),
     "address garbage": (_body(address="not-an-ip"), 422, "address"),
-    # dual-stack contract: IPv6 is valid input, but an IPv4-only cluster has no pool of its family (422 `addresses`)
-    "address ipv6": (_body(address="fd00::1"), 422, "addresses"),
+    # dual-stack contract: IPv6 is valid input, but an IPv4-only cluster has no pool of its family; the answer names
+    # the field the client sent (`address`; `addresses` when a list was sent)
+    "address ipv6": (_body(address="fd00::1"), 422, "address"),
+    "addresses ipv6 only": (_body(address="fd00::1", addresses=["fd00::1"]), 422, "addresses"),
     "addresses two ipv4": (_body(addresses=["192.168.200.1", "192.168.200.2"]), 422, "addresses"),
     "addresses without address": (_body(addresses=["192.168.200.2"]), 422, "addresses"),
     "addresses link-local ipv6": (_body(addresses=["192.168.200.1", "fe80::1"]), 422, "addresses"),
