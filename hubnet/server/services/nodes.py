@@ -154,12 +154,20 @@ class _Join:
                     field="addresses",
                 )
 
-    def _new_subnets(self, node: NodeRecord | None) -> dict[str, Any]:
-        """A subnet of every family the node should have and has not (all of them for a new node)."""
+    def _new_subnets(self, node: NodeRecord | None, *, partial: bool = False) -> dict[str, Any]:
+        """A subnet of every family the node should have and has not (all of them for a new node). `partial`: a
+        family whose pools are full is left out (and reported) instead of failing the whole registration — for a
+        running node that re-joins, which must keep working with the families it has."""
         changes: dict[str, Any] = {}
         for family in self.families:
             if node is None or _subnet_of(node, family) is None:
-                subnet, pool = _pick(self.ctl, self.uow, [p for p in self.pools if p.family == family])
+                try:
+                    subnet, pool = _pick(self.ctl, self.uow, [p for p in self.pools if p.family == family])
+                except PoolExhausted as exc:
+                    if not partial or node is None:
+                        raise
+                    self.uow.emit("node.subnet_unavailable", node.name, family=family, reason=str(exc))
+                    continue
                 _, subnet_col, pool_col, reissued_col = COLUMNS[family]
                 changes.update({subnet_col: subnet, pool_col: pool.id, reissued_col: False})
         return changes
@@ -186,7 +194,7 @@ class _Join:
             # The route goes via the new address now: not programmed until the reconciler says so.
             changes.update(route_state="pending", route_error=None)
             uow.emit("node.address_changed", node.name, old=old, new=new, subnet=subnet)
-        added = self._new_subnets(node)
+        added = self._new_subnets(node, partial=True)
         if added:
             changes.update(added, route_state="pending", route_error=None)
         if node.state == STALE:

@@ -98,6 +98,21 @@ def test_a_full_family_refuses_the_registration_and_writes_nothing() -> None:
         assert join(ctl, "d", "192.168.1.13").subnets == ["10.244.2.0/24"]  # IPv4 still has room
 
 
+def test_a_running_node_rejoins_even_when_its_new_family_is_full() -> None:
+    """An IPv4 node that gains an IPv6 address while the IPv6 pools are full keeps working on IPv4 (a re-join is a
+    running node's agent restarting: refusing it would cut a working node), and the event log says why."""
+    small = {**DUAL, "cluster_cidr": (ip_network("10.244.0.0/16"), ip_network("fd00:10:244::/64"))}
+    with memory_controller(Clock(), **small) as ctl:
+        join(ctl, "full", "192.168.1.9", "fd00:1::9")  # takes the only /64
+        first = join(ctl, "a", "192.168.1.10")
+        again = join(ctl, "a", "192.168.1.10", "fd00:1::10")
+        assert again.subnets == [first.subnet] and again.addresses == ["192.168.1.10", "fd00:1::10"]
+        kind, node, data = events(ctl)[-1]
+        assert (kind, node, data["family"]) == ("node.subnet_unavailable", "a", 6)
+        assert "full" in data["reason"]
+        assert row(ctl, "a").subnet6 is None
+
+
 def test_reclaim_gives_back_both_subnets_unless_one_was_reissued() -> None:
     small = {**DUAL, "cluster_cidr": (ip_network("10.244.0.0/16"), ip_network("fd00:10:244::/63"))}
     with memory_controller(Clock(), **small) as ctl:
