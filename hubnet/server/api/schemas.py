@@ -57,7 +57,7 @@ class RegisterRequest(Strict):
 class BridgeState(Strict):
     name: str = Field(min_length=1, max_length=15, description="the node's bridge (a Linux link name)")
     addresses: list[Annotated[str, Field(max_length=64)]] = Field(
-        max_length=64, description="its IPv4 addresses as `a.b.c.d/len`"
+        max_length=64, description="its addresses of both families as `a.b.c.d/len` or `fd00::1/64`"
     )
 
 
