@@ -46,6 +46,7 @@ bench-routes: bootstrap
 
 bench-cni: bootstrap
 	$(VENV)/python -m bench.cni
+	$(VENV)/python -m bench.cni --stack dual
 
 bench-lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
