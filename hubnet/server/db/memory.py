@@ -271,9 +271,20 @@ class MemoryRepository:
             counts[row.node.state] = counts.get(row.node.state, 0) + 1
         return counts
 
-    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
+    def set_route_state(
+        self,
+        name: str,
+        generation: int,
+        address: str,
+        state: str,
+        error: str | None,
+        *,
+        v6: tuple[str | None, str | None] | None = None,
+    ) -> bool:
         for row in self._rows(live=True):
             n = row.node
+            if v6 is not None and (n.subnet6, n.address6) != v6:
+                continue
             if (n.name, n.generation, n.primary_address) == (name, generation, address):
                 if (n.route_state, n.route_error) == (state, error):
                     return False

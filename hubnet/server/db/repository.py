@@ -14,6 +14,7 @@ from ipaddress import ip_address, ip_network
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     CompoundSelect,
     Connection,
@@ -167,6 +168,14 @@ _SET_ROUTE_STATE = (
         nodes.c.generation == bindparam("b_generation"),
         # The primary address is the key of route-state reports: the IPv4 one, the IPv6 one on an IPv6-only node.
         func.coalesce(nodes.c.address, nodes.c.address6) == bindparam("b_address", type_=Inet()),
+        # The IPv6 route's identity, when the report carries it (see domain.routes.NodeRef).
+        or_(
+            ~bindparam("b_checks6", type_=Boolean()),
+            and_(
+                nodes.c.subnet6.is_not_distinct_from(bindparam("b_subnet6", type_=Inet())),
+                nodes.c.address6.is_not_distinct_from(bindparam("b_address6", type_=Inet())),
+            ),
+        ),
         LIVE,
         ~and_(
             nodes.c.route_state == bindparam("b_state"),
@@ -401,10 +410,30 @@ class Repository:
         """Move `alive_at` forward to `now` (never back); (re)creates the row if it is missing."""
         self.sql.execute(_STAMP_ALIVE_PG if self.pg else _STAMP_ALIVE_SQLITE, {"now": now})
 
-    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
-        """Store a route state on that live record only (name, generation, address): a report about an older
-        incarnation of the node changes nothing. True when the row changed."""
-        values = {"b_name": name, "b_generation": generation, "b_address": address, "b_state": state, "b_error": error}
+    def set_route_state(
+        self,
+        name: str,
+        generation: int,
+        address: str,
+        state: str,
+        error: str | None,
+        *,
+        v6: tuple[str | None, str | None] | None = None,
+    ) -> bool:
+        """Store a route state on that live record only (name, generation, address; and (subnet6, address6) when
+        `v6` is given): a report about an older incarnation of the node, or about its routes before a re-join moved
+        them, changes nothing. True when the row changed."""
+        subnet6, address6 = v6 if v6 is not None else (None, None)
+        values = {
+            "b_name": name,
+            "b_generation": generation,
+            "b_address": address,
+            "b_state": state,
+            "b_error": error,
+            "b_checks6": v6 is not None,
+            "b_subnet6": subnet6,
+            "b_address6": address6,
+        }
         return int(self.sql.execute(_SET_ROUTE_STATE, values).rowcount) > 0
 
     # events

@@ -57,6 +57,12 @@ class NodeRef(NamedTuple):
     name: str
     generation: int
     address: str
+    # The IPv6 route's identity (subnet6, address6) when the report knows it (`checks6`): a re-join that moves the
+    # IPv6 address or adds the IPv6 subnet keeps the generation and the (IPv4) primary address, so a report computed
+    # for the routes before it must not land on the record after it either.
+    subnet6: str | None = None
+    address6: str | None = None
+    checks6: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,15 @@ class DesiredRoute:
     generation: int = 0
     state: tuple[str, str | None] | None = field(default=None, compare=False)
     address: str | None = field(default=None, compare=False)
+    # (subnet6, address6) of the node's record when loaded from the database; None: not known (see NodeRef)
+    identity6: tuple[str | None, str | None] | None = field(default=None, compare=False)
 
     @property
     def ref(self) -> NodeRef:
         address = self.address if self.address is not None else str(self.route.next_hop)
-        return NodeRef(self.node, self.generation, address)
+        if self.identity6 is None:
+            return NodeRef(self.node, self.generation, address)
+        return NodeRef(self.node, self.generation, address, *self.identity6, checks6=True)
 
 
 @dataclass(frozen=True)

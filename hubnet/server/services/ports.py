@@ -72,9 +72,18 @@ class NodeRepository(Protocol):
 
     def count_by_state(self) -> dict[str, int]: ...
 
-    def set_route_state(self, name: str, generation: int, address: str, state: str, error: str | None) -> bool:
-        """Store a route state on that live record only (name, generation, primary address). True when the row
-        changed."""
+    def set_route_state(
+        self,
+        name: str,
+        generation: int,
+        address: str,
+        state: str,
+        error: str | None,
+        *,
+        v6: tuple[str | None, str | None] | None = None,
+    ) -> bool:
+        """Store a route state on that live record only (name, generation, primary address; and, when `v6` is given,
+        its (subnet6, address6)). True when the row changed."""
         ...
 
     def backfill_ranges(self) -> int:

@@ -31,7 +31,8 @@ def desired(ctl: Controller) -> list[DesiredRoute]:
     for node in ctl.read(lambda uow: uow.repo.live_nodes()):
         state = (node.route_state, node.route_error)
         for route in node_routes(node):
-            result.append(DesiredRoute(node.name, route, node.generation, state, node.primary_address))
+            identity6 = (node.subnet6, node.address6)
+            result.append(DesiredRoute(node.name, route, node.generation, state, node.primary_address, identity6))
     return sorted(result, key=lambda d: route_key(d.route))
 
 
@@ -59,9 +60,10 @@ def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> No
         return
 
     def use_case(uow: UnitOfWork) -> None:
-        for ref, (state, error) in sorted(states.items()):
+        for ref, (state, error) in sorted(states.items(), key=lambda item: (item[0].name, item[0].generation)):
             value = RouteState(state).value
-            changed = uow.repo.set_route_state(ref.name, ref.generation, ref.address, value, error)
+            v6 = (ref.subnet6, ref.address6) if ref.checks6 else None
+            changed = uow.repo.set_route_state(ref.name, ref.generation, ref.address, value, error, v6=v6)
             if changed and value != RouteState.PENDING:
                 uow.emit(f"route.{value}", ref.name, error=error)
 

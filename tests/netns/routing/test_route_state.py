@@ -161,14 +161,14 @@ def stack6(request: pytest.FixtureRequest, databases: Databases, router6: Router
         ctl.close()
 
 
-def register(stack: Stack, name: str, *addresses: str) -> None:
+def register(stack: Stack, name: str, *addresses: str, secret: str | None = None) -> None:
     nodes.register(
         ctl=stack.ctl,
         token="boot",
         name=name,
         address=addresses[0],
         addresses=list(addresses),
-        secret=new_secret(),
+        secret=secret or new_secret(),
         machine_id=None,
     )
 
@@ -206,3 +206,20 @@ def test_refused_ipv6_route_fails_the_node_naming_it_while_its_ipv4_route_is_pro
     assert stack6.record("delta").route_state == "programmed"
     drift = stack6.rec.drift()
     assert [row["prefix"] for row in drift["missing"]] == [gamma.subnet6]
+
+
+def test_late_report_from_before_an_ipv6_move_changes_nothing(stack6: Stack) -> None:
+    """A re-join that moves only the IPv6 address (or adds the IPv6 subnet) keeps the generation and the IPv4
+    primary address: a report computed for the routes before it must not mark the record programmed."""
+    secret = new_secret()
+    register(stack6, "eta", "192.168.1.50", "fd7a:1ab::50", secret=secret)
+    stack6.rec.reconcile_now()  # computes `programmed` for eta's current routes; held, not delivered yet
+    register(stack6, "eta", "192.168.1.50", "fd7a:1ab::51", secret=secret)
+    assert stack6.record("eta").route_state == "pending"
+    stack6.deliver()  # the late report about the routes via fd7a:1ab::50
+    assert stack6.record("eta").route_state == "pending"
+    stack6.rec.reconcile_now()
+    stack6.deliver()
+    eta = stack6.record("eta")
+    assert eta.route_state == "programmed"
+    assert Route(IPv6Network(eta.subnet6 or ""), IPv6Address("fd7a:1ab::51")) in stack6.router.ours6()
