@@ -262,7 +262,7 @@ class RouteTable:
         seq = self._seq
         rtm = _RTM.pack(family, 0, 0, 0, self._rtm_table, proto, 0, 0, 0)
         body = rtm + _ATTR.pack(8, _RTA_TABLE) + struct.pack("=I", self.table)
-        self._sock.send(_HDR.pack(16 + len(body), _RTM_GETROUTE, _F_REQUEST | _F_DUMP, seq, 0) + body)
+        self._send(_HDR.pack(16 + len(body), _RTM_GETROUTE, _F_REQUEST | _F_DUMP, seq, 0) + body)
         routes: list[KernelRoute] = []
         torn = False
         while True:
@@ -284,6 +284,12 @@ class RouteTable:
                 route = parse_route(self._view, offset)
                 if route is not None and route.table == self.table:
                     routes.append(route)
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._sock.send(data)
+        except OSError as exc:
+            raise LinuxError(f"failed to write to netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
 
     def _recv(self) -> int:
         try:
@@ -309,7 +315,7 @@ class RouteTable:
             last = first + len(chunk) - 1
             messages = [encode(op, first + i) for i, op in enumerate(chunk[:-1])]
             messages.append(encode(chunk[-1], last, ack=True))
-            self._sock.send(b"".join(messages))
+            self._send(b"".join(messages))
             self._seq = last
             done = False
             while not done:

@@ -128,6 +128,8 @@ class Commands:
         pod_addresses = []
         for store, subnet in zip(self.stores(network), network.subnets, strict=True):
             reservation = store.find(req.container_id, req.ifname)
+            if reservation is None and prev is not None and subnet.version not in prev:
+                continue  # attached before the node had this family: the runtime's prevResult holds none of it
             if reservation is None:
                 raise CniError(LINK_ERROR, f"no IPv{subnet.version} reservation for {req.container_id}/{req.ifname}")
             address = ip_interface(f"{reservation.address}/{subnet.prefixlen}")

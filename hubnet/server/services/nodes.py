@@ -227,7 +227,7 @@ class _Join:
         self._keeps_families(node)
         changes: dict[str, Any] = {
             **self._address_columns(),
-            **self._new_subnets(node),
+            **self._new_subnets(node, partial=True),
             "state": ACTIVE,
             "secret_hash": self.digest,
             "generation": node.generation + 1,

@@ -68,7 +68,9 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         state=LeaseState(node.state),
         route_state=RouteState(node.route_state),
         route_error=node.route_error,
-        cluster_cidrs=by_family(p.cidr for p in pools),
+        # Only the pools of the node's families: an agent older than dual-stack parses every entry as IPv4, and a
+        # node routes (and masquerades) only the families it has.
+        cluster_cidrs=by_family(p.cidr for p in pools if p.family in families),
         router_address=routers[0] if routers else None,
         lease_ttl_seconds=ctl.settings.lease_ttl_seconds,
         machine_id=node.machine_id,

@@ -6,6 +6,7 @@ pod to pod over both families without NAT; DEL, CHECK, GC and STATUS cover both;
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -222,3 +223,34 @@ def test_with_the_agent_down_del_and_gc_release_both_families_and_the_sweep_find
     node.runtime.check("down1")
     node.runtime.delete("down1")
     assert node.reservations() == [] and node.reservations6() == [] and node.host_veths() == []
+
+
+def test_check_of_a_pod_attached_before_the_node_had_ipv6(dual: Node) -> None:
+    """A node that gained its IPv6 subnet (a re-join added the family) keeps pods attached before, with IPv4 only:
+    their prevResult holds no IPv6 address and there is no IPv6 reservation. CHECK passes on the IPv4 half rather
+    than failing every such pod; it still fails when the IPv4 half is damaged."""
+    pod = dual.new_pod_netns()
+    dual.add("pre6", pod)
+    try:
+        # Make it the pod of an IPv4-only node: no IPv6 address, route, reservation or result entry.
+        nsrun(pod, "ip", "-6", "route", "del", "default")
+        nsrun(pod, "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global")
+        for name in dual.reservations6():
+            os.unlink(os.path.join(dual.ipam_dir6, name))
+        config, _ = dual.runtime._stdin()
+        path = dual.runtime._cache_path(config["name"], "pre6", "eth0")
+        with open(path) as fh:
+            entry = json.load(fh)
+        result = entry["result"]
+        result["ips"] = [ip for ip in result["ips"] if ":" not in ip["address"]]
+        result["routes"] = [r for r in result.get("routes", []) if ":" not in r["dst"]]
+        with open(path, "w") as fh:
+            json.dump(entry, fh)
+        dual.runtime.check("pre6")
+        nsrun(pod, "ip", "-4", "addr", "flush", "dev", "eth0")
+        with pytest.raises(PluginError) as err:
+            dual.runtime.check("pre6")
+        assert err.value.code == 103
+    finally:
+        dual.runtime.delete("pre6")
+    assert dual.reservations() == [] and dual.reservations6() == []

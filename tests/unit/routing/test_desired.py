@@ -70,13 +70,14 @@ def test_dual_stack_node_gets_a_route_per_family_keyed_by_its_primary_address() 
     dual = node(
         "dual", subnet="10.244.3.0/24", address="192.168.1.13", subnet6="fd00:10:244:3::/64", address6="fd7a:1ab::13"
     )
-    ref = NodeRef("dual", 3, "192.168.1.13")
+    # keyed by the primary address, and the IPv6 route's identity (a late report from before an IPv6 move is void)
+    ref = NodeRef("dual", 3, "192.168.1.13", "fd00:10:244:3::/64", "fd7a:1ab::13", checks6=True)
     assert desired_of(dual) == [("dual", V4, ref), ("dual", V6, ref)]
 
 
 def test_ipv6_only_node_is_keyed_by_its_ipv6_address() -> None:
     v6 = node("v6", subnet6="fd00:10:244:3::/64", address6="fd7a:1ab::13")
-    assert desired_of(v6) == [("v6", V6, NodeRef("v6", 3, "fd7a:1ab::13"))]
+    assert desired_of(v6) == [("v6", V6, NodeRef("v6", 3, "fd7a:1ab::13", "fd00:10:244:3::/64", "fd7a:1ab::13", True))]
 
 
 def test_a_family_without_subnet_or_address_or_unparsable_gives_no_route_of_that_family() -> None:

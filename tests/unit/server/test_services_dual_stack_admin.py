@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from ipaddress import IPv4Network, ip_network
 from typing import Any
 
 import pytest
@@ -57,6 +58,7 @@ def test_a_dual_stack_node_shows_both_families_ipv4_first(dual: Controller) -> N
     assert view.gateways == ["10.244.0.1", "fd00:10:244::1"]
     assert view.router_addresses == ["192.168.255.254", "fd00:ff::fe"]
     assert view.cluster_cidrs == ["10.244.0.0/16", "fd00:10:244::/56"]
+
     # the singular fields are the first of each list: an older client reads the IPv4 record it always did
     assert (view.address, view.subnet, view.gateway, view.router_address) == (
         "192.168.1.11",
@@ -269,3 +271,15 @@ def test_hubnet_check_covers_the_ipv6_rows_and_routes(dual: Controller) -> None:
         "route-next-hop:k-2",
         "route-orphan:fd00:10:244:7::/64",
     ]
+
+
+def test_an_ipv4_node_of_a_dual_stack_cluster_reads_as_before_dual_stack(dual: Controller) -> None:
+    """An agent older than dual-stack (it registers one IPv4 address) parses every `cluster_cidrs` entry and the
+    router address as IPv4: its record holds nothing of IPv6."""
+    join(dual, "old-agent", "192.168.1.12")
+    view = node_reads.get(dual, token=ADMIN, name="old-agent")
+    assert view.cluster_cidrs == ["10.244.0.0/16"]
+    assert view.router_addresses == ["192.168.255.254"] and view.router_address == "192.168.255.254"
+    assert view.subnets == [view.subnet] and view.gateways == [view.gateway]
+    for text in [*view.cluster_cidrs, view.subnet]:
+        assert isinstance(ip_network(text), IPv4Network)
