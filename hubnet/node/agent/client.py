@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -9,15 +10,20 @@ import httpx
 
 from hubnet.wire import Node, parse_problem
 
+log = logging.getLogger(__name__)
+
 
 class ControllerError(Exception):
     """The controller answered with an error (`status`: HTTP status; `problem`: the problem type's last part,
     e.g. `lease-released`, or "" when the body named none)."""
 
-    def __init__(self, message: str, status: int | None = None, problem: str = "") -> None:
+    def __init__(
+        self, message: str, status: int | None = None, problem: str = "", fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.problem = problem
+        self.fields = fields or {}  # field -> message, from the problem's `errors` list (422 answers)
 
 
 class Unreachable(ControllerError):
@@ -61,6 +67,15 @@ class ControllerClient:
         body: dict[str, Any] = {"name": name, "address": address, "secret": secret}
         if addresses and len(addresses) > 1:
             body["addresses"] = addresses
+        try:
+            return Node.from_json(self._call("POST", "/v1/nodes", token, json=body))
+        except ControllerError as exc:
+            if "addresses" not in body or not _unknown_field(exc, "addresses"):
+                raise
+        # A controller older than dual-stack (nodes upgraded first): register with the primary address alone, so
+        # the node keeps working on that family until the controller is upgraded and the agent re-joins.
+        log.warning("the controller does not know `addresses` (older than dual-stack): registering %s only", address)
+        del body["addresses"]
         return Node.from_json(self._call("POST", "/v1/nodes", token, json=body))
 
     def heartbeat(self, *, name: str, secret: str, bridge: dict[str, Any] | None = None) -> Node:
@@ -89,13 +104,23 @@ class ControllerClient:
         if resp.status_code >= 400:
             problem = parse_problem(resp.status_code, _json_or_none(resp), resp.reason_phrase)
             detail = problem.detail or problem.title
-            raise ControllerError(f"{method} {path}: HTTP {resp.status_code}: {detail}", resp.status_code, problem.slug)
+            errors = problem.body.get("errors")
+            items = errors if isinstance(errors, list) else []
+            fields = {str(e.get("field")): str(e.get("message", "")) for e in items if isinstance(e, dict)}
+            raise ControllerError(
+                f"{method} {path}: HTTP {resp.status_code}: {detail}", resp.status_code, problem.slug, fields
+            )
         if resp.status_code == 204 or not resp.content:
             return {}
         data = resp.json()
         if not isinstance(data, dict):
             raise ControllerError(f"{method} {path}: unexpected body {data!r}", resp.status_code)
         return data
+
+
+def _unknown_field(exc: ControllerError, name: str) -> bool:
+    """A 422 saying the request had a field the controller does not know (pydantic's `extra_forbidden`)."""
+    return exc.status == 422 and "extra inputs are not permitted" in exc.fields.get(name, "").lower()
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:

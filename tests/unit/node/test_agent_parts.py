@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -88,6 +89,54 @@ def test_client_register_and_errors() -> None:
 
     with pytest.raises(Unreachable):
         _client(down).heartbeat(name="n1", secret="s")
+
+
+def test_a_dual_address_agent_registers_its_primary_address_with_a_controller_older_than_dual_stack() -> None:
+    """Nodes upgraded before the controller: the old controller refuses the unknown `addresses` field (its
+    RegisterRequest forbids extra fields); the agent registers with `address` alone instead of never joining. Any
+    other 422 about `addresses` (a bad address) is raised as it is."""
+    bodies: list[dict[str, object]] = []
+
+    def old_controller(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "addresses" in body:  # what c24e9cf's problem handler answers for an extra field
+            message = _extra_forbidden_message()
+            errors = [{"field": "addresses", "message": message}]
+            problem = {"type": "urn:hubnet:problem:invalid-input", "title": "Invalid input", "status": 422,
+                       "detail": f"addresses: {message}", "errors": errors}  # fmt: skip
+            return httpx.Response(422, json=problem)
+        return httpx.Response(201, json=node_json(name="n1", subnet="10.244.1.0/24"))
+
+    record = _client(old_controller).register(
+        token="t", name="n1", address="192.168.1.11", secret="s", addresses=["192.168.1.11", "fd00:1::11"]
+    )
+    assert record.subnets == [] and record.subnet == "10.244.1.0/24"
+    assert [sorted(b) for b in bodies] == [["address", "addresses", "name", "secret"], ["address", "name", "secret"]]
+
+    def bad_address(request: httpx.Request) -> httpx.Response:
+        errors = [{"field": "addresses", "message": "addresses fe80::1 is a link-local address"}]
+        return httpx.Response(422, json={"type": "urn:hubnet:problem:invalid-input", "errors": errors})
+
+    with pytest.raises(ControllerError) as err:
+        _client(bad_address).register(
+            token="t", name="n1", address="192.168.1.11", secret="s", addresses=["192.168.1.11", "fe80::1"]
+        )
+    assert err.value.fields == {"addresses": "addresses fe80::1 is a link-local address"}
+
+
+def _extra_forbidden_message() -> str:
+    """pydantic's own message for a field a strict model does not know (what every hubnet controller says)."""
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    try:
+        Strict.model_validate({"addresses": []})
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
+    raise AssertionError("an extra field was accepted")
 
 
 def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
