@@ -160,6 +160,27 @@ class Flagged(Record):
 
 
 @dataclass(frozen=True)
+class BgpPeer(Record):
+    """One BGP peer as `GET /v1/bgp/peers` shows it: the stored peer (never its password) and its session as this
+    controller's speaker sees it (docs/bgp.md)."""
+
+    address: str
+    asn: int
+    description: str
+    multihop: int | None  # eBGP multihop TTL; None: a directly connected peer
+    password_set: bool  # TCP MD5 is configured (the password itself is never returned)
+    # The BGP FSM state in lower case: idle, connect, active, opensent, openconfirm, established; "unknown" when
+    # the speaker is not running (yet).
+    state: str
+    uptime_seconds: float | None  # since the session reached Established; None while it is not
+    prefixes_sent: int
+    prefixes_accepted: int
+    last_error: str | None  # why the session last went down or cannot come up (e.g. a wrong MD5 key)
+    families: list[str] = field(default_factory=list)  # negotiated: "ipv4-unicast", "ipv6-unicast"
+    graceful_restart: bool = False  # the peer negotiated graceful restart (so it keeps our routes if we restart)
+
+
+@dataclass(frozen=True)
 class TokenFacts(Record):
     """What the controller stores about a bootstrap token and shows (besides its sha256, which it never shows)."""
 

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=10.0, gt=0)
     route_dry_run: bool = False
 
+    # HUBNET_ROUTE_BACKEND=bgp (docs/bgp.md): the controller runs gobgpd as its child and announces every node's
+    # subnet with the node's address as next hop. Peers live in the database (`/v1/bgp/peers`).
+    bgp_asn: int = Field(default=64512, ge=1, le=4294967295)
+    bgp_router_id: IPv4Address | None = None  # default: the IPv4 address of HUBNET_BGP_LISTEN, when it names one
+    bgp_listen: str = "0.0.0.0:179"  # where the speaker accepts sessions; port 0: it only connects out
+    bgp_gr_restart_seconds: int = Field(default=120, ge=1, le=4095)  # RFC 4724's restart time is 12 bits
+    bgp_gobgpd: str = "gobgpd"  # the engine binary (a path, or a name on PATH)
+    bgp_api_port: int = Field(default=0, ge=0, le=65535)  # gobgpd's gRPC port on 127.0.0.1; 0: a free one
+
     # HTTPS (TLS 1.2 minimum, see hubnet/server/tls.py). The issue's names first; the older ones keep working.
     tls_cert: Path | None = Field(
         default=None, validation_alias=AliasChoices("HUBNET_TLS_CERT_FILE", "HUBNET_TLS_CERT")
@@ -152,6 +161,39 @@ class Settings(BaseSettings):
     def _listen(cls, value: str) -> str:
         split_listen(value)
         return value
+
+    @field_validator("bgp_listen")
+    @classmethod
+    def _bgp_listen(cls, value: str) -> str:
+        host, colon, port = value.rpartition(":")
+        if colon and port == "0":  # 0: no listening socket (gobgpd's -1), sessions are only connected out
+            split_listen(f"{host}:1")
+        else:
+            split_listen(value)
+        return value
+
+    @field_validator("bgp_router_id", mode="before")
+    @classmethod
+    def _router_id(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _bgp(self) -> Settings:
+        if self.route_backend != "bgp":
+            return self
+        if self.bgp_id is None:
+            raise ValueError(
+                "HUBNET_BGP_ROUTER_ID is needed (an IPv4 address unique among the BGP speakers) unless "
+                "HUBNET_BGP_LISTEN names an IPv4 address"
+            )
+        if self.quarantine_seconds < self.bgp_gr_restart_seconds:
+            # Routers keep a vanished speaker's routes for the restart time: a subnet freed meanwhile must not go to
+            # another node while a router may still send its traffic to the old one.
+            raise ValueError(
+                f"HUBNET_QUARANTINE_SECONDS ({self.quarantine_seconds:g}) must be at least "
+                f"HUBNET_BGP_GR_RESTART_SECONDS ({self.bgp_gr_restart_seconds}) with the bgp route backend"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -252,3 +294,23 @@ class Settings(BaseSettings):
     @property
     def listen_host_port(self) -> tuple[str, int]:
         return split_listen(self.listen)
+
+    @property
+    def bgp_listen_host_port(self) -> tuple[str, int]:
+        """(address, port) of HUBNET_BGP_LISTEN; port 0 means the speaker does not listen."""
+        host, _, port = self.bgp_listen.rpartition(":")
+        if port == "0":
+            return split_listen(f"{host}:1")[0], 0
+        return split_listen(self.bgp_listen)
+
+    @property
+    def bgp_id(self) -> IPv4Address | None:
+        """The BGP router id: HUBNET_BGP_ROUTER_ID, else HUBNET_BGP_LISTEN's address when it is a unicast IPv4."""
+        if self.bgp_router_id is not None:
+            return self.bgp_router_id
+        host = self.bgp_listen_host_port[0]
+        try:
+            address = IPv4Address(host)
+        except ValueError:
+            return None
+        return None if address.is_unspecified or address.is_loopback else address

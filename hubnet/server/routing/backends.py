@@ -12,7 +12,7 @@ from hubnet.linux import ROUTE_PROTO
 from hubnet.server.routing.base import NullBackend, RouteBackend
 
 # The values of HUBNET_ROUTE_BACKEND (the settings validate against this): one per entry of BACKENDS.
-BackendName = Literal["kernel", "none", "fake"]
+BackendName = Literal["kernel", "none", "fake", "bgp"]
 
 
 @dataclass(frozen=True)
