@@ -41,6 +41,17 @@ class RouteBackend(Protocol):
         """Stop watching and release sockets."""
         ...
 
+    def synced(self) -> None:
+        """The reconciler has just brought the owned table in line with the complete desired set (called after
+        every run that applied, or had nothing to apply). The BGP backend adds its peers only after the first
+        call following a speaker start, so a peer's End-of-RIB always follows the complete table."""
+        ...
+
+    def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
+        """Of `routes` (in place in the owned table), those not yet in effect, each with why: a BGP path no
+        Established session has received yet. A node with one stays `pending` (its CNI ADD waits)."""
+        ...
+
 
 class NullBackend:
     """`HUBNET_ROUTE_BACKEND=none`: programs nothing and owns nothing; the reconciler runs it as a dry run."""
@@ -61,3 +72,9 @@ class NullBackend:
 
     def close(self) -> None:
         return None
+
+    def synced(self) -> None:
+        return None
+
+    def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
+        return {}

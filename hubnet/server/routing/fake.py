@@ -48,6 +48,12 @@ class FakeBackend:
     def watch(self, on_drift: Callable[[], None]) -> None:
         self._on_drift = on_drift
 
+    def synced(self) -> None:
+        return None
+
+    def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
+        return {}  # a route in the kernel table is in effect
+
     def close(self) -> None:
         self.closed = True
 

@@ -134,6 +134,12 @@ class KernelBackend:
         self._monitor = RouteMonitor(table=self.table, netns=self.netns, on_event=on_event)
         self._monitor.start()
 
+    def synced(self) -> None:
+        return None
+
+    def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
+        return {}  # a route in the kernel table is in effect
+
     def close(self) -> None:
         if self._monitor is not None:
             self._monitor.stop()

@@ -121,10 +121,14 @@ class Reconciler:
                 want = desired_table(desired)
                 todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
+            waiting: dict[Network, str] = {}
+            if not self.dry_run:
+                self.backend.synced()  # the table is complete now: a BGP speaker may add its peers
+                waiting = self.backend.undelivered([d.route for d in desired])
             result = ReconcileResult(trigger, todo, failed, self.dry_run, time.perf_counter() - started)
             with gc_paused():
                 self._account(result, want, actual)
-                self._report_states(desired, actual, result)
+                self._report_states(desired, actual, result, waiting)
             self.last = result
             return result
 
@@ -143,9 +147,16 @@ class Reconciler:
             m.drift.inc(sum(1 for r in changed if self._previous.get(r.prefix) == want.get(r.prefix)))
         self._previous = want
 
-    def _report_states(self, desired: list[DesiredRoute], actual: list[Route], result: ReconcileResult) -> None:
-        """Per node: `programmed`, or `failed` + error; in dry run `programmed` only when already in place. A node
-        with a route per family gets one state for all of them (`combine`)."""
+    def _report_states(
+        self,
+        desired: list[DesiredRoute],
+        actual: list[Route],
+        result: ReconcileResult,
+        waiting: dict[Network, str] | None = None,
+    ) -> None:
+        """Per node: `programmed`, or `failed` + error, or `pending` + why while a route in place is not in effect
+        yet (`waiting`: a BGP path no Established session has received); in dry run `programmed` only when already in
+        place. A node with a route per family gets one state for all of them (`combine`)."""
         present = set(actual) if result.dry_run else set()  # hashing 65,536 routes costs; only a dry run asks
         states: dict[NodeRef, tuple[str, str | None]] = {}
         stored: dict[NodeRef, tuple[str, str | None] | None] = {}
@@ -159,8 +170,11 @@ class Reconciler:
             state: tuple[str, str | None]
             if result.dry_run:
                 state = ("programmed", None) if item.route in present else ("pending", None)
+            elif error:
+                state = ("failed", error)
             else:
-                state = ("failed", error) if error else ("programmed", None)
+                why = waiting.get(item.route.prefix) if waiting else None
+                state = ("pending", why) if why else ("programmed", None)
             seen = states.get(ref)
             if seen is None:
                 states[ref], first[ref] = state, item.route
@@ -226,8 +240,10 @@ def combine(parts: list[tuple[Route, tuple[str, str | None]]]) -> tuple[str, str
     errors = [f"IPv{route.family}: {error}" for route, (state, error) in parts if state == "failed"]
     if errors:
         return "failed", "; ".join(errors)
-    if any(state == "pending" for _, (state, _) in parts):
-        return "pending", None
+    waiting = [(route, why) for route, (state, why) in parts if state == "pending"]
+    if waiting:
+        whys = [f"IPv{route.family}: {why}" for route, why in waiting if why]
+        return "pending", "; ".join(whys) or None
     return "programmed", None
 
 

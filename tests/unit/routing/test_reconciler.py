@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import get_args
 
@@ -367,3 +367,38 @@ def test_route_gauges_per_family() -> None:
     assert value("hubnet_routes_desired_by_family", {"family": "6"}) == 3
     assert value("hubnet_routes_owned_by_family", {"family": "4"}) == 2
     assert value("hubnet_routes_owned_by_family", {"family": "6"}) == 3
+
+
+class Withholding(FakeBackend):
+    """A backend whose routes are in place but not in effect until `deliver()` (a BGP speaker without a session)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered = False
+        self.synced_calls = 0
+        self.owned_at_sync: list[int] = []
+
+    def synced(self) -> None:
+        self.synced_calls += 1
+        self.owned_at_sync.append(len(self.list_owned()))
+
+    def undelivered(self, routes: Collection[Route]) -> dict[IPv4Network | IPv6Network, str]:
+        return {} if self.delivered else {route.prefix: "no Established BGP peer" for route in routes}
+
+
+def test_a_route_in_place_but_not_in_effect_keeps_its_node_pending_with_the_reason() -> None:
+    world, backend = World(3), Withholding()
+    rec = make(world, backend)
+    rec.reconcile_now("startup")
+    assert world.state("node-1") == ("pending", "no Established BGP peer")
+    assert backend.owned_at_sync == [3]  # told only once the complete table was in place
+    backend.delivered = True
+    rec.reconcile_now("drift")  # the backend's watcher saw a session come up
+    assert world.state("node-1") == ("programmed", None)
+    assert backend.synced_calls == 2
+
+
+def test_dry_run_never_reports_the_table_synced() -> None:
+    world, backend = World(2), Withholding()
+    make(world, backend, dry_run=True).reconcile_now("startup")
+    assert backend.synced_calls == 0
