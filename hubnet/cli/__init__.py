@@ -33,7 +33,14 @@ def version() -> None:
 
 
 # Each module exposes `register(app)`. Order is the order of `hubnet --help`.
-_GROUPS = ("hubnet.cli.lab", "hubnet.cli.server", "hubnet.cli.admin", "hubnet.cli.tokens", "hubnet.cli.node")
+_GROUPS = (
+    "hubnet.cli.lab",
+    "hubnet.cli.server",
+    "hubnet.cli.admin",
+    "hubnet.cli.tokens",
+    "hubnet.cli.bgp",
+    "hubnet.cli.node",
+)
 
 
 def build() -> typer.Typer:

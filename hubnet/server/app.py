@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from hubnet.server import faults
+from hubnet.server.api import bgp as bgp_api
 from hubnet.server.api import check, events, health, nodes, pools, problems
 from hubnet.server.api import tokens as token_api
 from hubnet.server.api.limits import BodyLimit
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     for module in (nodes, pools, events, health, check):
         app.include_router(module.router)
     app.include_router(token_api.router)
+    app.include_router(bgp_api.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimit, limits=rate_limits(settings))  # outermost: a throttled request costs nothing more
     return app

@@ -16,8 +16,17 @@ from hubnet.server.db.repository import Repository
 from tests.integration.conftest import fresh_db
 from tests.integration.support import HUBNET, Databases, sql
 
-TABLES = {"pools", "nodes", "events", "revision_counter", "bootstrap_tokens", "controller_clock", "alembic_version"}
-HEAD = "0009"
+TABLES = {
+    "pools",
+    "nodes",
+    "events",
+    "revision_counter",
+    "bootstrap_tokens",
+    "controller_clock",
+    "bgp_peers",
+    "alembic_version",
+}
+HEAD = "0010"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -37,7 +46,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
+    for step in ("0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
@@ -154,7 +163,7 @@ def test_0009_up_and_down_keep_every_ipv4_subnet_and_index(databases: Databases,
 
 def test_0009_downgrade_refuses_while_a_row_holds_ipv6(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
-    migrate.upgrade(url)
+    migrate.upgrade(url, "0009")  # the refusal of 0009 itself (SQLite's DDL is not transactional across steps)
     sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('fd00:10:244::/56', 64, 1, 0)")
     sql(
         url,
@@ -164,7 +173,7 @@ def test_0009_downgrade_refuses_while_a_row_holds_ipv6(databases: Databases, db_
     )
     with pytest.raises(RuntimeError, match="IPv6"):
         migrate.downgrade(url, "0008")
-    assert migrate.current(url) == HEAD
+    assert migrate.current(url) == "0009"
     assert [(n, str(s)) for n, s in sql(url, "SELECT name, subnet6 FROM nodes")] == [("six", "fd00:10:244::/64")]
 
 
@@ -187,3 +196,38 @@ def test_backfill_fills_the_ipv6_range_of_rows_written_without_it(databases: Dat
         engine.dispose()
     lo = int(IPv6Address("fd00:10:244:a::"))
     assert sql(url, "SELECT net6_lo, net6_hi, net_lo FROM nodes") == [(f"{lo:032x}", f"{lo + 2**64 - 1:032x}", None)]
+
+
+INSERT_PEER = (
+    "INSERT INTO bgp_peers (address, asn, password, multihop, description, created_at) "
+    "VALUES (:address, :asn, NULL, :multihop, '', 0)"
+)
+
+
+def test_0010_adds_bgp_peers_and_drops_them_again(databases: Databases, db_kind: str) -> None:
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0009")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 1, 0)")
+    sql(url, INSERT_NODE, {"name": "kept", "subnet": "10.244.0.0/24", "address": "172.31.0.1"})
+    before = _nodes(url)
+    assert "bgp_peers" not in _tables(url)
+
+    migrate.upgrade(url)
+    sql(url, INSERT_PEER, {"address": "fd00::1", "asn": 4294967295, "multihop": None})
+    sql(url, INSERT_PEER, {"address": "192.168.1.1", "asn": 65001, "multihop": 255})
+    refused = [
+        {"address": "fd00::1", "asn": 65001, "multihop": None},  # the unique address: race-safe between processes
+        {"address": "192.168.1.2", "asn": 0, "multihop": None},
+        {"address": "192.168.1.2", "asn": 4294967296, "multihop": None},
+        {"address": "192.168.1.2", "asn": 65001, "multihop": 256},
+    ]
+    for values in refused:
+        with pytest.raises(IntegrityError):
+            sql(url, INSERT_PEER, values)
+    rows = sql(url, "SELECT address, asn, multihop, description FROM bgp_peers ORDER BY id")
+    assert rows == [("fd00::1", 4294967295, None, ""), ("192.168.1.1", 65001, 255, "")]
+
+    migrate.downgrade(url, "0009")
+    assert "bgp_peers" not in _tables(url) and _nodes(url) == before
+    migrate.upgrade(url)
+    assert sql(url, "SELECT count(*) FROM bgp_peers") == [(0,)] and _nodes(url) == before

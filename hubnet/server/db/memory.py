@@ -20,6 +20,7 @@ from ipaddress import ip_address, ip_network
 from typing import Any
 
 from hubnet.net import Network, family_of
+from hubnet.server.bgp.peers import PeerRecord
 from hubnet.server.domain.errors import HubnetError
 from hubnet.server.domain.lease import LeaseState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
@@ -49,6 +50,7 @@ class State:
     pools: dict[int, PoolRecord] = field(default_factory=dict)
     nodes: dict[int, Row] = field(default_factory=dict)
     tokens: dict[int, TokenRecord] = field(default_factory=dict)
+    bgp_peers: dict[str, PeerRecord] = field(default_factory=dict)  # by address, in insertion order
     events: list[EventRecord] = field(default_factory=list)
     alive_at: float | None = None
     next_id: int = 1
@@ -56,7 +58,12 @@ class State:
     def copy(self) -> State:
         """A snapshot to roll back to (records are frozen: copying the containers is enough)."""
         return replace(
-            self, pools=dict(self.pools), nodes=dict(self.nodes), tokens=dict(self.tokens), events=[*self.events]
+            self,
+            pools=dict(self.pools),
+            nodes=dict(self.nodes),
+            tokens=dict(self.tokens),
+            bgp_peers=dict(self.bgp_peers),
+            events=[*self.events],
         )
 
     def new_id(self) -> int:
@@ -136,16 +143,41 @@ class MemoryTokens:
         return True
 
 
+class MemoryPeers:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def all(self) -> list[PeerRecord]:
+        return list(self.state.bgp_peers.values())
+
+    def by_address(self, address: str) -> PeerRecord | None:
+        return self.state.bgp_peers.get(address)
+
+    def add(self, peer: PeerRecord) -> bool:
+        if peer.address in self.state.bgp_peers:
+            return False
+        self.state.bgp_peers[peer.address] = peer
+        return True
+
+    def delete(self, address: str) -> bool:
+        return self.state.bgp_peers.pop(address, None) is not None
+
+
 class MemoryRepository:
     """The repository protocol over a `State` (the caller holds the database lock)."""
 
     def __init__(self, state: State) -> None:
         self.state = state
         self._tokens = MemoryTokens(state)
+        self._peers = MemoryPeers(state)
 
     @property
     def tokens(self) -> MemoryTokens:
         return self._tokens
+
+    @property
+    def bgp_peers(self) -> MemoryPeers:
+        return self._peers
 
     def _rows(self, *, live: bool = False) -> list[Row]:
         return [row for _, row in sorted(self.state.nodes.items()) if row.live or not live]

@@ -173,3 +173,21 @@ controller_clock = Table(
     Column("id", Integer, primary_key=True),
     Column("alive_at", Float),
 )
+
+# BGP peers (POST /v1/bgp/peers, docs/bgp.md): every controller process configures the same ones on its speaker.
+# `address` is canonical text (IPv6 compressed, lower case; `fe80::1%eth0` keeps its zone, which `inet` cannot hold),
+# so the unique index is what makes a second peer with the same address impossible, also between processes.
+# `password` is the TCP MD5 key in plain text: the speaker needs it; the API never returns it, nothing logs it.
+bgp_peers = Table(
+    "bgp_peers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(64), nullable=False, unique=True),
+    Column("asn", BigInteger, nullable=False),
+    Column("password", String(80)),
+    Column("multihop", Integer),
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    CheckConstraint("asn BETWEEN 1 AND 4294967295", name="asn_range"),
+    CheckConstraint("multihop IS NULL OR multihop BETWEEN 1 AND 255", name="multihop_range"),
+)

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubnet.net import family_of
+from hubnet.server.db.bgp import PeerQueries
 from hubnet.server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
 from hubnet.server.db.statements import Statements
@@ -241,6 +242,7 @@ class Repository:
         self.sql = Statements(conn)
         self.pg = dialect == "postgresql"
         self.tokens = TokenQueries(self.sql)
+        self.bgp_peers = PeerQueries(self.sql, pg=self.pg)
         self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
 
     @property

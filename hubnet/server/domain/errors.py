@@ -91,3 +91,9 @@ class LeaseReleased(Conflict):
     """Heartbeat for a released lease: the node must register again."""
 
     slug, title = "lease-released", "Lease was released"
+
+
+class PeerExists(Conflict):
+    """A BGP peer with this address is stored already (one session per address: delete it to change it)."""
+
+    slug, title = "peer-exists", "BGP peer exists"

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from hubnet.net import Network, parse_network
 from hubnet.server.db.batch import WriteBatcher
@@ -18,6 +18,9 @@ from hubnet.server.domain.errors import ConcurrentChange
 from hubnet.server.domain.records import PoolRecord
 from hubnet.server.services.ports import Database, UnitOfWork
 from hubnet.server.settings import Settings
+
+if TYPE_CHECKING:
+    from hubnet.server.services.bgp import PeerStatusSource
 
 T = TypeVar("T")
 ATTEMPTS = 8
@@ -66,6 +69,9 @@ class Controller:
     db: Database
     settings: Settings
     metrics: Metrics = field(default_factory=NoMetrics)
+    # The BGP speaker's live session facts for `GET /v1/bgp/peers` (set by the composition root when the route
+    # backend is `bgp`); None: the peers are listed with state "unknown".
+    bgp_status: PeerStatusSource | None = None
     _spaces: dict[tuple[str, int], PoolSpace] = field(default_factory=dict)
     _writer: WriteBatcher = field(init=False)
 

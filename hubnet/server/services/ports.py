@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hubnet.server.bgp.peers import PeerRecord
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
 from hubnet.server.domain.tokens import TokenRecord
 
@@ -131,9 +132,28 @@ class TokenRepository(Protocol):
         ...
 
 
+class PeerRepository(Protocol):
+    """Stored BGP peers, found by their canonical address text (hubnet.server.bgp.peers)."""
+
+    def all(self) -> list[PeerRecord]: ...
+    def by_address(self, address: str) -> PeerRecord | None: ...
+
+    def add(self, peer: PeerRecord) -> bool:
+        """Store the peer; False (nothing written) when one with its address exists: the database's unique index
+        decides, so two processes adding the same address cannot both succeed."""
+        ...
+
+    def delete(self, address: str) -> bool:
+        """True when a peer with this address was deleted."""
+        ...
+
+
 class Repository(PoolRepository, NodeRepository, LeaseRepository, EventLog, Protocol):
     @property
     def tokens(self) -> TokenRepository: ...
+
+    @property
+    def bgp_peers(self) -> PeerRepository: ...
 
 
 class UnitOfWork(Protocol):
