@@ -23,8 +23,20 @@ from typing import Protocol
 
 from hubnet.lab import procs, routerconf
 from hubnet.lab.routerconf import Neighbor, Session
+from hubnet.linux.routes import RouteTable
+from hubnet.net import Address, Network
 
-__all__ = ["KINDS", "BgpRouter", "BirdRouter", "FrrRouter", "Neighbor", "RouterError", "Session", "make_router"]
+__all__ = [
+    "KERNEL_PROTO",
+    "KINDS",
+    "BgpRouter",
+    "BirdRouter",
+    "FrrRouter",
+    "Neighbor",
+    "RouterError",
+    "Session",
+    "make_router",
+]
 
 KINDS = ("bird", "frr")
 BIRD = "bird"
@@ -32,6 +44,7 @@ BIRDC = "birdc"
 FRR_DIR = Path("/usr/lib/frr")
 VTYSH = "vtysh"
 FRR_RUN_DIR = Path("/var/run/frr")  # where `-N <pathspace>` makes a directory of its own
+KERNEL_PROTO = {"bird": 12, "frr": 186}  # RTPROT_BIRD, RTPROT_BGP: the protocol each one's kernel routes carry
 START_TIMEOUT = 15.0
 COMMAND_TIMEOUT = 10.0
 
@@ -53,6 +66,7 @@ class BgpRouter(Protocol):
     def restart(self) -> None: ...
     def configure(self, neighbors: Sequence[Neighbor]) -> None: ...
     def sessions(self) -> list[Session]: ...
+    def installed(self) -> dict[Network, Address]: ...
 
 
 def missing_binaries(kind: str) -> list[str]:
@@ -97,6 +111,14 @@ class _Daemons:
     def running(self) -> bool:
         return bool(self.pids) and all(procs.alive(p) for p in self.pids.values())
 
+    def installed(self) -> dict[Network, Address]:
+        """prefix -> next hop of the routes this router put into its namespace's main table (both families)."""
+        table = RouteTable(proto=KERNEL_PROTO[self.kind], netns=self.netns)
+        try:
+            return {r.prefix: r.next_hop for r in table.owned()}
+        finally:
+            table.close()
+
     def stop(self) -> None:
         """SIGTERM (a clean BGP shutdown: the neighbours are told), SIGKILL after 5 s. Idempotent."""
         procs.stop(self.pids.values())
@@ -117,6 +139,15 @@ class _Daemons:
         self.start()
 
     def start(self) -> None:
+        """Write the configuration, start the daemons, wait until they answer; RouterError (with the log tail)
+        when one does not, after stopping what did start."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         raise NotImplementedError
 
     def _cleanup(self) -> None:
@@ -146,15 +177,16 @@ class _Daemons:
         return f"; log tail of {self.log(daemon)}:\n" + "\n".join(text)
 
 
-def _run(argv: list[str], what: str) -> str:
-    """Run a control command (birdc, vtysh: they talk over unix sockets, no namespace needed); its output."""
+def _run(argv: list[str], what: str, stderr: bool = False) -> str:
+    """Run a control command (birdc, vtysh: they talk over unix sockets, no namespace needed); its output (with
+    its error output after it when `stderr`)."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RouterError(f"{what}: {exc}") from exc
     if done.returncode != 0:
         raise RouterError(f"{what} failed (exit {done.returncode}): {(done.stdout + done.stderr).strip()[-500:]}")
-    return done.stdout
+    return done.stdout + done.stderr if stderr else done.stdout
 
 
 class BirdRouter(_Daemons):
@@ -170,7 +202,7 @@ class BirdRouter(_Daemons):
     def socket(self) -> Path:
         return self.workdir / "bird.ctl"
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write(self.neighbors)
         argv = [BIRD, "-f", "-c", str(self.config), "-s", str(self.socket), "-P", str(self.workdir / "bird.pid")]
@@ -213,13 +245,15 @@ class FrrRouter(_Daemons):
 
     @property
     def pathspace(self) -> str:
-        return f"hubnet-{self.netns}"
+        return pathspace(self.netns)
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         grp.getgrnam("frrvty")  # KeyError would be a broken FRR install; fail before spawning anything
         (self.workdir / "zebra.conf").write_text(routerconf.render_zebra(self.netns))
         (self.workdir / "bgpd.conf").write_text(self._bgpd(self.neighbors))
+        for daemon in ("zebra", "bgpd"):
+            check_frr_config(self._argv(daemon))
         self._spawn("zebra", self._argv("zebra"))
         self._wait("zebra", lambda: (self.workdir / "zserv.api").exists() and self._vty("zebra"), "zserv socket")
         self._spawn("bgpd", self._argv("bgpd"))
@@ -229,7 +263,7 @@ class FrrRouter(_Daemons):
         """Apply the difference over vtysh (unchanged sessions stay up) and rewrite bgpd.conf for the next start."""
         commands = routerconf.frr_reconfigure(self.asn, self.neighbors, neighbors)
         if commands:
-            out = self._vtysh(*commands)
+            out = self._vtysh(*commands, stderr=True)
             if "%" in out:  # vtysh reports a refused line with "% …" and may still exit 0
                 raise RouterError(f"vtysh in {self.netns} refused the new neighbours: {out.strip()[-500:]}")
         (self.workdir / "bgpd.conf").write_text(self._bgpd(neighbors))
@@ -255,11 +289,11 @@ class FrrRouter(_Daemons):
             *("-P", "0", "-u", "root", "-g", "frrvty"),  # -P 0: no TCP vty port, only the socket under workdir
         ]
 
-    def _vtysh(self, *commands: str) -> str:
+    def _vtysh(self, *commands: str, stderr: bool = False) -> str:
         argv = [VTYSH, "--vty_socket", str(self.workdir), "-d", "bgpd"]
         for command in commands:
             argv += ["-c", command]
-        return _run(argv, f"vtysh in {self.netns}")
+        return _run(argv, f"vtysh in {self.netns}", stderr=stderr)
 
     def _vty(self, daemon: str) -> bool:
         if not (self.workdir / f"{daemon}.vty").exists():
@@ -272,5 +306,24 @@ class FrrRouter(_Daemons):
         return True
 
     def _cleanup(self) -> None:
-        with contextlib.suppress(OSError):
-            (FRR_RUN_DIR / self.pathspace).rmdir()  # made by -N; empty, as every path is under workdir
+        remove_pathspace(self.netns)
+
+
+def check_frr_config(argv: list[str]) -> None:
+    """Dry-run an FRR daemon on its configuration (`-C`): it exits 0 even when it skipped a line it did not
+    understand, so its complaints are what tells; RouterError quoting them."""
+    out = _run([*argv, "-C"], f"{Path(argv[0]).name} -C", stderr=True)
+    refused = [line for line in out.splitlines() if "config line" in line]  # "No such command on config line 7"
+    if refused:
+        raise RouterError(f"{Path(argv[0]).name} refused its configuration: {'; '.join(refused)[-500:]}")
+
+
+def pathspace(netns: str) -> str:
+    """FRR's `-N` pathspace of the router in `netns` (one per namespace, so several routers never share one)."""
+    return f"hubnet-{netns}"
+
+
+def remove_pathspace(netns: str) -> None:
+    """Remove the directory `-N` made under /var/run/frr (empty: every path the daemons use is under workdir)."""
+    with contextlib.suppress(OSError):
+        (FRR_RUN_DIR / pathspace(netns)).rmdir()

@@ -4,6 +4,7 @@ IPv4 and IPv6, keep them through a speaker's crash (graceful restart), and refus
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab.bgprouter import BgpRouter, Neighbor, make_router
+from hubnet.lab.bgprouter import FRR_RUN_DIR, BgpRouter, Neighbor, make_router
+from hubnet.linux import labnet
 from tests.support.bgp import (
     PROGRAMS,
     SPEAKER4,
@@ -27,7 +29,7 @@ from tests.support.bgp import (
     router6,
     wait_for,
 )
-from tests.support.prereq import need_programs, need_root_netns
+from tests.support.prereq import need, need_programs, need_root_netns
 
 pytestmark = pytest.mark.netns
 
@@ -219,3 +221,29 @@ def test_router_restart_and_crash_get_the_table_back(
 def test_unknown_router_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="unknown router kind"):
         make_router("quagga", "hbgp-none", ASN, IPv4Address("192.0.2.1"), [], tmp_path)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_lab_with_a_bgp_router_passes_the_check_over_both_families(kind: str) -> None:
+    """`hubnet lab up --router bird|frr`: the router learns every node route over BGP from the controller (its own
+    namespace), `lab check` passes unchanged for IPv4 and IPv6, `status` shows the session; `down` leaves nothing."""
+    from hubnet.lab import lifecycle
+    from hubnet.lab.check import run_check
+    from hubnet.lab.status import status
+    from hubnet.server.routing.backends import BACKENDS
+
+    need_root_netns()
+    need_programs(*PROGRAMS)
+    need("bgp" in BACKENDS, "the bgp route backend is not in this build (hubnet/server/routing/backends.py)")
+    name = f"t{kind}{secrets.token_hex(2)}"
+    try:
+        state = lifecycle.up(name, 2, 1, router=kind)
+        report = run_check(state)
+        assert report.ok, [p for p in report.pairs if not p.ok] + [r for r in report.reach if not r.ok]
+        assert {p.family for p in report.pairs} == {4, 6}
+        sessions = status(state)["bgp"]["sessions"]
+        assert sessions == [{"neighbor": "192.168.1.2", "state": "established", "prefixes_received": 4}]
+    finally:
+        gone = lifecycle.down(name)
+    assert f"hnlab-{name}-ctl" in gone.namespaces and not labnet.list_netns(f"hnlab-{name}-")
+    assert not (FRR_RUN_DIR / f"hubnet-hnlab-{name}-router").exists()
