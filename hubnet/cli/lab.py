@@ -142,7 +142,7 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
     """One row per pod (the node's columns on its first row); large labs list pod counts only."""
     from rich.table import Table
 
-    where = data["controller"].get("netns", data["router"]["netns"])
+    where = data.get("bgp", {}).get("controller_netns", data["router"]["netns"])
     table = Table(title=f"lab {data['name']} · controller {data['controller']['url']} in {where}")
     for column in ("node", "address", "subnet", "route", "pod", "pod address"):
         table.add_column(column)
@@ -168,7 +168,7 @@ def _print_sessions(console: Console, data: dict[str, Any]) -> None:
     """The router daemon's BGP sessions: neighbour, state, routes received."""
     from rich.table import Table
 
-    kind = data["router"].get("kind", "?")
+    kind = data["bgp"].get("router", "?")
     table = Table(title=f"BGP sessions of the {kind} router in {data['router']['netns']}")
     for column in ("neighbor", "state", "routes received"):
         table.add_column(column)

@@ -4,8 +4,8 @@ Contract (outside checks read it): {"name", "router": {"netns", "address", "addr
 "families", "nodes": [{"name", "netns", "address", "addresses", "subnet", "subnets",
 "pods": [{"name", "netns", "ip", "ips"}]}]}. The singular keys keep meaning IPv4 when the lab has it (the first of
 the list otherwise); the lists hold every family, IPv4 first. Extra keys may be added (`phase`, per node
-`route_state`, `router.kind`, `controller.netns`; a BGP lab's "bgp": {"sessions": [{"neighbor", "state",
-"prefixes_received"}]}, live from the router daemon); the contract's keys never change meaning.
+`route_state`; a BGP lab's "bgp": {"router": "bird"|"frr", "controller_netns", "sessions": [{"neighbor", "state",
+"prefixes_received"}]}, the sessions live from the router daemon); the contract's keys never change meaning.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def route_states(state: LabState) -> dict[str, str]:
 def status(state: LabState, live: bool = True) -> dict[str, Any]:
     plan = state.plan()
     routes = route_states(state) if live else {}
-    data = {
+    data: dict[str, Any] = {
         "name": state.name,
         "phase": state.phase,
         "families": list(plan.families),
@@ -47,9 +47,8 @@ def status(state: LabState, live: bool = True) -> dict[str, Any]:
             "netns": plan.router_netns,
             "address": str(plan.router_address),
             "addresses": [str(a) for a in plan.router_addresses],
-            "kind": plan.router,
         },
-        "controller": {"url": plan.controller_url, "netns": plan.controller_netns},
+        "controller": {"url": plan.controller_url},
         "nodes": [
             {
                 "name": node.name,
@@ -67,6 +66,7 @@ def status(state: LabState, live: bool = True) -> dict[str, Any]:
             for node in plan.nodes
         ],
     }
-    if plan.bgp:  # the router daemon's own view of its sessions (neighbour, state, routes received)
-        data["bgp"] = bgplab.sessions(state, StateStore(state.name)) if live else {"sessions": []}
+    if plan.bgp:  # which daemon, where the controller runs, the daemon's own view of its sessions
+        live_sessions = bgplab.sessions(state, StateStore(state.name)) if live else {"sessions": []}
+        data["bgp"] = {"router": plan.router, "controller_netns": plan.controller_netns} | live_sessions
     return data

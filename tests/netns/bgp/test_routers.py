@@ -241,8 +241,9 @@ def test_a_lab_with_a_bgp_router_passes_the_check_over_both_families(kind: str) 
         report = run_check(state)
         assert report.ok, [p for p in report.pairs if not p.ok] + [r for r in report.reach if not r.ok]
         assert {p.family for p in report.pairs} == {4, 6}
-        sessions = status(state)["bgp"]["sessions"]
-        assert sessions == [{"neighbor": "192.168.1.2", "state": "established", "prefixes_received": 4}]
+        bgp = status(state)["bgp"]
+        assert bgp["router"] == kind and bgp["controller_netns"] == f"hnlab-{name}-ctl"
+        assert bgp["sessions"] == [{"neighbor": "192.168.1.2", "state": "established", "prefixes_received": 4}]
     finally:
         gone = lifecycle.down(name)
     assert f"hnlab-{name}-ctl" in gone.namespaces and not labnet.list_netns(f"hnlab-{name}-")

@@ -105,9 +105,14 @@ def test_state_records_the_router_kind_and_old_files_mean_kernel(tmp_path: Path)
     assert LabState.from_json(old).router == "kernel"
 
 
-def test_status_shows_the_router_kind_and_the_bgp_sessions_key() -> None:
+def test_status_of_a_bgp_lab_adds_a_bgp_key_and_keeps_the_contract() -> None:
     bgp = status(_state("bird"), live=False)
-    assert bgp["router"]["kind"] == "bird" and bgp["bgp"] == {"sessions": []}
-    assert bgp["controller"] == {"url": "http://192.168.1.2:6780", "netns": "hnlab-lab-ctl"}
+    assert bgp["bgp"] == {"router": "bird", "controller_netns": "hnlab-lab-ctl", "sessions": []}
+    assert bgp["controller"] == {"url": "http://192.168.1.2:6780"}
+    assert bgp["router"] == {
+        "netns": "hnlab-lab-router",
+        "address": "192.168.1.1",
+        "addresses": ["192.168.1.1", "fd00:192:168:1::1"],
+    }
     kernel = status(_state("kernel"), live=False)
-    assert "bgp" not in kernel and kernel["controller"]["url"] == "http://192.168.1.1:6780"
+    assert "bgp" not in kernel and kernel["controller"] == {"url": "http://192.168.1.1:6780"}
