@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from ipaddress import ip_network
 from typing import Any
 
-from hubnet.lab.bgprouter import BgpRouter, Neighbor, RouterError, make_router, missing_binaries, remove_pathspace
+from hubnet.lab.bgprouter import PACKAGES, BgpRouter, Neighbor, RouterError, make_router, missing_binaries
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, PrerequisiteMissing
 from hubnet.lab.plan import BGP_ASN, BGP_PORT, ROUTER_ADDRESS, LabPlan
+from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
 from hubnet.net import Address, Network
 
@@ -29,7 +30,7 @@ def router_of(plan: LabPlan, store: StateStore) -> BgpRouter:
     """The lab's router daemon (not started): its workdir is `<state dir>/router`."""
     missing = missing_binaries(plan.router)
     if missing:
-        package = {"bird": "bird2", "frr": "frr"}[plan.router]
+        package = PACKAGES[plan.router]
         raise PrerequisiteMissing(f"--router {plan.router} needs {', '.join(missing)}: apt-get install {package}")
     neighbor = Neighbor(plan.controller_address, BGP_ASN, port=BGP_PORT)
     try:

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from hubnet.lab import bgplab, bgprouter, members, procs, topology
+from hubnet.lab import bgplab, members, procs, topology
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
 from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
+from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.errors import LinuxError
@@ -149,7 +150,7 @@ def down(name: str) -> DownReport:
     store = StateStore(name)
     state = store.load()
     router = bgplab.stop_router(state, store) if state else []  # first, and gracefully: the BGP daemons
-    bgprouter.remove_pathspace(f"{prefix}router")  # FRR's, also when `up` died before writing any state
+    remove_pathspace(f"{prefix}router")  # FRR's, also when `up` died before writing any state
     recorded = list(state.processes.values()) if state else []
     recorded = [pid for pid in recorded if _is_hubnet(pid)]
     found = procs.pids_in_netns(labnet.list_netns(prefix))

@@ -19,7 +19,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
 from hubnet.lab import procs
-from hubnet.lab.bgprouter import FRR_DIR
+from hubnet.lab.routers.frr import FRR_DIR
 from tests.support.netns import sh
 
 PROGRAMS = ("gobgpd", "gobgp", "bird", "birdc", str(FRR_DIR / "zebra"), str(FRR_DIR / "bgpd"), "vtysh")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab.bgprouter import FRR_RUN_DIR, BgpRouter, Neighbor, make_router
+from hubnet.lab.bgprouter import BgpRouter, Neighbor, make_router
+from hubnet.lab.routers.frr import FRR_RUN_DIR
 from hubnet.linux import labnet
 from tests.support.bgp import (
     PROGRAMS,

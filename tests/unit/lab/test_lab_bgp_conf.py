@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab import routerconf
-from hubnet.lab.bgprouter import BIRD, FRR_DIR, FRR_RUN_DIR, RouterError, check_frr_config
-from hubnet.lab.routerconf import Neighbor, Session
+from hubnet.lab.routers import bird, frr
+from hubnet.lab.routers.base import Neighbor, RouterError, Session
+from hubnet.lab.routers.bird import BIRD
+from hubnet.lab.routers.frr import FRR_DIR, FRR_RUN_DIR, check_frr_config
 from tests.support.prereq import need, need_programs
 
 RID = IPv4Address("192.168.1.1")
@@ -25,7 +26,7 @@ EBGP6 = Neighbor(IPv6Address("fd00:192:168:1::2"), 64513, password="s3cret", mul
 
 
 def test_bird_conf_exports_only_bgp_routes_to_the_kernel_and_keeps_the_next_hop() -> None:
-    text = routerconf.render_bird(64512, RID, [CONTROLLER])
+    text = bird.render_bird(64512, RID, [CONTROLLER])
     assert "router id 192.168.1.1;" in text
     assert text.count("export where source = RTS_BGP;") == 2  # kernel4, kernel6
     assert "learn;" not in text and "persist;" not in text  # kernel routes of others: not learned, not kept
@@ -36,7 +37,7 @@ def test_bird_conf_exports_only_bgp_routes_to_the_kernel_and_keeps_the_next_hop(
 
 
 def test_bird_neighbour_options() -> None:
-    text = routerconf.render_bird(64512, RID, [EBGP6])
+    text = bird.render_bird(64512, RID, [EBGP6])
     block = text[text.index("protocol bgp hubnet_fd00_192_168_1__2") :]
     assert "neighbor fd00:192:168:1::2 port 1790 as 64513;" in block
     assert "multihop 2;" in block and "direct;" not in block
@@ -45,7 +46,7 @@ def test_bird_neighbour_options() -> None:
 
 
 def test_frr_conf_activates_both_families_with_policies() -> None:
-    text = routerconf.render_bgpd(64512, RID, [CONTROLLER, EBGP6], "r")
+    text = frr.render_bgpd(64512, RID, [CONTROLLER, EBGP6], "r")
     assert "router bgp 64512\n bgp router-id 192.168.1.1\n no bgp default ipv4-unicast\n" in text
     assert " bgp graceful-restart\n bgp graceful-restart restart-time 120\n" in text
     for peer in ("192.168.1.2", "fd00:192:168:1::2"):
@@ -54,7 +55,7 @@ def test_frr_conf_activates_both_families_with_policies() -> None:
     assert " neighbor fd00:192:168:1::2 password s3cret\n" in text
     assert " neighbor fd00:192:168:1::2 ebgp-multihop 2\n" in text
     assert " neighbor fd00:192:168:1::2 port 1790\n" in text
-    assert "port" not in "".join(routerconf.frr_neighbor_lines(CONTROLLER))
+    assert "port" not in "".join(frr.frr_neighbor_lines(CONTROLLER))
 
 
 @pytest.mark.parametrize(
@@ -70,15 +71,15 @@ def test_neighbour_repr_hides_the_password() -> None:
 
 
 def test_frr_reconfigure_touches_only_what_changed() -> None:
-    assert routerconf.frr_reconfigure(64512, [CONTROLLER], [CONTROLLER]) == []
-    removed = routerconf.frr_reconfigure(64512, [CONTROLLER, EBGP6], [CONTROLLER])
+    assert frr.frr_reconfigure(64512, [CONTROLLER], [CONTROLLER]) == []
+    removed = frr.frr_reconfigure(64512, [CONTROLLER, EBGP6], [CONTROLLER])
     assert removed == ["configure terminal", "router bgp 64512", "no neighbor fd00:192:168:1::2", "end"]
-    added = routerconf.frr_reconfigure(64512, [CONTROLLER], [CONTROLLER, EBGP6])
+    added = frr.frr_reconfigure(64512, [CONTROLLER], [CONTROLLER, EBGP6])
     assert "no neighbor" not in " ".join(added) and "neighbor fd00:192:168:1::2 remote-as 64513" in added
     assert added.count("neighbor fd00:192:168:1::2 activate") == 2
     assert "192.168.1.2" not in " ".join(added)  # the unchanged session is left alone
     rekeyed = Neighbor(CONTROLLER.address, 64512, password="new-key")
-    changed = routerconf.frr_reconfigure(64512, [CONTROLLER], [rekeyed])
+    changed = frr.frr_reconfigure(64512, [CONTROLLER], [rekeyed])
     assert changed.index("no neighbor 192.168.1.2") < changed.index("neighbor 192.168.1.2 password new-key")
 
 
@@ -118,7 +119,7 @@ hubnet_192_0_2_9 BGP        ---        down   21:21:46.097
 
 
 def test_bird_sessions_are_parsed() -> None:
-    assert routerconf.parse_bird_protocols(BIRD_SHOW) == [
+    assert bird.parse_bird_protocols(BIRD_SHOW) == [
         Session("192.0.2.2", "established", 2),
         Session("2001:db8:1::2", "active", 0),
         Session("192.0.2.9", "idle", 0),
@@ -139,7 +140,7 @@ FRR_NEIGHBORS = {
 
 
 def test_frr_sessions_are_parsed() -> None:
-    assert routerconf.parse_frr_neighbors(json.loads(json.dumps(FRR_NEIGHBORS))) == [
+    assert frr.parse_frr_neighbors(json.loads(json.dumps(FRR_NEIGHBORS))) == [
         Session("192.0.2.2", "established", 2),
         Session("2001:db8:1::2", "active", 0),
     ]
@@ -148,7 +149,7 @@ def test_frr_sessions_are_parsed() -> None:
 def test_bird_accepts_its_configuration(tmp_path: Path) -> None:
     need_programs(BIRD)
     conf = tmp_path / "bird.conf"
-    conf.write_text(routerconf.render_bird(64512, RID, [CONTROLLER, EBGP6]))
+    conf.write_text(bird.render_bird(64512, RID, [CONTROLLER, EBGP6]))
     done = subprocess.run([BIRD, "-p", "-c", str(conf)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -158,7 +159,7 @@ def test_frr_accepts_its_configuration(daemon: str, tmp_path: Path) -> None:
     need(os.geteuid() == 0, "FRR's daemons start as root (then keep only the capabilities they need)")
     need_programs(str(FRR_DIR / daemon))
     conf = tmp_path / f"{daemon}.conf"
-    text = routerconf.render_zebra("r") if daemon == "zebra" else routerconf.render_bgpd(64512, RID, [EBGP6], "r")
+    text = frr.render_zebra("r") if daemon == "zebra" else frr.render_bgpd(64512, RID, [EBGP6], "r")
     space = f"hubnet-unit-{secrets.token_hex(4)}"
     try:
         conf.write_text(text)
