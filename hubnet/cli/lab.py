@@ -65,6 +65,8 @@ def up(
 ) -> None:
     """Build a lab: a router, NODES node agents, PODS pods per node; dual-stack (IPv4 + IPv6) unless --ipv4-only
     or --ipv6-only. The controller runs on the router (--router kernel) or next to it as a BGP speaker (bird, frr)."""
+    from rich.markup import escape
+
     from hubnet.lab import lifecycle
     from hubnet.lab.errors import LabError, LabExists, PrerequisiteMissing
     from hubnet.lab.status import status
@@ -80,7 +82,7 @@ def up(
                 name,
                 nodes,
                 pods,
-                progress=lambda msg: console.print(f"[green]✓[/] {msg}"),
+                progress=lambda msg: console.print(f"[green]✓[/] {escape(msg)}"),  # "[fd00::2]" is no markup
                 families=families,
                 router=router,
             )
@@ -140,10 +142,11 @@ def down(name: Name = "lab") -> None:
 
 def _print_table(console: Console, data: dict[str, Any]) -> None:
     """One row per pod (the node's columns on its first row); large labs list pod counts only."""
+    from rich.markup import escape
     from rich.table import Table
 
     where = data.get("bgp", {}).get("controller_netns", data["router"]["netns"])
-    table = Table(title=f"lab {data['name']} · controller {data['controller']['url']} in {where}")
+    table = Table(title=escape(f"lab {data['name']} · controller {data['controller']['url']} in {where}"))
     for column in ("node", "address", "subnet", "route", "pod", "pod address"):
         table.add_column(column)
     per_pod = sum(len(n["pods"]) for n in data["nodes"]) <= TABLE_MAX_PODS
@@ -166,6 +169,7 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
 
 def _print_sessions(console: Console, data: dict[str, Any]) -> None:
     """The router daemon's BGP sessions: neighbour, state, routes received."""
+    from rich.markup import escape
     from rich.table import Table
 
     kind = data["bgp"].get("router", "?")
@@ -177,7 +181,7 @@ def _print_sessions(console: Console, data: dict[str, Any]) -> None:
         table.add_row(s["neighbor"], state, str(s["prefixes_received"]))
     console.print(table)
     if data["bgp"].get("error"):
-        console.print(f"[red]{data['bgp']['error']}[/]")
+        console.print(f"[red]{escape(data['bgp']['error'])}[/]")
 
 
 TABLE_MAX_PODS = 48
