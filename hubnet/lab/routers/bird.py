@@ -76,8 +76,10 @@ template bgp hubnet {{
 def _bird_neighbor(neighbor: Neighbor) -> str:
     port = f" port {neighbor.port}" if neighbor.port != 179 else ""
     lines = [f"  neighbor {neighbor.address}{port} as {neighbor.asn};"]
-    if neighbor.multihop:  # the next hop is still on this router's LAN: found through the connected networks
+    if neighbor.multihop:
         lines.append(f"  multihop {neighbor.multihop};")
+        lines.append("  # BIRD allows no direct gateway on a multihop session: the node's address (on this LAN) is")
+        lines.append("  # found through the connected networks instead.")
         lines += ["  ipv4 { gateway recursive; };", "  ipv6 { gateway recursive; };"]
     else:
         lines.append("  direct;")
