@@ -54,11 +54,21 @@ def up(
     keep: Annotated[bool, typer.Option("--keep-on-failure", help="Leave a failed lab in place to debug.")] = False,
     ipv4_only: Annotated[bool, typer.Option("--ipv4-only", help="IPv4 only (default: dual-stack).")] = False,
     ipv6_only: Annotated[bool, typer.Option("--ipv6-only", help="IPv6 only (default: dual-stack).")] = False,
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            help="kernel: the controller programs the router's kernel table (default); bird / frr: that BGP daemon "
+            "is the router and learns the routes over BGP from the controller, which runs in its own namespace.",
+        ),
+    ] = "kernel",
 ) -> None:
-    """Build a lab: router namespace with the controller, NODES node agents, PODS pods per node; dual-stack
-    (IPv4 + IPv6) unless --ipv4-only or --ipv6-only."""
+    """Build a lab: a router, NODES node agents, PODS pods per node; dual-stack (IPv4 + IPv6) unless --ipv4-only
+    or --ipv6-only. The controller runs on the router (--router kernel) or next to it as a BGP speaker (bird, frr)."""
+    from rich.markup import escape
+
     from hubnet.lab import lifecycle
-    from hubnet.lab.errors import LabError, LabExists
+    from hubnet.lab.errors import LabError, LabExists, PrerequisiteMissing
     from hubnet.lab.status import status
 
     if ipv4_only and ipv6_only:
@@ -69,10 +79,15 @@ def up(
     with _errors():
         try:
             state = lifecycle.up(
-                name, nodes, pods, progress=lambda msg: console.print(f"[green]✓[/] {msg}"), families=families
+                name,
+                nodes,
+                pods,
+                progress=lambda msg: console.print(f"[green]✓[/] {escape(msg)}"),  # "[fd00::2]" is no markup
+                families=families,
+                router=router,
             )
-        except LabExists:
-            raise
+        except (LabExists, PrerequisiteMissing):
+            raise  # nothing was built
         except (LabError, KeyboardInterrupt) as exc:
             if isinstance(exc, KeyboardInterrupt):
                 exc = LabError("interrupted")
@@ -127,9 +142,11 @@ def down(name: Name = "lab") -> None:
 
 def _print_table(console: Console, data: dict[str, Any]) -> None:
     """One row per pod (the node's columns on its first row); large labs list pod counts only."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"lab {data['name']} · controller {data['controller']['url']} in {data['router']['netns']}")
+    where = data.get("bgp", {}).get("controller_netns", data["router"]["netns"])
+    table = Table(title=escape(f"lab {data['name']} · controller {data['controller']['url']} in {where}"))
     for column in ("node", "address", "subnet", "route", "pod", "pod address"):
         table.add_column(column)
     per_pod = sum(len(n["pods"]) for n in data["nodes"]) <= TABLE_MAX_PODS
@@ -146,6 +163,25 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
             table.add_row(*(head if i == 0 else [""] * 4), pod["name"], ips, end_section=False)
         table.add_section()
     console.print(table)
+    if "bgp" in data:
+        _print_sessions(console, data)
+
+
+def _print_sessions(console: Console, data: dict[str, Any]) -> None:
+    """The router daemon's BGP sessions: neighbour, state, routes received."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    kind = data["bgp"].get("router", "?")
+    table = Table(title=f"BGP sessions of the {kind} router in {data['router']['netns']}")
+    for column in ("neighbor", "state", "routes received"):
+        table.add_column(column)
+    for s in data["bgp"].get("sessions", []):
+        state = f"[green]{s['state']}[/]" if s["state"] == "established" else f"[red]{s['state']}[/]"
+        table.add_row(s["neighbor"], state, str(s["prefixes_received"]))
+    console.print(table)
+    if data["bgp"].get("error"):
+        console.print(f"[red]{escape(data['bgp']['error'])}[/]")
 
 
 TABLE_MAX_PODS = 48

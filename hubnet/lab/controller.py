@@ -1,7 +1,8 @@
 """Talk to the lab's controller from the root namespace without any route or link there.
 
-The controller listens on the underlay (192.168.1.1), which exists only inside the router namespace. A socket
-created in that namespace (see `hubnet.linux.labnet.socket_in`) reaches it; stdlib http.client rides on it.
+The controller listens on the underlay (192.168.1.1, or 192.168.1.2 in its own namespace in a BGP lab), which
+exists only inside the lab's namespaces. A socket created in the controller's namespace (see
+`hubnet.linux.labnet.socket_in`) reaches it; stdlib http.client rides on it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import socket
 import time
 from typing import Any
 
-from hubnet.lab.plan import CONTROLLER_PORT, ROUTER_ADDRESS
+from hubnet.lab.plan import CONTROLLER_PORT, ROUTER_ADDRESS, LabPlan
 from hubnet.linux.labnet import socket_in
 from hubnet.wire import parse_problem
 
@@ -25,7 +26,11 @@ def _json(body: bytes) -> object:
 
 
 class ControllerError(RuntimeError):
-    """The controller did not answer, or answered with an error status."""
+    """The controller did not answer (`status` 0), or answered with an error status."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _NetnsConnection(http.client.HTTPConnection):
@@ -55,20 +60,37 @@ class LabController:
         self.timeout = timeout
         self.host = host
 
+    @classmethod
+    def of(cls, plan: LabPlan, token: str, timeout: float = 5.0) -> LabController:
+        """The client of a planned lab's controller, wherever it runs (router namespace or its own)."""
+        return cls(plan.controller_netns, token, timeout=timeout, host=str(plan.controller_address))
+
     def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("POST", path, body)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One request; the decoded JSON answer. ControllerError (with `status`, 0 when there was no answer)
+        otherwise."""
         conn = _NetnsConnection(self.netns, self.host, CONTROLLER_PORT, self.timeout)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        payload = None if body is None else json.dumps(body).encode()
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {self.token}"})
+            conn.request(method, path, body=payload, headers=headers)
             resp = conn.getresponse()
-            body = resp.read()
+            data = resp.read()
         except OSError as exc:
-            raise ControllerError(f"GET {path} on the lab controller failed: {exc}") from exc
+            raise ControllerError(f"{method} {path} on the lab controller failed: {exc}") from exc
         finally:
             conn.close()
         if resp.status >= 400:
-            problem = parse_problem(resp.status, _json(body), resp.reason)
-            raise ControllerError(f"GET {path} on the lab controller: {problem.message}")
-        return json.loads(body) if body else None
+            problem = parse_problem(resp.status, _json(data), resp.reason)
+            raise ControllerError(f"{method} {path} on the lab controller: {problem.message}", status=resp.status)
+        return json.loads(data) if data else None
 
     def nodes(self) -> list[dict[str, Any]]:
         """All node records (following pagination)."""

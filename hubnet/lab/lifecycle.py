@@ -12,16 +12,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from hubnet.lab import members, procs, topology
+from hubnet.lab import bgplab, members, procs, topology
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
-from hubnet.lab.plan import FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
+from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
+from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.errors import LinuxError
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 60.0
+SESSION_TIMEOUT = 60.0  # the speaker connects within ~5-10 s of its peer being added; BIRD/FRR retry every 5 s
 ROUTES_TIMEOUT = 60.0
 ATTACH_WORKERS = 4  # parallel `pod add`s: enough to hide process start-up, gentle on a 2-core machine
 
@@ -30,11 +32,20 @@ def _quiet(_: str) -> None:
     return None
 
 
-def up(name: str, nodes: int, pods: int, progress: Progress = _quiet, families: tuple[int, ...] = FAMILIES) -> LabState:
-    """Build lab `name` (dual-stack unless `families` says otherwise); raises LabExists (nothing touched) when it
-    exists, LabError when a step fails."""
+def up(
+    name: str,
+    nodes: int,
+    pods: int,
+    progress: Progress = _quiet,
+    families: tuple[int, ...] = FAMILIES,
+    router: str = "kernel",
+) -> LabState:
+    """Build lab `name` (dual-stack unless `families` says otherwise) with a router of kind `router` (kernel,
+    bird, frr); raises LabExists (nothing touched) when it exists, LabError when a step fails."""
     require_host()
-    plan = make_plan(name, nodes, pods, families)
+    plan = make_plan(name, nodes, pods, families, router)
+    if plan.bgp:
+        bgplab.router_of(plan, StateStore(name))  # the daemon is installed: fail before anything is built
     store = StateStore(name)
     if store.exists() or labnet.list_netns(plan.prefix):
         raise LabExists(f"lab {name!r} already exists (run `hubnet lab down --name {name}` first)")
@@ -45,6 +56,7 @@ def up(name: str, nodes: int, pods: int, progress: Progress = _quiet, families: 
         bootstrap_token=secrets.token_urlsafe(24),
         admin_token=secrets.token_urlsafe(24),
         families=list(plan.families),
+        router=router,
     )
     store.create(state)
     try:
@@ -59,19 +71,34 @@ def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress
     underlays = " + ".join(str(u) for f, u in ((4, UNDERLAY), (6, UNDERLAY6)) if f in plan.families)
     with step(f"router namespace, underlay bridge {underlays}"):
         topology.build_router(plan)
+    router = None
+    if plan.bgp:
+        with step(f"{bgplab.NAMES[plan.router]} on the router, BGP AS {BGP_ASN}, neighbour {plan.controller_address}"):
+            router = bgplab.start_router(plan, store, state)
     with step(f"{len(plan.nodes)} node namespaces wired to the underlay"):
         for node in plan.nodes:
             topology.build_node(plan, node)
-    client = LabController(plan.router_netns, state.admin_token, host=str(plan.router_address))
-    with step(f"controller at {plan.controller_url} (kernel route backend)"):
+    if plan.bgp:
+        shown = " + ".join(str(a) for a in plan.controller_addresses)
+        with step(f"controller namespace {plan.controller_netns} on the underlay ({shown})"):
+            topology.build_controller(plan)
+    client = LabController.of(plan, state.admin_token)
+    with step(f"controller at {plan.controller_url} ({'bgp' if plan.bgp else 'kernel'} route backend)"):
         pid = members.start_controller(plan, store, state)
         _expect(client.wait_ready, READY_TIMEOUT, pid, store, "controller")
-    with step(f"{len(plan.nodes)} node agents joined, routes programmed on the router"):
+    if router is not None:
+        with step(f"BGP session {plan.router_address} - {plan.controller_address} established (POST /v1/bgp/peers)"):
+            bgplab.add_peer(client, plan)
+            bgplab.wait_session(router, plan, SESSION_TIMEOUT)
+    where = "in the router's kernel over BGP" if plan.bgp else "programmed on the router"
+    with step(f"{len(plan.nodes)} node agents joined, routes {where}"):
         agents = {node.name: members.start_agent(plan, node, store, state) for node in plan.nodes}
         records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
         state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
         state.node_subnets = {n: [str(s) for s in r.get("subnets") or [r["subnet"]]] for n, r in records.items()}
         store.save(state)
+        if router is not None:  # `programmed` means sent to the router; wait until its kernel holds them too
+            bgplab.wait_installed(router, bgplab.expected_routes(plan, state.node_subnets), ROUTES_TIMEOUT)
         for node in plan.nodes:
             members.wait_agent_ready(node, store, agents[node.name], ROUTES_TIMEOUT)
     total = sum(len(n.pods) for n in plan.nodes)
@@ -122,10 +149,12 @@ def down(name: str) -> DownReport:
     prefix = lab_prefix(name)
     store = StateStore(name)
     state = store.load()
+    router = bgplab.stop_router(state, store) if state else []  # first, and gracefully: the BGP daemons
+    remove_pathspace(f"{prefix}router")  # FRR's, also when `up` died before writing any state
     recorded = list(state.processes.values()) if state else []
     recorded = [pid for pid in recorded if _is_hubnet(pid)]
     found = procs.pids_in_netns(labnet.list_netns(prefix))
-    stopped = sorted(set(recorded) | set(found))
+    stopped = sorted(set(recorded) | set(found) | set(router))
     procs.stop(stopped)
     namespaces = topology.destroy(prefix)
     existed = store.exists()

@@ -14,6 +14,8 @@ from pathlib import Path
 from hubnet.lab import procs
 from hubnet.lab.errors import LabError
 from hubnet.lab.plan import (
+    BGP_ASN,
+    CONTROLLER_ADDRESS,
     NODE_PREFIX,
     NODE_PREFIX_V6,
     POD_BRIDGE,
@@ -41,12 +43,12 @@ def hubnet_argv() -> list[str]:
     return [sys.executable, "-c", "from hubnet.cli import main; main()"]
 
 
-def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
-    """The controller in the router namespace: kernel backend, SQLite in the lab's state dir."""
-    host = plan.controller_url.removeprefix("http://")
+def controller_env(plan: LabPlan, store: StateStore, state: LabState) -> dict[str, str]:
+    """The controller's settings: kernel backend on the router, or (BGP lab) the bgp backend listening for BGP on
+    its own underlay address; SQLite in the lab's state dir either way."""
     env = {
-        "HUBNET_LISTEN": host,
-        "HUBNET_ROUTE_BACKEND": "kernel",
+        "HUBNET_LISTEN": plan.controller_url.removeprefix("http://"),
+        "HUBNET_ROUTE_BACKEND": "bgp" if plan.bgp else "kernel",
         "HUBNET_ROUTER_ADDRESS": ",".join(str(a) for a in plan.router_addresses),
         "HUBNET_CLUSTER_CIDR": ",".join(str(c) for c in plan.cluster_cidrs),
         "HUBNET_NODE_PREFIX": str(NODE_PREFIX),
@@ -56,8 +58,20 @@ def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
         "HUBNET_BOOTSTRAP_TOKENS": state.bootstrap_token,
         "HUBNET_ADMIN_TOKENS": state.admin_token,
     }
+    if plan.bgp:
+        env |= {
+            "HUBNET_BGP_LISTEN": plan.bgp_listen,
+            "HUBNET_BGP_ROUTER_ID": str(CONTROLLER_ADDRESS),  # an IPv4 id even in an IPv6-only lab
+            "HUBNET_BGP_ASN": str(BGP_ASN),
+        }
+    return env
+
+
+def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
+    """The controller in its namespace (the router's, or its own in a BGP lab), detached; its pid."""
+    env = controller_env(plan, store, state)
     (store.dir / "controller").mkdir(exist_ok=True)
-    pid = procs.spawn(plan.router_netns, [*hubnet_argv(), "server"], store.log("controller"), env)
+    pid = procs.spawn(plan.controller_netns, [*hubnet_argv(), "server"], store.log("controller"), env)
     state.processes["controller"] = pid
     store.save(state)
     return pid

@@ -25,6 +25,14 @@ ROUTER_ADDRESS6 = IPv6Address("fd00:192:168:1::1")
 CLUSTER_CIDR6 = IPv6Network("fd00:10:244::/56")
 NODE_PREFIX_V6 = 64
 FAMILIES = (4, 6)
+# `--router`: "kernel" (default) runs the controller on the router with the kernel route backend; "bird" and "frr"
+# run that BGP daemon on the router and the controller in a namespace of its own on the underlay (bgp backend).
+ROUTER_KINDS = ("kernel", "bird", "frr")
+CONTROLLER_ADDRESS = IPv4Address("192.168.1.2")  # the controller's own namespace (BGP labs only)
+CONTROLLER_ADDRESS6 = IPv6Address("fd00:192:168:1::2")
+CONTROLLER_PORT_LINK = "hnlab-ctl"  # its port on the underlay bridge
+BGP_ASN = 64512  # iBGP: the router and the controller's speaker share one private ASN
+BGP_PORT = 179
 UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace
 NODE_UPLINK = "hnlab-up0"  # in each node namespace
 POD_BRIDGE = "v-net-0"
@@ -67,6 +75,7 @@ class LabPlan:
     router_netns: str
     nodes: tuple[NodePlan, ...]
     families: tuple[int, ...] = (4,)
+    router: str = "kernel"  # one of ROUTER_KINDS
 
     @property
     def prefix(self) -> str:
@@ -88,9 +97,37 @@ class LabPlan:
         return [both[f] for f in self.families]
 
     @property
+    def bgp(self) -> bool:
+        """The router is a BGP daemon (BIRD or FRR) and the controller a BGP speaker in its own namespace."""
+        return self.router != "kernel"
+
+    @property
+    def controller_netns(self) -> str:
+        """Where the controller runs: the router's namespace (kernel backend) or its own (`hnlab-<name>-ctl`)."""
+        return f"{self.prefix}ctl" if self.bgp else self.router_netns
+
+    @property
+    def controller_addresses(self) -> list[Address]:
+        if not self.bgp:
+            return self.router_addresses
+        both: dict[int, Address] = {4: CONTROLLER_ADDRESS, 6: CONTROLLER_ADDRESS6}
+        return [both[f] for f in self.families]
+
+    @property
+    def controller_address(self) -> Address:
+        """Where the controller listens (HTTP, and BGP in a BGP lab): IPv4 unless the lab is IPv6-only."""
+        return self.controller_addresses[0]
+
+    @property
     def controller_url(self) -> str:
-        host = str(self.router_address)
+        host = str(self.controller_address)
         return f"http://{host if 4 in self.families else f'[{host}]'}:{CONTROLLER_PORT}"
+
+    @property
+    def bgp_listen(self) -> str:
+        """HUBNET_BGP_LISTEN of the controller: its own underlay address (one session carries both families)."""
+        host = str(self.controller_address)
+        return f"{host if 4 in self.families else f'[{host}]'}:{BGP_PORT}"
 
     def node(self, name: str) -> NodePlan:
         for node in self.nodes:
@@ -144,10 +181,14 @@ def node_plan(lab: str, index: int, pods: int, families: tuple[int, ...] = FAMIL
     )
 
 
-def make_plan(name: str, nodes: int, pods: int, families: tuple[int, ...] = FAMILIES) -> LabPlan:
-    """The full topology for `nodes` nodes with `pods` pods each, dual-stack unless `families` says otherwise;
-    raises PlanError on bad sizes."""
+def make_plan(
+    name: str, nodes: int, pods: int, families: tuple[int, ...] = FAMILIES, router: str = "kernel"
+) -> LabPlan:
+    """The full topology for `nodes` nodes with `pods` pods each, dual-stack unless `families` says otherwise, with
+    a router of kind `router`; raises PlanError on bad sizes or an unknown router."""
     families = check_families(tuple(families))
+    if router not in ROUTER_KINDS:
+        raise PlanError(f"--router must be one of {', '.join(ROUTER_KINDS)}, got {router!r}")
     if not 1 <= nodes <= MAX_NODES:
         raise PlanError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
     if not 0 <= pods <= MAX_PODS:
@@ -157,4 +198,5 @@ def make_plan(name: str, nodes: int, pods: int, families: tuple[int, ...] = FAMI
         router_netns=f"{lab_prefix(name)}router",
         nodes=tuple(node_plan(name, i, pods, families) for i in range(1, nodes + 1)),
         families=families,
+        router=router,
     )

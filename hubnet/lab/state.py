@@ -3,6 +3,7 @@
 Layout (`/run/hubnet-lab/<name>/`, tmpfs like the namespaces themselves, so a reboot forgets both together):
   state.json          this module's record (written atomically after every step of `up`)
   controller/         the controller's HUBNET_STATE_DIR (SQLite database)
+  router/             the BGP router's workdir (`--router bird|frr`: configuration, control sockets, logs)
   nodes/<node>/       each agent's --state-dir, cni/conf (--cni-conf-dir), cni/bin (--cni-bin-dir)
   logs/<process>.log  stdout+stderr of every process the lab started
 """
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubnet.lab.plan import validate_name
+from hubnet.lab.plan import LabPlan, make_plan, validate_name
 
 ROOT = Path(os.environ.get("HUBNET_LAB_ROOT", "/run/hubnet-lab"))
 
@@ -44,6 +45,11 @@ class LabState:
     families: list[int] = field(default_factory=lambda: [4])
     node_subnets: dict[str, list[str]] = field(default_factory=dict)  # node -> every family's subnet, IPv4 first
     node_pods: dict[str, list[PodState]] = field(default_factory=dict)  # node -> pods attached
+    router: str = "kernel"  # `--router`: kernel | bird | frr (a state file from before BGP labs: kernel)
+
+    def plan(self) -> LabPlan:
+        """The lab's names and addresses (without pods: those are recorded in `node_pods`)."""
+        return make_plan(self.name, self.nodes, 0, tuple(self.families), self.router)
 
     def pods_of(self, node: str) -> list[PodState]:
         return self.node_pods.setdefault(node, [])

@@ -4,16 +4,17 @@ Contract (outside checks read it): {"name", "router": {"netns", "address", "addr
 "families", "nodes": [{"name", "netns", "address", "addresses", "subnet", "subnets",
 "pods": [{"name", "netns", "ip", "ips"}]}]}. The singular keys keep meaning IPv4 when the lab has it (the first of
 the list otherwise); the lists hold every family, IPv4 first. Extra keys may be added (`phase`, per node
-`route_state`); the contract's keys never change meaning.
+`route_state`; a BGP lab's "bgp": {"router": "bird"|"frr", "controller_netns", "sessions": [{"neighbor", "state",
+"prefixes_received"}]}, the sessions live from the router daemon); the contract's keys never change meaning.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hubnet.lab import bgplab
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabMissing, require_host
-from hubnet.lab.plan import make_plan
 from hubnet.lab.state import LabState, StateStore
 
 
@@ -28,19 +29,17 @@ def load(name: str) -> LabState:
 
 def route_states(state: LabState) -> dict[str, str]:
     """node -> route_state as the controller reports it ('unknown' when it does not answer)."""
-    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     try:
-        client = LabController(plan.router_netns, state.admin_token, timeout=2.0, host=str(plan.router_address))
-        records = client.nodes()
+        records = LabController.of(state.plan(), state.admin_token, timeout=2.0).nodes()
     except ControllerError:
         return {}
     return {str(r["name"]): str(r.get("route_state")) for r in records}
 
 
 def status(state: LabState, live: bool = True) -> dict[str, Any]:
-    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
+    plan = state.plan()
     routes = route_states(state) if live else {}
-    return {
+    data: dict[str, Any] = {
         "name": state.name,
         "phase": state.phase,
         "families": list(plan.families),
@@ -67,3 +66,7 @@ def status(state: LabState, live: bool = True) -> dict[str, Any]:
             for node in plan.nodes
         ],
     }
+    if plan.bgp:  # which daemon, where the controller runs, the daemon's own view of its sessions
+        live_sessions = bgplab.sessions(state, StateStore(state.name)) if live else {"sessions": []}
+        data["bgp"] = {"router": plan.router, "controller_netns": plan.controller_netns} | live_sessions
+    return data

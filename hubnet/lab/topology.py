@@ -10,6 +10,9 @@ import errno
 from ipaddress import IPv4Interface, IPv6Interface
 
 from hubnet.lab.plan import (
+    CONTROLLER_ADDRESS,
+    CONTROLLER_ADDRESS6,
+    CONTROLLER_PORT_LINK,
     NODE_UPLINK,
     ROUTER_ADDRESS,
     ROUTER_ADDRESS6,
@@ -79,6 +82,19 @@ def build_node(plan: LabPlan, node: NodePlan) -> None:
     tune(node.netns, plan.families)
     address = _underlay(plan.families, node.address, node.address6)
     labnet.add_uplink(plan.router_netns, UNDERLAY_BRIDGE, node.router_port, node.netns, NODE_UPLINK, address)
+
+
+def build_controller(plan: LabPlan) -> None:
+    """A BGP lab's controller namespace: one uplink on the underlay bridge (192.168.1.2/24, fd00:192:168:1::2/64),
+    like a node without pods. It forwards nothing, so it needs no sysctl but the IPv6 ones (no route from an
+    advertisement)."""
+    labnet.create_netns(plan.controller_netns)
+    if 6 in plan.families:
+        labnet.set_sysctls(plan.controller_netns, {k: v for k, v in _COMMON6.items() if "forwarding" not in k})
+    address = _underlay(plan.families, CONTROLLER_ADDRESS, CONTROLLER_ADDRESS6)
+    labnet.add_uplink(
+        plan.router_netns, UNDERLAY_BRIDGE, CONTROLLER_PORT_LINK, plan.controller_netns, NODE_UPLINK, address
+    )
 
 
 def _underlay(families: tuple[int, ...], v4: object, v6: object) -> list[IPv4Interface | IPv6Interface]:
