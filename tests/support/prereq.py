@@ -24,3 +24,9 @@ def need_root_netns() -> None:
     need(os.geteuid() == 0, "needs root")
     need(shutil.which("ip") is not None, "needs iproute2 (`ip`)")
     need(os.path.isdir("/proc/self/ns"), "needs network namespaces")
+
+
+def need_programs(*programs: str) -> None:
+    """Every program (a name on PATH or an absolute path) is installed: the BGP tier needs gobgpd, BIRD and FRR."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    need(not missing, f"needs {', '.join(missing)} (scripts/bootstrap.sh installs them)")
