@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
 from hubnet.lab.bgprouter import BgpRouter
+from hubnet.server.bgp.speaker import Speaker
+from hubnet.server.domain.routes import Route
 from tests.netns.bgp.conftest import (
     ESTABLISH,
     KINDS,
@@ -197,3 +200,19 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_table_of_many_batches_arrives_whole(routers: Routers, speakers: Speakers) -> None:
+    """4,096 routes over 200 next hops, streamed 1,000 paths a message: the speaker lists them all back and BIRD
+    imports every one."""
+    r = routers.start("bird")
+    speaker = Speaker(speakers.config(), batch=1000)
+    speakers.started.append(speaker)
+    speaker.start()
+    hops = [IPv4Address(f"192.0.2.{11 + i % 200}") for i in range(4096)]
+    table = [Route(IPv4Network((0x0A000000 + (i << 8), 24)), hop) for i, hop in enumerate(hops)]
+    assert speaker.add(table) == {}
+    assert sorted(speaker.paths()) == sorted(table)
+    speaker.set_peers([peer(1)])
+    wait_for(lambda: [s.prefixes_received for s in r.sessions()] == [4096], ESTABLISH, "BIRD to import 4,096")
+    assert speaker.peers()[0].prefixes_sent == 4096
