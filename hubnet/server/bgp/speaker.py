@@ -82,6 +82,7 @@ class Speaker:
         self._on_change: Callable[[str, str], None] | None = None
         self._watch: Any = None  # the running WatchEvent call
         self._encoder = PathEncoder()
+        self._last_words = ""  # gobgpd's last warning or non-JSON line: why it exited, when it did
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -342,10 +343,9 @@ class Speaker:
         except OSError:
             return 0
 
-    _last_words = ""
-
     def _log_line(self, line: str) -> None:
-        """One line of gobgpd's output (JSON): warnings and errors to our log, per-peer reasons remembered."""
+        """One line of gobgpd's output (JSON): to our log (its warnings and errors as such, sessions going up and
+        down at info, the rest at debug), and the reasons a session is down remembered per peer."""
         try:
             record = json.loads(line)
         except ValueError:
@@ -357,13 +357,19 @@ class Speaker:
         level, message, key = record.get("level", "info"), record.get("msg", ""), record.get("Key")
         if level in ("warning", "error", "fatal", "panic"):
             self._last_words = message
-            log.log(logging.ERROR if level != "warning" else logging.WARNING, "gobgpd: %s %s", message, _fields(record))
+        severity = _SEVERITY.get(level, logging.DEBUG)
+        if message in ("Peer Up", "Peer Down"):
+            severity = max(severity, logging.INFO)
+        log.log(severity, "gobgpd: %s %s", message, _fields(record))
         if isinstance(key, str):
             reason = peer_reason(message, record)
             if reason is not None:
                 self._errors[key] = reason
             elif message == "Peer Up":
                 self._errors.pop(key, None)
+
+
+_SEVERITY = {"warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.ERROR, "panic": logging.ERROR}
 
 
 def peer_reason(message: str, record: dict[str, Any]) -> str | None:
