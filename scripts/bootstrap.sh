@@ -13,6 +13,10 @@ command -v nsenter >/dev/null || need_apt+=(util-linux)
 command -v cc >/dev/null || need_apt+=(gcc libc6-dev)  # the package build compiles the CNI plugin (setup.py)
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+# The bgp route backend's engine (GoBGP), and the BGP routers the tests, the lab and the benchmarks peer with.
+command -v gobgpd >/dev/null || need_apt+=(gobgpd)
+command -v bird >/dev/null || need_apt+=(bird2)
+[ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi

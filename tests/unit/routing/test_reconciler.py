@@ -193,7 +193,7 @@ def test_stop_joins_the_thread() -> None:
 def test_make_backend() -> None:
     assert make_backend("fake").name == "fake"
     assert make_backend("none").name == "none"
-    with pytest.raises(ValueError, match=r"unknown route backend 'bgpx' \(choose kernel, none, fake\)"):
+    with pytest.raises(ValueError, match=r"unknown route backend 'bgpx' \(choose kernel, none, fake, bgp\)"):
         make_backend("bgpx")
 
 

@@ -1,0 +1,416 @@
+"""The BGP speaker: gobgpd as the controller's child, driven over its gRPC API (GoBGP 3.10, Debian's).
+
+Lifecycle: `start()` spawns gobgpd (no config file: everything goes through the API), waits for the API, starts
+BGP with graceful restart for both families. gobgpd dies with the controller (PR_SET_PDEATHSIG, see child.py) and
+`stop()` kills it the same way, with SIGKILL: it never sends a NOTIFICATION, so every peer keeps our routes for
+the graceful-restart time and the next speaker re-announces them (its first peers set the Restart State and
+Forwarding State bits; see sessions.peer_message). Nothing survives a controller: a restarted one binds at once.
+
+The API listens on a unix socket in a private directory (mode 0700), not on a TCP port: gobgpd's API has no
+authentication, and a loopback port would let any local user change the routes; a socket path also reaches a
+gobgpd that runs in another network namespace (tests, the lab). `api_port` > 0 asks for TCP 127.0.0.1 instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Any
+
+import grpc
+
+from hubnet.net import Network
+from hubnet.server.bgp.child import Child
+from hubnet.server.bgp.gobgpapi import gobgp_pb2 as api
+from hubnet.server.bgp.gobgpapi import gobgp_pb2_grpc as rpc
+from hubnet.server.bgp.paths import FAMILIES, PathDecoder, PathEncoder, request
+from hubnet.server.bgp.peers import PeerSpec
+from hubnet.server.bgp.sessions import PeerStatus, md5_drops, notification_text, peer_message, status_of
+from hubnet.server.domain.routes import Route
+
+__all__ = ["PeerStatus", "Speaker", "SpeakerConfig", "SpeakerError"]
+
+log = logging.getLogger("hubnet.bgp")
+
+BATCH = 2000  # paths per AddPathStream message: 65,536 load in ~1 s from 500 up; one per message took 10 s
+START_TIMEOUT = 15.0  # for gobgpd's API to answer and for its BGP port to be free (a killed predecessor's)
+CALL_TIMEOUT = 60.0  # any single API call (a full table is ~1 s)
+# The API's own limit (gobgpd allows 256 MiB): a table snapshot of 65,536 paths is ~14 MB, gRPC's default 4 MB.
+MAX_MESSAGE = 256 << 20
+# gobgpd's heap at 65,536 paths is ~60-90 MB live; Go's default GC lets the process grow to ~220 MB RSS. A soft
+# limit keeps it near 130 MB at a little GC CPU. An operator's own GOMEMLIMIT/GOGC in the environment wins.
+GO_MEMORY_LIMIT = "128MiB"
+
+
+class SpeakerError(RuntimeError):
+    """gobgpd is not running, did not start, or refused a call; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class SpeakerConfig:
+    asn: int
+    router_id: IPv4Address
+    listen_address: str = "0.0.0.0"  # HUBNET_BGP_LISTEN's host; peers can always be connected out to
+    listen_port: int = 179  # 0 = do not listen (gobgpd's -1): sessions are only connected out
+    gr_restart_seconds: int = 120
+    gobgpd: str = "gobgpd"
+    api_port: int = 0  # 0 = a unix socket in a private directory (see the module docstring)
+    netns: str | None = None  # run gobgpd inside this named netns (tests/lab); None = our own namespace
+
+
+class Speaker:
+    """One gobgpd. Thread-safe: calls may come from the reconciler, the API's threads and the peer sync loop."""
+
+    def __init__(self, config: SpeakerConfig, *, batch: int = BATCH) -> None:
+        self.config, self.batch = config, batch
+        self._lock = threading.RLock()
+        self._child: Child | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+        self._dir: str | None = None
+        self._peers: dict[str, PeerSpec] = {}  # configured in this gobgpd
+        self._fresh = True  # no peer added since the last start: the next ones are told we restarted
+        self._errors: dict[str, str] = {}  # peer address → the last reason gobgpd logged
+        self._on_change: Callable[[str, str], None] | None = None
+        self._watch: Any = None  # the running WatchEvent call
+        self._encoder = PathEncoder()
+        self._last_words = ""  # gobgpd's last warning or non-JSON line: why it exited, when it did
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn gobgpd and start BGP (idempotent while it runs). Raises SpeakerError with gobgpd's last words."""
+        with self._lock:
+            if self._child is not None and self._child.alive:
+                return
+            self._discard()
+            self._dir = tempfile.mkdtemp(prefix="hubnet-bgp-")
+            target = self._spawn()
+            self._channel = grpc.insecure_channel(
+                target,
+                options=[
+                    ("grpc.max_receive_message_length", MAX_MESSAGE),
+                    ("grpc.max_send_message_length", MAX_MESSAGE),
+                ],
+            )
+            self._stub = rpc.GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
+            try:
+                self._start_bgp(time.monotonic() + START_TIMEOUT)
+            except BaseException:
+                self._discard()
+                raise
+            self._peers, self._fresh = {}, True
+            if self._on_change is not None:
+                self._start_watch()
+            assert self._child is not None
+            log.info(
+                "BGP speaker started (gobgpd pid %d, AS %d, router id %s)",
+                self._child.pid,
+                self.config.asn,
+                self.config.router_id,
+            )
+
+    def stop(self) -> None:
+        """SIGKILL gobgpd (never a NOTIFICATION: peers keep our routes under graceful restart) and reap it."""
+        with self._lock:
+            self._discard()
+
+    @property
+    def running(self) -> bool:
+        """gobgpd is alive and its API answers."""
+        with self._lock:
+            if self._child is None or not self._child.alive:
+                return False
+            try:
+                self._stub.GetBgp(api.GetBgpRequest(), timeout=5)
+            except grpc.RpcError:
+                return False
+            return True
+
+    @property
+    def pid(self) -> int | None:
+        child = self._child
+        return child.pid if child is not None and child.alive else None
+
+    # -- routes ------------------------------------------------------------------------------------------------
+    def add(self, routes: Sequence[Route]) -> dict[Network, str]:
+        """Announce `routes` (explicit NEXT_HOP = route.next_hop, never ourselves). A prefix announced again with
+        another next hop replaces the old path: one UPDATE, no withdraw. Returns the prefixes that failed."""
+        failed = {
+            r.prefix: "prefix and next hop of different families" for r in routes if r.family != r.next_hop.version
+        }
+        good = [r for r in routes if r.prefix not in failed] if failed else list(routes)
+        return {**failed, **self._stream(good, withdraw=False)}
+
+    def delete(self, routes: Sequence[Route]) -> dict[Network, str]:
+        """Withdraw the prefixes of `routes` (a missing one is fine). Returns the prefixes that failed."""
+        return self._stream(list(routes), withdraw=True)
+
+    def paths(self) -> list[Route]:
+        """Our paths in gobgpd's global RIB (both families): the best path of each prefix that we originated.
+
+        A snapshot from a best-path watch with `init` (one message for the whole table, ~0.6 s at 65,536), not
+        ListPath, which streams one message per prefix and costs Python ~9 s at that size."""
+        table = api.WatchEventRequest.Table(
+            filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)]
+        )
+        call = self._api().WatchEvent(api.WatchEventRequest(table=table), timeout=CALL_TIMEOUT)
+        try:
+            first = next(call)
+        except grpc.RpcError as exc:
+            raise SpeakerError(f"failed to list gobgpd's paths: {_why(exc)}") from None
+        finally:
+            call.cancel()
+        return PathDecoder().routes(first.table.paths)
+
+    def _stream(self, routes: list[Route], *, withdraw: bool) -> dict[Network, str]:
+        if not routes:
+            return {}
+        stub = self._api()
+        try:
+            stub.AddPathStream(self._encoder.batches(routes, self.batch, withdraw=withdraw), timeout=CALL_TIMEOUT)
+            return {}
+        except grpc.RpcError as exc:
+            if not self.running:
+                raise SpeakerError(f"gobgpd stopped while taking paths: {_why(exc)}") from None
+            log.warning("gobgpd refused a batch of paths (%s); retrying them one by one", _why(exc))
+        return self._one_by_one(stub, routes, withdraw=withdraw)
+
+    def _one_by_one(self, stub: Any, routes: list[Route], *, withdraw: bool) -> dict[Network, str]:
+        failed = {}
+        for route in routes:
+            try:
+                if withdraw:
+                    path = request(route, withdraw=True).path
+                    stub.DeletePath(api.DeletePathRequest(family=FAMILIES[route.family], path=path), timeout=10)
+                else:
+                    stub.AddPath(request(route), timeout=10)
+            except grpc.RpcError as exc:
+                failed[route.prefix] = f"gobgpd refused the path: {_why(exc)}"
+        return failed
+
+    # -- peers -------------------------------------------------------------------------------------------------
+    def set_peers(self, peers: Sequence[PeerSpec]) -> None:
+        """Make gobgpd's peers exactly `peers`: add missing, delete gone, delete and re-add changed ones.
+
+        The first peers after a start are added as "restarting" (see sessions.peer_message); later ones are not."""
+        with self._lock:
+            stub = self._api()
+            wanted = {str(p.address): p for p in peers}
+            for address, spec in list(self._peers.items()):
+                if wanted.get(address) != spec:
+                    self._call(stub.DeletePeer, api.DeletePeerRequest(address=address), f"delete peer {address}")
+                    del self._peers[address]
+                    self._errors.pop(address, None)
+            restarting = self._fresh
+            for address, spec in wanted.items():
+                if address not in self._peers:
+                    message = peer_message(spec, gr_seconds=self.config.gr_restart_seconds, restarting=restarting)
+                    self._call(stub.AddPeer, api.AddPeerRequest(peer=message), f"add peer {address}")
+                    self._peers[address] = spec
+                    self._fresh = False
+
+    def peers(self, *, counters: bool = True) -> list[PeerStatus]:
+        """Every configured peer's session, live from gobgpd. `counters=False` leaves prefixes_sent at 0: GoBGP
+        counts them by walking the table for each peer (~0.25 s at 65,536 routes)."""
+        stub = self._api()
+        try:
+            question = api.ListPeerRequest(enableAdvertised=counters)
+            answers = list(stub.ListPeer(question, timeout=CALL_TIMEOUT))
+        except grpc.RpcError as exc:
+            raise SpeakerError(f"failed to list gobgpd's peers: {_why(exc)}") from None
+        drops = self._md5_drops()
+        return sorted(
+            (
+                status_of(a.peer, logged=self._errors.get(a.peer.conf.neighbor_address), md5_drops=drops)
+                for a in answers
+            ),
+            key=lambda s: s.address,
+        )
+
+    def watch_peers(self, on_change: Callable[[str, str], None]) -> None:
+        """Call `on_change(address, state)` on every session state change, from a daemon thread; the watch
+        follows the speaker across restarts."""
+        with self._lock:
+            self._on_change = on_change
+            if self._child is not None and self._child.alive:
+                self._start_watch()
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    def _spawn(self) -> str:
+        assert self._dir is not None
+        if self.config.api_port:
+            if self.config.netns:
+                raise SpeakerError("api_port needs gobgpd in our own namespace (netns is set): use the unix socket")
+            target = hosts = f"127.0.0.1:{self.config.api_port}"
+        else:
+            path = os.path.join(self._dir, "api.sock")
+            target, hosts = f"unix:{path}", f"unix://{path}"
+        binary = shutil.which(self.config.gobgpd)
+        if binary is None:
+            raise SpeakerError(f"gobgpd not found: {self.config.gobgpd!r} (apt-get install gobgpd)")
+        env = dict(os.environ)
+        if "GOMEMLIMIT" not in env and "GOGC" not in env:
+            env["GOMEMLIMIT"] = GO_MEMORY_LIMIT
+        # -l info: "Peer Down" reasons are logged at info; _log_line forwards warnings and keeps the reasons.
+        argv = [binary, "--api-hosts", hosts, "--pprof-disable", "-l", "info"]
+        self._child = Child(argv, lines=self._log_line, netns=self.config.netns, env=env)
+        return target
+
+    def _start_bgp(self, deadline: float) -> None:
+        """Wait for the API, then StartBgp; a listen port still held by a dying predecessor is retried."""
+        listen = self.config.listen_port or -1
+        addresses = [self.config.listen_address] if listen > 0 else []
+        request_ = api.StartBgpRequest(
+            **{
+                "global": api.Global(
+                    asn=self.config.asn,
+                    router_id=str(self.config.router_id),
+                    listen_port=listen,
+                    listen_addresses=addresses,
+                    families=[0, 1],  # ipv4-unicast, ipv6-unicast (GoBGP's AfiSafiType numbers)
+                    graceful_restart=api.GracefulRestart(
+                        enabled=True, restart_time=self.config.gr_restart_seconds, notification_enabled=True
+                    ),
+                )
+            }
+        )
+        while True:
+            assert self._child is not None
+            if not self._child.alive:
+                raise SpeakerError(
+                    f"gobgpd exited at start (code {self._child.process.returncode}): {self._last_words}"
+                )
+            try:
+                self._stub.StartBgp(request_, timeout=5)
+                return
+            except grpc.RpcError as exc:
+                unready = exc.code() == grpc.StatusCode.UNAVAILABLE  # the API is not listening yet
+                if not unready and "address already in use" not in _why(exc):
+                    raise SpeakerError(f"gobgpd refused to start BGP: {_why(exc)}") from None
+                if time.monotonic() > deadline:
+                    raise SpeakerError(f"gobgpd did not start BGP within {START_TIMEOUT:.0f}s: {_why(exc)}") from None
+            time.sleep(0.05)
+
+    def _start_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        call = self._stub.WatchEvent(api.WatchEventRequest(peer=api.WatchEventRequest.Peer()))
+        self._watch = call
+        on_change = self._on_change
+        assert on_change is not None
+        threading.Thread(target=_follow, args=(call, on_change), name="hubnet-bgp-watch", daemon=True).start()
+
+    def _discard(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = self._stub = None
+        if self._child is not None:
+            self._child.kill()
+            log.info("BGP speaker stopped (gobgpd pid %d killed)", self._child.pid)
+            self._child = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def _api(self) -> Any:
+        stub = self._stub
+        if stub is None:
+            raise SpeakerError("the BGP speaker is not running")
+        return stub
+
+    def _call(self, method: Callable[..., Any], message: Any, what: str) -> None:
+        try:
+            method(message, timeout=CALL_TIMEOUT)
+        except grpc.RpcError as exc:
+            raise SpeakerError(f"gobgpd failed to {what}: {_why(exc)}") from None
+
+    def _md5_drops(self) -> int:
+        pid = self.pid
+        try:
+            with open(f"/proc/{pid}/net/netstat") as f:
+                return md5_drops(f.read())
+        except OSError:
+            return 0
+
+    def _log_line(self, line: str) -> None:
+        """One line of gobgpd's output (JSON): to our log (its warnings and errors as such, sessions going up and
+        down at info, the rest at debug), and the reasons a session is down remembered per peer."""
+        try:
+            record = json.loads(line)
+        except ValueError:
+            self._last_words = line
+            log.warning("gobgpd: %s", line)
+            return
+        if not isinstance(record, dict):
+            return
+        level, message, key = record.get("level", "info"), record.get("msg", ""), record.get("Key")
+        if level in ("warning", "error", "fatal", "panic"):
+            self._last_words = message
+        severity = _SEVERITY.get(level, logging.DEBUG)
+        if message in ("Peer Up", "Peer Down"):
+            severity = max(severity, logging.INFO)
+        log.log(severity, "gobgpd: %s %s", message, _fields(record))
+        if isinstance(key, str):
+            reason = peer_reason(message, record)
+            if reason is not None:
+                self._errors[key] = reason
+            elif message == "Peer Up":
+                self._errors.pop(key, None)
+
+
+_SEVERITY = {"warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.ERROR, "panic": logging.ERROR}
+
+
+def peer_reason(message: str, record: dict[str, Any]) -> str | None:
+    """What a gobgpd log record says about why a session is down, or None when it says nothing about that."""
+    if message == "received notification":
+        said = record.get("Communicated-Reason")
+        text = f"the peer sent a NOTIFICATION: {notification_text(record.get('Code', 0), record.get('Subcode', 0))}"
+        return f"{text} ({said})" if said else text
+    if message == "sent notification":
+        data = record.get("Data") or {}
+        code, sub = (data.get("TypeCode", 0), data.get("SubTypeCode", 0)) if isinstance(data, dict) else (0, 0)
+        detail = data.get("Message") if isinstance(data, dict) else None
+        text = f"we sent a NOTIFICATION: {notification_text(code, sub)}"
+        return f"{text} ({detail})" if detail else text
+    if message == "hold timer expired":
+        return "hold timer expired: no KEEPALIVE from the peer in time"
+    if message == "Peer Down":
+        return f"session went down: {record.get('Reason', 'unknown reason')}"
+    return None
+
+
+def _fields(record: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in record.items() if k not in ("level", "msg", "time"))
+
+
+def _why(exc: grpc.RpcError) -> str:
+    details = exc.details() if hasattr(exc, "details") else None
+    return str(details or exc)
+
+
+def _follow(call: Iterator[api.WatchEventResponse], on_change: Callable[[str, str], None]) -> None:
+    """The peer watch thread: hands every session state change on, until the call ends (gobgpd stopped)."""
+    names = {v: k.lower() for k, v in api.PeerState.SessionState.items()}
+    try:
+        for event in call:
+            peer = event.peer
+            if event.WhichOneof("event") == "peer" and peer.type == api.WatchEventResponse.PeerEvent.STATE:
+                state = peer.peer.state
+                try:
+                    on_change(state.neighbor_address, names.get(state.session_state, "unknown"))
+                except Exception:
+                    log.exception("BGP peer state callback failed")
+    except grpc.RpcError:
+        return  # cancelled, or gobgpd went away: the next start() watches again
