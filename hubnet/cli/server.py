@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
 import ssl
 from collections.abc import Callable
@@ -79,6 +80,12 @@ def _check_system(settings: object) -> None:
         raise typer.BadParameter(message, param_hint="environment") from None
     if settings.route_backend == "kernel" and settings.router_netns:
         _check_netns(settings.router_netns)
+    if settings.route_backend == "bgp" and shutil.which(settings.bgp_gobgpd) is None:
+        message = (
+            f"HUBNET_BGP_GOBGPD: {settings.bgp_gobgpd!r} is not an executable on PATH "
+            "(the bgp route backend runs GoBGP's gobgpd: apt-get install gobgpd)"
+        )
+        raise typer.BadParameter(message, param_hint="environment")
 
 
 def _check_netns(name: str) -> None:

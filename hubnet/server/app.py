@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, cast
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -21,10 +22,12 @@ from hubnet.server.api import check, events, health, nodes, pools, problems
 from hubnet.server.api import tokens as token_api
 from hubnet.server.api.limits import BodyLimit
 from hubnet.server.api.ratelimit import RateLimit, rate_limits
+from hubnet.server.bgp.sync import PeerSync
 from hubnet.server.db import uow
 from hubnet.server.metrics import AppMetrics
 from hubnet.server.routing.backends import make_backend
 from hubnet.server.routing.reconciler import Reconciler
+from hubnet.server.services import bgp as bgp_service
 from hubnet.server.services import routes
 from hubnet.server.services.context import Controller
 from hubnet.server.services.integrity import BridgeReports
@@ -33,7 +36,29 @@ from hubnet.server.services.ports import Commit, Database
 from hubnet.server.services.reaper import Reaper, resume_leases, stamp_alive
 from hubnet.server.settings import Settings
 
+if TYPE_CHECKING:
+    from hubnet.server.bgp.backend import BgpBackend
+    from hubnet.server.bgp.speaker import SpeakerConfig
+
 log = logging.getLogger("hubnet.server")
+
+
+def speaker_config(settings: Settings) -> SpeakerConfig:
+    """gobgpd's configuration from the HUBNET_BGP_* settings (the settings made sure a router id exists)."""
+    from hubnet.server.bgp.speaker import SpeakerConfig
+
+    host, port = settings.bgp_listen_host_port
+    router_id = settings.bgp_id
+    assert router_id is not None, "Settings refuse the bgp backend without a router id"
+    return SpeakerConfig(
+        asn=settings.bgp_asn,
+        router_id=router_id,
+        listen_address=host,
+        listen_port=port,
+        gr_restart_seconds=settings.bgp_gr_restart_seconds,
+        gobgpd=settings.bgp_gobgpd,
+        api_port=settings.bgp_api_port,
+    )
 
 
 def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler | None:
@@ -46,6 +71,8 @@ def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler
         proto=settings.route_proto,
         table=settings.route_table,
         netns=settings.router_netns,
+        bgp=speaker_config(settings) if settings.route_backend == "bgp" else None,
+        registry=registry,
     )
     return Reconciler(
         backend,
@@ -55,6 +82,16 @@ def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler
         dry_run=settings.route_dry_run,
         registry=registry,
     )
+
+
+def build_peer_sync(ctl: Controller, reconciler: Reconciler | None) -> PeerSync | None:
+    """With the bgp backend: the loop that keeps the speaker peered with the stored peers; the backend also
+    answers `GET /v1/bgp/peers`'s live part."""
+    if reconciler is None or reconciler.backend.name != "bgp":
+        return None
+    backend = cast("BgpBackend", reconciler.backend)  # grpc is imported only when the backend is bgp
+    ctl.bgp_status = backend
+    return PeerSync(backend, lambda: bgp_service.peer_specs(ctl), interval=ctl.settings.reconcile_interval)
 
 
 def _reconcile_on_route_moves(reconciler: Reconciler) -> Callable[[Commit], None]:
@@ -80,6 +117,10 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     db.after_commit.append(lambda _commit: notifier.publish())
     if reconciler is not None:
         db.after_commit.append(_reconcile_on_route_moves(reconciler))
+    peer_sync = build_peer_sync(ctl, reconciler)
+    if peer_sync is not None:
+        sync = peer_sync
+        db.after_commit.append(lambda commit: sync.wake() if bgp_service.changes_peers(commit.kinds) else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -92,12 +133,16 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
             reaper.start()
             if reconciler is not None:
                 reconciler.start()
+            if peer_sync is not None:
+                peer_sync.start()
         try:
             yield
         finally:
             reaper.stop()
+            if peer_sync is not None:
+                peer_sync.stop()
             if reconciler is not None:
-                reconciler.stop()
+                reconciler.stop()  # the bgp backend's speaker is killed, never told to close: routers keep routes
             stamp_alive(ctl)  # the lease clock stops from here, not from the last reaper pass
             ctl.close()
 

@@ -91,14 +91,13 @@ def test_synced_while_the_speaker_is_down_adds_no_peer(backend: BgpBackend, spea
 
 
 def test_with_the_reconciler(speaker: FakeSpeaker) -> None:
-    """The real reconcile loop: table first, then the peers (the lead's reconciler calls synced() after apply)."""
+    """The real reconcile loop: table first, then the peers (the reconciler calls synced() after applying)."""
     backend = BgpBackend(speaker)
     backend.set_peers([PEER])
     desired = [DesiredRoute(f"node-{n}", r(n)) for n in range(5)]
     reports: list[dict[NodeRef, tuple[str, str | None]]] = []
     reconciler = Reconciler(backend, load_desired=lambda: desired, report=reports.append)
     result = reconciler.reconcile_now("startup")
-    backend.synced()
     assert len(result.plan.add) == 5 and not result.failed
     assert speaker.calls == ["start", "add 5", "set_peers 1"]
     assert sorted(speaker.table.values()) == [d.route for d in desired]
