@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import free_port
+from hubnet.linux.netns import run_in
 
 LAN = IPv4Network("172.30.0.0/16")
 RECEIVER = IPv4Address("172.30.255.254")
@@ -128,7 +129,9 @@ def receiver_config(neighbor: IPv4Address) -> str:
 protocol device {{ }}
 protocol bgp peer {{
   local as {ASN}; neighbor {neighbor} as {ASN}; direct;
+  graceful restart on;  # as a router pointed at hubnet is configured (docs/bgp.md)
   ipv4 {{ import all; export none; gateway direct; }};
+  ipv6 {{ import all; export none; gateway direct; }};
 }}
 """
 
@@ -142,25 +145,29 @@ protocol static hubnet_static {{
 {statics}
 }}
 protocol bgp peer {{
+  disabled;  # enabled once the static routes are in the table: both speakers start with a full table
   local as {ASN}; neighbor {RECEIVER} as {ASN}; direct;
   ipv4 {{ import none; export all; next hop keep; }};
+  ipv6 {{ import none; export none; }};
 }}
 """
 
 
 def until_full(receiver: Bird, count: int, timeout: float = 300.0) -> tuple[float, float]:
-    """Wait for Established, then for `count` imported routes: (seconds to Established from now, seconds from
-    Established to full)."""
-    started = time.perf_counter()
+    """Wait for Established, then for `count` imported routes: (seconds from Established until 99 % of them,
+    seconds from Established until all). Why both: BIRD 2.0.12 as the speaker often sends its last few hundred
+    routes only ~3 s after the rest (an idle tick of its event loop), which the 99 % figure leaves out."""
     deadline = time.monotonic() + timeout
-    established = None
+    established = most = None
     while True:
         state, imported = receiver.session("peer")
         now = time.perf_counter()
         if established is None and state == "Established":
             established = now
-        if established is not None and imported >= count:
-            return established - started, now - established
+        if established is not None and most is None and imported >= 0.99 * count:
+            most = now
+        if established is not None and most is not None and imported >= count:
+            return most - established, now - established
         if time.monotonic() > deadline:
             raise RuntimeError(f"receiver: state {state}, {imported} of {count} routes after {timeout:.0f}s")
         time.sleep(0.005)
@@ -189,21 +196,27 @@ def hubnet_round(table: list[tuple[IPv4Network, IPv4Address]], workdir: Path) ->
             load = time.perf_counter() - t0
             assert not failed, list(failed.items())[:3]
             speaker.set_peers([PeerSpec(address=parse_ip(str(RECEIVER)), asn=ASN)])
-            _, full = until_full(receiver, len(table))
+            most, full = until_full(receiver, len(table))
             pid = speaker.pid
             rss = rss_mb(pid) if pid else 0.0
         finally:
             speaker.stop()
-    return {"load_s": load, "full_s": full, "gobgpd_rss_mb": rss}
+    return {"load_s": load, "full_s": full, "p99_s": most, "gobgpd_rss_mb": rss}
 
 
 def bird_round(table: list[tuple[IPv4Network, IPv4Address]], workdir: Path) -> dict[str, float]:
     with (
         Bird(NS_RCV, receiver_config(BASELINE), workdir, "rcv-bird") as receiver,
-        Bird(NS_BSP, baseline_config(table), workdir, "bsp"),
+        Bird(NS_BSP, baseline_config(table), workdir, "bsp") as speaker,
     ):
-        _, full = until_full(receiver, len(table))
-    return {"full_s": full}
+        deadline = time.monotonic() + 120
+        while f"{len(table)} of {len(table)} routes" not in speaker.birdc("show route count"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"BIRD's static table: {speaker.birdc('show route count')}")
+            time.sleep(0.05)
+        speaker.birdc("enable peer")
+        most, full = until_full(receiver, len(table))
+    return {"full_s": full, "p99_s": most}
 
 
 def table_rounds(count: int, next_hops: int, rounds: int, workdir: Path) -> dict[str, Any]:
@@ -229,6 +242,9 @@ def table_rounds(count: int, next_hops: int, rounds: int, workdir: Path) -> dict
         "bird_full_s_median": round(med(b["full_s"] for b in bird), 3),
         "ratio_per_round": [round(x, 2) for x in ratios],
         "ratio_median": round(med(ratios), 2),
+        "hubnet_99pct_s": [round(h["p99_s"], 3) for h in hub],
+        "bird_99pct_s": [round(b["p99_s"], 3) for b in bird],
+        "ratio_99pct_median": round(med(h["p99_s"] / b["p99_s"] for h, b in zip(hub, bird, strict=True)), 2),
         "gobgpd_load_s_median": round(med(h["load_s"] for h in hub), 3),
         "gobgpd_rss_mb_median": round(med(h["gobgpd_rss_mb"] for h in hub), 1),
     }
@@ -280,25 +296,28 @@ def fib(kind: str, count: int, next_hops: int, workdir: Path) -> dict[str, float
 
 # -- 3: registration → route in the BGP router's kernel, open loop ------------------------------------------------
 @contextlib.contextmanager
-def controller(workdir: Path, cidr: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`hubnet server` with the bgp backend in the speaker's namespace (it never is in the data path)."""
+def controller(workdir: Path, cidr: str, backend: str = "bgp") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`hubnet server` in the speaker's namespace (it never is in the data path): the bgp backend, or (the same-run
+    peer) the kernel backend programming the router's namespace directly."""
     port = free_port()
     url = f"http://{SPEAKER}:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBNET_")}
     env |= {
-        "HUBNET_DATABASE_URL": f"sqlite:///{workdir}/hubnet.db",
+        "HUBNET_DATABASE_URL": f"sqlite:///{workdir}/hubnet-{backend}.db",
         "HUBNET_STATE_DIR": str(workdir),
         "HUBNET_LISTEN": f"{SPEAKER}:{port}",
         "HUBNET_BOOTSTRAP_TOKENS": "boot",
         "HUBNET_ADMIN_TOKENS": "admin",
         "HUBNET_CLUSTER_CIDR": cidr,
         "HUBNET_ROUTER_ADDRESS": str(RECEIVER),
-        "HUBNET_ROUTE_BACKEND": "bgp",
+        "HUBNET_ROUTE_BACKEND": backend,
         "HUBNET_BGP_LISTEN": f"{SPEAKER}:179",
         "HUBNET_BGP_ASN": str(ASN),
         "HUBNET_LOG_LEVEL": "warning",
         "HUBNET_RATE_LIMIT_PER_SECOND": "0",
     }
+    if backend == "kernel":
+        env["HUBNET_ROUTER_NETNS"] = NS_RCV
     hubnet = str(Path(sys.executable).with_name("hubnet"))
     log = (workdir / "server.log").open("wb")
     server = subprocess.Popen(
@@ -328,34 +347,19 @@ def sh_http(url: str, path: str) -> int:
     return int(out or "0") or 599
 
 
-def in_ns(ns: str) -> contextlib.AbstractContextManager[None]:
-    """Run the calling thread inside `ns` for the block (the benchmark's HTTP clients connect from there)."""
-
-    @contextlib.contextmanager
-    def enter() -> Iterator[None]:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-        try:
-            os.setns(target, os.CLONE_NEWNET)
-            yield
-        finally:
-            os.setns(own, os.CLONE_NEWNET)
-            os.close(own)
-            os.close(target)
-
-    return enter()
-
-
-def latency(workdir: Path, rate: float, seconds: float, memory_nodes: int) -> dict[str, Any]:
-    import httpx
-
+def latency(workdir: Path, rate: float, seconds: float, memory_nodes: int, backend: str = "bgp") -> dict[str, Any]:
+    """The open-loop run against a controller with `backend`: bgp (a BIRD router learns the routes over BGP and
+    installs them) or kernel (the controller programs the router's table itself)."""
     from hubnet.lab.bgprouter import Neighbor, make_router
     from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
 
-    router_dir = workdir / "router"
-    router_dir.mkdir()
-    router = make_router("bird", NS_RCV, ASN, RECEIVER, [Neighbor(SPEAKER, ASN)], router_dir)
-    router.start()
+    workdir.mkdir(parents=True, exist_ok=True)
+    router = None
+    if backend == "bgp":
+        router_dir = workdir / "router"
+        router_dir.mkdir(exist_ok=True)
+        router = make_router("bird", NS_RCV, ASN, RECEIVER, [Neighbor(SPEAKER, ASN)], router_dir)
+        router.start()
     seen: dict[IPv4Network, float] = {}
 
     def on_event(event: RouteEvent, route: KernelRoute | None) -> None:
@@ -365,69 +369,96 @@ def latency(workdir: Path, rate: float, seconds: float, memory_nodes: int) -> di
     monitor = RouteMonitor(table=254, netns=NS_RCV, on_event=on_event)
     monitor.start()
     try:
-        with controller(workdir, "10.0.0.0/8") as (url, server), in_ns(NS_RCV):
-            admin = httpx.Client(base_url=url, headers={"Authorization": "Bearer admin"}, timeout=30)
-            admin.post("/v1/bgp/peers", json={"address": str(RECEIVER), "asn": ASN}).raise_for_status()
-            deadline = time.monotonic() + 30
-            while not any(s.state == "established" for s in router.sessions()):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no session: {router.sessions()} {admin.get('/v1/bgp/peers').text}")
-                time.sleep(0.05)
-            sent: list[tuple[float, str]] = []
-            errors: list[str] = []
-            lock = threading.Lock()
-
-            def register(i: int, client: httpx.Client) -> None:
-                body = {
-                    "name": f"bench-{i}",
-                    "address": str(IPv4Address(HOPS + i % 250)) if False else f"172.30.{2 + i // 250}.{1 + i % 250}",
-                    "secret": secrets.token_hex(32),
-                }
-                start = time.perf_counter()
-                try:
-                    resp = client.post("/v1/nodes", json=body)
-                    resp.raise_for_status()
-                    with lock:
-                        sent.append((start, str(resp.json()["subnet"])))
-                except httpx.HTTPError as exc:
-                    with lock:
-                        errors.append(repr(exc))
-
-            total = int(rate * seconds)
-            threads: list[threading.Thread] = []
-            clients = [
-                httpx.Client(base_url=url, headers={"Authorization": "Bearer boot"}, timeout=30) for _ in range(16)
-            ]
-            begin = time.perf_counter()
-            for i in range(total):
-                due = begin + i / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                thread = threading.Thread(target=register, args=(i, clients[i % len(clients)]))
-                thread.start()
-                threads.append(thread)
-            for thread in threads:
-                thread.join()
-            deadline = time.monotonic() + 30
-            while len([1 for _, s in sent if IPv4Network(s) in seen]) < len(sent) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            lat = sorted((seen[IPv4Network(s)] - start) * 1000 for start, s in sent if IPv4Network(s) in seen)
-            missing = len(sent) - len(lat)
-            figures: dict[str, Any] = {
-                "rate_per_s": rate,
-                "registrations": total,
-                "errors": len(errors),
-                "missing_routes": missing,
-                "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
-                "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1) if lat else None,
-            }
-            if memory_nodes:
-                figures |= memory(url, server, memory_nodes)
-            return figures
+        with controller(workdir, "10.0.0.0/8", backend) as (url, server):
+            return run_in(NS_RCV, lambda: drive(url, server, router, seen, rate, seconds, memory_nodes))
     finally:
         monitor.stop()
-        router.kill()
+        if router is not None:
+            router.kill()
+        sh("ip", "route", "flush", "10.0.0.0/8", "root", "10.0.0.0/8", ns=NS_RCV, check=False)
+
+
+def drive(
+    url: str,
+    server: subprocess.Popen[bytes],
+    router: Any,
+    seen: dict[IPv4Network, float],
+    rate: float,
+    seconds: float,
+    memory_nodes: int,
+) -> dict[str, Any]:
+    """The client side of `latency`, on a thread inside the router's namespace (where the controller is reached)."""
+    import httpx
+
+    admin = httpx.Client(base_url=url, headers={"Authorization": "Bearer admin"}, timeout=30)
+    if router is not None:
+        admin.post("/v1/bgp/peers", json={"address": str(RECEIVER), "asn": ASN}).raise_for_status()
+        deadline = time.monotonic() + 30
+        while not any(s.state == "established" for s in router.sessions()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no session: {router.sessions()} {admin.get('/v1/bgp/peers').text}")
+            time.sleep(0.05)
+    sent: list[tuple[float, str]] = []
+    errors: list[str] = []
+    replies: list[float] = []  # POST → 201, ms
+    lock = threading.Lock()
+
+    def register(i: int, client: httpx.Client) -> None:
+        body = {
+            "name": f"bench-{i}",
+            "address": str(IPv4Address(HOPS + i % 250)) if False else f"172.30.{2 + i // 250}.{1 + i % 250}",
+            "secret": secrets.token_hex(32),
+        }
+        start = time.perf_counter()
+        try:
+            resp = client.post("/v1/nodes", json=body)
+            resp.raise_for_status()
+            with lock:
+                sent.append((start, str(resp.json()["subnet"])))
+                replies.append((time.perf_counter() - start) * 1000)
+        except httpx.HTTPError as exc:
+            with lock:
+                errors.append(repr(exc))
+
+    total = int(rate * seconds)
+    threads: list[threading.Thread] = []
+    clients = [httpx.Client(base_url=url, headers={"Authorization": "Bearer boot"}, timeout=30) for _ in range(16)]
+    begin = time.perf_counter()
+    for i in range(total):
+        due = begin + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        thread = threading.Thread(target=register, args=(i, clients[i % len(clients)]))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 30
+    while len([1 for _, s in sent if IPv4Network(s) in seen]) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lat = sorted((seen[IPv4Network(s)] - start) * 1000 for start, s in sent if IPv4Network(s) in seen)
+    missing = len(sent) - len(lat)
+    figures: dict[str, Any] = {
+        "rate_per_s": rate,
+        "registrations": total,
+        "errors": len(errors),
+        "missing_routes": missing,
+        "p50_ms": round(lat[len(lat) // 2], 1) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1) if lat else None,
+        "reply_p50_ms": round(statistics.median(replies), 1) if replies else None,
+    }
+    metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    figures |= {
+        line.split()[0].removeprefix("hubnet_"): float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith(
+            ("hubnet_route_reconcile_duration_seconds_sum", "hubnet_route_reconcile_duration_seconds_count")
+        )
+    }
+    if memory_nodes:
+        figures |= memory(url, server, memory_nodes)
+    return figures
 
 
 def memory(url: str, server: subprocess.Popen[bytes], nodes: int) -> dict[str, Any]:
@@ -458,10 +489,10 @@ def memory(url: str, server: subprocess.Popen[bytes], nodes: int) -> dict[str, A
         if time.monotonic() > deadline:
             raise RuntimeError(f"the speaker holds {len(drift['actual'])} of {nodes} after 300 s")
         time.sleep(2)
-    pids = [int(p) for p in sh("pgrep", "-f", "hubnet server").split()]
-    speakers = [int(p) for p in sh("pgrep", "-x", "gobgpd", check=False).split()]
-    controller_mb = max((rss_mb(p) for p in pids), default=0.0)
-    speaker_mb = max((rss_mb(p) for p in speakers), default=0.0)
+    # `ip netns exec` execs in place: the Popen's pid is the controller's; its gobgpd is its child.
+    speakers = [int(p) for p in sh("pgrep", "-P", str(server.pid), "-x", "gobgpd", check=False).split()]
+    controller_mb = rss_mb(server.pid)
+    speaker_mb = sum(rss_mb(p) for p in speakers)
     return {
         "memory_nodes": nodes,
         "controller_rss_mb": round(controller_mb, 1),
@@ -481,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--memory-nodes", type=int, default=65536)
+    parser.add_argument("--latency-rounds", type=int, default=3)
     args = parser.parse_args(argv)
     for binary in ("gobgpd", "bird", "birdc"):
         if shutil.which(binary) is None:
@@ -496,8 +528,12 @@ def main(argv: list[str] | None = None) -> int:
                 results[f"fib_{kind}"] = fib(kind, args.routes, args.next_hops, workdir)
                 print(json.dumps({f"fib_{kind}": results[f"fib_{kind}"]}), flush=True)
         if not args.skip_latency:
-            results["latency"] = latency(workdir, args.rate, args.seconds, args.memory_nodes)
-            print(json.dumps({"latency": results["latency"]}), flush=True)
+            for r in range(args.latency_rounds):  # alternate: bgp, kernel, kernel, bgp, ...
+                for backend in ("bgp", "kernel") if r % 2 == 0 else ("kernel", "bgp"):
+                    nodes = args.memory_nodes if backend == "bgp" and r == args.latency_rounds - 1 else 0
+                    figures = latency(workdir / f"lat-{backend}-{r}", args.rate, args.seconds, nodes, backend)
+                    results.setdefault(f"latency_{backend}", []).append(figures)
+                    print(json.dumps({f"latency_{backend}": figures}), flush=True)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -17,8 +17,11 @@ class RouteBackend(Protocol):
 
     name: str
 
-    def list_owned(self) -> list[Route]:
-        """The routes on the router that carry hubnet's mark (protocol number, table), of both families."""
+    def list_owned(self, *, fresh: bool = True) -> list[Route]:
+        """The routes on the router that carry hubnet's mark (protocol number, table), of both families.
+
+        `fresh=False` (a run triggered by a database change) lets a backend for which reading the router costs
+        much answer from its own record of what it applied; start-up, periodic and drift runs always read."""
         ...
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
@@ -58,7 +61,7 @@ class NullBackend:
 
     name = "none"
 
-    def list_owned(self) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True) -> list[Route]:
         return []
 
     def apply(self, plan: RoutePlan) -> ApplyResult:

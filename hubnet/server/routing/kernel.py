@@ -70,7 +70,7 @@ class KernelBackend:
         self._monitor: RouteMonitor | None = None
         self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
 
-    def list_owned(self) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True) -> list[Route]:
         with self._lock:
             owned = self._routes.owned()
             known: Known = {}

@@ -117,7 +117,9 @@ class Reconciler:
             # apply: the pause is process-wide, and a slow read or apply would leave every request thread without it.
             desired = self.load_desired()  # first: without the desired set we must not touch anything
             with gc_paused():
-                actual = self.backend.list_owned()  # a local netlink dump; its time is parsing into objects
+                # a local netlink dump (its time is parsing into objects); a BGP speaker's table is read in full only
+                # when the run is not just a database change (its record of what it applied answers that)
+                actual = self.backend.list_owned(fresh=trigger != "change")
                 want = desired_table(desired)
                 todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed

@@ -213,3 +213,20 @@ def test_registry_builds_the_bgp_backend_without_starting_anything() -> None:
     built = make_backend("bgp", bgp=SpeakerConfig(asn=64512, router_id=IPv4Address("192.0.2.2")))
     assert isinstance(built, BgpBackend) and built.name == "bgp"
     assert not built.speaker.running  # gobgpd starts with the reconciler's first run, not at construction
+
+
+def test_a_change_run_answers_from_the_record_a_periodic_run_reads_the_speaker(
+    backend: BgpBackend, speaker: FakeSpeaker
+) -> None:
+    load(backend, [r(1), r(2)])
+    speaker.table.pop(r(1).prefix)  # removed behind our back (e.g. `gobgp global rib del`)
+    assert sorted(backend.list_owned(fresh=False)) == [r(1), r(2)]  # a change run does not read gobgpd
+    backend.apply(RoutePlan(add=(r(3),)))
+    assert sorted(backend.list_owned(fresh=False)) == [r(1), r(2), r(3)]  # the record follows what was applied
+    assert sorted(backend.list_owned()) == [r(2), r(3)]  # the periodic run reads it and sees the drift
+
+
+def test_a_restarted_speaker_is_read_even_by_a_change_run(backend: BgpBackend, speaker: FakeSpeaker) -> None:
+    load(backend, [r(1)])
+    speaker.crash()
+    assert backend.list_owned(fresh=False) == []  # the new gobgpd holds nothing: the run re-loads the table
