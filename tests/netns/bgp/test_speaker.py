@@ -216,3 +216,17 @@ def test_a_table_of_many_batches_arrives_whole(routers: Routers, speakers: Speak
     speaker.set_peers([peer(1)])
     wait_for(lambda: [s.prefixes_received for s in r.sessions()] == [4096], ESTABLISH, "BIRD to import 4,096")
     assert speaker.peers()[0].prefixes_sent == 4096
+
+
+def test_first_update_within_5s_of_established_while_another_peer_is_down(routers: Routers, speakers: Speakers) -> None:
+    """A (re)started speaker holds UPDATEs back until every peer sent End-of-RIB (RFC 4724 selection deferral);
+    with a peer that never comes up, GoBGP's default would be 6 minutes. Ours is a few seconds."""
+    r = routers.start("bird")  # router 2 is configured as a peer but never runs
+    speaker = speakers.start()
+    speaker.add(ROUTES)
+    established: list[float] = []
+    speaker.watch_peers(lambda address, state: established.append(time.monotonic()) if state == "established" else None)
+    speaker.set_peers([peer(1), peer(2)])
+    wait_for(lambda: established, ESTABLISH, "the session with router 1")
+    took = wait_for(lambda: kernel(r) == as_table(ROUTES), 10, "the routes at router 1", step=0.05)
+    assert time.monotonic() - established[0] <= 5.0, f"routes arrived {took:.1f}s after Established"
