@@ -50,6 +50,7 @@ MAX_MESSAGE = 256 << 20
 # gobgpd's heap at 65,536 paths is ~60-90 MB live; Go's default GC lets the process grow to ~220 MB RSS. A soft
 # limit keeps it near 130 MB at a little GC CPU. An operator's own GOMEMLIMIT/GOGC in the environment wins.
 GO_MEMORY_LIMIT = "128MiB"
+DIR_PREFIX = "hubnet-bgp-"  # + our pid: the private directory of gobgpd's API socket, under the temp dir
 
 
 class SpeakerError(RuntimeError):
@@ -94,17 +95,18 @@ class Speaker:
             if self._child is not None and self._child.alive:
                 return
             self._discard()
-            self._dir = tempfile.mkdtemp(prefix="hubnet-bgp-")
-            target = self._spawn()
-            self._channel = grpc.insecure_channel(
-                target,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE),
-                    ("grpc.max_send_message_length", MAX_MESSAGE),
-                ],
-            )
-            self._stub = rpc.GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
+            _sweep_dirs()
+            self._dir = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-")
             try:
+                target = self._spawn()
+                self._channel = grpc.insecure_channel(
+                    target,
+                    options=[
+                        ("grpc.max_receive_message_length", MAX_MESSAGE),
+                        ("grpc.max_send_message_length", MAX_MESSAGE),
+                    ],
+                )
+                self._stub = rpc.GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
                 self._start_bgp(time.monotonic() + START_TIMEOUT)
             except BaseException:
                 self._discard()
@@ -351,6 +353,17 @@ class Speaker:
                 return md5_drops(f.read())
         except OSError:
             return 0
+
+
+def _sweep_dirs() -> None:
+    """Remove the API directories of controllers that died without cleaning up (kill -9): named by their pid."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        if not name.startswith(DIR_PREFIX):
+            continue
+        pid = name[len(DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
 def _why(exc: grpc.RpcError) -> str:
