@@ -2,7 +2,8 @@
 
 Every peer gets both families (IPv4 and IPv6 unicast: IPv6 routes travel with IPv6 next hops in MP_REACH, over an
 IPv4 or an IPv6 session), graceful restart with the notification bit (RFC 4724 + RFC 8538: a peer keeps our routes
-when the speaker dies or restarts), the TCP MD5 password and the eBGP multihop TTL when the spec has them.
+when the speaker dies or restarts), the TCP MD5 password and the eBGP multihop TTL when the spec has them. Routes
+a peer sends are refused (ONLY_OURS).
 
 `last_error` is built from what can be observed, nothing more: the reason GoBGP logged when the session last went
 down or a NOTIFICATION was exchanged, and — because a wrong or missing TCP MD5 key shows no BGP error at all (the
@@ -30,6 +31,24 @@ CONNECT_RETRY = 5  # seconds between connection attempts (GoBGP's minimum; its d
 # End-of-RIB of every other peer (RFC 4724's selection deferral; GoBGP's default is 360 s). The table we announce
 # is complete before any peer is added, so there is nothing to wait for: short, so the first UPDATE leaves within 5 s.
 DEFERRAL_SECONDS = 3
+
+# Take no route from any peer: the speaker announces hubnet's routes and nothing else. Without it, a route one eBGP
+# router sends would be passed on to the others with the controller as next hop (transit through the controller),
+# and a router sending a full table would fill gobgpd. The global import policy sees our own paths too (AddPath):
+# those are "local" and accepted; everything a peer sends is refused (counted received, not accepted).
+ONLY_OURS = api.Policy(
+    name="hubnet-only-our-routes",
+    statements=[
+        api.Statement(
+            name="hubnet-accept-local",
+            conditions=api.Conditions(route_type=api.Conditions.ROUTE_TYPE_LOCAL),
+            actions=api.Actions(route_action=api.ACCEPT),
+        )
+    ],
+)
+IMPORT_ONLY_OURS = api.PolicyAssignment(
+    name="global", direction=api.IMPORT, policies=[api.Policy(name=ONLY_OURS.name)], default_action=api.REJECT
+)
 
 _STATES = {v: k.lower() for k, v in api.PeerState.SessionState.items()}  # IDLE → "idle", ...
 _MD5_COUNTERS = ("TCPMD5NotFound", "TCPMD5Unexpected", "TCPMD5Failure")
@@ -126,7 +145,9 @@ def status_of(peer: api.Peer, *, logged: str | None, md5_drops: int, now: float 
         state=state,
         uptime_seconds=uptime,
         prefixes_sent=sent,
-        prefixes_accepted=sum(c.accepted for c in counters),
+        # The speaker's import policy (speaker.ONLY_OURS) refuses every route a peer sends, after GoBGP counted it
+        # as "accepted" into the peer's Adj-RIB-In: none of them is ever taken.
+        prefixes_accepted=0,
         last_error=None if established else last_error(peer, state, logged=logged, md5_drops=md5_drops),
         families=negotiated_families(peer) if established else [],
         graceful_restart=graceful,

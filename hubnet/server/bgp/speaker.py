@@ -9,11 +9,12 @@ Forwarding State bits; see sessions.peer_message). Nothing survives a controller
 The API listens on a unix socket in a private directory (mode 0700), not on a TCP port: gobgpd's API has no
 authentication, and a loopback port would let any local user change the routes; a socket path also reaches a
 gobgpd that runs in another network namespace (tests, the lab). `api_port` > 0 asks for TCP 127.0.0.1 instead.
+
+The speaker takes no route from its peers (sessions.ONLY_OURS): it announces hubnet's routes and nothing else.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -31,9 +32,10 @@ from hubnet.net import Network
 from hubnet.server.bgp.child import Child
 from hubnet.server.bgp.gobgpapi import gobgp_pb2 as api
 from hubnet.server.bgp.gobgpapi import gobgp_pb2_grpc as rpc
+from hubnet.server.bgp.gobgplog import GobgpLog
 from hubnet.server.bgp.paths import FAMILIES, PathDecoder, PathEncoder, request
 from hubnet.server.bgp.peers import PeerSpec
-from hubnet.server.bgp.sessions import PeerStatus, md5_drops, notification_text, peer_message, status_of
+from hubnet.server.bgp.sessions import IMPORT_ONLY_OURS, ONLY_OURS, PeerStatus, md5_drops, peer_message, status_of
 from hubnet.server.domain.routes import Route
 
 __all__ = ["PeerStatus", "Speaker", "SpeakerConfig", "SpeakerError"]
@@ -48,6 +50,7 @@ MAX_MESSAGE = 256 << 20
 # gobgpd's heap at 65,536 paths is ~60-90 MB live; Go's default GC lets the process grow to ~220 MB RSS. A soft
 # limit keeps it near 130 MB at a little GC CPU. An operator's own GOMEMLIMIT/GOGC in the environment wins.
 GO_MEMORY_LIMIT = "128MiB"
+DIR_PREFIX = "hubnet-bgp-"  # + our pid: the private directory of gobgpd's API socket, under the temp dir
 
 
 class SpeakerError(RuntimeError):
@@ -58,7 +61,9 @@ class SpeakerError(RuntimeError):
 class SpeakerConfig:
     asn: int
     router_id: IPv4Address
-    listen_address: str = "0.0.0.0"  # HUBNET_BGP_LISTEN's host; peers can always be connected out to
+    # HUBNET_BGP_LISTEN's host: one address, one family ("0.0.0.0" accepts IPv4 sessions only, "::" IPv6 only).
+    # gobgpd also connects out to every peer, so a peer of the other family still comes up, from our side.
+    listen_address: str = "0.0.0.0"
     listen_port: int = 179  # 0 = do not listen (gobgpd's -1): sessions are only connected out
     gr_restart_seconds: int = 120
     gobgpd: str = "gobgpd"
@@ -78,11 +83,10 @@ class Speaker:
         self._dir: str | None = None
         self._peers: dict[str, PeerSpec] = {}  # configured in this gobgpd
         self._fresh = True  # no peer added since the last start: the next ones are told we restarted
-        self._errors: dict[str, str] = {}  # peer address → the last reason gobgpd logged
+        self._log = GobgpLog()
         self._on_change: Callable[[str, str], None] | None = None
         self._watch: Any = None  # the running WatchEvent call
         self._encoder = PathEncoder()
-        self._last_words = ""  # gobgpd's last warning or non-JSON line: why it exited, when it did
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -91,17 +95,18 @@ class Speaker:
             if self._child is not None and self._child.alive:
                 return
             self._discard()
-            self._dir = tempfile.mkdtemp(prefix="hubnet-bgp-")
-            target = self._spawn()
-            self._channel = grpc.insecure_channel(
-                target,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE),
-                    ("grpc.max_send_message_length", MAX_MESSAGE),
-                ],
-            )
-            self._stub = rpc.GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
+            _sweep_dirs()
+            self._dir = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-")
             try:
+                target = self._spawn()
+                self._channel = grpc.insecure_channel(
+                    target,
+                    options=[
+                        ("grpc.max_receive_message_length", MAX_MESSAGE),
+                        ("grpc.max_send_message_length", MAX_MESSAGE),
+                    ],
+                )
+                self._stub = rpc.GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
                 self._start_bgp(time.monotonic() + START_TIMEOUT)
             except BaseException:
                 self._discard()
@@ -208,7 +213,7 @@ class Speaker:
                 if wanted.get(address) != spec:
                     self._call(stub.DeletePeer, api.DeletePeerRequest(address=address), f"delete peer {address}")
                     del self._peers[address]
-                    self._errors.pop(address, None)
+                    self._log.forget(address)
             restarting = self._fresh
             for address, spec in wanted.items():
                 if address not in self._peers:
@@ -229,7 +234,7 @@ class Speaker:
         drops = self._md5_drops()
         return sorted(
             (
-                status_of(a.peer, logged=self._errors.get(a.peer.conf.neighbor_address), md5_drops=drops)
+                status_of(a.peer, logged=self._log.reason(a.peer.conf.neighbor_address), md5_drops=drops)
                 for a in answers
             ),
             key=lambda s: s.address,
@@ -259,9 +264,9 @@ class Speaker:
         env = dict(os.environ)
         if "GOMEMLIMIT" not in env and "GOGC" not in env:
             env["GOMEMLIMIT"] = GO_MEMORY_LIMIT
-        # -l info: "Peer Down" reasons are logged at info; _log_line forwards warnings and keeps the reasons.
+        # -l info: "Peer Down" reasons are logged at info (gobgplog keeps them and forwards the warnings).
         argv = [binary, "--api-hosts", hosts, "--pprof-disable", "-l", "info"]
-        self._child = Child(argv, lines=self._log_line, netns=self.config.netns, env=env)
+        self._child = Child(argv, lines=self._log.line, netns=self.config.netns, env=env)
         return target
 
     def _start_bgp(self, deadline: float) -> None:
@@ -286,11 +291,11 @@ class Speaker:
             assert self._child is not None
             if not self._child.alive:
                 raise SpeakerError(
-                    f"gobgpd exited at start (code {self._child.process.returncode}): {self._last_words}"
+                    f"gobgpd exited at start (code {self._child.process.returncode}): {self._log.last_words}"
                 )
             try:
                 self._stub.StartBgp(request_, timeout=5)
-                return
+                break
             except grpc.RpcError as exc:
                 unready = exc.code() == grpc.StatusCode.UNAVAILABLE  # the API is not listening yet
                 if not unready and "address already in use" not in _why(exc):
@@ -298,6 +303,12 @@ class Speaker:
                 if time.monotonic() > deadline:
                     raise SpeakerError(f"gobgpd did not start BGP within {START_TIMEOUT:.0f}s: {_why(exc)}") from None
             time.sleep(0.05)
+        self._call(self._stub.AddPolicy, api.AddPolicyRequest(policy=ONLY_OURS), "add the import policy")
+        self._call(
+            self._stub.AddPolicyAssignment,
+            api.AddPolicyAssignmentRequest(assignment=IMPORT_ONLY_OURS),
+            "assign the import policy",
+        )
 
     def _start_watch(self) -> None:
         if self._watch is not None:
@@ -343,56 +354,16 @@ class Speaker:
         except OSError:
             return 0
 
-    def _log_line(self, line: str) -> None:
-        """One line of gobgpd's output (JSON): to our log (its warnings and errors as such, sessions going up and
-        down at info, the rest at debug), and the reasons a session is down remembered per peer."""
-        try:
-            record = json.loads(line)
-        except ValueError:
-            self._last_words = line
-            log.warning("gobgpd: %s", line)
-            return
-        if not isinstance(record, dict):
-            return
-        level, message, key = record.get("level", "info"), record.get("msg", ""), record.get("Key")
-        if level in ("warning", "error", "fatal", "panic"):
-            self._last_words = message
-        severity = _SEVERITY.get(level, logging.DEBUG)
-        if message in ("Peer Up", "Peer Down"):
-            severity = max(severity, logging.INFO)
-        log.log(severity, "gobgpd: %s %s", message, _fields(record))
-        if isinstance(key, str):
-            reason = peer_reason(message, record)
-            if reason is not None:
-                self._errors[key] = reason
-            elif message == "Peer Up":
-                self._errors.pop(key, None)
 
-
-_SEVERITY = {"warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.ERROR, "panic": logging.ERROR}
-
-
-def peer_reason(message: str, record: dict[str, Any]) -> str | None:
-    """What a gobgpd log record says about why a session is down, or None when it says nothing about that."""
-    if message == "received notification":
-        said = record.get("Communicated-Reason")
-        text = f"the peer sent a NOTIFICATION: {notification_text(record.get('Code', 0), record.get('Subcode', 0))}"
-        return f"{text} ({said})" if said else text
-    if message == "sent notification":
-        data = record.get("Data") or {}
-        code, sub = (data.get("TypeCode", 0), data.get("SubTypeCode", 0)) if isinstance(data, dict) else (0, 0)
-        detail = data.get("Message") if isinstance(data, dict) else None
-        text = f"we sent a NOTIFICATION: {notification_text(code, sub)}"
-        return f"{text} ({detail})" if detail else text
-    if message == "hold timer expired":
-        return "hold timer expired: no KEEPALIVE from the peer in time"
-    if message == "Peer Down":
-        return f"session went down: {record.get('Reason', 'unknown reason')}"
-    return None
-
-
-def _fields(record: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in record.items() if k not in ("level", "msg", "time"))
+def _sweep_dirs() -> None:
+    """Remove the API directories of controllers that died without cleaning up (kill -9): named by their pid."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        if not name.startswith(DIR_PREFIX):
+            continue
+        pid = name[len(DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
 
 
 def _why(exc: grpc.RpcError) -> str:

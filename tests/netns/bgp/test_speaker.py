@@ -18,6 +18,7 @@ from hubnet.lab.bgprouter import BgpRouter
 from hubnet.server.bgp.speaker import Speaker
 from hubnet.server.domain.routes import Route
 from tests.netns.bgp.conftest import (
+    ASN,
     ESTABLISH,
     KINDS,
     PROTO,
@@ -32,7 +33,8 @@ from tests.netns.bgp.conftest import (
     session,
     wait_for,
 )
-from tests.support.bgp import SPEAKER4, Lan, router4
+from tests.support.bgp import SPEAKER4, GoBgp, Lan, router4
+from tests.support.bgp import Peer as GoBgpPeer
 from tests.support.netns import sh
 
 pytestmark = pytest.mark.netns
@@ -216,3 +218,47 @@ def test_a_table_of_many_batches_arrives_whole(routers: Routers, speakers: Speak
     speaker.set_peers([peer(1)])
     wait_for(lambda: [s.prefixes_received for s in r.sessions()] == [4096], ESTABLISH, "BIRD to import 4,096")
     assert speaker.peers()[0].prefixes_sent == 4096
+
+
+def test_first_update_within_5s_of_established_while_another_peer_is_down(routers: Routers, speakers: Speakers) -> None:
+    """A (re)started speaker holds UPDATEs back until every peer sent End-of-RIB (RFC 4724 selection deferral);
+    with a peer that never comes up, GoBGP's default would be 6 minutes. Ours is a few seconds."""
+    r = routers.start("bird")  # router 2 is configured as a peer but never runs
+    speaker = speakers.start()
+    speaker.add(ROUTES)
+    established: list[float] = []
+    speaker.watch_peers(lambda address, state: established.append(time.monotonic()) if state == "established" else None)
+    speaker.set_peers([peer(1), peer(2)])
+    wait_for(lambda: established, ESTABLISH, "the session with router 1")
+    took = wait_for(lambda: kernel(r) == as_table(ROUTES), 10, "the routes at router 1", step=0.05)
+    assert time.monotonic() - established[0] <= 5.0, f"routes arrived {took:.1f}s after Established"
+
+
+class Announcer(GoBgp):
+    """A router that announces routes of its own to hubnet's speaker (gobgpd from a TOML file, its own id)."""
+
+    def toml(self) -> str:
+        return super().toml().replace(f'router-id = "{SPEAKER4}"', f'router-id = "{router4(1)}"')
+
+
+def test_routes_a_peer_announces_are_never_taken_nor_passed_on(
+    bgp_lan: Lan, routers: Routers, speakers: Speakers, tmp_path: Path
+) -> None:
+    """The speaker announces hubnet's routes and nothing else: what a router sends it is refused at the door, so
+    the controller never becomes a transit hop between two eBGP routers (nor holds their tables)."""
+    other = Announcer(bgp_lan.routers[0], tmp_path / "announcer", [GoBgpPeer(SPEAKER4, ASN)], asn=65001)
+    other.start()
+    try:
+        other.add("198.18.0.0/24", "192.0.2.99")
+        r = routers.start("bird", i=2, asn=65002)
+        speaker = speakers.start()
+        speaker.add(ROUTES[:2])
+        speaker.set_peers([peer(1, asn=65001), peer(2, asn=65002)])
+        wait_for(lambda: kernel(r) == as_table(ROUTES[:2]), ESTABLISH, "our routes (only) at the eBGP router")
+        wait_for(lambda: all(p.state == "established" for p in speaker.peers()), ESTABLISH, "both sessions")
+        time.sleep(2)  # time enough for a transit route to travel
+        assert kernel(r) == as_table(ROUTES[:2])
+        assert [s.prefixes_received for s in r.sessions()] == [2]
+        assert {p.address: p.prefixes_accepted for p in speaker.peers()} == {str(router4(1)): 0, str(router4(2)): 0}
+    finally:
+        other.kill()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +92,20 @@ def test_the_api_can_be_a_loopback_port() -> None:
         assert speaker.add([route4(1)]) == {} and speaker.paths() == [route4(1)]
     finally:
         speaker.stop()
+
+
+def test_a_dead_controllers_api_directory_is_swept(speaker: Speaker) -> None:
+    """A controller killed with -9 cannot remove its gobgpd's socket directory; the next start does."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Path(tempfile.gettempdir()) / f"hubnet-bgp-{dead.pid}-x1y2"
+    stale.mkdir()
+    (stale / "api.sock").touch()
+    mine = Path(tempfile.gettempdir()) / f"hubnet-bgp-{os.getpid()}-keep"
+    mine.mkdir()
+    try:
+        speaker.start()
+        assert not stale.exists() and mine.exists()  # a live process's directory stays
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)
