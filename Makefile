@@ -30,12 +30,12 @@ test-chaos: bootstrap
 	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider --durations=15 tests/chaos tests/netns/node/test_crash.py
 
 lab: bootstrap
-	$(VENV)/hubnet lab up && $(VENV)/hubnet lab check
+	$(VENV)/hubnet lab up $(if $(ROUTER),--router $(ROUTER)) && $(VENV)/hubnet lab check
 
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-cni bench-lab
+bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp
 
 bench-registrations: bootstrap
 	./scripts/start-postgres.sh
@@ -47,6 +47,9 @@ bench-routes: bootstrap
 bench-cni: bootstrap
 	$(VENV)/python -m bench.cni
 	$(VENV)/python -m bench.cni --stack dual
+
+bench-bgp: bootstrap
+	$(VENV)/python -m bench.bgp
 
 bench-lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11

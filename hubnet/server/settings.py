@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     bgp_listen: str = "0.0.0.0:179"  # where the speaker accepts sessions; port 0: it only connects out
     bgp_gr_restart_seconds: int = Field(default=120, ge=1, le=4095)  # RFC 4724's restart time is 12 bits
     bgp_gobgpd: str = "gobgpd"  # the engine binary (a path, or a name on PATH)
-    bgp_api_port: int = Field(default=0, ge=0, le=65535)  # gobgpd's gRPC port on 127.0.0.1; 0: a free one
+    # gobgpd's gRPC API: 0 (default) a unix socket in a private 0700 directory (the API has no authentication); a
+    # port: TCP on 127.0.0.1 (any local user could then change the routes)
+    bgp_api_port: int = Field(default=0, ge=0, le=65535)
 
     # HTTPS (TLS 1.2 minimum, see hubnet/server/tls.py). The issue's names first; the older ones keep working.
     tls_cert: Path | None = Field(

@@ -315,8 +315,11 @@ def _pick(ctl: Controller, uow: UnitOfWork, pools: list[PoolRecord]) -> tuple[st
             continue
         uow.repo.set_high_water(pool.id, high_water)
         return str(subnet), pool
+    hold = _reuse_hold(ctl)
     for pool in pools:
         while (old := uow.repo.oldest_released(pool)) is not None:
+            if hold and old.released_at is not None and uow.now - old.released_at < hold:
+                break  # the longest-released one is too recent: so is every other of this pool
             text = _subnet_of(old, pool.family)
             assert text is not None  # the query only finds rows holding a subnet of the pool's family
             uow.repo.mark_reissued(text)
@@ -327,6 +330,14 @@ def _pick(ctl: Controller, uow: UnitOfWork, pools: list[PoolRecord]) -> tuple[st
     raise PoolExhausted(
         f"every pool is full ({total}{kind} subnets allocated); delete a node or add a pool (POST /v1/pools)"
     )
+
+
+def _reuse_hold(ctl: Controller) -> float:
+    """Seconds a released subnet is never handed out again, however full the pool (0: only the quarantine's
+    preference applies). With the bgp backend it is the graceful-restart time: a router may keep a route of ours
+    that long after the controller stopped announcing it (docs/bgp.md)."""
+    settings = ctl.settings
+    return float(settings.bgp_gr_restart_seconds) if settings.route_backend == "bgp" else 0.0
 
 
 def _allocatable(space: PoolSpace, text: str) -> bool:

@@ -201,3 +201,20 @@ def test_a_failing_use_case_is_undone_alone() -> None:
         node = ctl.read(lambda uow: uow.repo.node("node-a"))
         assert node is not None and node.state == "active"
         assert "test.never" not in kinds(ctl)
+
+
+def test_with_the_bgp_backend_a_released_subnet_waits_out_the_graceful_restart_time_even_in_a_full_pool() -> None:
+    """Routers keep a vanished speaker's routes for the restart time: a subnet released less than that ago is never
+    handed to another node (the pool is full instead), then it is."""
+    clock = Clock()
+    bgp = {"route_backend": "bgp", "bgp_router_id": "192.168.1.2", "bgp_gr_restart_seconds": 120}
+    with memory_controller(clock, cluster_cidr="10.244.0.0/24", node_prefix=26, **bgp) as ctl:
+        for i in range(4):
+            join(ctl, f"node-{i}", f"192.168.1.{10 + i}", f"{i}" * 48)
+        nodes.delete(ctl, token=ADMIN, name="node-2")
+        clock.now += 119
+        with pytest.raises(PoolExhausted):
+            join(ctl, "node-5", "192.168.1.50", "5" * 48)
+        clock.now += 2
+        view, _ = join(ctl, "node-5", "192.168.1.50", "5" * 48)
+        assert view.subnet == "10.244.0.128/26"
