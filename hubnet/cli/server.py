@@ -78,7 +78,7 @@ def _check_system(settings: object) -> None:
     except OSError as exc:
         message = f"HUBNET_LISTEN: cannot resolve {host!r}: {exc.strerror or exc}"
         raise typer.BadParameter(message, param_hint="environment") from None
-    if settings.route_backend == "kernel" and settings.router_netns:
+    if settings.route_backend in ("kernel", "bgp") and settings.router_netns:
         _check_netns(settings.router_netns)
     if settings.route_backend == "bgp" and shutil.which(settings.bgp_gobgpd) is None:
         message = (

@@ -58,6 +58,7 @@ def speaker_config(settings: Settings) -> SpeakerConfig:
         gr_restart_seconds=settings.bgp_gr_restart_seconds,
         gobgpd=settings.bgp_gobgpd,
         api_port=settings.bgp_api_port,
+        netns=settings.router_netns,  # gobgpd runs there (where the BGP-facing links are); None: our namespace
     )
 
 
