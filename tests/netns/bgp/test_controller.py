@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.integration.support import Server
-from tests.netns.bgp.conftest import ASN, ESTABLISH, KINDS, Routers, kernel, wait_for
+from tests.netns.bgp.conftest import ASN, ESTABLISH, KINDS, PROTO, Routers, kernel, wait_for
 from tests.support.bgp import LAN4, SPEAKER4, Lan, node4, router4
 from tests.support.netns import sh
 
@@ -106,3 +106,28 @@ def test_registered_nodes_reach_the_routers_kernel_over_bgp(kind: str, routers: 
 
     foreign = sh("ip", "route", "show", FOREIGN, ns=router.netns).stdout
     assert f"via {LAN4}.200" in foreign and "proto static" in foreign
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_restarted_or_crashed_router_has_the_full_table_back_within_5_s_of_established(
+    kind: str, routers: Routers, controller: Server
+) -> None:
+    router = routers.start(kind)
+    admin, boot = controller.client(controller.admin), controller.client(controller.bootstrap)
+    assert admin.post("/v1/bgp/peers", json={"address": str(router4(1)), "asn": ASN}).status_code == 201
+    nodes = [register(boot, f"node-{n}", n, secrets.token_hex(32)) for n in range(1, 21)]
+    want = {str(node["subnet"]): node4(n) for n, node in enumerate(nodes, start=1)}
+    wait_for(lambda: kernel(router) == want, ESTABLISH, "the table in the router")
+
+    for how in ("restart", "crash"):
+        if how == "restart":
+            router.restart()  # a clean stop (the router tells us), then a start: its kernel routes go with it
+        else:
+            router.kill()
+            for prefix in kernel(router):  # a crashed box forgets its FIB (one by one: FRR's routes use nexthop ids)
+                sh("ip", "route", "del", prefix, "proto", PROTO[kind], ns=router.netns)
+            assert kernel(router) == {}
+            router.start()
+        wait_for(lambda: any(s.state == "established" for s in router.sessions()), ESTABLISH, f"session ({how})")
+        took = wait_for(lambda: kernel(router) == want, 5.0, f"the full table within 5 s of Established ({how})")
+        print(f"\n{kind} {how}: full table {took:.2f} s after Established was seen")
