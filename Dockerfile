@@ -13,9 +13,10 @@ COPY hubnet ./hubnet
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim-bookworm
-# iproute2: the node creates its demo pod's namespace with `ip netns add`; nftables: the agent's egress masquerade.
+# iproute2: the node creates its demo pod's namespace with `ip netns add`; nftables: the agent's egress masquerade;
+# gobgpd: the controller's BGP speaker (HUBNET_ROUTE_BACKEND=bgp, docs/bgp.md).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables gobgpd \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /install /usr/local
 # the compiled plugin came with the package: the agent installs it, not the ~7 ms slower Python shim

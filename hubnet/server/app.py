@@ -7,6 +7,7 @@ Background work (lease reaper, route reconciler) starts in the lifespan and stop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -132,10 +133,14 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         reaper = Reaper(ctl, settings.reaper_interval_seconds)
         if background:
             reaper.start()
+            if peer_sync is not None:
+                # The stored peers first (the backend only keeps them until the table is loaded), so the first
+                # reconcile's reasons never say "no peer configured" about peers the database has.
+                with contextlib.suppress(Exception):  # the loop retries; a start must not fail on it
+                    peer_sync.sync_now()
+                peer_sync.start()
             if reconciler is not None:
                 reconciler.start()
-            if peer_sync is not None:
-                peer_sync.start()
         try:
             yield
         finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
@@ -29,6 +30,9 @@ from hubnet.server.bgp.sessions import DEFERRAL_SECONDS, PeerStatus
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 
 log = logging.getLogger("hubnet.bgp")
+# After a speaker start, how long peers wait for a table in which every route was accepted before they are added
+# anyway (some route keeps failing): well inside the graceful-restart time the routers give us.
+INCOMPLETE_WAIT = 30.0
 
 
 class SpeakerPort(Protocol):
@@ -59,6 +63,7 @@ class BgpBackend:
         self._wanted: list[PeerSpec] = []
         self._table: dict[Network, Route] = {}  # what the speaker holds: last listed, then applied
         self._listed = False  # `_table` was read from the running gobgpd (and kept up to date by apply since)
+        self._started = 0.0  # monotonic time of the speaker's last start
         self._delivered: set[Route] = set()
         self._on_drift: Callable[[], None] | None = None
         self._timers: set[threading.Timer] = set()
@@ -123,26 +128,41 @@ class BgpBackend:
             if self._synced and self.speaker.running:  # a dead speaker gets them after its restart's synced()
                 self.speaker.set_peers(self._wanted)
 
-    def synced(self) -> None:
-        """The reconciler loaded the complete table: hand the peers to the speaker (idempotent)."""
+    def synced(self, complete: bool = True) -> None:
+        """The reconciler loaded the table: hand the peers to the speaker (idempotent). After a speaker start they
+        wait for a complete table (no route failed: a restarting speaker's End-of-RIB makes the routers drop what
+        it did not re-send), or, if some route keeps failing, until INCOMPLETE_WAIT has passed (well inside the
+        graceful-restart time, after which the routers drop everything anyway). Never raises: a speaker that
+        fails here is restarted by the next `list_owned`, and the peer sync retries on its own."""
         with self._lock:
             if not self.speaker.running:
                 return  # the next list_owned restarts it; the peers wait for the synced() after that
+            if not (complete or self._synced or time.monotonic() - self._started >= INCOMPLETE_WAIT):
+                return
             self._synced = True
-            self.speaker.set_peers(self._wanted)
+            try:
+                self.speaker.set_peers(self._wanted)
+            except Exception as exc:  # the routes must still be reported: never fail the reconcile run
+                log.warning("BGP peers not configured yet: %s", exc)
 
     def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
-        """Of `routes`, those not yet delivered to a BGP peer, each with the reason."""
+        """Of `routes`, those not yet delivered to a BGP peer, each with the reason. A route is delivered once it
+        was in the speaker's table while a session that carries its family was Established and sending."""
         with self._lock:
             waiting = [r for r in routes if r not in self._delivered]
             if not waiting:
                 return {}
-            reason = self._why_not_delivering()
-            if reason is None:  # a session takes everything the speaker holds now
-                self._delivered.update(self._table.values())
-                waiting = [r for r in waiting if r not in self._delivered]
-                reason = "not in the BGP speaker's table"
-            return dict.fromkeys((r.prefix for r in waiting), reason)
+            out: dict[Network, str] = {}
+            sessions: list[PeerStatus] | None = None
+            for family in sorted({r.family for r in waiting}):
+                if sessions is None and self._wanted and self._synced:
+                    sessions = self._sessions()
+                reason = self._why_not_delivering(family, sessions or [])
+                if reason is None:  # such a session takes everything of this family the speaker holds now
+                    self._delivered.update(r for r in self._table.values() if r.family == family)
+                    reason = "not in the BGP speaker's table"
+                out.update((r.prefix, reason) for r in waiting if r.family == family and r not in self._delivered)
+            return out
 
     def peers(self) -> list[PeerStatus]:
         """The live sessions (for `GET /v1/bgp/peers` and the metrics); empty while the speaker is not running."""
@@ -163,9 +183,14 @@ class BgpBackend:
             log.warning("the BGP speaker is not running: restarting it (routers keep our routes meanwhile)")
             self.speaker.stop()  # reaps what is left of it (a hung gobgpd is killed)
         self.speaker.start()
+        self._started = time.monotonic()
         self._starts += 1
         self._synced = False
         self._listed = False  # nothing read from this gobgpd yet
+        # What an earlier gobgpd delivered says nothing about this one's table (a route deleted meanwhile and
+        # registered again must be delivered again); nodes stored `programmed` stay so (the reconciler asks only
+        # about the others), as the routers keep those routes under graceful restart.
+        self._delivered.clear()
         return self._starts > 1
 
     def _forget(self, prefix: Network) -> None:
@@ -173,16 +198,20 @@ class BgpBackend:
         if old is not None:
             self._delivered.discard(old)
 
-    def _why_not_delivering(self) -> str | None:
+    def _why_not_delivering(self, family: int, sessions: list[PeerStatus]) -> str | None:
         if not self._wanted:
             return "no BGP peer configured (add one: POST /v1/bgp/peers)"
         if not self._synced:
             return "the BGP speaker is loading the table; peers are added once it is complete"
-        sessions = self._sessions()
-        if any(s.delivering for s in sessions):
+        name = f"ipv{family}-unicast"
+        # A peer that announced no multiprotocol capability speaks IPv4 unicast only (RFC 4760).
+        carrying = [s for s in sessions if name in s.families or (not s.families and family == 4)]
+        if any(s.delivering for s in carrying):
             return None
-        if any(s.state == "established" for s in sessions):
+        if any(s.state == "established" for s in carrying):
             return "BGP sessions are Established; the speaker holds UPDATEs back briefly after a restart"
+        if any(s.state == "established" for s in sessions):
+            return f"no Established BGP session carries {name} (activate it on the router)"
         return f"no Established BGP peer ({len(self._wanted)} configured)"
 
     def _sessions(self) -> list[PeerStatus]:

@@ -4,7 +4,8 @@ Dying with the parent: the child sets PR_SET_PDEATHSIG=SIGKILL before it execs. 
 when the *thread* that forked the child exits, not the process — a speaker restarted from a reconcile thread that
 later ends would be killed with it. So every fork happens on one thread that lives as long as the process
 (`_Forker`), whoever asks. SIGKILL (never SIGTERM) matters for a BGP speaker: gobgpd answers SIGTERM with a
-NOTIFICATION to every peer, and peers drop the routes of a speaker that said goodbye, graceful restart or not.
+NOTIFICATION to every peer, and peers drop the routes of a speaker that said goodbye, graceful restart or not —
+which is also why the child runs in a session of its own: a signal to our process group never reaches it.
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class Child:
                     stderr=subprocess.STDOUT,
                     preexec_fn=preexec,  # prctl and setns must run between fork and exec
                     env=env,
+                    # Its own session and process group: a signal to the controller's group (Ctrl-C, `kill --
+                    # -PGID`, systemd's KillMode=control-group) must not reach gobgpd as SIGTERM/SIGINT, which
+                    # it answers with a NOTIFICATION to every peer. It still dies by PDEATHSIG with us.
+                    start_new_session=True,
                 )
             )
         finally:

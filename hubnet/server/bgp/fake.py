@@ -19,6 +19,7 @@ class FakeSpeaker:
         self.table: dict[Network, Route] = {}
         self.configured: list[PeerSpec] = []
         self.states: dict[str, str] = {}  # address → FSM state; absent: "active"
+        self.families: dict[str, list[str]] = {}  # address → negotiated families; absent: both
         self.restarting: set[str] = set()  # Established but still held back (GR deferral)
         self.calls: list[str] = []  # "start", "add 3", "set_peers 1", ... in order
         self.fail: dict[Network, str] = {}
@@ -76,7 +77,10 @@ class FakeSpeaker:
             up = state == "established"
             sent = len(self.table) if up and counters else 0
             delivering = up and address not in self.restarting
-            out.append(PeerStatus(address, state, 1.0 if up else None, sent, 0, None, delivering=delivering))
+            families = self.families.get(address, ["ipv4-unicast", "ipv6-unicast"]) if up else []
+            out.append(
+                PeerStatus(address, state, 1.0 if up else None, sent, 0, None, families=families, delivering=delivering)
+            )
         return out
 
     def watch_peers(self, on_change: Callable[[str, str], None]) -> None:

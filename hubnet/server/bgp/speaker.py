@@ -82,6 +82,7 @@ class Speaker:
         self._stub: Any = None
         self._dir: str | None = None
         self._peers: dict[str, PeerSpec] = {}  # configured in this gobgpd
+        self._refused: dict[str, str] = {}  # peers gobgpd would not take → its reason (shown as last_error)
         self._fresh = True  # no peer added since the last start: the next ones are told we restarted
         self._log = GobgpLog()
         self._on_change: Callable[[str, str], None] | None = None
@@ -111,7 +112,7 @@ class Speaker:
             except BaseException:
                 self._discard()
                 raise
-            self._peers, self._fresh = {}, True
+            self._peers, self._fresh, self._refused = {}, True, {}
             if self._on_change is not None:
                 self._start_watch()
             assert self._child is not None
@@ -205,22 +206,47 @@ class Speaker:
     def set_peers(self, peers: Sequence[PeerSpec]) -> None:
         """Make gobgpd's peers exactly `peers`: add missing, delete gone, delete and re-add changed ones.
 
-        The first peers after a start are added as "restarting" (see sessions.peer_message); later ones are not."""
+        Each peer on its own: one that gobgpd refuses (e.g. a link-local address whose zone names no interface in
+        its namespace) is left out and shown with gobgpd's reason (`peers()`), the others are configured. A peer
+        gobgpd already has (an earlier add that timed out on our side) counts as added. Raises SpeakerError only
+        when gobgpd itself is gone. The first peers after a start are added as "restarting" (see
+        sessions.peer_message); later ones are not."""
         with self._lock:
             stub = self._api()
             wanted = {str(p.address): p for p in peers}
+            refused: dict[str, str] = {}
             for address, spec in list(self._peers.items()):
                 if wanted.get(address) != spec:
-                    self._call(stub.DeletePeer, api.DeletePeerRequest(address=address), f"delete peer {address}")
+                    try:
+                        self._call(stub.DeletePeer, api.DeletePeerRequest(address=address), f"delete peer {address}")
+                    except SpeakerError as exc:
+                        if "not found" not in str(exc).lower():
+                            self._still_alive(exc)
+                            refused[address] = str(exc)
+                            continue
                     del self._peers[address]
                     self._log.forget(address)
             restarting = self._fresh
             for address, spec in wanted.items():
-                if address not in self._peers:
-                    message = peer_message(spec, gr_seconds=self.config.gr_restart_seconds, restarting=restarting)
+                if address in self._peers or address in refused:
+                    continue
+                message = peer_message(spec, gr_seconds=self.config.gr_restart_seconds, restarting=restarting)
+                try:
                     self._call(stub.AddPeer, api.AddPeerRequest(peer=message), f"add peer {address}")
-                    self._peers[address] = spec
-                    self._fresh = False
+                except SpeakerError as exc:
+                    if "existing peer" not in str(exc):  # GoBGP: "can't overwrite the existing peer"
+                        self._still_alive(exc)
+                        refused[address] = str(exc)
+                        log.warning("BGP peer %s left out: %s", address, exc)
+                        continue
+                self._peers[address] = spec
+                self._fresh = False
+            self._refused = refused
+
+    def _still_alive(self, exc: SpeakerError) -> None:
+        """Re-raise `exc` when gobgpd is gone (the caller restarts it), rather than blame one peer."""
+        if self._child is None or not self._child.alive:
+            raise exc
 
     def peers(self, *, counters: bool = True) -> list[PeerStatus]:
         """Every configured peer's session, live from gobgpd. `counters=False` leaves prefixes_sent at 0: GoBGP
@@ -232,10 +258,14 @@ class Speaker:
         except grpc.RpcError as exc:
             raise SpeakerError(f"failed to list gobgpd's peers: {_why(exc)}") from None
         drops = self._md5_drops()
+        refused = [PeerStatus(address, "idle", None, 0, 0, why) for address, why in self._refused.items()]
         return sorted(
             (
-                status_of(a.peer, logged=self._log.reason(a.peer.conf.neighbor_address), md5_drops=drops)
-                for a in answers
+                *(
+                    status_of(a.peer, logged=self._log.reason(a.peer.conf.neighbor_address), md5_drops=drops)
+                    for a in answers
+                ),
+                *refused,
             ),
             key=lambda s: s.address,
         )

@@ -44,10 +44,11 @@ class RouteBackend(Protocol):
         """Stop watching and release sockets."""
         ...
 
-    def synced(self) -> None:
-        """The reconciler has just brought the owned table in line with the complete desired set (called after
-        every run that applied, or had nothing to apply). The BGP backend adds its peers only after the first
-        call following a speaker start, so a peer's End-of-RIB always follows the complete table."""
+    def synced(self, complete: bool = True) -> None:
+        """The reconciler has just brought the owned table in line with the desired set (called after every run
+        that applied, or had nothing to apply); `complete` is False when some route failed. The BGP backend adds
+        its peers only after a complete run following a speaker start (or, if routes keep failing, after a bound
+        well inside the graceful-restart time), so a peer's End-of-RIB follows the complete table."""
         ...
 
     def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:
@@ -76,7 +77,7 @@ class NullBackend:
     def close(self) -> None:
         return None
 
-    def synced(self) -> None:
+    def synced(self, complete: bool = True) -> None:
         return None
 
     def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:

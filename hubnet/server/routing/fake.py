@@ -48,7 +48,7 @@ class FakeBackend:
     def watch(self, on_drift: Callable[[], None]) -> None:
         self._on_drift = on_drift
 
-    def synced(self) -> None:
+    def synced(self, complete: bool = True) -> None:
         return None
 
     def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:

@@ -134,7 +134,7 @@ class KernelBackend:
         self._monitor = RouteMonitor(table=self.table, netns=self.netns, on_event=on_event)
         self._monitor.start()
 
-    def synced(self) -> None:
+    def synced(self, complete: bool = True) -> None:
         return None
 
     def undelivered(self, routes: Collection[Route]) -> dict[Network, str]:

@@ -30,6 +30,7 @@ log = logging.getLogger("hubnet.routing")
 # node record (name, generation, primary address) → (state, error): the controller stores a state only on that
 # record; a dual-stack node's routes (one per family) make one state.
 Report = Callable[[dict[NodeRef, tuple[str, str | None]]], None]
+PROGRAMMED: tuple[str, str | None] = ("programmed", None)
 FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
 
 
@@ -74,6 +75,7 @@ class Reconciler:
         )
         self._reported: dict[NodeRef, tuple[str, str | None]] = {}
         self._previous: dict[Network, Any] | None = None
+        self._last_fresh = float("-inf")  # when the owned routes were last read in full
         self._periodic_runs = 0
         self._reporter: StateReporter[NodeRef] = StateReporter(
             report, on_error=self.metrics.errors.labels("report").inc
@@ -118,15 +120,22 @@ class Reconciler:
             desired = self.load_desired()  # first: without the desired set we must not touch anything
             with gc_paused():
                 # a local netlink dump (its time is parsing into objects); a BGP speaker's table is read in full only
-                # when the run is not just a database change (its record of what it applied answers that)
-                actual = self.backend.list_owned(fresh=trigger != "change")
+                # when the run is not just a database change (its record of what it applied answers that) — and at
+                # least once an interval, so a stream of changes cannot starve the drift repair
+                fresh = trigger != "change" or time.monotonic() - self._last_fresh >= self.interval
+                actual = self.backend.list_owned(fresh=fresh)
+                if fresh:
+                    self._last_fresh = time.monotonic()
                 want = desired_table(desired)
                 todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
             waiting: dict[Network, str] = {}
             if not self.dry_run:
-                self.backend.synced()  # the table is complete now: a BGP speaker may add its peers
-                waiting = self.backend.undelivered([d.route for d in desired])
+                # the table is complete now (unless a route failed): a BGP speaker may add its peers
+                self.backend.synced(complete=not failed)
+                # Only routes not yet stored `programmed` are asked about: once delivered, a route stays in effect
+                # (a BGP router keeps it under graceful restart across our restarts); a change resets the state.
+                waiting = self.backend.undelivered([d.route for d in desired if d.state != PROGRAMMED])
             result = ReconcileResult(trigger, todo, failed, self.dry_run, time.perf_counter() - started)
             with gc_paused():
                 self._account(result, want, actual)

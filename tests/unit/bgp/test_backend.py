@@ -4,7 +4,7 @@ start), restart of a dead speaker, readiness (delivered / undelivered), the watc
 from __future__ import annotations
 
 import threading
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -134,7 +134,11 @@ def test_undelivered_before_the_table_is_complete(backend: BgpBackend, speaker: 
     assert "loading the table" in backend.undelivered([r(1)])[r(1).prefix]
 
 
-def test_delivered_stays_delivered_across_flaps_and_restarts(backend: BgpBackend, speaker: FakeSpeaker) -> None:
+def test_delivered_stays_delivered_across_flaps_but_not_across_a_speaker_restart(
+    backend: BgpBackend, speaker: FakeSpeaker
+) -> None:
+    """A new gobgpd has delivered nothing (a route deleted and registered again meanwhile must be delivered
+    again); nodes already stored `programmed` stay so because the reconciler does not ask about them."""
     backend.set_peers([PEER])
     load(backend, [r(1)])
     speaker.session("192.0.2.1", "established")
@@ -145,9 +149,40 @@ def test_delivered_stays_delivered_across_flaps_and_restarts(backend: BgpBackend
     assert list(backend.undelivered([r(1), r(2)])) == [r(2).prefix]
     speaker.crash()
     load(backend, [r(1), r(2)])
-    assert list(backend.undelivered([r(1), r(2)])) == [r(2).prefix]
+    assert list(backend.undelivered([r(1), r(2)])) == [r(1).prefix, r(2).prefix]
     speaker.session("192.0.2.1", "established")
     assert backend.undelivered([r(1), r(2)]) == {}
+
+
+def test_a_session_delivers_only_the_families_it_carries(backend: BgpBackend, speaker: FakeSpeaker) -> None:
+    v6 = Route(IPv6Network("fd00:10:244:1::/64"), IPv6Address("fd00:192:168:1::11"))
+    backend.set_peers([PEER])
+    load(backend, [r(1), v6])
+    speaker.families["192.0.2.1"] = ["ipv4-unicast"]  # a router that activated IPv4 unicast only
+    speaker.session("192.0.2.1", "established")
+    assert backend.undelivered([r(1), v6]) == {
+        v6.prefix: "no Established BGP session carries ipv6-unicast (activate it on the router)"
+    }
+
+
+def test_a_peer_without_multiprotocol_capability_carries_ipv4(backend: BgpBackend, speaker: FakeSpeaker) -> None:
+    backend.set_peers([PEER])
+    load(backend, [r(1)])
+    speaker.families["192.0.2.1"] = []
+    speaker.session("192.0.2.1", "established")
+    assert backend.undelivered([r(1)]) == {}
+
+
+def test_peers_wait_for_a_complete_table_after_a_start_then_for_a_bound(
+    backend: BgpBackend, speaker: FakeSpeaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.set_peers([PEER])
+    backend.list_owned()
+    backend.synced(complete=False)  # a route failed: End-of-RIB now would make the routers drop it
+    assert speaker.configured == []
+    monkeypatch.setattr(backend_module, "INCOMPLETE_WAIT", 0.0)  # the bound passed and it still fails
+    backend.synced(complete=False)
+    assert speaker.configured == [PEER]
 
 
 def test_moving_or_deleting_a_route_forgets_its_delivery(backend: BgpBackend, speaker: FakeSpeaker) -> None:

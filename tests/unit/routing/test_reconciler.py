@@ -378,7 +378,7 @@ class Withholding(FakeBackend):
         self.synced_calls = 0
         self.owned_at_sync: list[int] = []
 
-    def synced(self) -> None:
+    def synced(self, complete: bool = True) -> None:
         self.synced_calls += 1
         self.owned_at_sync.append(len(self.list_owned()))
 
@@ -402,3 +402,13 @@ def test_dry_run_never_reports_the_table_synced() -> None:
     world, backend = World(2), Withholding()
     make(world, backend, dry_run=True).reconcile_now("startup")
     assert backend.synced_calls == 0
+
+
+def test_a_node_stored_programmed_stays_programmed_while_a_new_one_waits() -> None:
+    """After a controller restart the routers still hold the routes delivered before (graceful restart): only
+    routes not yet stored `programmed` are asked about."""
+    world, backend = World(2), Withholding()
+    world.desired[0] = DesiredRoute("node-0", r(0), state=("programmed", None))
+    make(world, backend).reconcile_now("startup")
+    assert world.state("node-0") == ("programmed", None)
+    assert world.state("node-1") == ("pending", "no Established BGP peer")
