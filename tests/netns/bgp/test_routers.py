@@ -85,6 +85,18 @@ def announce(speaker: GoBgp, routes: dict[str, str]) -> None:
         speaker.add(prefix, hop)
 
 
+def router_with_routes(kind: str, net: Lan, tmp: Path, started: list[BgpRouter]) -> tuple[BgpRouter, GoBgp]:
+    """Router 1 of `kind` with a gobgpd CLI speaker as its neighbour, ROUTES announced and in its kernel table."""
+    r = router(kind, net, tmp, [Neighbor(SPEAKER4, ASN)])
+    started.append(r)
+    r.start()
+    speaker = GoBgp(net.speaker, tmp / "gobgp", [Peer(router4(), ASN)])
+    speaker.start()
+    announce(speaker, ROUTES)
+    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, "routes")
+    return r, speaker
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_routes_learned_over_an_ipv4_session_land_in_the_kernel_via_the_node(
     kind: str, net: Lan, tmp_path: Path, started: list[BgpRouter]
@@ -121,13 +133,7 @@ def test_both_families_over_an_ipv6_session(kind: str, net: Lan, tmp_path: Path,
 def test_a_killed_speaker_leaves_its_routes_until_it_is_back(
     kind: str, net: Lan, tmp_path: Path, started: list[BgpRouter]
 ) -> None:
-    r = router(kind, net, tmp_path, [Neighbor(SPEAKER4, ASN)])
-    started.append(r)
-    r.start()
-    speaker = GoBgp(net.speaker, tmp_path / "gobgp", [Peer(router4(), ASN)])
-    speaker.start()
-    announce(speaker, ROUTES)
-    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, "routes")
+    r, speaker = router_with_routes(kind, net, tmp_path, started)
 
     speaker.kill()  # kill -9: no NOTIFICATION; the router keeps the routes (stale) for the restart time
     wait_for(lambda: not established(r, str(SPEAKER4)), 10, "the session to go down")
@@ -203,13 +209,7 @@ def test_configure_adds_and_removes_neighbours_two_routers_at_once(
 def test_router_restart_and_crash_get_the_table_back(
     kind: str, net: Lan, tmp_path: Path, started: list[BgpRouter]
 ) -> None:
-    r = router(kind, net, tmp_path, [Neighbor(SPEAKER4, ASN)])
-    started.append(r)
-    r.start()
-    speaker = GoBgp(net.speaker, tmp_path / "gobgp", [Peer(router4(), ASN)])
-    speaker.start()
-    announce(speaker, ROUTES)
-    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, "routes")
+    r, _ = router_with_routes(kind, net, tmp_path, started)  # the speaker stays up: it re-sends on reconnect
 
     r.restart()
     wait_for(lambda: table(r, kind) == ROUTES and established(r, str(SPEAKER4), 4), ESTABLISH, "routes after restart")
