@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -514,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-nodes", type=int, default=65536)
     parser.add_argument("--latency-rounds", type=int, default=3)
     args = parser.parse_args(argv)
+    # SIGTERM (a `kill`, a CI timeout) unwinds like Ctrl-C: the namespaces and daemons are removed in `finally`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for binary in ("gobgpd", "bird", "birdc"):
         if shutil.which(binary) is None:
             parser.error(f"{binary} is missing (./scripts/bootstrap.sh installs it)")
