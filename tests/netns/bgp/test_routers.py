@@ -85,15 +85,19 @@ def announce(speaker: GoBgp, routes: dict[str, str]) -> None:
         speaker.add(prefix, hop)
 
 
-def router_with_routes(kind: str, net: Lan, tmp: Path, started: list[BgpRouter]) -> tuple[BgpRouter, GoBgp]:
-    """Router 1 of `kind` with a gobgpd CLI speaker as its neighbour, ROUTES announced and in its kernel table."""
-    r = router(kind, net, tmp, [Neighbor(SPEAKER4, ASN)])
+def router_with_routes(
+    kind: str, net: Lan, tmp: Path, started: list[BgpRouter], family: int = 4
+) -> tuple[BgpRouter, GoBgp]:
+    """Router 1 of `kind` with a gobgpd CLI speaker as its neighbour over an IPv4 (or IPv6) session, ROUTES
+    announced and in its kernel table."""
+    mine, theirs = (SPEAKER4, router4()) if family == 4 else (SPEAKER6, router6())
+    r = router(kind, net, tmp, [Neighbor(mine, ASN)])
     started.append(r)
     r.start()
-    speaker = GoBgp(net.speaker, tmp / "gobgp", [Peer(router4(), ASN)])
+    speaker = GoBgp(net.speaker, tmp / "gobgp", [Peer(theirs, ASN)])
     speaker.start()
     announce(speaker, ROUTES)
-    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, "routes")
+    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, f"{kind} kernel table == {ROUTES}")
     return r, speaker
 
 
@@ -101,13 +105,7 @@ def router_with_routes(kind: str, net: Lan, tmp: Path, started: list[BgpRouter])
 def test_routes_learned_over_an_ipv4_session_land_in_the_kernel_via_the_node(
     kind: str, net: Lan, tmp_path: Path, started: list[BgpRouter]
 ) -> None:
-    r = router(kind, net, tmp_path, [Neighbor(SPEAKER4, ASN)])
-    started.append(r)
-    r.start()
-    speaker = GoBgp(net.speaker, tmp_path / "gobgp", [Peer(router4(), ASN)])
-    speaker.start()
-    announce(speaker, ROUTES)
-    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, f"{kind} kernel table == {ROUTES}")
+    r, speaker = router_with_routes(kind, net, tmp_path, started)
     assert established(r, str(SPEAKER4), prefixes=4)
 
     speaker.delete("10.244.2.0/24")  # withdrawn
@@ -119,13 +117,7 @@ def test_routes_learned_over_an_ipv4_session_land_in_the_kernel_via_the_node(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_both_families_over_an_ipv6_session(kind: str, net: Lan, tmp_path: Path, started: list[BgpRouter]) -> None:
-    r = router(kind, net, tmp_path, [Neighbor(SPEAKER6, ASN)])
-    started.append(r)
-    r.start()
-    speaker = GoBgp(net.speaker, tmp_path / "gobgp", [Peer(router6(), ASN)])
-    speaker.start()
-    announce(speaker, ROUTES)
-    wait_for(lambda: table(r, kind) == ROUTES, ESTABLISH, f"{kind} kernel table == {ROUTES}")
+    r, _ = router_with_routes(kind, net, tmp_path, started, family=6)
     assert established(r, str(SPEAKER6), prefixes=4)
 
 

@@ -70,15 +70,21 @@ def not_bgp(r: BgpRouter) -> str:
     return "\n".join(line for line in lines if f"proto {PROTO[r.kind]}" not in line and "proto kernel" not in line)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_delete_withdraws_and_a_new_next_hop_replaces_without_a_gap(
-    kind: str, routers: Routers, speakers: Speakers, watch: Callable[[str], RouteWatch]
-) -> None:
+def with_routes(kind: str, routers: Routers, speakers: Speakers) -> tuple[BgpRouter, Speaker]:
+    """Router 1 of `kind` and a hubnet speaker that loaded ROUTES, then peered: the routes in the router's kernel."""
     r = routers.start(kind)
     speaker = speakers.start()
     speaker.add(ROUTES)
     speaker.set_peers([peer(1)])
     wait_for(lambda: kernel(r) == as_table(ROUTES), ESTABLISH, "the routes")
+    return r, speaker
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_delete_withdraws_and_a_new_next_hop_replaces_without_a_gap(
+    kind: str, routers: Routers, speakers: Speakers, watch: Callable[[str], RouteWatch]
+) -> None:
+    r, speaker = with_routes(kind, routers, speakers)
 
     monitor = watch(r.netns)
     moved = [route4(1, hop=77), route4(2, hop=78)]
@@ -100,11 +106,7 @@ def test_delete_withdraws_and_a_new_next_hop_replaces_without_a_gap(
 def test_ipv6_next_hop_change_is_one_update_at_the_router(routers: Routers, speakers: Speakers) -> None:
     """BIRD's own kernel sync moves an IPv6 route by delete + add (its business); on the wire it is one UPDATE:
     BIRD counts no withdraw from us."""
-    r = routers.start("bird")
-    speaker = speakers.start()
-    speaker.add(ROUTES)
-    speaker.set_peers([peer(1)])
-    wait_for(lambda: kernel(r) == as_table(ROUTES), ESTABLISH, "the routes")
+    r, speaker = with_routes("bird", routers, speakers)
     speaker.add([route6(1, hop=77)])
     wait_for(lambda: kernel(r).get(str(route6(1).prefix)) == str(route6(1, hop=77).next_hop), 10, "the new hop")
     out = subprocess.run(
@@ -138,11 +140,7 @@ def test_md5_right_key_establishes_wrong_key_never_and_says_why(
 def test_kill_9_and_stop_keep_the_routes_and_a_new_speaker_withdraws_what_vanished(
     kind: str, routers: Routers, speakers: Speakers, watch: Callable[[str], RouteWatch]
 ) -> None:
-    r = routers.start(kind)
-    first = speakers.start()
-    first.add(ROUTES)
-    first.set_peers([peer(1)])
-    wait_for(lambda: kernel(r) == as_table(ROUTES), ESTABLISH, "the routes")
+    r, first = with_routes(kind, routers, speakers)
     monitor = watch(r.netns)
 
     pid = first.pid
