@@ -38,7 +38,7 @@ from tests.chaos.test_lab_chaos import Lab, RouteSampler, assert_data_plane_held
 from tests.e2e.conftest import UP_TIMEOUT, hubnet, lab_name, need_lab, sh
 from tests.support.prereq import need_programs
 
-pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.serial]
 NODES, PODS = 2, 2
 DOWN_SECONDS = env_int("HUBNET_CHAOS_BGP_DOWN_SECONDS", 15)
 WITHDRAW_WITHIN = 30.0  # seconds from the controller's start until a node deleted meanwhile is gone (measured 3-6)

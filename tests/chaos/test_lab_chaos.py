@@ -42,7 +42,7 @@ from tests.chaos.pings import PacedPings, Stream, stop_all, summary
 from tests.chaos.support import PROTO, env_int
 from tests.e2e.conftest import UP_TIMEOUT, hubnet, lab_name, need_lab, sh
 
-pytestmark = [pytest.mark.e2e, pytest.mark.netns]
+pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.serial]
 NODES, PODS = 3, 2
 DOWN_SECONDS = env_int("HUBNET_CHAOS_CONTROLLER_DOWN_SECONDS", 30)
 PARTITION_SECONDS = env_int("HUBNET_CHAOS_PARTITION_SECONDS", 120)

@@ -15,8 +15,12 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.chaos.support import Fleet, address, wait_for
 from tests.integration.support import Server, sql
+
+pytestmark = pytest.mark.serial  # controller starts must land inside a lease window: no second worker on the CPU
 
 
 def _server(db_url: str, log_dir: Path, *, ttl: float, grace: float, interval: float) -> Server:
