@@ -55,6 +55,7 @@ class Programmer:
         self._running = "startup"  # the reason of the run in progress (a retry keeps it)
         self._run: tuple[int, int] = (0, 0)  # (revision, routes) of the desired set the run in progress loaded
         self._started = threading.Lock()
+        self._stopped = False
 
     @property
     def running(self) -> bool:
@@ -62,8 +63,10 @@ class Programmer:
 
     def update(self) -> None:
         """The desired table changed (or its revision moved): start the loop the first time (the table has been
-        read in full), afterwards reconcile soon."""
+        read in full), afterwards reconcile soon. Nothing after `stop()` (a long-poll may still answer then)."""
         with self._started:
+            if self._stopped:
+                return
             if not self._loop.running:
                 self._watch()
                 self._loop.start()
@@ -78,6 +81,8 @@ class Programmer:
     def stop(self) -> None:
         """Stop the loop and the drift monitor. The routes stay in place (the next start reconciles, never
         flushes)."""
+        with self._started:
+            self._stopped = True
         self._loop.stop(timeout=30)
         self.reconciler.stop()  # closes the backend
 

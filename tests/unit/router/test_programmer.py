@@ -151,3 +151,12 @@ def test_stop_closes_the_backend_and_leaves_the_routes(setup: Setup) -> None:
     wait_for(lambda: setup.backend.routes == {r(1)})
     setup.programmer.stop()
     assert setup.backend.closed and setup.backend.routes == {r(1)}
+
+
+def test_a_change_after_stop_starts_nothing(setup: Setup) -> None:
+    """The feed thread is a daemon: its long-poll may still answer while the agent stops."""
+    setup.table.apply(RouteFeed(5, True, (e(1),)))
+    setup.programmer.stop()
+    setup.programmer.update()
+    time.sleep(0.2)
+    assert not setup.programmer.running and setup.backend.plans == []
