@@ -12,7 +12,7 @@ import typer
 
 app = typer.Typer(
     name="hubnet",
-    help="hubnet: hub-and-spoke pod networking (controller, node agent, CNI plugin, lab).",
+    help="hubnet: hub-and-spoke pod networking (controller, node agent, router agent, CNI plugin, lab).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -21,7 +21,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """hubnet: hub-and-spoke pod networking (controller, node agent, CNI plugin, lab)."""
+    """hubnet: hub-and-spoke pod networking (controller, node agent, router agent, CNI plugin, lab)."""
 
 
 @app.command()
@@ -40,6 +40,7 @@ _GROUPS = (
     "hubnet.cli.tokens",
     "hubnet.cli.bgp",
     "hubnet.cli.node",
+    "hubnet.cli.router",
 )
 
 

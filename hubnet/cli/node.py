@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from hubnet.cli.controllers import ControllerOpt, check_ca, controller_list
+
 node_app = typer.Typer(help="Node agent: join the cluster, attach pods through the CNI plugin.", no_args_is_help=True)
 pod_app = typer.Typer(help="Play the container runtime: run the CNI plugin like cnitool does.", no_args_is_help=True)
 node_app.add_typer(pod_app, name="pod")
@@ -31,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 @node_app.command()
 def join(
-    controller: Annotated[str, typer.Option(help="Controller base URL, e.g. http://10.0.0.1:6780.")] = "",
+    controller: ControllerOpt = None,
     token: Annotated[str, typer.Option(help="Bootstrap token.", envvar="HUBNET_BOOTSTRAP_TOKEN")] = "",
     name: Annotated[str, typer.Option(help="Node name (DNS-1123 label).")] = "",
     address: Annotated[
@@ -64,13 +66,14 @@ def join(
     from hubnet.node.agent.agent import Agent
     from hubnet.node.agent.config import join_config, save
 
-    if not fixed_subnet and not (controller and token and name and address):
-        raise typer.BadParameter("--controller, --token, --name and --address are required")
-    _check_ca(controller, ca_file)
+    controllers = controller_list(controller)
+    if not fixed_subnet and not (controllers and token and name and address):
+        raise typer.BadParameter("--controller (or $HUBNET_CONTROLLERS), --token, --name and --address are required")
+    check_ca(controllers, ca_file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = join_config(
-            controller=controller,
+            controller=controllers,
             token=token,
             name=name,
             address=address,
@@ -120,7 +123,7 @@ def leave(
         config = load_saved(state_dir, ca_file)
     except FileNotFoundError:
         raise typer.BadParameter(f"no {SAVED} in {state_dir!r}: this node never joined") from None
-    _check_ca(config.controller, config.ca_file or "")
+    check_ca(",".join(config.controller_urls), config.ca_file or "")
     from hubnet.node.agent.client import ControllerError
     from hubnet.node.agent.secret import SecretError
     from hubnet.node.agent.server import AlreadyRunning
@@ -285,17 +288,3 @@ def _cni(call: Any, hints: dict[int, str] | None = None) -> Any:
     except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def _check_ca(controller: str, ca_file: str) -> None:
-    """A CA file only makes sense for https://, and must load: fail at the command line, not in the sync loop."""
-    if not ca_file:
-        return
-    if controller and not controller.lower().startswith("https://"):
-        raise typer.BadParameter(f"--ca-file needs an https:// controller, got {controller!r}")
-    from hubnet.node.agent.client import tls_context
-
-    try:
-        tls_context(ca_file)
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        raise typer.BadParameter(f"--ca-file {ca_file!r}: not a readable PEM CA bundle: {exc}") from None

@@ -1,6 +1,8 @@
 """Import contract of the floors (docs/architecture.md): the ground (`hubnet.net`, `hubnet.wire`, `hubnet.loop`,
 `hubnet.linux`) imports none of the floors above it; the controller and the node side never import each other;
-only the entry points (`hubnet.cli`, `hubnet.lab`) compose them. Lazy imports inside functions count too."""
+the router agent uses the node side's client and the controller's framework-free routing parts, and neither
+imports it; only the entry points (`hubnet.cli`, `hubnet.lab`) compose them. Lazy imports inside functions count
+too."""
 
 from __future__ import annotations
 
@@ -15,9 +17,34 @@ GROUND = ("hubnet.net", "hubnet.wire", "hubnet.loop", "hubnet.linux")
 # floor → the hubnet packages it must not import
 FORBIDDEN = {
     "ground": ("hubnet.server", "hubnet.node", "hubnet.cli", "hubnet.lab", "hubnet.migrations"),
-    "hubnet.server": ("hubnet.node", "hubnet.cli", "hubnet.lab"),
-    "hubnet.migrations": ("hubnet.node", "hubnet.cli", "hubnet.lab"),
-    "hubnet.node": ("hubnet.server", "hubnet.migrations", "hubnet.cli", "hubnet.lab", "fastapi", "sqlalchemy"),
+    "hubnet.server": ("hubnet.node", "hubnet.router", "hubnet.cli", "hubnet.lab"),
+    "hubnet.migrations": ("hubnet.node", "hubnet.router", "hubnet.cli", "hubnet.lab"),
+    "hubnet.node": (
+        "hubnet.server",
+        "hubnet.router",
+        "hubnet.migrations",
+        "hubnet.cli",
+        "hubnet.lab",
+        "fastapi",
+        "sqlalchemy",
+    ),
+    # the HA contract: hubnet.linux, hubnet.wire, the node agent's client, the controller's routing (kernel,
+    # reconciler, base) and pure domain — never its API, database, services or the BGP speaker
+    "hubnet.router": (
+        "hubnet.server.api",
+        "hubnet.server.db",
+        "hubnet.server.services",
+        "hubnet.server.app",
+        "hubnet.server.bgp",
+        "hubnet.migrations",
+        "hubnet.cli",
+        "hubnet.lab",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "sqlalchemy",
+        "alembic",
+    ),
 }
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hubnet.linux.errors import LinuxError
@@ -29,7 +29,7 @@ from hubnet.node.cnilib import ipam
 from hubnet.wire import Node, RouteState
 
 log = logging.getLogger(__name__)
-ClientFactory = Callable[[str], ControllerClient]
+ClientFactory = Callable[[Sequence[str]], ControllerClient]  # controller URLs → client
 
 
 HEARTBEAT_MAX = 10.0  # seconds: the longest regular heartbeat interval
@@ -151,7 +151,7 @@ class Agent:
             if not force:
                 raise
             return f"not deregistered, torn down anyway (--force): {exc}"
-        client = self._client_factory(self.config.controller)
+        client = self._client_factory(self.config.controller_urls)
         try:
             client.deregister(name=self.config.name, secret=load_or_create(self.config.secret_path))
             return "deregistered"
@@ -167,7 +167,7 @@ class Agent:
 
     # -- controller --------------------------------------------------------------------------------------------
     def _sync_loop(self, secret: str, stop: threading.Event) -> None:
-        client = self._client_factory(self.config.controller)
+        client = self._client_factory(self.config.controller_urls)
         registered, failures, waiting, delay = False, 0, 0, 0.0
         try:
             while not stop.wait(delay):

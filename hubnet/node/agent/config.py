@@ -27,7 +27,10 @@ class AgentConfig:
     # Every underlay address, at most one per family, IPv4 first (`--address 192.168.1.11,fd00:1::11`); empty
     # means just `address`. The node gets a subnet of each family it has an address of.
     addresses: tuple[Address, ...] = ()
-    controller: str = ""
+    controller: str = ""  # the first controller URL (`--controller`)
+    # Every controller URL in the order given (replicas; the client fails over between them); empty means just
+    # `controller`.
+    controllers: tuple[str, ...] = ()
     token: str = ""
     # CA bundle the controller's certificate must chain to (https:// only); None: the system trust store.
     ca_file: str | None = None
@@ -41,6 +44,11 @@ class AgentConfig:
     # tests, bench).
     fixed_subnets: tuple[Network, ...] = ()
     fixed_cluster_cidrs: tuple[Network, ...] = field(default_factory=tuple)
+
+    @property
+    def controller_urls(self) -> tuple[str, ...]:
+        """Every controller URL, in the order given (none for the fixed-subnet test seam)."""
+        return self.controllers or ((self.controller,) if self.controller else ())
 
     @property
     def underlay(self) -> tuple[Address, ...]:
@@ -98,14 +106,17 @@ def join_config(
 ) -> AgentConfig:
     """The configuration of `hubnet node join`'s flags ("" for a flag not given); ValueError names a bad value.
 
-    `address`, `router`, `fixed_subnet` and each `cluster_cidrs` entry take a comma-separated list, at most one per
-    family (`192.168.1.11,fd00:1::11`)."""
+    `controller` takes a comma-separated list of URLs (the controllers, in order); `address`, `router`,
+    `fixed_subnet` and each `cluster_cidrs` entry a comma-separated list, at most one per family
+    (`192.168.1.11,fd00:1::11`)."""
     addresses = _addresses(address, "--address") or (IPv4Address("0.0.0.0"),)
+    urls = controller_urls(controller)
     return AgentConfig(
         name=name or "node",
         address=addresses[0],
         addresses=addresses if len(addresses) > 1 else (),
-        controller=controller,
+        controller=urls[0] if urls else "",
+        controllers=urls if len(urls) > 1 else (),
         token=token,
         ca_file=ca_file or None,
         routers=_addresses(router, "--router"),
@@ -122,6 +133,18 @@ def join_config(
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def controller_urls(text: str, flag: str = "--controller") -> tuple[str, ...]:
+    """A comma-separated list of controller base URLs, in order, without duplicates; ValueError for one that is not
+    http:// or https://. Shared by `hubnet node join` and `hubnet router join`."""
+    urls: list[str] = []
+    for url in _split(text):
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{flag}: {url!r} is not an http:// or https:// URL")
+        if url.rstrip("/") not in urls:
+            urls.append(url.rstrip("/"))
+    return tuple(urls)
 
 
 def _addresses(text: str, flag: str) -> tuple[Address, ...]:
@@ -144,6 +167,7 @@ def save(config: AgentConfig) -> str:
     """Keep what `leave` needs in `<state-dir>/agent.json` (the CA file as an absolute path; never the token)."""
     data = {
         "controller": config.controller,
+        "controllers": list(config.controller_urls),
         "ca_file": os.path.abspath(config.ca_file) if config.ca_file else "",
         "name": config.name,
         "router": ",".join(str(r) for r in config.routers),
@@ -168,11 +192,14 @@ def load_saved(state_dir: str, ca_file: str = "") -> AgentConfig:
     if not isinstance(saved, dict):
         saved = {}
     addresses = _addresses(str(saved.get("address") or "0.0.0.0"), "address")
+    listed = saved.get("controllers")
+    urls = tuple(str(u) for u in listed) if isinstance(listed, list) else ()  # absent: saved before replicas
     return AgentConfig(
         name=saved.get("name", "node"),
         address=addresses[0],
         addresses=addresses if len(addresses) > 1 else (),
         controller=saved.get("controller", ""),
+        controllers=urls if len(urls) > 1 else (),
         ca_file=ca_file or saved.get("ca_file") or None,
         routers=_addresses(str(saved.get("router") or ""), "router"),
         bridge=saved.get("bridge", "v-net-0"),

@@ -29,6 +29,14 @@ def load_or_create(path: str) -> str:
         return _load(path)
     except FileNotFoundError:
         pass
+    create_durably(path, secrets.token_hex(32))
+    return _load(path)
+
+
+def create_durably(path: str, content: str) -> None:
+    """Write `content` to a new 0600 file at `path`, durably (file and directory fsynced) and atomically, never over
+    an existing file: when `path` exists already (a concurrent creator won), this does nothing. Used for every
+    secret an agent keeps (the node's, the router agent's credentials)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=0o700, exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
@@ -37,7 +45,7 @@ def load_or_create(path: str) -> str:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
         with contextlib.suppress(FileExistsError):  # a concurrent creator's secret wins, ours is dropped
@@ -46,7 +54,6 @@ def load_or_create(path: str) -> str:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return _load(path)
 
 
 def _load(path: str) -> str:

@@ -28,17 +28,21 @@ class AlreadyRunning(Exception):
     """Another agent holds the state directory's lock."""
 
 
-def lock_state_dir(state_dir: str) -> int:
-    """Take `state_dir/agent.lock` (flock, held until the process exits) so that a second agent on the same state
-    dir fails at once instead of unlinking the first one's socket. Returns the fd to keep open."""
-    path = os.path.join(state_dir, "agent.lock")
+def lock_state_dir(state_dir: str, lock: str = "agent.lock") -> int:
+    """Take `state_dir/<lock>` (flock, held until the process exits) so that a second agent on the same state dir
+    (the node agent: `agent.lock`; a router agent: `router-<name>.lock`) fails at once instead of undoing the first
+    one's work. Returns the fd to keep open."""
+    path = os.path.join(state_dir, lock)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise AlreadyRunning(f"another hubnet agent (pid {holder}) is running with state dir {state_dir!r}") from None
+        which = "" if lock == "agent.lock" else f" ({lock})"
+        raise AlreadyRunning(
+            f"another hubnet agent (pid {holder}) is running with state dir {state_dir!r}{which}"
+        ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd

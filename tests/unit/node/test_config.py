@@ -138,3 +138,24 @@ def test_a_dual_stack_conflist_names_both_stores(tmp_path: Path) -> None:
         str(tmp_path / "ipam" / "10.244.7.0_24"),
         str(tmp_path / "ipam" / "fd00:10:244:7::_64"),
     ]
+
+
+def test_several_controllers_round_trip_in_order(tmp_path: Path) -> None:
+    urls = "https://10.0.0.1:6780, https://10.0.0.2:6780/,https://10.0.0.1:6780"  # a duplicate is dropped
+    config = join_config(**{**FLAGS, "controller": urls}, state_dir=str(tmp_path))
+    assert config.controller == "https://10.0.0.1:6780"  # what everything reading one URL keeps reading
+    assert config.controller_urls == ("https://10.0.0.1:6780", "https://10.0.0.2:6780")
+    save(config)
+    assert load_saved(str(tmp_path)).controller_urls == config.controller_urls
+    one = join_config(**FLAGS, state_dir=str(tmp_path))
+    assert (one.controllers, one.controller_urls) == ((), ("https://10.0.0.1:6780",))
+
+
+def test_a_saved_config_of_one_controller_from_before_replicas_loads(tmp_path: Path) -> None:
+    (tmp_path / "agent.json").write_text(json.dumps({"controller": "http://c1:6780", "name": "n1"}))
+    assert load_saved(str(tmp_path)).controller_urls == ("http://c1:6780",)
+
+
+def test_a_controller_that_is_not_a_url_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="is not an http:// or https:// URL"):
+        join_config(**{**FLAGS, "controller": "https://c1,10.0.0.1:6780"}, state_dir="/s")
