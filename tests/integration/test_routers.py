@@ -210,8 +210,8 @@ def test_an_embedded_backend_refuses_router_agents(databases: Databases, tmp_pat
         assert "HUBNET_ROUTE_BACKEND=fake" in answer.json()["detail"]
         assert_problem(api.call("POST", ROUTERS, None, json=_join()), 401)  # the credential still comes first
         assert api.admin("GET", ROUTERS).json() == {"items": []}
-        name = api.node(1, "embedded")["name"]
-        assert api.record(name)["route_states"] == {"embedded": api.record(name)["route_state"]}
+        record = api.record(api.node(1, "embedded")["name"])
+        assert record["route_states"] == {"embedded": record["route_state"]}
 
 
 def _states(api: Api, name: str) -> tuple[str, dict[str, str]]:
