@@ -121,28 +121,32 @@ def report(ctl: Controller, *, token: str | None, name: str, body: RouterReport)
         rows = [(node.id, s.generation, RouteState(s.state).value, _cut(s.error)) for node, s in nodes]
         uow.repo.routers.save_states(router.id, rows, now=uow.now)
         status = _status(uow, router, body.complete)
-        values: dict[str, Any] = {
-            "last_report_at": uow.now,
-            "route_count": body.route_count,
-            "missing": body.missing,
-            "unexpected": body.unexpected,
-            "foreign": body.foreign,
-            "last_error": _cut(body.error),
-            "applied_revision": body.revision,
-            "status": status,
-        }
+        values = _stamp(body, status, uow.now)
         if status != router.status:
             values["synced_at"] = uow.now if status == RouterStatus.UP else None
             uow.emit(f"router.{status}", None, router=name, previous=router.status)
         uow.repo.routers.update(router.id, **values)
-        updated = replace(router, **values)
         if agent_mode(ctl) and counts(status) != counts(router.status):
             recompute(uow, None)  # the set of routers that count changed: every live node
         elif agent_mode(ctl) and counts(status) and nodes:
             recompute(uow, [node for node, _ in nodes])
-        return view(updated)
+        return view(replace(router, **values))
 
     return ctl.write(use_case)
+
+
+def _stamp(body: RouterReport, status: str, now: float) -> dict[str, Any]:
+    """The router row's columns a report sets."""
+    return {
+        "last_report_at": now,
+        "route_count": body.route_count,
+        "missing": body.missing,
+        "unexpected": body.unexpected,
+        "foreign": body.foreign,
+        "last_error": _cut(body.error),
+        "applied_revision": body.revision,
+        "status": status,
+    }
 
 
 def _current(uow: UnitOfWork, states: Sequence[ReportedState]) -> list[tuple[NodeRecord, ReportedState]]:
