@@ -31,6 +31,14 @@ class RouteState(StrEnum):
     WITHDRAWN = "withdrawn"  # the record is released: its route is no longer desired (the reconciler removes it)
 
 
+class RouterStatus(StrEnum):
+    """A router agent's liveness (docs/api.md, Routers): only `up` routers count in a node's aggregate route state."""
+
+    SYNCING = "syncing"  # joined, or reporting again after `down`, and not yet complete
+    UP = "up"  # reported a complete table; reports arrive
+    DOWN = "down"  # no report for HUBNET_ROUTER_DOWN_SECONDS
+
+
 class WireError(ValueError):
     """A record that does not have the shape of the contract; `field` names the offending field."""
 
@@ -44,7 +52,8 @@ R = TypeVar("R", bound="Record")
 
 class Record:
     """Base of the wire records: `to_json` / `from_json` over the dataclass fields and their annotated types
-    (str, int, float, bool, a StrEnum, list[str], or a union of those with None)."""
+    (str, int, float, bool, a StrEnum, list[str], dict[str, str], list[dict[str, str]], a list of records, or a
+    union of those with None)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload, no-any-return]
@@ -67,7 +76,8 @@ _SCHEMAS: dict[type, dict[str, tuple[tuple[Any, ...], bool]]] = {}
 
 
 def _schema(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
-    """Per field (read once per class): the accepted kinds and whether the field is required (no default)."""
+    """Per field (read once per class): the accepted kinds (annotations, `X | None` split) and whether the field is
+    required (no default)."""
     if cls not in _SCHEMAS:
         hints = typing.get_type_hints(cls)
         result = {}
@@ -75,7 +85,7 @@ def _schema(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
             hint = hints[f.name]
             kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
             required = f.default is MISSING and f.default_factory is MISSING
-            result[f.name] = (tuple(typing.get_origin(k) or k for k in kinds), required)
+            result[f.name] = (kinds, required)
         _SCHEMAS[cls] = result
     return _SCHEMAS[cls]
 
@@ -84,10 +94,20 @@ def _is_enum(kind: Any) -> typing.TypeGuard[type[StrEnum]]:
     return isinstance(kind, type) and issubclass(kind, StrEnum)
 
 
+def _is_record(kind: Any) -> typing.TypeGuard[type[Record]]:
+    return isinstance(kind, type) and issubclass(kind, Record)
+
+
+def _str_map(value: object) -> typing.TypeGuard[dict[str, str]]:
+    """A JSON object of strings to strings."""
+    return isinstance(value, dict) and all(type(k) is str and type(v) is str for k, v in value.items())
+
+
 def _value(kinds: tuple[Any, ...], value: object, where: str, name: str) -> object:
     if value is None and type(None) in kinds:
         return None
     for kind in kinds:
+        origin, args = typing.get_origin(kind) or kind, typing.get_args(kind)
         if _is_enum(kind) and isinstance(value, str) and value in kind._value2member_map_:
             return kind(value)
         if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -97,9 +117,25 @@ def _value(kinds: tuple[Any, ...], value: object, where: str, name: str) -> obje
                 break
         if kind in (int, bool, str) and type(value) is kind:
             return value
-        if kind is list and isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return list(value)
+        if origin is dict and _str_map(value):
+            return dict(value)
+        if origin is list and isinstance(value, list):
+            item = args[0] if args else str
+            if item is str and all(type(v) is str for v in value):
+                return list(value)
+            if typing.get_origin(item) is dict and all(_str_map(v) for v in value):
+                return [dict(v) for v in value]
+            if _is_record(item):
+                return [_item(item, v, f"{where}[{i}]", name) for i, v in enumerate(value)]
     raise WireError(f"{where} has an unexpected value {value!r:.80}", name)
+
+
+def _item(kind: type[Record], value: object, where: str, name: str) -> Record:
+    """One record of a list of records; its error names the list's field and says where in it."""
+    try:
+        return kind.from_json(value)
+    except WireError as exc:
+        raise WireError(f"{where}: {exc}", name) from None
 
 
 @dataclass(frozen=True)
@@ -130,6 +166,10 @@ class Node(Record):
     subnets: list[str] = field(default_factory=list)
     gateways: list[str] = field(default_factory=list)
     router_addresses: list[str] = field(default_factory=list)
+    # Where `route_state` comes from: router agent name -> that router's state for this node's current generation
+    # (`pending` without a report yet; `down` routers listed with their last state, though the aggregate ignores
+    # them); `{"embedded": route_state}` when the controller programs routes itself. Empty from an older controller.
+    route_states: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,6 +218,43 @@ class BgpPeer(Record):
     last_error: str | None  # why the session last went down or cannot come up (e.g. a wrong MD5 key)
     families: list[str] = field(default_factory=list)  # negotiated: "ipv4-unicast", "ipv6-unicast"
     graceful_restart: bool = False  # the peer negotiated graceful restart (so it keeps our routes if we restart)
+
+
+@dataclass(frozen=True)
+class Router(Record):
+    """A router agent as `/v1/routers` shows it: its liveness and what its last report said about its table."""
+
+    name: str
+    status: RouterStatus
+    last_report_at: float | None  # UNIX seconds; None before the first report
+    synced_at: float | None  # when it last reported a complete table after coming up; None while syncing
+    route_count: int  # routes it owns in its kernel table
+    missing: int  # desired routes not in its table
+    unexpected: int  # owned routes nothing desires
+    foreign: int  # desired prefixes held by a route it does not own (never replaced)
+    last_error: str | None
+    applied_revision: int | None  # the feed revision its table reflects
+    created_at: float
+
+
+@dataclass(frozen=True)
+class RouteEntry(Record):
+    """One node's desired routes in the route feed (`GET /v1/routes?since=`): `routes` empty means the node has no
+    route any more (released or deleted), so a router drops what it had for it."""
+
+    node: str
+    generation: int
+    routes: list[dict[str, str]]  # [{"prefix": "10.244.3.0/24", "next_hop": "192.168.1.13"}], IPv4 first
+
+
+@dataclass(frozen=True)
+class RouteFeed(Record):
+    """The answer of `GET /v1/routes?since=REV`: every live node's entry (`full`) or those of the nodes whose routes
+    moved after `since`; continue with `since=revision`."""
+
+    revision: int
+    full: bool
+    entries: list[RouteEntry]
 
 
 @dataclass(frozen=True)

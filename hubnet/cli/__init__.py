@@ -39,6 +39,7 @@ _GROUPS = (
     "hubnet.cli.admin",
     "hubnet.cli.tokens",
     "hubnet.cli.bgp",
+    "hubnet.cli.routers",
     "hubnet.cli.node",
     "hubnet.cli.router",
 )

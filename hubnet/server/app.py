@@ -1,7 +1,7 @@
 """The composition root: `create_app(settings)` builds everything; nothing is built at import time.
 
-Background work (lease reaper, route reconciler) starts in the lifespan and stops when the server shuts down
-(uvicorn turns SIGTERM into a lifespan shutdown).
+Background work (lease reaper, route reconciler, on PostgreSQL the listener for other processes' commits) starts in
+the lifespan and stops when the server shuts down (uvicorn turns SIGTERM into a lifespan shutdown).
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ from prometheus_client import CollectorRegistry
 from hubnet.server import faults
 from hubnet.server.api import bgp as bgp_api
 from hubnet.server.api import check, events, health, nodes, pools, problems
+from hubnet.server.api import routers as router_api
+from hubnet.server.api import routes as routes_api
 from hubnet.server.api import tokens as token_api
 from hubnet.server.api.limits import BodyLimit
 from hubnet.server.api.ratelimit import RateLimit, rate_limits
 from hubnet.server.bgp.sync import PeerSync
 from hubnet.server.db import uow
+from hubnet.server.db.listen import CommitListener
 from hubnet.server.metrics import AppMetrics
 from hubnet.server.routing.backends import make_backend
 from hubnet.server.routing.reconciler import Reconciler
 from hubnet.server.services import bgp as bgp_service
 from hubnet.server.services import routes
+from hubnet.server.services.changes import RemoteCommits
 from hubnet.server.services.context import Controller
 from hubnet.server.services.integrity import BridgeReports
 from hubnet.server.services.pools import ensure_pools, scan
@@ -107,6 +111,17 @@ def _reconcile_on_route_moves(reconciler: Reconciler) -> Callable[[Commit], None
     return hook
 
 
+def build_listener(
+    ctl: Controller, notifier: events.Notifier, hooks: list[Callable[[Commit], None]]
+) -> CommitListener | None:
+    """On PostgreSQL: the thread that turns other controller processes' commits into what a local commit does
+    (wake the long-polls, run `hooks` for the kinds committed); None on any other database."""
+    if ctl.db.dialect != "postgresql":
+        return None
+    remote = RemoteCommits(ctl, hooks, wake=notifier.publish, assume=routes.ROUTE_MOVES | {bgp_service.PEERS_CHANGED})
+    return CommitListener(ctl.settings.db_url, on_commit=remote.notified, on_connect=remote.catch_up)
+
+
 def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
     """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
     faults.arm_from_env()
@@ -117,12 +132,15 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     notifier = events.Notifier()
     reconciler = build_reconciler(ctl, metrics.registry)
     db.after_commit.append(lambda _commit: notifier.publish())
+    hooks: list[Callable[[Commit], None]] = []  # what a commit of some kinds sets off, here or in another process
     if reconciler is not None:
-        db.after_commit.append(_reconcile_on_route_moves(reconciler))
+        hooks.append(_reconcile_on_route_moves(reconciler))
     peer_sync = build_peer_sync(ctl, reconciler)
     if peer_sync is not None:
         sync = peer_sync
-        db.after_commit.append(lambda commit: sync.wake() if bgp_service.changes_peers(commit.kinds) else None)
+        hooks.append(lambda commit: sync.wake() if bgp_service.changes_peers(commit.kinds) else None)
+    db.after_commit.extend(hooks)
+    listener = build_listener(ctl, notifier, hooks) if background else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +149,8 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         scan(ctl)
         resume_leases(ctl)
         reaper = Reaper(ctl, settings.reaper_interval_seconds)
+        if listener is not None:
+            listener.start()
         if background:
             reaper.start()
             if peer_sync is not None:
@@ -144,6 +164,8 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             reaper.stop()
             if peer_sync is not None:
                 peer_sync.stop()
@@ -163,8 +185,11 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     problems.install(app)
     for module in (nodes, pools, events, health, check):
         app.include_router(module.router)
+    app.include_router(routes_api.router)
     app.include_router(token_api.router)
     app.include_router(bgp_api.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(router_api.router)
+    reports = max(router_api.REPORT_MAX_BYTES, settings.max_body_bytes)  # a router's full report is MBs
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=[(router_api.REPORT_PATH, reports)])
     app.add_middleware(RateLimit, limits=rate_limits(settings))  # outermost: a throttled request costs nothing more
     return app

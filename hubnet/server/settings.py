@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     release_grace_seconds: float = Field(default=3600.0, ge=0)
     quarantine_seconds: float = Field(default=600.0, ge=0)
     reaper_interval_seconds: float = Field(default=5.0, gt=0)
+    # A router agent that has not reported for this long is `down`: it no longer counts in (or blocks) a node's
+    # route state. Checked by every reaper pass, so it takes effect within one reaper interval more.
+    router_down_seconds: float = Field(default=10.0, gt=0)
 
     route_backend: BackendName = "none"
     route_proto: int = Field(default=ROUTE_PROTO, ge=1, le=255)

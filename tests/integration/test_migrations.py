@@ -24,9 +24,11 @@ TABLES = {
     "bootstrap_tokens",
     "controller_clock",
     "bgp_peers",
+    "routers",
+    "router_routes",
     "alembic_version",
 }
-HEAD = "0010"
+HEAD = "0011"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -46,7 +48,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
+    for step in ("0010", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
@@ -231,3 +233,63 @@ def test_0010_adds_bgp_peers_and_drops_them_again(databases: Databases, db_kind:
     assert "bgp_peers" not in _tables(url) and _nodes(url) == before
     migrate.upgrade(url)
     assert sql(url, "SELECT count(*) FROM bgp_peers") == [(0,)] and _nodes(url) == before
+
+
+INSERT_ROUTER = "INSERT INTO routers (name, secret_hash, created_at, status) VALUES (:name, 'h', 0, :status)"
+INSERT_STATE = (
+    "INSERT INTO router_routes (router_id, node_id, generation, state, updated_at) "
+    "SELECT r.id, n.id, 1, 'programmed', 0 FROM routers r, nodes n WHERE r.name = :router AND n.name = :node"
+)
+
+
+def _with_foreign_keys(url: str, *statements: str) -> None:
+    """Statements on one connection with foreign keys enforced (SQLite enforces them per connection, as the
+    controller's engine asks it to)."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            if url.startswith("sqlite"):
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def test_0011_adds_routers_and_drops_them_again(databases: Databases, db_kind: str) -> None:
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0010")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 2, 0)")
+    for i, name in enumerate(("kept", "gone")):
+        sql(url, INSERT_NODE, {"name": name, "subnet": f"10.244.{i}.0/24", "address": f"172.31.0.{i + 1}"})
+    before = _nodes(url)
+    assert not {"routers", "router_routes"} & _tables(url)
+
+    migrate.upgrade(url)
+    sql(url, INSERT_ROUTER, {"name": "r1", "status": "up"})
+    sql(url, "INSERT INTO routers (name, secret_hash, created_at) VALUES ('r2', 'h', 0)")
+    assert sql(url, 'SELECT name, status, route_count, missing, unexpected, "foreign" FROM routers ORDER BY name') == [
+        ("r1", "up", 0, 0, 0, 0),
+        ("r2", "syncing", 0, 0, 0, 0),
+    ]
+    for values in ({"name": "r1", "status": "up"}, {"name": "r3", "status": "sideways"}):
+        with pytest.raises(IntegrityError):  # one router per name; a status the contract does not know
+            sql(url, INSERT_ROUTER, values)
+    for router in ("r1", "r2"):
+        for node in ("kept", "gone"):
+            sql(url, INSERT_STATE, {"router": router, "node": node})
+    with pytest.raises(IntegrityError):  # one state per router and node
+        sql(url, INSERT_STATE, {"router": "r1", "node": "kept"})
+    # the states go with their router and with their node
+    _with_foreign_keys(url, "DELETE FROM routers WHERE name = 'r2'", "DELETE FROM nodes WHERE name = 'gone'")
+    assert sql(url, "SELECT router_id, node_id FROM router_routes") == [
+        tuple(sql(url, "SELECT r.id, n.id FROM routers r, nodes n WHERE r.name = 'r1' AND n.name = 'kept'")[0])
+    ]
+
+    migrate.downgrade(url, "0010")
+    assert not {"routers", "router_routes"} & _tables(url)
+    assert _nodes(url) == [row for row in before if row[0] == "kept"]
+    migrate.upgrade(url)
+    assert sql(url, "SELECT count(*) FROM routers") == [(0,)] and sql(url, "SELECT count(*) FROM router_routes") == [
+        (0,)
+    ]

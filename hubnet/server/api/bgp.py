@@ -17,10 +17,9 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import Ctl, Token
+from hubnet.server.api.deps import Ctl, admin_only
 from hubnet.server.bgp import peers as rules
 from hubnet.server.domain.errors import InvalidInput
-from hubnet.server.services import auth
 from hubnet.server.services import bgp as peers
 from hubnet.wire import BgpPeer
 
@@ -64,14 +63,7 @@ _BODY = {"required": True, "content": {"application/json": {"schema": PeerReques
 AddressParam = Annotated[str, PathParam(description="the peer's address, any spelling", examples=["fd00:1::1"])]
 
 
-async def _admin(ctl: Ctl, token: Token) -> str | None:
-    """401 / 403 unless the caller is an admin; configured tokens are checked in memory, the rest needs a read."""
-    if auth.role(ctl, token) is not auth.Role.ADMIN:
-        await run_in_threadpool(ctl.read, lambda uow: auth.require_admin(ctl, uow, token, WHAT))
-    return token
-
-
-Admin = Annotated[str | None, Depends(_admin)]
+Admin = Annotated[str | None, Depends(admin_only(WHAT))]
 
 
 @router.post("", response_model=BgpPeer, status_code=201, openapi_extra={"requestBody": _BODY})

@@ -5,10 +5,13 @@ Both are `async def` on purpose: FastAPI runs sync dependencies in its thread po
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
+from hubnet.server.services import auth
 from hubnet.server.services.context import Controller
 
 
@@ -28,3 +31,16 @@ async def _bearer(authorization: Annotated[str | None, Header(include_in_schema=
 
 Ctl = Annotated[Controller, Depends(_controller)]
 Token = Annotated[str | None, Depends(_bearer)]
+
+
+def admin_only(what: str) -> Callable[..., Awaitable[str | None]]:
+    """A dependency that answers 401 / 403 unless the caller is an admin, before the path, query or body is looked
+    at (a 422 or 404 would describe the API to anyone). Configured tokens are checked in memory, the rest needs a
+    read. It returns the token."""
+
+    async def dependency(ctl: Ctl, token: Token) -> str | None:
+        if auth.role(ctl, token) is not auth.Role.ADMIN:
+            await run_in_threadpool(ctl.read, lambda uow: auth.require_admin(ctl, uow, token, what))
+        return token
+
+    return dependency

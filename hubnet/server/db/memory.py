@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address, ip_network
@@ -23,7 +23,7 @@ from hubnet.net import Network, family_of
 from hubnet.server.bgp.peers import PeerRecord
 from hubnet.server.domain.errors import HubnetError
 from hubnet.server.domain.lease import LeaseState, released_values
-from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
+from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
 from hubnet.server.domain.tokens import TokenRecord
 from hubnet.server.services import ports
 from hubnet.server.services.ports import Commit, Database, UnitOfWork
@@ -51,6 +51,9 @@ class State:
     nodes: dict[int, Row] = field(default_factory=dict)
     tokens: dict[int, TokenRecord] = field(default_factory=dict)
     bgp_peers: dict[str, PeerRecord] = field(default_factory=dict)  # by address, in insertion order
+    routers: dict[int, RouterRecord] = field(default_factory=dict)
+    # (router id, node id) -> (generation, state, error)
+    router_routes: dict[tuple[int, int], tuple[int, str, str | None]] = field(default_factory=dict)
     events: list[EventRecord] = field(default_factory=list)
     alive_at: float | None = None
     next_id: int = 1
@@ -63,6 +66,8 @@ class State:
             nodes=dict(self.nodes),
             tokens=dict(self.tokens),
             bgp_peers=dict(self.bgp_peers),
+            routers=dict(self.routers),
+            router_routes=dict(self.router_routes),
             events=[*self.events],
         )
 
@@ -163,6 +168,79 @@ class MemoryPeers:
         return self.state.bgp_peers.pop(address, None) is not None
 
 
+class MemoryRouters:
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def all(self) -> list[RouterRecord]:
+        return sorted(self.state.routers.values(), key=lambda r: r.name)
+
+    def by_name(self, name: str) -> RouterRecord | None:
+        return next((r for r in self.state.routers.values() if r.name == name), None)
+
+    def by_secret(self, digest: str) -> RouterRecord | None:
+        return next((r for r in self.state.routers.values() if r.secret_hash == digest), None)
+
+    def add(self, *, name: str, secret_hash: str, now: float) -> int:
+        if self.by_name(name) is not None:
+            raise AssertionError(f"duplicate router name {name!r}")  # the real schema refuses it too
+        router_id = self.state.new_id()
+        self.state.routers[router_id] = RouterRecord(
+            router_id, name, secret_hash, now, None, None, "syncing", 0, 0, 0, 0, None, None
+        )
+        return router_id
+
+    def update(self, router_id: int, **values: Any) -> None:
+        if router_id in self.state.routers:
+            self.state.routers[router_id] = replace(self.state.routers[router_id], **values)
+
+    def delete(self, router_id: int) -> None:
+        self.state.routers.pop(router_id, None)
+        for key in [k for k in self.state.router_routes if k[0] == router_id]:
+            del self.state.router_routes[key]
+
+    def mark_down(self, *, before: float) -> list[str]:
+        moved = []
+        for router in list(self.state.routers.values()):
+            seen = router.last_report_at if router.last_report_at is not None else router.created_at
+            if router.status in ("up", "syncing") and seen < before:
+                self.state.routers[router.id] = replace(router, status="down")
+                moved.append(router.name)
+        return sorted(moved)
+
+    def save_states(self, router_id: int, rows: Sequence[tuple[int, int, str, str | None]], *, now: float) -> None:
+        for node_id, generation, state, error in rows:
+            self.state.router_routes[(router_id, node_id)] = (generation, state, error)
+
+    def states(self, node_ids: Collection[int] | None = None) -> list[RouterRouteState]:
+        wanted = None if node_ids is None else set(node_ids)
+        return [
+            RouterRouteState(node_id, self.state.routers[router_id].name, generation, state, error)
+            for (router_id, node_id), (generation, state, error) in sorted(self.state.router_routes.items())
+            if wanted is None or node_id in wanted
+        ]
+
+    def forget_node(self, node_id: int) -> None:
+        for key in [k for k in self.state.router_routes if k[1] == node_id]:
+            del self.state.router_routes[key]
+
+    def holds_ready_routes(self, router_id: int) -> bool:
+        for row in self.state.nodes.values():
+            n = row.node
+            if row.live and n.route_state == "programmed":
+                held = self.state.router_routes.get((router_id, n.id))
+                if held is None or held[0] != n.generation or held[1] != "programmed":
+                    return False
+        return True
+
+    def set_aggregates(self, rows: Sequence[tuple[int, int, str, str | None]]) -> None:
+        for node_id, generation, state, error in rows:
+            row = self.state.nodes.get(node_id)
+            if row is not None and row.live and row.node.generation == generation:
+                node = replace(row.node, route_state=state, route_error=error)
+                self.state.nodes[node_id] = Row(node, row.created_at, row.updated_at)
+
+
 class MemoryRepository:
     """The repository protocol over a `State` (the caller holds the database lock)."""
 
@@ -170,6 +248,7 @@ class MemoryRepository:
         self.state = state
         self._tokens = MemoryTokens(state)
         self._peers = MemoryPeers(state)
+        self._routers = MemoryRouters(state)
 
     @property
     def tokens(self) -> MemoryTokens:
@@ -178,6 +257,10 @@ class MemoryRepository:
     @property
     def bgp_peers(self) -> MemoryPeers:
         return self._peers
+
+    @property
+    def routers(self) -> MemoryRouters:
+        return self._routers
 
     def _rows(self, *, live: bool = False) -> list[Row]:
         return [row for _, row in sorted(self.state.nodes.items()) if row.live or not live]
@@ -242,6 +325,10 @@ class MemoryRepository:
     def node_name_by_secret(self, secret_hash: str) -> str | None:
         return next((r.node.name for r in self._rows() if r.node.secret_hash == secret_hash), None)
 
+    def nodes_named(self, names: Collection[str]) -> list[NodeRecord]:
+        wanted = set(names)
+        return [r.node for r in self._rows() if r.node.name in wanted]
+
     def subnet_in_use(self, subnet: str) -> bool:
         family = family_of(subnet)
         return any(_overlaps(_subnet(r.node, family), subnet) for r in self._rows(live=True))
@@ -277,6 +364,7 @@ class MemoryRepository:
 
     def delete_node(self, node_id: int) -> None:
         self.state.nodes.pop(node_id, None)
+        self._routers.forget_node(node_id)  # ON DELETE CASCADE
 
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]:
         rows = sorted((r.node for r in self._rows()), key=lambda n: n.name)
@@ -364,6 +452,12 @@ class MemoryRepository:
     def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]:
         last = upto if upto is not None else 2**62
         return [e for e in self.state.events if revision < e.revision <= last][:limit]
+
+    def event_nodes(self, *, after: int, upto: int, kinds: Collection[str], limit: int) -> list[str | None]:
+        return [e.node for e in self.state.events if after < e.revision <= upto and e.type in kinds][:limit]
+
+    def first_revision(self) -> int | None:
+        return self.state.events[0].revision if self.state.events else None
 
     def revision(self) -> int:
         return self.state.events[-1].revision if self.state.events else 0

@@ -191,3 +191,41 @@ bgp_peers = Table(
     CheckConstraint("asn BETWEEN 1 AND 4294967295", name="asn_range"),
     CheckConstraint("multihop IS NULL OR multihop BETWEEN 1 AND 255", name="multihop_range"),
 )
+
+# Router agents (`hubnet router join`, docs/api.md "Routers"): each follows the route feed, programs its own kernel
+# table and reports what it holds. Only the sha256 of a router's secret is stored. `status`: syncing | up | down
+# (hubnet.server.domain.routerstate); only `up` routers count in a node's aggregate `route_state`.
+routers = Table(
+    "routers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_report_at", Float),
+    Column("synced_at", Float),
+    Column("status", String(16), nullable=False, server_default="syncing"),
+    Column("route_count", Integer, nullable=False, server_default="0"),
+    Column("missing", Integer, nullable=False, server_default="0"),
+    Column("unexpected", Integer, nullable=False, server_default="0"),
+    Column("foreign", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("applied_revision", BigInteger),
+    CheckConstraint("status IN ('syncing', 'up', 'down')", name="status"),
+    Index("ix_routers_secret_hash", "secret_hash"),
+)
+
+# Each router's state for a node: only meaningful for the node's current `generation` (an older one reads as
+# pending). Rows go with their router or node (ON DELETE CASCADE); a re-join that moves a node's routes without a new
+# generation (an address change) deletes the node's rows.
+router_routes = Table(
+    "router_routes",
+    metadata,
+    Column("router_id", Integer, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    Column("node_id", Integer, ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_router_routes_node_id", "node_id"),
+)

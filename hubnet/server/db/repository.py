@@ -7,7 +7,7 @@ call costs about four times as much as executing a cached one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from ipaddress import ip_address, ip_network
@@ -35,8 +35,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubnet.net import family_of
 from hubnet.server.db.bgp import PeerQueries
+from hubnet.server.db.listen import CHANNEL
 from hubnet.server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
+from hubnet.server.db.routers import RouterQueries, chunks
 from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
 from hubnet.server.domain.lease import released_values
@@ -151,6 +153,7 @@ del c
 _BOTH = (FAMILIES[4], FAMILIES[6])
 
 _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
+_NODES_NAMED = select(*_NODE_COLS).where(nodes.c.name.in_(bindparam("names", expanding=True)))
 _NODE_LOCKED = _NODE.with_for_update()
 _BY_SECRET = select(nodes.c.name).where(nodes.c.secret_hash == bindparam("digest")).limit(1)
 _INSERT_NODE = insert(nodes)
@@ -217,6 +220,19 @@ _EVENTS = (
     .limit(bindparam("limit"))
 )
 
+_EVENT_NODES = (
+    select(events.c.node)
+    .where(
+        events.c.revision > bindparam("after"),
+        events.c.revision <= bindparam("upto"),
+        events.c.type.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(events.c.revision)
+    .limit(bindparam("limit"))
+)
+_FIRST_REVISION = select(func.min(events.c.revision))
+_NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("payload")))
+
 
 def _node(row: Any) -> NodeRecord:
     return NodeRecord(*row)
@@ -243,6 +259,7 @@ class Repository:
         self.pg = dialect == "postgresql"
         self.tokens = TokenQueries(self.sql)
         self.bgp_peers = PeerQueries(self.sql, pg=self.pg)
+        self.routers = RouterQueries(self.sql, pg=self.pg)
         self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
 
     @property
@@ -305,6 +322,13 @@ class Repository:
 
     def node_name_by_secret(self, secret_hash: str) -> str | None:
         return self.sql.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
+
+    def nodes_named(self, names: Collection[str]) -> list[NodeRecord]:
+        """The rows (live or released) of these names that exist, in no particular order."""
+        found: list[NodeRecord] = []
+        for chunk in chunks(sorted(set(names))):
+            found.extend(_node(row) for row in self.sql.execute(_NODES_NAMED, {"names": list(chunk)}))
+        return found
 
     def subnet_in_use(self, subnet: str) -> bool:
         """A live node holds anything overlapping `subnet`, in the columns of its family (PostgreSQL: inet && on
@@ -454,6 +478,22 @@ class Repository:
         """Events after `revision`, at most up to `upto` (a counter value read first: see services.events)."""
         params = {"after": revision, "upto": upto if upto is not None else 2**62, "limit": limit}
         return [EventRecord(*row) for row in self.sql.execute(_EVENTS, params)]
+
+    def notify_commit(self, revision: int) -> None:
+        """PostgreSQL: tell every controller process's listener (hubnet.server.db.listen) that events up to
+        `revision` are there. Part of this transaction: delivered when it commits, never when it rolls back."""
+        if self.pg:
+            self.sql.execute(_NOTIFY, {"channel": CHANNEL, "payload": str(revision)})
+
+    def event_nodes(self, *, after: int, upto: int, kinds: Collection[str], limit: int) -> list[str | None]:
+        """The `node` of each event of these kinds with a revision in (after, upto], oldest first, at most `limit`."""
+        params = {"after": after, "upto": upto, "kinds": sorted(kinds), "limit": limit}
+        return list(self.sql.execute(_EVENT_NODES, params).scalars())
+
+    def first_revision(self) -> int | None:
+        """The oldest event kept (None: no event is)."""
+        value = self.sql.execute(_FIRST_REVISION).scalar_one_or_none()
+        return None if value is None else int(value)
 
     def revision(self) -> int:
         return int(self.sql.execute(_REVISION).scalar_one_or_none() or 0)

@@ -118,6 +118,7 @@ class Database:
                 outcomes.append((True, value))
             if emitted:
                 revision = repo.append_events(emitted, now=now)
+                repo.notify_commit(revision)  # other controller processes wake as this commits
         ports.after_batch(committed, self.after_commit, emitted, revision)
         return outcomes
 

@@ -97,3 +97,9 @@ class PeerExists(Conflict):
     """A BGP peer with this address is stored already (one session per address: delete it to change it)."""
 
     slug, title = "peer-exists", "BGP peer exists"
+
+
+class EmbeddedRouteBackend(Conflict):
+    """A router agent tried to join a controller that programs routes itself (HUBNET_ROUTE_BACKEND is not `none`)."""
+
+    slug, title = "embedded-route-backend", "This controller programs routes itself"

@@ -73,3 +73,33 @@ class EventRecord:
     type: str
     node: str | None
     data: str
+
+
+@dataclass(frozen=True)
+class RouterRecord:
+    """A router agent row as stored (`status`: syncing | up | down, see hubnet.server.domain.routerstate)."""
+
+    id: int
+    name: str
+    secret_hash: str
+    created_at: float
+    last_report_at: float | None
+    synced_at: float | None
+    status: str
+    route_count: int
+    missing: int
+    unexpected: int
+    foreign: int
+    last_error: str | None
+    applied_revision: int | None
+
+
+@dataclass(frozen=True)
+class RouterRouteState:
+    """One router's reported state of one node's routes, for the generation it was reported for."""
+
+    node_id: int
+    router: str  # the router's name
+    generation: int
+    state: str
+    error: str | None

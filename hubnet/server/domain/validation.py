@@ -16,6 +16,7 @@ N = TypeVar("N", bound=IPv4Network | IPv6Network)
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]+")
 SECRET_MIN, SECRET_MAX = 43, 512
+ROUTER_SECRET_MIN, ROUTER_SECRET_MAX = 32, 128
 # Ranges that can never carry pods or nodes, in the order they are named (0.0.0.0/8: "this host on this network",
 # never a destination, RFC 1122; 240.0.0.0/4 reserved, 255.255.255.255 included). IPv6: loopback and unspecified
 # are checked by the address itself; IPv4-mapped addresses are IPv4 in disguise; 2001:db8::/32 is documentation.
@@ -46,6 +47,16 @@ def check_secret(secret: str) -> str:
     if not SECRET_MIN <= len(secret) <= SECRET_MAX or not _SECRET.fullmatch(secret):
         raise InvalidInput(
             f"secret must be {SECRET_MIN}..{SECRET_MAX} token characters (>= 32 random bytes, base64url)",
+            field="secret",
+        )
+    return secret
+
+
+def check_router_secret(secret: str) -> str:
+    """A router agent's own secret: 32..128 token characters (usable as a bearer token)."""
+    if not ROUTER_SECRET_MIN <= len(secret) <= ROUTER_SECRET_MAX or not _SECRET.fullmatch(secret):
+        raise InvalidInput(
+            f"secret must be {ROUTER_SECRET_MIN}..{ROUTER_SECRET_MAX} token characters (A-Z a-z 0-9 . _ ~ + / = -)",
             field="secret",
         )
     return secret

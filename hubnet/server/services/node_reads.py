@@ -9,14 +9,14 @@ from hubnet.server.domain.validation import check_name
 from hubnet.server.services.auth import authorize_node, require_admin
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
-from hubnet.server.services.views import node_view
+from hubnet.server.services.views import node_view, node_view_of, route_states
 from hubnet.wire import Node
 
 
 def get(ctl: Controller, *, token: str | None, name: str) -> Node:
     def use_case(uow: UnitOfWork) -> Node:
         node = authorize_node(ctl, uow, token, name)
-        return node_view(ctl, node, uow.repo.pools())
+        return node_view_of(ctl, uow, node, uow.repo.pools())
 
     return ctl.read(use_case)
 
@@ -31,7 +31,8 @@ def list_nodes(
         require_admin(ctl, uow, token, "list nodes")
         rows = uow.repo.list_nodes(state=state, after=after, limit=limit + 1)
         pools = uow.repo.pools()
-        page = [node_view(ctl, row, pools) for row in rows[:limit]]
+        states = route_states(ctl, uow, rows[:limit])
+        page = [node_view(ctl, row, pools, states.get(row.id)) for row in rows[:limit]]
         more = len(rows) > limit
         return page, (_encode_cursor(page[-1].name) if more and page else None)
 

@@ -25,7 +25,7 @@ from hubnet.server.services import tokens
 from hubnet.server.services.auth import authorize_node, require_registrar
 from hubnet.server.services.context import Controller, hash_secret, same_hash
 from hubnet.server.services.ports import UnitOfWork
-from hubnet.server.services.views import node_view
+from hubnet.server.services.views import node_view_of
 from hubnet.wire import Node
 
 ACTIVE, STALE, RELEASED = LeaseState.ACTIVE.value, LeaseState.STALE.value, LeaseState.RELEASED.value
@@ -197,6 +197,8 @@ class _Join:
         added = self._new_subnets(node, partial=True)
         if added:
             changes.update(added, route_state="pending", route_error=None)
+        if "route_state" in changes:  # its routes moved, same generation: what router agents said is about the old
+            uow.repo.routers.forget_node(node.id)
         if node.state == STALE:
             changes["state"] = ACTIVE
             uow.emit("node.renewed", node.name, subnet=node.primary_subnet, subnets=node.subnets)
@@ -207,7 +209,7 @@ class _Join:
         for family in FAMILIES:
             if COLUMNS[family][1] in added:
                 uow.emit("node.subnet_added", node.name, subnet=_subnet_of(record, family), subnets=record.subnets)
-        return node_view(ctl, record, self.pools)
+        return node_view_of(ctl, uow, record, self.pools)
 
     def reclaim(self, node: NodeRecord) -> tuple[Node, bool]:
         """A released node comes back: it gets its previous subnets (all of them) unless one was re-issued or is
@@ -242,7 +244,7 @@ class _Join:
         _registered(uow, record)
         uow.after_commit(ctl.metrics.allocated)
         new_identity = not same_hash(node.secret_hash, self.digest)
-        return node_view(ctl, record, self.pools), new_identity
+        return node_view_of(ctl, uow, record, self.pools), new_identity
 
     def allocate(self, name: str) -> Node:
         ctl, uow = self.ctl, self.uow
@@ -273,7 +275,7 @@ class _Join:
         faults.hit("register:after-insert")
         _registered(uow, record)
         uow.after_commit(ctl.metrics.allocated)
-        return node_view(ctl, record, self.pools)
+        return node_view_of(ctl, uow, record, self.pools)
 
 
 def _registered(uow: UnitOfWork, record: NodeRecord) -> None:
@@ -364,7 +366,7 @@ def heartbeat_job(ctl: Controller, *, token: str | None, name: str) -> Callable[
             changes["state"] = ACTIVE
             uow.emit("node.renewed", name, subnet=node.primary_subnet, subnets=node.subnets)
         uow.repo.update_node(node.id, updated_at=uow.now, **changes)
-        return node_view(ctl, replace(node, **changes), uow.repo.pools())
+        return node_view_of(ctl, uow, replace(node, **changes), uow.repo.pools())
 
     return use_case
 

@@ -15,7 +15,7 @@ from hubnet.server.domain.validation import check_node_prefix, check_pool_range,
 from hubnet.server.services.auth import require_admin
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
-from hubnet.server.services.views import node_view, row_facts
+from hubnet.server.services.views import node_view_of, row_facts
 from hubnet.wire import Flagged, Node, Pool
 
 log = logging.getLogger("hubnet.server")
@@ -219,6 +219,6 @@ def lookup(ctl: Controller, *, token: str | None, ip: str) -> Node:
         nodes = uow.repo.nodes_containing(str(address), prefixes) if prefixes else []
         if not nodes:
             raise NotFound(f"no node's subnet holds {ip}")
-        return node_view(ctl, nodes[0], pools)
+        return node_view_of(ctl, uow, nodes[0], pools)
 
     return ctl.read(use_case)

@@ -9,13 +9,13 @@ named for one concept; the repository is their sum.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hubnet.server.bgp.peers import PeerRecord
-from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
+from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
 from hubnet.server.domain.tokens import TokenRecord
 
 log = logging.getLogger("hubnet.db")
@@ -43,6 +43,10 @@ class PoolRepository(Protocol):
 class NodeRepository(Protocol):
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None: ...
     def node_name_by_secret(self, secret_hash: str) -> str | None: ...
+
+    def nodes_named(self, names: Collection[str]) -> list[NodeRecord]:
+        """The rows (live or released) of these names that exist, in no particular order."""
+        ...
 
     def subnet_in_use(self, subnet: str) -> bool:
         """A live node holds anything overlapping `subnet`, of its family (unparsable text: only the same text
@@ -109,6 +113,15 @@ class LeaseRepository(Protocol):
 
 class EventLog(Protocol):
     def events_since(self, revision: int, limit: int, *, upto: int | None = None) -> list[EventRecord]: ...
+
+    def event_nodes(self, *, after: int, upto: int, kinds: Collection[str], limit: int) -> list[str | None]:
+        """The `node` of each event of these kinds with a revision in (after, upto], oldest first, at most `limit`."""
+        ...
+
+    def first_revision(self) -> int | None:
+        """The oldest event kept (None: no event is)."""
+        ...
+
     def revision(self) -> int: ...
 
 
@@ -148,12 +161,61 @@ class PeerRepository(Protocol):
         ...
 
 
+class RouterRepository(Protocol):
+    """Router agents (found by name or by the sha256 of their secret) and each one's route state per node."""
+
+    def all(self) -> list[RouterRecord]:
+        """Every router, by name."""
+        ...
+
+    def by_name(self, name: str) -> RouterRecord | None: ...
+    def by_secret(self, digest: str) -> RouterRecord | None: ...
+
+    def add(self, *, name: str, secret_hash: str, now: float) -> int:
+        """Store a new router (status `syncing`); its id."""
+        ...
+
+    def update(self, router_id: int, **values: Any) -> None: ...
+
+    def delete(self, router_id: int) -> None:
+        """Delete the router and its route states."""
+        ...
+
+    def mark_down(self, *, before: float) -> list[str]:
+        """`up` and `syncing` routers whose last report (their join, before the first) is older than `before` go
+        `down`, in one conditional statement (with several controller processes, once); the names moved."""
+        ...
+
+    def save_states(self, router_id: int, rows: Sequence[tuple[int, int, str, str | None]], *, now: float) -> None:
+        """Store the router's (node id, generation, state, error) per node, replacing what it had for that node."""
+        ...
+
+    def states(self, node_ids: Collection[int] | None = None) -> list[RouterRouteState]:
+        """Every router's stored state of these nodes (None: of every node)."""
+        ...
+
+    def forget_node(self, node_id: int) -> None:
+        """Drop every router's state of the node (its routes moved without a new generation)."""
+        ...
+
+    def holds_ready_routes(self, router_id: int) -> bool:
+        """Whether the router holds, programmed, the route of every live node whose aggregate is `programmed`."""
+        ...
+
+    def set_aggregates(self, rows: Sequence[tuple[int, int, str, str | None]]) -> None:
+        """Store each (node id, generation, state, error) as the route state of that live node of that generation."""
+        ...
+
+
 class Repository(PoolRepository, NodeRepository, LeaseRepository, EventLog, Protocol):
     @property
     def tokens(self) -> TokenRepository: ...
 
     @property
     def bgp_peers(self) -> PeerRepository: ...
+
+    @property
+    def routers(self) -> RouterRepository: ...
 
 
 class UnitOfWork(Protocol):

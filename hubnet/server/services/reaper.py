@@ -1,5 +1,6 @@
 """Lease expiry: active -> stale after the TTL (route kept), stale -> released once it has been stale for the
-grace period (so two passes, at least the grace apart, must have seen it expired).
+grace period (so two passes, at least the grace apart, must have seen it expired). Each pass also takes router
+agents that stopped reporting down (`services.routers.mark_down`).
 
 Safe with several controller processes: each transition is one conditional UPDATE, so a row moves (and gets its
 event) exactly once whoever runs it.
@@ -16,6 +17,7 @@ import logging
 
 from hubnet.loop import SupervisedLoop
 from hubnet.server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
+from hubnet.server.services import routers
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
 
@@ -118,3 +120,4 @@ class Reaper:
         stale, released = reap(self.ctl)
         if stale or released:
             log.info("leases: %d went stale, %d released", stale, released)
+        routers.mark_down(self.ctl)  # router agents that stopped reporting (their own transaction)

@@ -8,12 +8,16 @@ about: `subnet-…`/`address-…` for the IPv4 columns, `subnet6-…`/`address6-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hubnet.net import Network, by_family, gateway, parse_ip, parse_network
 from hubnet.server.domain.records import NodeRecord, PoolRecord
 from hubnet.server.services.context import Controller
+from hubnet.server.services.ports import UnitOfWork
 from hubnet.wire import LeaseState, Node, RouteState
+
+EMBEDDED = "embedded"  # the `route_states` key when the controller programs routes itself
 
 SUFFIX = {4: "", 6: "6"}  # the column suffix of each family (subnet, subnet6)
 
@@ -54,7 +58,38 @@ def row_facts(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Row
     return RowFacts(subnets, str(gateway(primary)) if primary else None, flags)
 
 
-def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Node:
+def route_states(ctl: Controller, uow: UnitOfWork, nodes: Sequence[NodeRecord]) -> dict[int, dict[str, str]]:
+    """Per node id, where its `route_state` comes from: `{"embedded": route_state}` when this controller programs
+    routes itself; else each router agent's state for the node's current generation (`pending` without one, a
+    released node `withdrawn`), `down` routers included."""
+    if ctl.settings.route_backend != "none":
+        return {n.id: {EMBEDDED: n.route_state} for n in nodes}
+    routers = [r.name for r in uow.repo.routers.all()] if nodes else []
+    if not routers:
+        return {}
+    reported: dict[int, dict[str, tuple[int, str]]] = {}
+    for row in uow.repo.routers.states([n.id for n in nodes]):
+        reported.setdefault(row.node_id, {})[row.router] = (row.generation, row.state)
+    found = {}
+    for node in nodes:
+        mine = reported.get(node.id, {})
+        if node.state == LeaseState.RELEASED:
+            found[node.id] = dict.fromkeys(routers, RouteState.WITHDRAWN.value)
+            continue
+        found[node.id] = {
+            name: held[1] if (held := mine.get(name)) and held[0] == node.generation else RouteState.PENDING.value
+            for name in routers
+        }
+    return found
+
+
+def node_view_of(ctl: Controller, uow: UnitOfWork, node: NodeRecord, pools: list[PoolRecord]) -> Node:
+    """`node_view` with the node's `route_states` read in this transaction."""
+    return node_view(ctl, node, pools, route_states(ctl, uow, [node]).get(node.id, {}))
+
+
+def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord], states: dict[str, str] | None = None) -> Node:
+    """The record as the API shows it; `states`: its `route_states` (see `route_states`)."""
     facts = row_facts(ctl, node, pools)
     families = _families(node)
     # The router's address of each family the node has a subnet of: the next hop of that family's cluster route.
@@ -81,6 +116,7 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord]) -> Nod
         subnets=node.subnets,
         gateways=facts.gateways,
         router_addresses=routers,
+        route_states=states or {},
     )
 
 

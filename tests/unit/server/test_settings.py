@@ -40,6 +40,8 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "database mysql": ({"database_url": "mysql://u:secret@db/hubnet"}, "database_url"),
     "database without scheme": ({"database_url": "hubnet.db"}, "database_url"),
     "log level": ({"log_level": "verbose"}, "log_level"),
+    "router down after 0 s": ({"router_down_seconds": 0}, "router_down_seconds"),
+    "router down after a negative time": ({"router_down_seconds": -1}, "router_down_seconds"),
 }
 
 
@@ -57,6 +59,7 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     "postgresql with psycopg": {"database_url": "postgresql+psycopg://hubnet@db/hubnet"},
     "sqlite file": {"database_url": "sqlite:////var/lib/hubnet/hubnet.db"},
     "log level in capitals": {"log_level": "WARNING"},
+    "router down after 0.5 s": {"router_down_seconds": 0.5},
 }
 
 
@@ -111,3 +114,9 @@ def test_dual_stack_settings_refused(values: dict[str, Any], tmp_path: Path) -> 
 def test_the_longest_ipv6_node_prefix_a_pool_allows(tmp_path: Path) -> None:
     s = Settings(state_dir=tmp_path, cluster_cidr="fd00:10:244::/56", node_prefix_v6=72)
     assert s.prefix_for(6) == 72
+
+
+def test_a_router_goes_down_after_10_s_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(state_dir=tmp_path).router_down_seconds == 10.0
+    monkeypatch.setenv("HUBNET_ROUTER_DOWN_SECONDS", "2.5")
+    assert Settings(state_dir=tmp_path).router_down_seconds == 2.5
