@@ -160,11 +160,13 @@ def fail_router(state: LabState, name: str) -> None:
 
 
 def restore_router(state: LabState, name: str, timeout: float = ROUTERS_TIMEOUT) -> None:
-    """The router comes back: uplink up, its agent started, and keepalived only once the agent has put every route
-    the serving router holds into this router's kernel — r1 takes the address back 0.4 s after keepalived starts,
-    and with an empty table it would drop every packet. LabError (keepalived not started) on timeout."""
+    """The router comes back as from a reboot: without the virtual addresses the killed keepalived left on its link,
+    uplink up, its agent started, and keepalived only once the agent has put every route the serving router holds
+    into this router's kernel — r1 takes the address back 0.4 s after keepalived starts, and with an empty table it
+    would drop every packet. LabError (keepalived not started) on timeout."""
     plan, store = state.plan(), StateStore(state.name)
     router = plan.member(name)
+    labnet.delete_addresses(router.netns, NODE_UPLINK, [*vrrp.vips(plan.families), vrrp.LINK_LOCAL_VIP])
     labnet.set_link_state(router.netns, NODE_UPLINK, up=True)
     members.start_router_agent(plan, router, store, state)
     serving = vrrp.master(plan)

@@ -91,8 +91,15 @@ def build_node(plan: LabPlan, node: NodePlan) -> None:
 
 
 # A VRRP router's IPv6 adverts leave from its link-local address, and the virtual address must answer at once on
-# takeover: no duplicate address detection on the routers (the lab owns its underlay).
-_NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
+# takeover: no duplicate address detection on the routers (the lab owns its underlay). A router whose cable is
+# pulled keeps its configured IPv6 address, as it keeps its IPv4 one (Linux drops IPv6 addresses with the link by
+# default): without it, the router comes back unable to reach any node over IPv6.
+ROUTER_SYSCTLS6 = {
+    "net.ipv6.conf.all.accept_dad": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.all.keep_addr_on_down": "1",
+    "net.ipv6.conf.default.keep_addr_on_down": "1",
+}
 
 
 def build_switch(plan: LabPlan) -> None:
@@ -110,7 +117,7 @@ def build_member(plan: LabPlan, member: MemberPlan, router: bool) -> None:
     labnet.create_netns(member.netns)
     if router:
         if 6 in plan.families:
-            labnet.set_sysctls(member.netns, _NO_DAD)
+            labnet.set_sysctls(member.netns, ROUTER_SYSCTLS6)
         tune(member.netns, plan.families)
     elif 6 in plan.families:
         labnet.set_sysctls(member.netns, {k: v for k, v in _COMMON6.items() if "forwarding" not in k})

@@ -151,6 +151,14 @@ def global_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list
     return found
 
 
+def delete_addresses(name: str, link: str, addresses_: Iterable[Interface]) -> None:
+    """Remove `addresses_` from `link` in namespace `name`; absent ones are success."""
+    with netns.handle(name) as h:
+        index = links.require_index(h, link)
+        for address in addresses_:
+            addresses.delete(h, index, address, link)
+
+
 def live_addresses(name: str, link: str) -> list[str]:
     """The addresses (both families, no IPv6 link-local) of `link` in namespace `name` while the link is up; none
     while it is down or missing (an address on a pulled cable answers nobody)."""

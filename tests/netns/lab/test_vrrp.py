@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from hubnet.lab import icmp, procs
-from hubnet.lab.vrrp import KEEPALIVED, Keepalived, VrrpRouter, render, vips
+from hubnet.lab.topology import ROUTER_SYSCTLS6
+from hubnet.lab.vrrp import KEEPALIVED, LINK_LOCAL_VIP, Keepalived, VrrpRouter, render, vips
 from hubnet.linux import labnet
 from tests.support.netns import netns, sh
 from tests.support.prereq import need, need_root_netns
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.netns
 UPLINK = "hnlab-up0"  # the interface name the lab's routers run VRRP on
 VIP4, VIP6 = "192.168.1.1", "fd00:192:168:1::1"
 MAX_LOST = 10  # requests at 10/s: at most one second of pings per move
-NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
 
 
 @dataclass
@@ -51,7 +51,7 @@ def net(tmp_path: Path) -> Iterator[Net]:
             labnet.ensure_bridge(sw, "hnt-br", [])
             labnet.set_multicast_snooping(sw, "hnt-br", False)
             for i, (name, ns) in enumerate(built.routers.items(), start=3):
-                labnet.set_sysctls(ns, NO_DAD)
+                labnet.set_sysctls(ns, ROUTER_SYSCTLS6)  # as the lab's routers
                 _wire(sw, ns, f"hnt-{name}", i)
             _wire(sw, node, "hnt-n1", 0x11)
             for (name, ns), priority in zip(built.routers.items(), (150, 100), strict=True):
@@ -156,12 +156,14 @@ def test_master_dies_backup_takes_over_and_master_returns(net: Net) -> None:
     failover = moved(net, fail_r1, "r2")
     assert len(failover.lost4) <= MAX_LOST and len(failover.lost6) <= MAX_LOST, failover
     assert not net.keepalived["r1"].running
-    # A killed keepalived leaves the IPv4 address on the pulled cable (the kernel drops IPv6 ones with the link);
-    # the lab's reading of who is master ignores a link that is down.
-    assert VIP4 in held(net.routers["r1"])
+    # A killed keepalived leaves the addresses on the pulled cable (and r1 keeps its own IPv6 address there, so it
+    # can reach the nodes when it returns); the lab's reading of who is master ignores a link that is down.
+    assert held(net.routers["r1"]) == {VIP4, VIP6}
+    assert "fd00:192:168:1::3/64" in sh("ip", "-6", "addr", "show", "dev", UPLINK, ns=net.routers["r1"]).stdout
     assert labnet.live_addresses(net.routers["r1"], UPLINK) == []
 
-    def return_r1() -> None:  # the router comes back: cable in, keepalived started; it preempts r2
+    def return_r1() -> None:  # as from a reboot (ha.restore_router): no stale address, cable in, keepalived
+        labnet.delete_addresses(net.routers["r1"], UPLINK, [*vips((4, 6)), LINK_LOCAL_VIP])
         labnet.set_link_state(net.routers["r1"], UPLINK, up=True)
         supervisor = net.keepalived["r1"]
         supervisor.start(supervisor.conf.read_text())
