@@ -39,7 +39,8 @@ test-chaos: bootstrap
 	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider --durations=15 tests/chaos tests/netns/node/test_crash.py
 
 lab: bootstrap
-	$(VENV)/hubnet lab up $(if $(ROUTER),--router $(ROUTER)) && $(VENV)/hubnet lab check
+	$(VENV)/hubnet lab up $(if $(ROUTER),--router $(ROUTER)) $(if $(ROUTERS),--routers $(ROUTERS)) \
+		$(if $(CONTROLLERS),--controllers $(CONTROLLERS)) && $(VENV)/hubnet lab check
 
 lab-down:
 	$(VENV)/hubnet lab down

@@ -62,9 +62,22 @@ def up(
             "is the router and learns the routes over BGP from the controller, which runs in its own namespace.",
         ),
     ] = "kernel",
+    routers: Annotated[
+        int,
+        typer.Option(
+            "--routers",
+            help="Routers sharing the router address through VRRP (keepalived), each programmed by a router agent. "
+            "More than 1 router or controller builds the HA lab.",
+        ),
+    ] = 1,
+    controllers: Annotated[
+        int,
+        typer.Option("--controllers", help="Controller replicas on the lab's own PostgreSQL (HA lab)."),
+    ] = 1,
 ) -> None:
     """Build a lab: a router, NODES node agents, PODS pods per node; dual-stack (IPv4 + IPv6) unless --ipv4-only
-    or --ipv6-only. The controller runs on the router (--router kernel) or next to it as a BGP speaker (bird, frr)."""
+    or --ipv6-only. The controller runs on the router (--router kernel) or next to it as a BGP speaker (bird, frr);
+    with --routers 2 --controllers 2, two VRRP routers with router agents and two controllers on PostgreSQL."""
     from rich.markup import escape
 
     from hubnet.lab import lifecycle
@@ -85,6 +98,8 @@ def up(
                 progress=lambda msg: console.print(f"[green]✓[/] {escape(msg)}"),  # "[fd00::2]" is no markup
                 families=families,
                 router=router,
+                routers=routers,
+                controllers=controllers,
             )
         except (LabExists, PrerequisiteMissing):
             raise  # nothing was built
@@ -146,7 +161,10 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
     from rich.table import Table
 
     where = data.get("bgp", {}).get("controller_netns", data["router"]["netns"])
-    table = Table(title=escape(f"lab {data['name']} · controller {data['controller']['url']} in {where}"))
+    title = f"lab {data['name']} · controller {data['controller']['url']} in {where}"
+    if "controllers" in data:
+        title = f"lab {data['name']} · router address {', '.join(data['router']['addresses'])}"
+    table = Table(title=escape(title))
     for column in ("node", "address", "subnet", "route", "pod", "pod address"):
         table.add_column(column)
     per_pod = sum(len(n["pods"]) for n in data["nodes"]) <= TABLE_MAX_PODS
@@ -165,6 +183,32 @@ def _print_table(console: Console, data: dict[str, Any]) -> None:
     console.print(table)
     if "bgp" in data:
         _print_sessions(console, data)
+    if "routers" in data:
+        _print_ha(console, data)
+
+
+def _print_ha(console: Console, data: dict[str, Any]) -> None:
+    """The HA lab: each router's VRRP state and route count, each controller's health, the database."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    master = data["vrrp"].get("master") or "none"
+    routers = Table(title=f"routers · VRRP master: {master} · routes: the router agent's (proto 44) in its kernel")
+    for column in ("router", "address", "VRRP", "keepalived", "agent", "routes"):
+        routers.add_column(column)
+    for r in data["routers"]:
+        state = f"[green]{r['vrrp']}[/]" if r["vrrp"] == "master" else r["vrrp"]
+        running = ["[green]running[/]" if r[k] else "[red]stopped[/]" for k in ("keepalived", "agent")]
+        routes = "-" if r["routes"] is None else str(r["routes"])
+        routers.add_row(r["name"], "\n".join(r["addresses"]), state, *running, routes)
+    console.print(routers)
+    controllers = Table(title=escape(f"controllers · database {data['database']['url']}"))
+    for column in ("controller", "url", "health"):
+        controllers.add_column(column)
+    for c in data["controllers"]:
+        health = f"[green]{c['health']}[/]" if c["health"] == "ok" else f"[red]{escape(c['health'])}[/]"
+        controllers.add_row(c["name"], c["url"], health)
+    console.print(controllers)
 
 
 def _print_sessions(console: Console, data: dict[str, Any]) -> None:

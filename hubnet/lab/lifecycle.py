@@ -12,7 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from hubnet.lab import bgplab, members, procs, topology
+from hubnet.lab import bgplab, ha, members, procs, topology
+from hubnet.lab.bgprouter import BgpRouter
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
 from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
@@ -39,13 +40,18 @@ def up(
     progress: Progress = _quiet,
     families: tuple[int, ...] = FAMILIES,
     router: str = "kernel",
+    routers: int = 1,
+    controllers: int = 1,
 ) -> LabState:
     """Build lab `name` (dual-stack unless `families` says otherwise) with a router of kind `router` (kernel,
-    bird, frr); raises LabExists (nothing touched) when it exists, LabError when a step fails."""
+    bird, frr), or the HA lab with `routers` VRRP routers and `controllers` replicas when either is more than 1;
+    raises LabExists (nothing touched) when it exists, LabError when a step fails."""
     require_host()
-    plan = make_plan(name, nodes, pods, families, router)
+    plan = make_plan(name, nodes, pods, families, router, routers, controllers)
     if plan.bgp:
         bgplab.router_of(plan, StateStore(name))  # the daemon is installed: fail before anything is built
+    if plan.ha:
+        ha.require()
     store = StateStore(name)
     if store.exists() or labnet.list_netns(plan.prefix):
         raise LabExists(f"lab {name!r} already exists (run `hubnet lab down --name {name}` first)")
@@ -57,6 +63,8 @@ def up(
         admin_token=secrets.token_urlsafe(24),
         families=list(plan.families),
         router=router,
+        routers=routers,
+        controllers=controllers,
     )
     store.create(state)
     try:
@@ -68,6 +76,37 @@ def up(
 
 def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress) -> None:
     step = _Stepper(progress)
+    if plan.ha:
+        client = ha.build(plan, store, state, step)
+    else:
+        client, router = _build_router(plan, store, state, step)
+    where = "in the router's kernel over BGP" if plan.bgp else "programmed on the router"
+    if plan.ha:
+        where = f"in the kernel of {' and '.join(r.name for r in plan.routers)}"
+    with step(f"{len(plan.nodes)} node agents joined, routes {where}"):
+        agents = {node.name: members.start_agent(plan, node, store, state) for node in plan.nodes}
+        records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
+        state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
+        state.node_subnets = {n: [str(s) for s in r.get("subnets") or [r["subnet"]]] for n, r in records.items()}
+        store.save(state)
+        if plan.ha:  # `programmed` counts the routers that are up; every router's kernel must hold them
+            ha.wait_installed(plan, state.node_subnets, ROUTES_TIMEOUT)
+        elif router is not None:  # `programmed` means sent to the router; wait until its kernel holds them too
+            bgplab.wait_installed(router, bgplab.expected_routes(plan, state.node_subnets), ROUTES_TIMEOUT)
+        for node in plan.nodes:
+            members.wait_agent_ready(node, store, agents[node.name], ROUTES_TIMEOUT)
+    total = sum(len(n.pods) for n in plan.nodes)
+    with step(f"{total} pods attached through the CNI plugin"):
+        _attach_all(plan, store, state)
+    state.phase = "ready"
+    store.save(state)
+
+
+def _build_router(
+    plan: LabPlan, store: StateStore, state: LabState, step: _Stepper
+) -> tuple[LabController, BgpRouter | None]:
+    """The plain lab up to a ready controller: router namespace (and BGP daemon), nodes' namespaces, controller
+    (and its BGP session); the controller's admin client and the BGP router, if any."""
     underlays = " + ".join(str(u) for f, u in ((4, UNDERLAY), (6, UNDERLAY6)) if f in plan.families)
     with step(f"router namespace, underlay bridge {underlays}"):
         topology.build_router(plan)
@@ -90,22 +129,7 @@ def _build(plan: LabPlan, store: StateStore, state: LabState, progress: Progress
         with step(f"BGP session {plan.router_address} - {plan.controller_address} established (POST /v1/bgp/peers)"):
             bgplab.add_peer(client, plan)
             bgplab.wait_session(router, plan, SESSION_TIMEOUT)
-    where = "in the router's kernel over BGP" if plan.bgp else "programmed on the router"
-    with step(f"{len(plan.nodes)} node agents joined, routes {where}"):
-        agents = {node.name: members.start_agent(plan, node, store, state) for node in plan.nodes}
-        records = client.wait_routes([n.name for n in plan.nodes], ROUTES_TIMEOUT)
-        state.subnets = {n: str(r["subnet"]) for n, r in records.items()}
-        state.node_subnets = {n: [str(s) for s in r.get("subnets") or [r["subnet"]]] for n, r in records.items()}
-        store.save(state)
-        if router is not None:  # `programmed` means sent to the router; wait until its kernel holds them too
-            bgplab.wait_installed(router, bgplab.expected_routes(plan, state.node_subnets), ROUTES_TIMEOUT)
-        for node in plan.nodes:
-            members.wait_agent_ready(node, store, agents[node.name], ROUTES_TIMEOUT)
-    total = sum(len(n.pods) for n in plan.nodes)
-    with step(f"{total} pods attached through the CNI plugin"):
-        _attach_all(plan, store, state)
-    state.phase = "ready"
-    store.save(state)
+    return client, router
 
 
 def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
@@ -127,10 +151,7 @@ def _expect(wait: Callable[..., None], timeout: float, pid: int, store: StateSto
 
 
 def tail(store: StateStore, process: str, lines: int = 15) -> str:
-    try:
-        return "\n".join(store.log(process).read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
+    return store.tail(process, lines)
 
 
 @dataclass
@@ -151,15 +172,17 @@ def down(name: str) -> DownReport:
     state = store.load()
     router = bgplab.stop_router(state, store) if state else []  # first, and gracefully: the BGP daemons
     remove_pathspace(f"{prefix}router")  # FRR's, also when `up` died before writing any state
-    recorded = list(state.processes.values()) if state else []
+    # The HA lab's database goes last, once its clients are gone (`ha.stop_database`: a clean shutdown).
+    recorded = [pid for key, pid in state.processes.items() if key != "db"] if state else []
     recorded = [pid for pid in recorded if _is_hubnet(pid)]
-    found = procs.pids_in_netns(labnet.list_netns(prefix))
-    stopped = sorted(set(recorded) | set(found) | set(router))
+    found = procs.pids_in_netns([n for n in labnet.list_netns(prefix) if n != f"{prefix}db"])
+    stopped = set(recorded) | set(found) | set(router)
     procs.stop(stopped)
+    stopped |= set(ha.stop_database(store, prefix))
     namespaces = topology.destroy(prefix)
     existed = store.exists()
     store.remove()
-    return DownReport(processes=stopped, namespaces=namespaces, state_dir_removed=existed)
+    return DownReport(processes=sorted(stopped), namespaces=namespaces, state_dir_removed=existed)
 
 
 def _is_hubnet(pid: int) -> bool:

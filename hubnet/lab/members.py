@@ -1,4 +1,5 @@
-"""Start the lab's members through the real CLI: the controller, one agent per node, pods via the CNI plugin.
+"""Start the lab's members through the real CLI: the controller (or the HA lab's replicas and router agents), one
+agent per node, pods via the CNI plugin.
 
 Each runs the same `hubnet` that a user would run on a real router or node, only inside a lab namespace.
 """
@@ -20,6 +21,7 @@ from hubnet.lab.plan import (
     NODE_PREFIX_V6,
     POD_BRIDGE,
     LabPlan,
+    MemberPlan,
     NodePlan,
     PodPlan,
 )
@@ -30,6 +32,9 @@ from hubnet.net import by_family
 
 POD_ADD_TIMEOUT = 60.0
 TRY_AGAIN_LATER = 11  # CNI error code: the node is not ready yet (route not programmed)
+# HA lab: the reaper (which also marks silent router agents down) runs every 2 s instead of 5, so a dead router
+# stops counting for new nodes' readiness soon after HUBNET_ROUTER_DOWN_SECONDS.
+HA_REAPER_INTERVAL = "2"
 
 
 def hubnet_argv() -> list[str]:
@@ -43,9 +48,14 @@ def hubnet_argv() -> list[str]:
     return [sys.executable, "-c", "from hubnet.cli import main; main()"]
 
 
-def controller_env(plan: LabPlan, store: StateStore, state: LabState) -> dict[str, str]:
+def controller_env(
+    plan: LabPlan, store: StateStore, state: LabState, member: MemberPlan | None = None
+) -> dict[str, str]:
     """The controller's settings: kernel backend on the router, or (BGP lab) the bgp backend listening for BGP on
-    its own underlay address; SQLite in the lab's state dir either way."""
+    its own underlay address, SQLite in the lab's state dir either way; or (HA lab, `member` the replica) no route
+    backend (the router agents program the routers) and the lab's PostgreSQL."""
+    if member is not None:
+        return ha_controller_env(plan, store, state, member)
     env = {
         "HUBNET_LISTEN": plan.controller_url.removeprefix("http://"),
         "HUBNET_ROUTE_BACKEND": "bgp" if plan.bgp else "kernel",
@@ -67,12 +77,62 @@ def controller_env(plan: LabPlan, store: StateStore, state: LabState) -> dict[st
     return env
 
 
-def start_controller(plan: LabPlan, store: StateStore, state: LabState) -> int:
-    """The controller in its namespace (the router's, or its own in a BGP lab), detached; its pid."""
-    env = controller_env(plan, store, state)
-    (store.dir / "controller").mkdir(exist_ok=True)
-    pid = procs.spawn(plan.controller_netns, [*hubnet_argv(), "server"], store.log("controller"), env)
-    state.processes["controller"] = pid
+def ha_controller_env(plan: LabPlan, store: StateStore, state: LabState, member: MemberPlan) -> dict[str, str]:
+    """An HA lab replica: listening on its own address, on the lab's PostgreSQL, without a route backend."""
+    return {
+        "HUBNET_LISTEN": member.url.removeprefix("http://"),
+        "HUBNET_ROUTE_BACKEND": "none",
+        "HUBNET_ROUTER_ADDRESS": ",".join(str(a) for a in plan.router_addresses),  # the VRRP address
+        "HUBNET_CLUSTER_CIDR": ",".join(str(c) for c in plan.cluster_cidrs),
+        "HUBNET_NODE_PREFIX": str(NODE_PREFIX),
+        "HUBNET_NODE_PREFIX_V6": str(NODE_PREFIX_V6),
+        "HUBNET_STATE_DIR": str(store.dir / "controllers" / member.name),
+        "HUBNET_DATABASE_URL": plan.db_url,
+        "HUBNET_BOOTSTRAP_TOKENS": state.bootstrap_token,
+        "HUBNET_ADMIN_TOKENS": state.admin_token,
+        "HUBNET_REAPER_INTERVAL_SECONDS": HA_REAPER_INTERVAL,
+    }
+
+
+def start_controller(plan: LabPlan, store: StateStore, state: LabState, member: MemberPlan | None = None) -> int:
+    """The controller in its namespace (the router's, or its own in a BGP lab), or HA replica `member` in its
+    own, detached; its pid."""
+    env = controller_env(plan, store, state, member)
+    Path(env["HUBNET_STATE_DIR"]).mkdir(parents=True, exist_ok=True)
+    process = "controller" if member is None else f"controller-{member.name}"
+    netns = plan.controller_netns if member is None else member.netns
+    pid = procs.spawn(netns, [*hubnet_argv(), "server"], store.log(process), env)
+    state.processes[process] = pid
+    store.save(state)
+    return pid
+
+
+def controller_options(plan: LabPlan) -> list[str]:
+    """`--controller URL` for every controller of the lab (an agent fails over between them in this order)."""
+    return [option for url in plan.controller_urls for option in ("--controller", url)]
+
+
+def router_agent_argv(plan: LabPlan, router: MemberPlan, store: StateStore, state: LabState) -> list[str]:
+    """`hubnet router join` of HA lab router `router`, with every controller's URL."""
+    return [
+        *hubnet_argv(),
+        "router",
+        "join",
+        *controller_options(plan),
+        "--token",
+        state.bootstrap_token,
+        "--name",
+        router.name,
+        "--state-dir",
+        str(store.dir / "routers" / router.name / "agent"),
+    ]
+
+
+def start_router_agent(plan: LabPlan, router: MemberPlan, store: StateStore, state: LabState) -> int:
+    """The router agent inside HA router namespace `router` (it programs that namespace's kernel table); its pid."""
+    process = f"agent-{router.name}"
+    pid = procs.spawn(router.netns, router_agent_argv(plan, router, store, state), store.log(process))
+    state.processes[process] = pid
     store.save(state)
     return pid
 
@@ -89,14 +149,14 @@ def node_dirs(store: StateStore, node: NodePlan) -> list[str]:
     ]
 
 
-def start_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabState) -> int:
-    """`hubnet node join` inside the node namespace (foreground process, detached from us)."""
-    argv = [
+def agent_argv(plan: LabPlan, node: NodePlan, store: StateStore, state: LabState) -> list[str]:
+    """`hubnet node join` of `node`, with every controller's URL and the router address (the VRRP one in an HA
+    lab)."""
+    return [
         *hubnet_argv(),
         "node",
         "join",
-        "--controller",
-        plan.controller_url,
+        *controller_options(plan),
         "--token",
         state.bootstrap_token,
         "--name",
@@ -109,7 +169,11 @@ def start_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabStat
         POD_BRIDGE,
         *node_dirs(store, node),
     ]
-    pid = procs.spawn(node.netns, argv, store.log(f"agent-{node.name}"))
+
+
+def start_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabState) -> int:
+    """`hubnet node join` inside the node namespace (foreground process, detached from us)."""
+    pid = procs.spawn(node.netns, agent_argv(plan, node, store, state), store.log(f"agent-{node.name}"))
     state.processes[f"agent-{node.name}"] = pid
     store.save(state)
     return pid

@@ -2,12 +2,17 @@
 
 Everything the lab creates is named `hnlab-<name>-…`; a lab name has no dash, so the prefix of one lab never
 matches another's (`hnlab-lab-` vs `hnlab-lab2-`). docker-compose.yml uses the same addresses (a test checks).
+
+The HA lab (`--routers 2 --controllers 2`, anything but 1/1) is another topology on the same underlay: a switch
+namespace holds the bridge, so any member can die without taking the LAN with it; routers r1/r2 share the router
+address (192.168.1.1, fd00:192:168:1::1) as a VRRP virtual address; controllers c1/c2 and PostgreSQL have
+namespaces of their own. Nodes are the same and route the cluster CIDR via the same address.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from hubnet.net import Address, Network
@@ -33,11 +38,22 @@ CONTROLLER_ADDRESS6 = IPv6Address("fd00:192:168:1::2")
 CONTROLLER_PORT_LINK = "hnlab-ctl"  # its port on the underlay bridge
 BGP_ASN = 64512  # iBGP: the router and the controller's speaker share one private ASN
 BGP_PORT = 179
-UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace
+UNDERLAY_BRIDGE = "hnlab-br0"  # in the router namespace (the switch namespace in an HA lab)
 NODE_UPLINK = "hnlab-up0"  # in each node namespace
 POD_BRIDGE = "v-net-0"
 MAX_NODES = 200
 MAX_PODS = 250
+# The HA lab: the underlay's hosts 2-6 (nodes start at 11). Routers own their address; the router address of the
+# plain lab becomes the VRRP virtual address (VIP) that the master of the two holds.
+ROUTER_HOSTS = (3, 4)  # r1 192.168.1.3 / fd00:192:168:1::3, r2 .4 / ::4
+CONTROLLER_HOSTS = (2, 5)  # c1 192.168.1.2, c2 .5
+DB_HOST = 6  # PostgreSQL, 192.168.1.6:5432
+DB_PORT = 5432
+DB_NAME = "hubnet"
+DB_USER = "postgres"
+VRRP_PRIORITIES = (150, 100)  # r1 is the preferred master (and takes the address back when it returns)
+MAX_ROUTERS = len(ROUTER_HOSTS)
+MAX_CONTROLLERS = len(CONTROLLER_HOSTS)
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
 
@@ -70,12 +86,41 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class MemberPlan:
+    """A namespace of the HA lab with one uplink on the switch: a router (`r1`), a controller (`c1`) or the
+    database (`db`)."""
+
+    name: str
+    netns: str
+    address: IPv4Address
+    address6: IPv6Address
+    port: str  # its port on the underlay bridge, in the switch namespace
+    families: tuple[int, ...] = (4,)
+    priority: int = 0  # a router's VRRP priority
+
+    @property
+    def addresses(self) -> list[Address]:
+        """The member's underlay addresses of the lab's families, IPv4 first."""
+        both: dict[int, Address] = {4: self.address, 6: self.address6}
+        return [both[f] for f in self.families]
+
+    @property
+    def url(self) -> str:
+        """`http://host:6780` on its first address (a controller's URL)."""
+        return _url(self.addresses[0], CONTROLLER_PORT)
+
+
+@dataclass(frozen=True)
 class LabPlan:
     name: str
     router_netns: str
     nodes: tuple[NodePlan, ...]
     families: tuple[int, ...] = (4,)
     router: str = "kernel"  # one of ROUTER_KINDS
+    # The HA lab's members (empty in the plain lab).
+    routers: tuple[MemberPlan, ...] = ()
+    controllers: tuple[MemberPlan, ...] = ()
+    db: MemberPlan | None = None
 
     @property
     def prefix(self) -> str:
@@ -97,17 +142,52 @@ class LabPlan:
         return [both[f] for f in self.families]
 
     @property
+    def ha(self) -> bool:
+        """The HA lab: a switch namespace, VRRP routers with router agents, controller replicas on PostgreSQL."""
+        return bool(self.routers)
+
+    @property
+    def switch_netns(self) -> str:
+        """The namespace holding the underlay bridge: the switch (HA lab) or the router."""
+        return f"{self.prefix}sw" if self.ha else self.router_netns
+
+    @property
+    def controller_urls(self) -> list[str]:
+        """Every controller's URL (the agents get them all)."""
+        return [c.url for c in self.controllers] if self.ha else [self.controller_url]
+
+    @property
+    def db_url(self) -> str:
+        """HUBNET_DATABASE_URL of the HA lab's controllers (trust auth on the lab underlay: no password)."""
+        if self.db is None:
+            raise PlanError(f"lab {self.name!r} has no database namespace")
+        host = str(self.db.addresses[0])
+        return f"postgresql://{DB_USER}@{host if 4 in self.families else f'[{host}]'}:{DB_PORT}/{DB_NAME}"
+
+    def member(self, name: str) -> MemberPlan:
+        """An HA lab member by name (`r1`, `c2`, `db`)."""
+        for member in (*self.routers, *self.controllers, *([self.db] if self.db else [])):
+            if member.name == name:
+                return member
+        raise PlanError(f"no member {name!r} in lab {self.name!r}")
+
+    @property
     def bgp(self) -> bool:
         """The router is a BGP daemon (BIRD or FRR) and the controller a BGP speaker in its own namespace."""
         return self.router != "kernel"
 
     @property
     def controller_netns(self) -> str:
-        """Where the controller runs: the router's namespace (kernel backend) or its own (`hnlab-<name>-ctl`)."""
+        """Where the controller runs: the router's namespace (kernel backend), its own (`hnlab-<name>-ctl`), or
+        the first replica's (HA lab)."""
+        if self.ha:
+            return self.controllers[0].netns
         return f"{self.prefix}ctl" if self.bgp else self.router_netns
 
     @property
     def controller_addresses(self) -> list[Address]:
+        if self.ha:
+            return self.controllers[0].addresses
         if not self.bgp:
             return self.router_addresses
         both: dict[int, Address] = {4: CONTROLLER_ADDRESS, 6: CONTROLLER_ADDRESS6}
@@ -120,8 +200,7 @@ class LabPlan:
 
     @property
     def controller_url(self) -> str:
-        host = str(self.controller_address)
-        return f"http://{host if 4 in self.families else f'[{host}]'}:{CONTROLLER_PORT}"
+        return _url(self.controller_address, CONTROLLER_PORT)
 
     @property
     def bgp_listen(self) -> str:
@@ -134,6 +213,10 @@ class LabPlan:
             if node.name == name:
                 return node
         raise PlanError(f"no node {name!r} in lab {self.name!r}")
+
+
+def _url(host: Address, port: int) -> str:
+    return f"http://{host if host.version == 4 else f'[{host}]'}:{port}"
 
 
 def validate_name(name: str) -> str:
@@ -181,11 +264,31 @@ def node_plan(lab: str, index: int, pods: int, families: tuple[int, ...] = FAMIL
     )
 
 
+def member_plan(lab: str, name: str, host: int, families: tuple[int, ...], priority: int = 0) -> MemberPlan:
+    """An HA lab member `name` at underlay host `host` (192.168.1.<host>, fd00:192:168:1::<host>)."""
+    return MemberPlan(
+        name=name,
+        netns=f"{lab_prefix(lab)}{name}",
+        address=UNDERLAY.network_address + host,
+        address6=UNDERLAY6.network_address + host,
+        port=f"hnlab-{name}",
+        families=families,
+        priority=priority,
+    )
+
+
 def make_plan(
-    name: str, nodes: int, pods: int, families: tuple[int, ...] = FAMILIES, router: str = "kernel"
+    name: str,
+    nodes: int,
+    pods: int,
+    families: tuple[int, ...] = FAMILIES,
+    router: str = "kernel",
+    routers: int = 1,
+    controllers: int = 1,
 ) -> LabPlan:
     """The full topology for `nodes` nodes with `pods` pods each, dual-stack unless `families` says otherwise, with
-    a router of kind `router`; raises PlanError on bad sizes or an unknown router."""
+    a router of kind `router`; with more than one router or controller, the HA lab (kernel routers only). Raises
+    PlanError on bad sizes or an unknown router."""
     families = check_families(tuple(families))
     if router not in ROUTER_KINDS:
         raise PlanError(f"--router must be one of {', '.join(ROUTER_KINDS)}, got {router!r}")
@@ -193,10 +296,36 @@ def make_plan(
         raise PlanError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
     if not 0 <= pods <= MAX_PODS:
         raise PlanError(f"--pods must be 0..{MAX_PODS}, got {pods}")
-    return LabPlan(
-        name=validate_name(name),
-        router_netns=f"{lab_prefix(name)}router",
-        nodes=tuple(node_plan(name, i, pods, families) for i in range(1, nodes + 1)),
+    if not 1 <= routers <= MAX_ROUTERS:
+        raise PlanError(f"--routers must be 1..{MAX_ROUTERS}, got {routers}")
+    if not 1 <= controllers <= MAX_CONTROLLERS:
+        raise PlanError(f"--controllers must be 1..{MAX_CONTROLLERS}, got {controllers}")
+    ha = routers > 1 or controllers > 1
+    if ha and router != "kernel":
+        raise PlanError(f"--router {router} is a single BGP router; --routers/--controllers build kernel routers")
+    lab = validate_name(name)
+    plan = LabPlan(
+        name=lab,
+        router_netns=f"{lab_prefix(lab)}router",
+        nodes=tuple(node_plan(lab, i, pods, families) for i in range(1, nodes + 1)),
         families=families,
         router=router,
+    )
+    return _with_ha(plan, routers, controllers) if ha else plan
+
+
+def _with_ha(plan: LabPlan, routers: int, controllers: int) -> LabPlan:
+    """The HA lab's members added to a plan; `router_netns` names the preferred VRRP master (r1)."""
+    lab, families = plan.name, plan.families
+    return replace(
+        plan,
+        router_netns=f"{lab_prefix(lab)}r1",
+        routers=tuple(
+            member_plan(lab, f"r{i}", ROUTER_HOSTS[i - 1], families, VRRP_PRIORITIES[i - 1])
+            for i in range(1, routers + 1)
+        ),
+        controllers=tuple(
+            member_plan(lab, f"c{i}", CONTROLLER_HOSTS[i - 1], families) for i in range(1, controllers + 1)
+        ),
+        db=member_plan(lab, "db", DB_HOST, families),
     )

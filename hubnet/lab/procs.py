@@ -37,11 +37,11 @@ def spawn(netns: str, argv: list[str], log: Path, env: Mapping[str, str] | None 
     return proc.pid
 
 
-def run(netns: str, argv: list[str], timeout: float, env: Mapping[str, str] | None = None) -> tuple[int, str]:
-    """Run `argv` inside `netns` to completion; (exit code, combined output). Raises TimeoutError."""
+def run(netns: str | None, argv: list[str], timeout: float, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """Run `argv` inside `netns` (None: in ours) to completion; (exit code, combined output). Raises TimeoutError."""
     try:
         done = subprocess.run(
-            ["ip", "netns", "exec", netns, *argv],
+            ["ip", "netns", "exec", netns, *argv] if netns else argv,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -49,7 +49,8 @@ def run(netns: str, argv: list[str], timeout: float, env: Mapping[str, str] | No
             env={**os.environ, **(env or {})},
         )
     except subprocess.TimeoutExpired as exc:
-        raise TimeoutError(f"{' '.join(argv[:4])} … in {netns} did not finish within {timeout:.0f}s") from exc
+        where = f" in {netns}" if netns else ""
+        raise TimeoutError(f"{' '.join(argv[:4])} …{where} did not finish within {timeout:.0f}s") from exc
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
@@ -103,6 +104,17 @@ def stop(pids: Iterable[int], timeout: float = 5.0) -> list[int]:
         _reap(killed)
         time.sleep(0.05)
     return killed
+
+
+def kill(pids: Iterable[int], timeout: float = 2.0) -> None:
+    """SIGKILL at once (a crash: no clean-up of any kind), then wait up to `timeout` for them to be gone."""
+    targets = [p for p in set(pids) if p and p != os.getpid() and alive(p)]
+    for pid in targets:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in targets):
+        _reap(targets)
+        time.sleep(0.02)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

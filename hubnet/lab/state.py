@@ -4,6 +4,9 @@ Layout (`/run/hubnet-lab/<name>/`, tmpfs like the namespaces themselves, so a re
   state.json          this module's record (written atomically after every step of `up`)
   controller/         the controller's HUBNET_STATE_DIR (SQLite database)
   router/             the BGP router's workdir (`--router bird|frr`: configuration, control sockets, logs)
+  routers/<r>/        HA lab: a router's keepalived.conf and pid files, its agent's --state-dir (agent/)
+  controllers/<c>/    HA lab: each controller's HUBNET_STATE_DIR
+  db/                 HA lab: the PostgreSQL cluster directory (owned by `postgres`)
   nodes/<node>/       each agent's --state-dir, cni/conf (--cni-conf-dir), cni/bin (--cni-bin-dir)
   logs/<process>.log  stdout+stderr of every process the lab started
 """
@@ -46,10 +49,12 @@ class LabState:
     node_subnets: dict[str, list[str]] = field(default_factory=dict)  # node -> every family's subnet, IPv4 first
     node_pods: dict[str, list[PodState]] = field(default_factory=dict)  # node -> pods attached
     router: str = "kernel"  # `--router`: kernel | bird | frr (a state file from before BGP labs: kernel)
+    routers: int = 1  # `--routers` / `--controllers`: anything but 1/1 is the HA lab
+    controllers: int = 1
 
     def plan(self) -> LabPlan:
         """The lab's names and addresses (without pods: those are recorded in `node_pods`)."""
-        return make_plan(self.name, self.nodes, 0, tuple(self.families), self.router)
+        return make_plan(self.name, self.nodes, 0, tuple(self.families), self.router, self.routers, self.controllers)
 
     def pods_of(self, node: str) -> list[PodState]:
         return self.node_pods.setdefault(node, [])
@@ -77,6 +82,13 @@ class StateStore:
 
     def log(self, process: str) -> Path:
         return self.dir / "logs" / f"{process}.log"
+
+    def tail(self, process: str, lines: int = 15) -> str:
+        """The last lines of a process's log (for error messages)."""
+        try:
+            return "\n".join(self.log(process).read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
 
     def node_dir(self, node: str) -> Path:
         return self.dir / "nodes" / node

@@ -5,14 +5,16 @@ Contract (outside checks read it): {"name", "router": {"netns", "address", "addr
 "pods": [{"name", "netns", "ip", "ips"}]}]}. The singular keys keep meaning IPv4 when the lab has it (the first of
 the list otherwise); the lists hold every family, IPv4 first. Extra keys may be added (`phase`, per node
 `route_state`; a BGP lab's "bgp": {"router": "bird"|"frr", "controller_netns", "sessions": [{"neighbor", "state",
-"prefixes_received"}]}, the sessions live from the router daemon); the contract's keys never change meaning.
+"prefixes_received"}]}, the sessions live from the router daemon; the HA lab's "vrrp", "routers", "controllers",
+"database" from `hubnet.lab.ha.status`); the contract's keys never change meaning. In the HA lab "router" is the
+VRRP address, its "netns" the master's (r1's while there is none), "controller" the first replica.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hubnet.lab import bgplab
+from hubnet.lab import bgplab, ha
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabMissing, require_host
 from hubnet.lab.state import LabState, StateStore
@@ -28,23 +30,31 @@ def load(name: str) -> LabState:
 
 
 def route_states(state: LabState) -> dict[str, str]:
-    """node -> route_state as the controller reports it ('unknown' when it does not answer)."""
-    try:
-        records = LabController.of(state.plan(), state.admin_token, timeout=2.0).nodes()
-    except ControllerError:
-        return {}
-    return {str(r["name"]): str(r.get("route_state")) for r in records}
+    """node -> route_state as the controller (the first replica that answers) reports it ({} when none does)."""
+    plan = state.plan()
+    clients = [ha.client_of(c, state.admin_token, timeout=2.0) for c in plan.controllers] or [
+        LabController.of(plan, state.admin_token, timeout=2.0)
+    ]
+    for client in clients:
+        try:
+            records = client.nodes()
+        except ControllerError:
+            continue
+        return {str(r["name"]): str(r.get("route_state")) for r in records}
+    return {}
 
 
 def status(state: LabState, live: bool = True) -> dict[str, Any]:
     plan = state.plan()
     routes = route_states(state) if live else {}
+    extra = ha.status(plan, state, live) if plan.ha else {}
+    master = extra.get("vrrp", {}).get("master")
     data: dict[str, Any] = {
         "name": state.name,
         "phase": state.phase,
         "families": list(plan.families),
         "router": {
-            "netns": plan.router_netns,
+            "netns": plan.member(master).netns if master else plan.router_netns,
             "address": str(plan.router_address),
             "addresses": [str(a) for a in plan.router_addresses],
         },
@@ -66,6 +76,7 @@ def status(state: LabState, live: bool = True) -> dict[str, Any]:
             for node in plan.nodes
         ],
     }
+    data |= extra
     if plan.bgp:  # which daemon, where the controller runs, the daemon's own view of its sessions
         live_sessions = bgplab.sessions(state, StateStore(state.name)) if live else {"sessions": []}
         data["bgp"] = {"router": plan.router, "controller_netns": plan.controller_netns} | live_sessions

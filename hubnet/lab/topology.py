@@ -1,7 +1,8 @@
-"""Build and tear down the lab's namespaces: a router with the underlay bridge, nodes wired to it, pod namespaces.
+"""Build and tear down the lab's namespaces: a router with the underlay bridge, nodes wired to it, pod namespaces;
+in the HA lab a switch namespace holds the bridge and routers, controllers and the database are wired to it too.
 
-Nothing is created in the root namespace: the underlay bridge lives in the router namespace and each node's
-veth has both ends inside lab namespaces, so deleting the namespaces removes every link with them.
+Nothing is created in the root namespace: the underlay bridge lives in the router (or switch) namespace and each
+member's veth has both ends inside lab namespaces, so deleting the namespaces removes every link with them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hubnet.lab.plan import (
     UNDERLAY6,
     UNDERLAY_BRIDGE,
     LabPlan,
+    MemberPlan,
     NodePlan,
 )
 from hubnet.linux import labnet
@@ -60,6 +62,10 @@ def tune(netns: str, families: tuple[int, ...] = (4,)) -> None:
     labnet.set_sysctls(netns, _COMMON)
     if 6 in families:
         labnet.set_sysctls(netns, _COMMON6)
+    _bridge_nf(netns)
+
+
+def _bridge_nf(netns: str) -> None:
     try:
         labnet.set_sysctls(netns, _BRIDGE_NF)
     except LinuxError as exc:
@@ -76,12 +82,47 @@ def build_router(plan: LabPlan) -> None:
 
 
 def build_node(plan: LabPlan, node: NodePlan) -> None:
-    """A node namespace whose uplink (192.168.1.1x/24, fd00:192:168:1::1x/64) is a port of the router's underlay
-    bridge."""
+    """A node namespace whose uplink (192.168.1.1x/24, fd00:192:168:1::1x/64) is a port of the underlay bridge (in
+    the router namespace, or the switch's in an HA lab)."""
     labnet.create_netns(node.netns)
     tune(node.netns, plan.families)
     address = _underlay(plan.families, node.address, node.address6)
-    labnet.add_uplink(plan.router_netns, UNDERLAY_BRIDGE, node.router_port, node.netns, NODE_UPLINK, address)
+    labnet.add_uplink(plan.switch_netns, UNDERLAY_BRIDGE, node.router_port, node.netns, NODE_UPLINK, address)
+
+
+# A VRRP router's IPv6 adverts leave from its link-local address, and the virtual address must answer at once on
+# takeover: no duplicate address detection on the routers (the lab owns its underlay). A router whose cable is
+# pulled keeps its configured IPv6 address, as it keeps its IPv4 one (Linux drops IPv6 addresses with the link by
+# default): without it, the router comes back unable to reach any node over IPv6.
+ROUTER_SYSCTLS6 = {
+    "net.ipv6.conf.all.accept_dad": "0",
+    "net.ipv6.conf.default.accept_dad": "0",
+    "net.ipv6.conf.all.keep_addr_on_down": "1",
+    "net.ipv6.conf.default.keep_addr_on_down": "1",
+}
+
+
+def build_switch(plan: LabPlan) -> None:
+    """The HA lab's switch: a namespace holding only the underlay bridge, without an address, flooding multicast
+    (VRRP adverts, neighbour solicitations) to every port rather than trusting snooping to have seen every join."""
+    labnet.create_netns(plan.switch_netns)
+    _bridge_nf(plan.switch_netns)
+    labnet.ensure_bridge(plan.switch_netns, UNDERLAY_BRIDGE, [])
+    labnet.set_multicast_snooping(plan.switch_netns, UNDERLAY_BRIDGE, False)
+
+
+def build_member(plan: LabPlan, member: MemberPlan, router: bool) -> None:
+    """An HA lab member's namespace with its uplink on the switch: a router forwards like the plain lab's router
+    (and skips duplicate address detection); a controller or the database forwards nothing."""
+    labnet.create_netns(member.netns)
+    if router:
+        if 6 in plan.families:
+            labnet.set_sysctls(member.netns, ROUTER_SYSCTLS6)
+        tune(member.netns, plan.families)
+    elif 6 in plan.families:
+        labnet.set_sysctls(member.netns, {k: v for k, v in _COMMON6.items() if "forwarding" not in k})
+    address = _underlay(plan.families, member.address, member.address6)
+    labnet.add_uplink(plan.switch_netns, UNDERLAY_BRIDGE, member.port, member.netns, NODE_UPLINK, address)
 
 
 def build_controller(plan: LabPlan) -> None:
@@ -108,9 +149,10 @@ def _underlay(families: tuple[int, ...], v4: object, v6: object) -> list[IPv4Int
 
 
 def lab_namespaces(prefix: str) -> list[str]:
-    """Every namespace of a lab, pods first, then nodes, the router last (the order `down` deletes them)."""
+    """Every namespace of a lab, pods first, then nodes (and HA members), the router or switch last (the order
+    `down` deletes them)."""
     names = labnet.list_netns(prefix)
-    rank = {"router": 2}
+    rank = {"router": 2, "sw": 2}
     return sorted(names, key=lambda n: (rank.get(n[len(prefix) :], 1 if "-pod-" not in n else 0), n))
 
 

@@ -83,6 +83,26 @@ def ensure_bridge(name: str, bridge: str, address: Interface | Iterable[Interfac
             add_address(h, index, item, bridge)
 
 
+def set_multicast_snooping(name: str, bridge: str, on: bool) -> None:
+    """Switch IGMP/MLD snooping of `bridge` in namespace `name` on or off (off: every multicast frame is flooded)."""
+    with netns.handle(name) as h:
+        index = links.require_index(h, bridge)
+        try:
+            h.link("set", index=index, kind="bridge", br_mcast_snooping=int(on))
+        except NetlinkError as exc:
+            raise translate(exc, f"set multicast snooping of {bridge!r} in netns {name!r}") from None
+
+
+def set_link_state(name: str, link: str, up: bool) -> None:
+    """Set `link` in namespace `name` up or down (a lab member's cable plugged or pulled)."""
+    with netns.handle(name) as h:
+        index = links.require_index(h, link)
+        try:
+            h.link("set", index=index, state="up" if up else "down")
+        except NetlinkError as exc:
+            raise translate(exc, f"set {link!r} {'up' if up else 'down'} in netns {name!r}") from None
+
+
 def _many(address: Interface | Iterable[Interface]) -> list[Interface]:
     return [address] if isinstance(address, IPv4Interface | IPv6Interface) else list(address)
 
@@ -128,6 +148,28 @@ def global_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list
             ifname = names.get(addr["index"], "?")
             if ifname not in skip and addr["scope"] == 0:  # RT_SCOPE_UNIVERSE: not fe80::/10
                 found.setdefault(ifname, []).append(addr.get("address"))
+    return found
+
+
+def delete_addresses(name: str, link: str, addresses_: Iterable[Interface]) -> None:
+    """Remove `addresses_` from `link` in namespace `name`; absent ones are success."""
+    with netns.handle(name) as h:
+        index = links.require_index(h, link)
+        for address in addresses_:
+            addresses.delete(h, index, address, link)
+
+
+def live_addresses(name: str, link: str) -> list[str]:
+    """The addresses (both families, no IPv6 link-local) of `link` in namespace `name` while the link is up; none
+    while it is down or missing (an address on a pulled cable answers nobody)."""
+    with netns.handle(name) as h:
+        info = links.link_info(h, link)
+        if info is None or not info["up"]:
+            return []
+        found = [str(a.get("address")) for a in h.addr("dump", family=socket.AF_INET, index=info["index"])]
+        for addr in h.addr("dump", family=socket.AF_INET6, index=info["index"]):
+            if addr["scope"] == 0:  # RT_SCOPE_UNIVERSE: not fe80::/10
+                found.append(str(addr.get("address")))
     return found
 
 
