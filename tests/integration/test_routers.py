@@ -303,3 +303,22 @@ def test_a_silent_router_goes_down_and_coming_back_flips_nothing(quick: Server) 
     # both down: nothing holds a node's readiness any more, and the record says why
     record = wait_for(lambda: (r := api.record(first))["route_state"] == "pending" and r, timeout=15)
     assert record["route_error"] == "no router agent is up"
+
+
+def test_a_report_about_the_routes_before_a_move_does_not_make_the_node_ready(api: Api) -> None:
+    """A router reads the feed (revision R), the node re-joins from another address (its route moves, same
+    generation), then the router's report computed from the table at R arrives: the router holds the old route, so
+    the node must stay pending until a report about a table that has the move."""
+    body = node_body(1, prefix="stale-report")
+    name = body["name"]
+    assert api.call("POST", "/v1/nodes", api.server.bootstrap, json=body).status_code == 201
+    secret = api.join("stale-r1")
+    before = api.revision()  # the router's feed read: the route via the old address
+    assert api.report("stale-r1", secret, revision=before)["status"] == "up"
+    moved = {**body, "address": node_body(2, prefix="stale-report")["address"]}
+    assert api.call("POST", "/v1/nodes", api.server.bootstrap, json=moved).status_code == 200
+    assert _states(api, name) == ("pending", {"stale-r1": "pending"})
+    api.report("stale-r1", secret, (name, 1, "programmed"), revision=before)  # about the route via the old address
+    assert _states(api, name) == ("pending", {"stale-r1": "pending"})
+    api.report("stale-r1", secret, (name, 1, "programmed"), revision=api.revision())  # read after the move
+    assert _states(api, name) == ("programmed", {"stale-r1": "programmed"})
