@@ -6,13 +6,14 @@ flipping ready nodes, deletion."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.agents import Api, agent_servers, assert_problem, router_secret, wait_for
+from tests.integration.agents import Api, agent_server, agent_servers, assert_problem, router_secret, wait_for
 from tests.integration.conftest import DB_KINDS, fresh_db
 from tests.integration.support import Databases, Server, new_secret, node_body, running
 
@@ -322,3 +323,24 @@ def test_a_report_about_the_routes_before_a_move_does_not_make_the_node_ready(ap
     assert _states(api, name) == ("pending", {"stale-r1": "pending"})
     api.report("stale-r1", secret, (name, 1, "programmed"), revision=api.revision())  # read after the move
     assert _states(api, name) == ("programmed", {"stale-r1": "programmed"})
+
+
+def test_routers_are_not_taken_down_by_a_controller_that_just_started(databases: Databases, tmp_path: Path) -> None:
+    """Every controller was down for longer than HUBNET_ROUTER_DOWN_SECONDS: no router could report meanwhile. The
+    first reaper pass of a restarted controller must not take them all down (every ready node would turn pending
+    until the routers report again); a router that stays silent still goes down once the timeout has passed."""
+    env = {"HUBNET_ROUTER_DOWN_SECONDS": "5", "HUBNET_REAPER_INTERVAL_SECONDS": "0.2"}
+    server = agent_server(fresh_db(databases, "sqlite"), tmp_path, **env)
+    with running(server):
+        api = Api(server)
+        name = api.node(1, "restart")["name"]
+        secret = api.join("restart-r1")
+        api.report("restart-r1", secret, (name, 1, "programmed"))
+        assert _states(api, name)[0] == "programmed"
+        server.stop()
+        time.sleep(5.5)  # longer than the timeout, no controller running
+        server.start()
+        time.sleep(0.5)  # several reaper passes
+        assert api.admin("GET", f"{ROUTERS}/restart-r1").json()["status"] == "up"
+        assert _states(api, name)[0] == "programmed"
+        wait_for(lambda: api.admin("GET", f"{ROUTERS}/restart-r1").json()["status"] == "down", timeout=10)
