@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from hubnet.loop import Backoff, Cause, SupervisedLoop
 from hubnet.router.report import ReportBook
 from hubnet.router.table import DesiredTable
 from hubnet.router.tally import Tally, failed_run, missing_prefixes, tally_of
-from hubnet.server.domain.routes import DesiredRoute
+from hubnet.server.domain.routes import DesiredRoute, NodeRef
 from hubnet.server.routing.base import RouteBackend
 from hubnet.server.routing.reconciler import Reconciler
 
@@ -42,7 +42,7 @@ class Programmer:
         on_report: Callable[[], None] = lambda: None,
     ) -> None:
         self.backend, self.table, self.book, self.on_report = backend, table, book, on_report
-        self.reconciler = Reconciler(backend, load_desired=self._load, report=book.states, interval=interval)
+        self.reconciler = Reconciler(backend, load_desired=self._load, report=self._collect, interval=interval)
         self._loop = SupervisedLoop(
             "hubnet-router-reconcile",
             self._step,
@@ -54,6 +54,7 @@ class Programmer:
         self._reason = "change"  # of the last trigger()
         self._running = "startup"  # the reason of the run in progress (a retry keeps it)
         self._run: tuple[int, int] = (0, 0)  # (revision, routes) of the desired set the run in progress loaded
+        self._states: dict[NodeRef, tuple[str, str | None]] = {}  # the states of the run in progress
         self._started = threading.Lock()
         self._stopped = False
 
@@ -100,6 +101,7 @@ class Programmer:
     def reconcile(self, trigger: str) -> Tally:
         """One reconcile of the desired table, then its tally to the report book (and a report at once when it says
         something new). Raises what the reconcile raised (nothing applied then), after recording it."""
+        self._states = {}
         try:
             result = self.reconciler.reconcile_now(trigger)
         except Exception as exc:
@@ -118,8 +120,15 @@ class Programmer:
         return tally
 
     def _record(self, tally: Tally) -> None:
-        if self.book.record(tally):
+        states, self._states = self._states, {}
+        if self.book.record(tally, states):
             self.on_report()
+
+    def _collect(self, states: Mapping[NodeRef, tuple[str, str | None]]) -> None:
+        """The reconciler's report callback: kept until the run's tally, and handed to the book with it. A report
+        must never pair a run's states with an older run's revision: the controller would ignore the states of nodes
+        that moved in between (and they would not be sent again)."""
+        self._states.update(states)
 
     def _load(self) -> list[DesiredRoute]:
         revision, desired = self.table.snapshot()

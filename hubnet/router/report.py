@@ -59,10 +59,13 @@ class ReportBook:
             for ref, state in states.items():
                 self._pending[ref.name, ref.generation] = state
 
-    def record(self, tally: Tally) -> bool:
-        """The tally of the reconcile that just ended. True when a report is due at once: the tally differs from
-        the last one sent, or states wait."""
+    def record(self, tally: Tally, states: Mapping[NodeRef, State] | None = None) -> bool:
+        """The tally of the reconcile that just ended, with the states that run reported (one step: a report taken
+        meanwhile must not carry them under the previous run's revision). True when a report is due at once: the
+        tally differs from the last one sent, or states wait."""
         with self._lock:
+            for ref, state in (states or {}).items():
+                self._pending[ref.name, ref.generation] = state
             self._tally = tally
             return tally != self._sent or bool(self._pending)
 

@@ -18,6 +18,7 @@ class DesiredTable:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._nodes: dict[str, FeedEntry] = {}
+        self._named: dict[str, int] = {}  # node → the revision of the last answer that carried its entry
         self._revision: int | None = None  # None: never loaded (the kernel table must not be touched yet)
         self._full_next = True  # ask for the whole table next (first load, or our revision is ahead of the feed's)
         self._desired: list[DesiredRoute] = []
@@ -48,15 +49,17 @@ class DesiredTable:
                 return False
             before, revision = self._nodes, self._revision
             nodes = {} if feed.full else dict(before)
+            named = {} if feed.full else dict(self._named)
             for entry in feed.entries:
                 if entry.routes:
-                    nodes[entry.node] = entry
+                    nodes[entry.node], named[entry.node] = entry, feed.revision
                 else:
                     nodes.pop(entry.node, None)
+                    named.pop(entry.node, None)
             self._revision, self._full_next = feed.revision, False
-            if nodes == before:
+            if nodes == before and named == self._named:
                 return revision != feed.revision
-            self._nodes, self._desired = nodes, _desired(nodes)
+            self._nodes, self._named, self._desired = nodes, named, _desired(nodes, named)
             return True
 
     def snapshot(self) -> tuple[int, list[DesiredRoute]]:
@@ -72,11 +75,16 @@ class DesiredTable:
             return dict(self._nodes)
 
 
-def _desired(nodes: dict[str, FeedEntry]) -> list[DesiredRoute]:
-    """One DesiredRoute per route. Every route of a node reports onto one key (the node, its generation and its first
-    route's next hop), so a dual-stack node's two routes make one state, as on the controller."""
+def _desired(nodes: dict[str, FeedEntry], named: dict[str, int]) -> list[DesiredRoute]:
+    """One DesiredRoute per route. Every route of a node reports onto one key (the node, its generation, its first
+    route's next hop), so a dual-stack node's two routes make one state, as on the controller.
+
+    The key also holds the revision of the answer that last named the node: a node named again gets a new key, so
+    the reconciler reports its state again even when it did not change, in a report of at least that revision. The
+    controller ignores a state from a table older than the node's last route move (a re-join from another address or
+    with another subnet keeps the generation), so without it such a node would wait for the next full report."""
     desired: list[DesiredRoute] = []
     for name, entry in nodes.items():
-        key = str(entry.routes[0].next_hop)
+        key = f"{entry.routes[0].next_hop}@{named[name]}"
         desired.extend(DesiredRoute(name, route, entry.generation, address=key) for route in entry.routes)
     return desired

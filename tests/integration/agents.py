@@ -69,9 +69,12 @@ class Api:
         self.made.append(name)
         return secret
 
-    def report(self, name: str, secret: str, *states: tuple[str, int, str], complete: bool = True) -> dict[str, Any]:
+    def report(
+        self, name: str, secret: str, *states: tuple[str, int, str], complete: bool = True, revision: int | None = None
+    ) -> dict[str, Any]:
+        """Report as a router whose table reflects `revision` (default: the current one, an up-to-date router)."""
         body = {
-            "revision": 1,
+            "revision": self.revision() if revision is None else revision,
             "complete": complete,
             "route_count": len(states),
             "missing": 0,

@@ -6,13 +6,14 @@ flipping ready nodes, deletion."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.agents import Api, agent_servers, assert_problem, router_secret, wait_for
+from tests.integration.agents import Api, agent_server, agent_servers, assert_problem, router_secret, wait_for
 from tests.integration.conftest import DB_KINDS, fresh_db
 from tests.integration.support import Databases, Server, new_secret, node_body, running
 
@@ -303,3 +304,43 @@ def test_a_silent_router_goes_down_and_coming_back_flips_nothing(quick: Server) 
     # both down: nothing holds a node's readiness any more, and the record says why
     record = wait_for(lambda: (r := api.record(first))["route_state"] == "pending" and r, timeout=15)
     assert record["route_error"] == "no router agent is up"
+
+
+def test_a_report_about_the_routes_before_a_move_does_not_make_the_node_ready(api: Api) -> None:
+    """A router reads the feed (revision R), the node re-joins from another address (its route moves, same
+    generation), then the router's report computed from the table at R arrives: the router holds the old route, so
+    the node must stay pending until a report about a table that has the move."""
+    body = node_body(1, prefix="stale-report")
+    name = body["name"]
+    assert api.call("POST", "/v1/nodes", api.server.bootstrap, json=body).status_code == 201
+    secret = api.join("stale-r1")
+    before = api.revision()  # the router's feed read: the route via the old address
+    assert api.report("stale-r1", secret, revision=before)["status"] == "up"
+    moved = {**body, "address": node_body(2, prefix="stale-report")["address"]}
+    assert api.call("POST", "/v1/nodes", api.server.bootstrap, json=moved).status_code == 200
+    assert _states(api, name) == ("pending", {"stale-r1": "pending"})
+    api.report("stale-r1", secret, (name, 1, "programmed"), revision=before)  # about the route via the old address
+    assert _states(api, name) == ("pending", {"stale-r1": "pending"})
+    api.report("stale-r1", secret, (name, 1, "programmed"), revision=api.revision())  # read after the move
+    assert _states(api, name) == ("programmed", {"stale-r1": "programmed"})
+
+
+def test_routers_are_not_taken_down_by_a_controller_that_just_started(databases: Databases, tmp_path: Path) -> None:
+    """Every controller was down for longer than HUBNET_ROUTER_DOWN_SECONDS: no router could report meanwhile. The
+    first reaper pass of a restarted controller must not take them all down (every ready node would turn pending
+    until the routers report again); a router that stays silent still goes down once the timeout has passed."""
+    env = {"HUBNET_ROUTER_DOWN_SECONDS": "5", "HUBNET_REAPER_INTERVAL_SECONDS": "0.2"}
+    server = agent_server(fresh_db(databases, "sqlite"), tmp_path, **env)
+    with running(server):
+        api = Api(server)
+        name = api.node(1, "restart")["name"]
+        secret = api.join("restart-r1")
+        api.report("restart-r1", secret, (name, 1, "programmed"))
+        assert _states(api, name)[0] == "programmed"
+        server.stop()
+        time.sleep(5.5)  # longer than the timeout, no controller running
+        server.start()
+        time.sleep(0.5)  # several reaper passes
+        assert api.admin("GET", f"{ROUTERS}/restart-r1").json()["status"] == "up"
+        assert _states(api, name)[0] == "programmed"
+        wait_for(lambda: api.admin("GET", f"{ROUTERS}/restart-r1").json()["status"] == "down", timeout=10)

@@ -14,6 +14,7 @@ still reaps once per start.
 from __future__ import annotations
 
 import logging
+import time
 
 from hubnet.loop import SupervisedLoop
 from hubnet.server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
@@ -108,6 +109,7 @@ class Reaper:
 
     def __init__(self, ctl: Controller, interval: float) -> None:
         self.ctl, self.interval = ctl, interval
+        self._started = time.monotonic()
         self._loop = SupervisedLoop("hubnet-reaper", self._pass, interval=interval, log=log, what="lease reaper pass")
 
     def start(self) -> None:
@@ -120,4 +122,8 @@ class Reaper:
         stale, released = reap(self.ctl)
         if stale or released:
             log.info("leases: %d went stale, %d released", stale, released)
-        routers.mark_down(self.ctl)  # router agents that stopped reporting (their own transaction)
+        # Router agents that stopped reporting (their own transaction) — once this process has listened for as long
+        # as the timeout: while no controller ran (all of them restarted) no router could report, and taking every
+        # router down at the first pass would turn every ready node pending until the routers report again.
+        if time.monotonic() - self._started >= self.ctl.settings.router_down_seconds:
+            routers.mark_down(self.ctl)

@@ -17,6 +17,7 @@ from typing import Any
 from hubnet.server.domain.errors import EmbeddedRouteBackend
 from hubnet.server.domain.lease import LeaseState, RouteState
 from hubnet.server.domain.records import NodeRecord, RouterRecord
+from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, needs_full
 from hubnet.server.domain.routerstate import aggregate, counts, status_after_report
 from hubnet.server.domain.validation import check_name, check_router_secret
 from hubnet.server.services.auth import authorize_router, require_admin, require_registrar
@@ -113,11 +114,11 @@ def _new(router_id: int, name: str, digest: str, now: float) -> RouterRecord:
 
 def report(ctl: Controller, *, token: str | None, name: str, body: RouterReport) -> Router:
     """Store a router's report: its counters and status, and its state of every node named whose current
-    generation it is about (others are ignored: the node moved on). That router's secret, or admin."""
+    generation and routes it is about (others are ignored: the node moved on). That router's secret, or admin."""
 
     def use_case(uow: UnitOfWork) -> Router:
         router = authorize_router(ctl, uow, token, name)
-        nodes = _current(uow, body.states)
+        nodes = _current(uow, body.states, body.revision)
         rows = [(node.id, s.generation, RouteState(s.state).value, _cut(s.error)) for node, s in nodes]
         uow.repo.routers.save_states(router.id, rows, now=uow.now)
         status = _status(uow, router, body.complete)
@@ -149,17 +150,36 @@ def _stamp(body: RouterReport, status: str, now: float) -> dict[str, Any]:
     }
 
 
-def _current(uow: UnitOfWork, states: Sequence[ReportedState]) -> list[tuple[NodeRecord, ReportedState]]:
-    """The reported states about a live node's current generation (the last one per node), with the node."""
+def _current(uow: UnitOfWork, states: Sequence[ReportedState], revision: int) -> list[tuple[NodeRecord, ReportedState]]:
+    """The reported states about a live node's current generation and routes (the last one per node), with the node.
+
+    A re-join from another address or with a new subnet moves the node's routes without a new generation: a state
+    from a table older than that move (the report's `revision` is before it) is about the old routes — the router
+    may still hold the route via the old address — and is ignored. When the moves after `revision` cannot all be
+    read (too many, or no longer kept) every state is ignored: the router is far behind and reads the whole table."""
     if not states:
         return []
-    latest = {s.node: s for s in states}
+    moved = _moved_after(uow, revision)
+    if moved is None:
+        return []
+    latest = {s.node: s for s in states if s.node not in moved}
     found = {n.name: n for n in uow.repo.nodes_named(latest)}
     return [
         (node, s)
         for name, s in sorted(latest.items())
         if (node := found.get(name)) is not None and node.state != RELEASED and node.generation == s.generation
     ]
+
+
+def _moved_after(uow: UnitOfWork, revision: int) -> set[str] | None:
+    """The nodes whose routes moved after `revision` (None: unknown, see `_current`)."""
+    current = uow.repo.revision()
+    if revision >= current:
+        return set()  # nothing after it (or the router is ahead of this log: the generation still guards)
+    if needs_full(revision, current, uow.repo.first_revision()):
+        return None
+    names = uow.repo.event_nodes(after=revision, upto=current, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
+    return None if len(names) > MAX_DELTA_EVENTS else {n for n in names if n}
 
 
 def _status(uow: UnitOfWork, router: RouterRecord, complete: bool) -> str:

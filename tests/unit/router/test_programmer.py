@@ -4,8 +4,8 @@ FakeBackend, fed from the desired table; what each run leaves in the report book
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from ipaddress import IPv4Address, IPv4Network
+from collections.abc import Callable, Iterator, Mapping
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
 
@@ -14,7 +14,7 @@ from hubnet.router.programmer import Programmer
 from hubnet.router.report import Report, ReportBook
 from hubnet.router.table import DesiredTable
 from hubnet.router.tally import Tally
-from hubnet.server.domain.routes import Route
+from hubnet.server.domain.routes import NodeRef, Route
 from hubnet.server.routing.fake import FakeBackend
 
 
@@ -160,3 +160,58 @@ def test_a_change_after_stop_starts_nothing(setup: Setup) -> None:
     setup.programmer.update()
     time.sleep(0.2)
     assert not setup.programmer.running and setup.backend.plans == []
+
+
+def reported(setup: Setup, node: str) -> list[tuple[int, str]]:
+    """(report revision, state) of every report that carried a state of `node`."""
+    return [(rep.tally.revision, st[0]) for rep in setup.reports for (n, _), st in rep.states.items() if n == node]
+
+
+def test_a_node_the_feed_names_again_is_reported_again_with_that_revision(setup: Setup) -> None:
+    """The controller ignores a state from a table older than the node's last route move (a re-join from another
+    address or with a new subnet keeps the generation). So a node a delta names again — a second subnet's route
+    added, or its entry unchanged because the earlier answer already showed the move — is reported again, in a
+    report whose revision is that delta's."""
+    v6 = Route(IPv6Network("fd00:10:244:1::/64"), IPv6Address("fd7a:1ab::11"))
+    setup.table.apply(RouteFeed(5, True, (e(1), e(2))))
+    setup.programmer.reconcile("startup")
+    setup.table.apply(RouteFeed(6, False, (FeedEntry("n1", 1, (r(1), v6)),)))  # n1's IPv6 subnet added
+    setup.programmer.reconcile("change")
+    assert reported(setup, "n1") == [(5, "programmed"), (6, "programmed")]
+    setup.table.apply(RouteFeed(7, False, (e(2),)))  # named again, routes unchanged
+    setup.programmer.reconcile("change")
+    assert reported(setup, "n2") == [(5, "programmed"), (7, "programmed")]
+    assert reported(setup, "n1")[-1] == (6, "programmed")  # a node not named is not repeated
+
+
+class EagerBook(ReportBook):
+    """A report sender that takes a report at the worst moment: as soon as states arrive, before the run's tally."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[Report] = []
+
+    def states(self, states: Mapping[NodeRef, tuple[str, str | None]]) -> None:
+        super().states(states)
+        report = self.take()
+        if report is not None:
+            self.taken.append(report)
+            self.sent(report)
+
+
+def test_states_never_leave_with_the_tally_of_an_older_run() -> None:
+    """A state about a node that moved at revision 6 sent in a report saying revision 5 would be ignored by the
+    controller (and never sent again)."""
+    s = Setup()
+    s.book = EagerBook()
+    s.programmer = Programmer(s.backend, s.table, s.book, interval=0.2)
+    try:
+        s.table.apply(RouteFeed(5, True, (e(1),)))
+        s.programmer.reconcile("startup")
+        s.table.apply(RouteFeed(6, False, (e(2),)))
+        s.programmer.reconcile("change")
+        taken = [*s.book.taken, *([r] if (r := s.book.take()) is not None else [])]
+        carried = [(rep.tally.revision, n) for rep in taken for (n, _) in rep.states]
+        assert (6, "n2") in carried and (5, "n2") not in carried
+    finally:
+        s.programmer.stop()

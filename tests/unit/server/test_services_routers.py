@@ -36,7 +36,7 @@ def report(
     ctl: Controller, name: str, secret: str, *states: tuple[str, int, str], complete: bool = True, error: str = ""
 ) -> str:
     body = RouterReport(
-        revision=1,
+        revision=ctl.read(lambda uow: uow.repo.revision()),  # an up-to-date router
         complete=complete,
         states=[ReportedState(n, g, s, error or None) for n, g, s in states],
     )
