@@ -118,9 +118,10 @@ def report(ctl: Controller, *, token: str | None, name: str, body: RouterReport)
 
     def use_case(uow: UnitOfWork) -> Router:
         router = authorize_router(ctl, uow, token, name)
-        nodes = _current(uow, body.states, body.revision)
+        nodes = _changed(uow, router, _current(uow, body.states, body.revision))
         rows = [(node.id, s.generation, RouteState(s.state).value, _cut(s.error)) for node, s in nodes]
-        uow.repo.routers.save_states(router.id, rows, now=uow.now)
+        if rows:
+            uow.repo.routers.save_states(router.id, rows, now=uow.now)
         status = _status(uow, router, body.complete)
         values = _stamp(body, status, uow.now)
         if status != router.status:
@@ -168,6 +169,26 @@ def _current(uow: UnitOfWork, states: Sequence[ReportedState], revision: int) ->
         (node, s)
         for name, s in sorted(latest.items())
         if (node := found.get(name)) is not None and node.state != RELEASED and node.generation == s.generation
+    ]
+
+
+def _changed(
+    uow: UnitOfWork, router: RouterRecord, found: list[tuple[NodeRecord, ReportedState]]
+) -> list[tuple[NodeRecord, ReportedState]]:
+    """Of `found`, the states this router has not stored already. A full report (every node, at start-up and now and
+    then) mostly repeats what is stored: writing 65,536 unchanged rows — and recomputing their nodes — would hold
+    every other write for seconds on PostgreSQL, for nothing."""
+    if not found:
+        return []
+    stored = {
+        row.node_id: (row.generation, row.state, row.error)
+        for row in uow.repo.routers.states([node.id for node, _ in found])
+        if row.router == router.name
+    }
+    return [
+        (node, s)
+        for node, s in found
+        if stored.get(node.id) != (s.generation, RouteState(s.state).value, _cut(s.error))
     ]
 
 

@@ -4,9 +4,11 @@ that takes a silent router down, deletion, the node's `route_states`, and the ro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from hubnet.server.db.memory import MemoryRouters
 from hubnet.server.domain.errors import EmbeddedRouteBackend, Forbidden, InvalidInput, NotFound, Unauthenticated
 from hubnet.server.services import node_reads, nodes, routefeed, routers, tokens
 from hubnet.server.services.context import Controller
@@ -276,3 +278,25 @@ def test_feed_auth(ctl: Controller) -> None:
     for token, error in ((NODE_SECRET, Forbidden), (BOOT, Forbidden), (None, Unauthenticated), ("x", Unauthenticated)):
         with pytest.raises(error):
             routefeed.authorize(ctl, token=token)
+
+
+def test_a_report_repeating_what_is_stored_writes_no_state(ctl: Controller, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full report mostly repeats stored states: only changes are written (and their nodes recomputed)."""
+    node(ctl, "n1", "192.168.1.11")
+    node(ctl, "n2", "192.168.1.12", secret="m" * 48)
+    two_routers_up(ctl)
+    report(ctl, "r1", R1, ("n1", 1, "programmed"), ("n2", 1, "programmed"))
+    written: list[list[int]] = []
+    save = MemoryRouters.save_states
+
+    def spy(self: MemoryRouters, router_id: int, rows: Any, *, now: float) -> None:
+        written.append([row[0] for row in rows])
+        save(self, router_id, rows, now=now)
+
+    monkeypatch.setattr(MemoryRouters, "save_states", spy)
+    before = len(kinds(ctl))
+    report(ctl, "r1", R1, ("n1", 1, "programmed"), ("n2", 1, "programmed"))
+    assert written == [] and len(kinds(ctl)) == before
+    report(ctl, "r1", R1, ("n1", 1, "programmed"), ("n2", 1, "pending"))
+    assert len(written) == 1 and len(written[0]) == 1  # only n2's row
+    assert state(ctl, "n2")[2] == {"r1": "pending", "r2": "pending"}
