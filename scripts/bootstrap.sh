@@ -19,6 +19,8 @@ command -v bird >/dev/null || need_apt+=(bird2)
 [ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
 # The HA lab's routers share the router address through VRRP (`hubnet lab up --routers 2 --controllers 2`).
 command -v keepalived >/dev/null || need_apt+=(keepalived)
+# tests/unit/test_systemd_units.py runs `systemd-analyze verify` on deploy/systemd/.
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi

@@ -52,6 +52,14 @@ def join(
     cni_conf_dir: ConfDir = DEFAULT_CONF,
     cni_bin_dir: BinDir = DEFAULT_BIN,
     ca_file: CaFile = "",
+    cni_chain: Annotated[
+        str,
+        typer.Option(
+            "--cni-chain",
+            help="Plugins chained after hubnet in the conflist when they are in --cni-bin-dir: portmap (hostPort), "
+            "bandwidth (traffic shaping), comma-separated in order, or none.",
+        ),
+    ] = "portmap,bandwidth",
     fixed_subnet: Annotated[
         str,
         typer.Option(hidden=True, help="Test seam: no controller, these subnets (one per family, comma-separated)."),
@@ -85,6 +93,7 @@ def join(
             ca_file=ca_file,
             fixed_subnet=fixed_subnet,
             cluster_cidrs=cluster_cidr or (),
+            cni_chain=cni_chain,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -179,12 +188,39 @@ def _with_pod_options(handler: Callable[[str, PodTarget], None]) -> Callable[...
     return command
 
 
+PublishOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--publish",
+        "-p",
+        help="HOSTPORT:CONTAINERPORT[/tcp|udp|sctp], repeatable: the portMappings runtime config (chained portmap).",
+    ),
+]
+RateOpt = Annotated[int, typer.Option(min=0, help="Bits per second (the bandwidth runtime config; 0: no limit).")]
+BurstOpt = Annotated[int, typer.Option(min=0, help="Bits (default with a rate: 2147483647, as the kubelet sets).")]
+KUBELET_BURST = 2**31 - 1  # the kubelet's burst for a pod's bandwidth annotations: no burst limit
+
+
 @pod_app.command("add")
-@_with_pod_options
-def pod_add(name: str, pod: PodTarget) -> None:
-    """Create the pod netns (unless --netns), run ADD, keep the result; prints the result JSON."""
+def pod_add(
+    name: str,
+    netns: NetnsOpt = None,
+    ifname: IfnameOpt = "eth0",
+    netns_prefix: PrefixOpt = "hnpod-",
+    state_dir: StateDir = DEFAULT_STATE,
+    cni_conf_dir: ConfDir = DEFAULT_CONF,
+    cni_bin_dir: BinDir = DEFAULT_BIN,
+    publish: PublishOpt = None,
+    ingress_rate: RateOpt = 0,
+    ingress_burst: BurstOpt = 0,
+    egress_rate: RateOpt = 0,
+    egress_burst: BurstOpt = 0,
+) -> None:
+    """Create the pod netns (unless --netns), run ADD through the chain, keep the result; prints the result JSON."""
     from hubnet.linux import netns as ns
 
+    capability_args = _capability_args(publish or [], ingress_rate, ingress_burst, egress_rate, egress_burst)
+    pod = PodTarget(netns, ifname, netns_prefix, state_dir, cni_conf_dir, cni_bin_dir)
     rt = pod.runtime()
     created = None
     if pod.netns is None:
@@ -193,12 +229,39 @@ def pod_add(name: str, pod: PodTarget) -> None:
     else:
         path = ns.path_of(pod.netns)
     try:
-        result = _cni(lambda: rt.add(name, path, pod.ifname, created), hints={8: EXEC_HINT} if created else None)
+        result = _cni(
+            lambda: rt.add(name, path, pod.ifname, created, capability_args or None),
+            hints={8: EXEC_HINT} if created else None,
+        )
     except typer.Exit:
         if created:
             ns.remove(created)
         raise
     typer.echo(json.dumps(result, indent=2))
+
+
+def _capability_args(
+    publish: list[str], ingress: int, ingress_burst: int, egress: int, egress_burst: int
+) -> dict[str, Any]:
+    """libcni's capability arguments: `portMappings` (as the CRI passes a pod's hostPorts) and `bandwidth`."""
+    args: dict[str, Any] = {}
+    mappings = []
+    for spec in publish:
+        ports, _, proto = spec.partition("/")
+        host, sep, container = ports.partition(":")
+        if not sep or not host.isdigit() or not container.isdigit() or proto not in ("", "tcp", "udp", "sctp"):
+            raise typer.BadParameter(f"--publish {spec!r}: HOSTPORT:CONTAINERPORT[/tcp|udp|sctp]")
+        mappings.append({"hostPort": int(host), "containerPort": int(container), "protocol": proto or "tcp"})
+    if mappings:
+        args["portMappings"] = mappings
+    bandwidth: dict[str, int] = {}
+    for key, rate, burst in (("ingress", ingress, ingress_burst), ("egress", egress, egress_burst)):
+        if rate:
+            bandwidth[f"{key}Rate"] = rate
+            bandwidth[f"{key}Burst"] = burst or KUBELET_BURST
+    if bandwidth:
+        args["bandwidth"] = bandwidth
+    return args
 
 
 @pod_app.command("del")

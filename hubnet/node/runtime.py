@@ -1,8 +1,11 @@
-"""A container runtime in miniature (like cnitool): run the plugin from the CNI bin dir with the conflist.
+"""A container runtime in miniature (like cnitool): run the plugins of the conflist from the CNI bin dir.
 
-Exactly what libcni does for one network list with one plugin: pick the highest `cniVersions` entry we speak,
-pass CNI_* variables and the plugin's config (with `name`, `cniVersion`, `prevResult`) on stdin, keep the ADD result
-in `<state>/cni-cache/results/<net>-<containerID>-<ifname>` and feed it back as `prevResult` to CHECK and DEL.
+What libcni does for one network list: pick the highest `cniVersions` entry we speak; for each plugin pass the
+CNI_* variables and the plugin's config (with `name`, `cniVersion`, `prevResult`, and `runtimeConfig` holding the
+capability arguments — `portMappings`, `bandwidth` — the plugin declares in `capabilities`) on stdin. ADD runs the
+plugins in order, each getting the previous one's result as `prevResult`; the last result is kept in
+`<state>/cni-cache/results/<net>-<containerID>-<ifname>` with the capability arguments, and fed back as
+`prevResult` to CHECK (plugins in order) and DEL (in reverse order). STATUS and GC go to the first plugin only.
 """
 
 from __future__ import annotations
@@ -73,6 +76,24 @@ class Runtime:
         conflist = load_conflist(self.conf_dir)
         return conflist, conflist["plugins"][0], pick_version(conflist)
 
+    def _chain(
+        self, capability_args: dict[str, Any] | None, prev: dict[str, Any] | None
+    ) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+        """The network name and, for each plugin of the list, its type and stdin (without `prevResult` unless
+        `prev`): libcni's `buildOneConfig` + `injectRuntimeConfig`."""
+        conflist, _, version = self._conf()
+        out = []
+        for plugin in conflist["plugins"]:
+            config = {**plugin, "cniVersion": version, "name": conflist["name"]}
+            wanted = [cap for cap, on in (plugin.get("capabilities") or {}).items() if on]
+            runtime = {cap: capability_args[cap] for cap in wanted if capability_args and cap in capability_args}
+            if runtime:
+                config["runtimeConfig"] = runtime
+            if prev is not None:
+                config["prevResult"] = prev
+            out.append((str(plugin["type"]), config))
+        return str(conflist["name"]), out
+
     def _cache_path(self, network: str, container_id: str, ifname: str) -> str:
         return os.path.join(self.state_dir, "cni-cache", "results", f"{network}-{container_id}-{ifname}")
 
@@ -82,16 +103,38 @@ class Runtime:
         return config, str(plugin["type"])
 
     def add(
-        self, container_id: str, netns: str, ifname: str = "eth0", created_netns: str | None = None
+        self,
+        container_id: str,
+        netns: str,
+        ifname: str = "eth0",
+        created_netns: str | None = None,
+        capability_args: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """ADD, and cache the result; `created_netns` names the netns the caller created for this attachment (kept
-        in the cache entry, so that `pod del` removes exactly that one)."""
-        config, ptype = self._stdin()
+        """ADD through the chain, and cache the result; `created_netns` names the netns the caller created for this
+        attachment (kept in the cache entry, so that `pod del` removes exactly that one); `capability_args` are the
+        runtime's (`{"portMappings": [...], "bandwidth": {...}}`), kept for DEL.
+
+        A plugin that fails after the first made its part: DEL runs through the whole chain (what a runtime does
+        for a failed ADD), then the error is raised."""
         env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": container_id, "CNI_NETNS": netns, "CNI_IFNAME": ifname}
-        result = run_plugin(self.bin_dir, ptype, env, config) or {}
-        cache = self._cache_path(config["name"], container_id, ifname)
+        network, chain = self._chain(capability_args, None)
+        result: dict[str, Any] | None = None
+        for n, (ptype, config) in enumerate(chain):
+            if n:
+                config["prevResult"] = result
+            try:
+                result = run_plugin(self.bin_dir, ptype, env, config) or {}
+            except PluginError:
+                if n:
+                    with contextlib.suppress(PluginError, OSError, ValueError):
+                        self._del(container_id, netns, ifname, capability_args, result)
+                raise
+        result = result or {}
+        cache = self._cache_path(network, container_id, ifname)
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         entry = {"kind": "cniCacheV1", "containerId": container_id, "ifName": ifname, "netns": netns, "result": result}
+        if capability_args:
+            entry["capabilityArgs"] = capability_args
         if created_netns:
             entry[CREATED_NETNS] = created_netns
         with open(cache, "w") as f:
@@ -109,21 +152,33 @@ class Runtime:
 
     def check(self, container_id: str, netns: str | None = None, ifname: str = "eth0") -> None:
         entry = self.cached(container_id, ifname) or {}
-        config, ptype = self._stdin({"prevResult": entry.get("result")} if entry else None)
         ns = netns or entry.get("netns", "")
         env = {"CNI_COMMAND": "CHECK", "CNI_CONTAINERID": container_id, "CNI_NETNS": ns, "CNI_IFNAME": ifname}
-        run_plugin(self.bin_dir, ptype, env, config)
+        for ptype, config in self._chain(entry.get("capabilityArgs"), entry.get("result") if entry else None)[1]:
+            run_plugin(self.bin_dir, ptype, env, config)
 
     def delete(self, container_id: str, netns: str | None = None, ifname: str = "eth0") -> str | None:
-        """DEL with the cached prevResult (when there is one); returns the netns the attachment had."""
+        """DEL through the chain in reverse order, with the cached prevResult (when there is one); returns the netns
+        the attachment had."""
         entry = self.cached(container_id, ifname) or {}
-        config, ptype = self._stdin({"prevResult": entry["result"]} if entry.get("result") else None)
         ns = netns if netns is not None else str(entry.get("netns", ""))
-        env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": container_id, "CNI_NETNS": ns, "CNI_IFNAME": ifname}
-        run_plugin(self.bin_dir, ptype, env, config)
+        self._del(container_id, ns, ifname, entry.get("capabilityArgs"), entry.get("result") or None)
+        network, _ = self._chain(None, None)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._cache_path(config["name"], container_id, ifname))
+            os.unlink(self._cache_path(network, container_id, ifname))
         return ns or None
+
+    def _del(
+        self,
+        container_id: str,
+        netns: str,
+        ifname: str,
+        capability_args: dict[str, Any] | None,
+        prev: dict[str, Any] | None,
+    ) -> None:
+        env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": container_id, "CNI_NETNS": netns, "CNI_IFNAME": ifname}
+        for ptype, config in reversed(self._chain(capability_args, prev)[1]):
+            run_plugin(self.bin_dir, ptype, env, config)
 
     def status(self) -> None:
         config, ptype = self._stdin()

@@ -11,8 +11,9 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import hubnet
 import hubnet.node.cni
@@ -34,9 +35,23 @@ main()
 """
 
 
-def conflist(config: AgentConfig, subnets: Sequence[Network]) -> dict[str, object]:
+# The plugins `--cni-chain` may name, each with its entry in the conflist (as flannel and Calico ship them): portmap
+# makes a pod's hostPort work (`snat`: also from the node itself and hairpin), bandwidth its traffic-shaping
+# annotations. The runtime fills `runtimeConfig` for the capabilities a plugin declares.
+CHAINABLE: dict[str, dict[str, object]] = {
+    "portmap": {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+    "bandwidth": {"type": "bandwidth", "capabilities": {"bandwidth": True}},
+}
+
+
+def conflist(
+    config: AgentConfig, subnets: Sequence[Network], chain: Sequence[tuple[str, Collection[str]]] = ()
+) -> dict[str, object]:
     """`subnet` and `ipamDir` are the primary subnet's (IPv4 when the node has one); a dual-stack node's conflist
-    adds `subnets` and `ipamDirs` (IPv4 first): the shim releases from every store when the agent is down."""
+    adds `subnets` and `ipamDirs` (IPv4 first): the shim releases from every store when the agent is down.
+
+    `chain`: the chained plugins after `hubnet` (names of CHAINABLE, in order) with the CNI versions each speaks;
+    `cniVersions` lists only the versions every plugin of the list speaks (a runtime picks one for all of them)."""
     plugin: dict[str, object] = {
         "type": PLUGIN,
         "bridge": config.bridge,
@@ -47,7 +62,48 @@ def conflist(config: AgentConfig, subnets: Sequence[Network]) -> dict[str, objec
     if len(subnets) > 1:
         plugin["subnets"] = [str(s) for s in subnets]
         plugin["ipamDirs"] = [config.ipam_dir(s) for s in subnets]
-    return {"cniVersion": "1.0.0", "cniVersions": list(SUPPORTED_VERSIONS), "name": NETWORK_NAME, "plugins": [plugin]}
+    versions = [v for v in SUPPORTED_VERSIONS if all(v in speaks for _, speaks in chain)]
+    top = "1.0.0" if "1.0.0" in versions else versions[-1]
+    plugins = [plugin, *(dict(CHAINABLE[name]) for name, _ in chain)]
+    return {"cniVersion": top, "cniVersions": versions, "name": NETWORK_NAME, "plugins": plugins}
+
+
+def plugin_versions(path: str, timeout: float = 5.0) -> tuple[str, ...]:
+    """The CNI versions the plugin at `path` speaks (its VERSION answer); () when it is not there or did not answer
+    a VERSION query (not executable, crashed, not JSON)."""
+    if not os.access(path, os.X_OK):
+        return ()
+    env = {"CNI_COMMAND": "VERSION", "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    try:
+        proc = subprocess.run(
+            [path], input=b'{"cniVersion": "0.4.0"}', env=env, capture_output=True, timeout=timeout, check=False
+        )
+        answer = json.loads(proc.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return ()
+    versions = answer.get("supportedVersions") if isinstance(answer, dict) else None
+    if proc.returncode != 0 or not isinstance(versions, list):
+        return ()
+    return tuple(str(v) for v in versions)
+
+
+def find_chain(config: AgentConfig) -> list[tuple[str, tuple[str, ...]]]:
+    """The plugins of `--cni-chain` that are in the CNI bin dir and share a CNI version with hubnet and with those
+    before them, in order; each one left out is logged (a hostPort that silently does nothing is what chaining
+    portmap is for)."""
+    chain: list[tuple[str, tuple[str, ...]]] = []
+    common = set(SUPPORTED_VERSIONS)
+    for name in config.cni_chain:
+        path = os.path.join(config.cni_bin_dir, name)
+        speaks = plugin_versions(path)
+        if not speaks:
+            log.warning("not chaining %s: no working CNI plugin at %s (hostPort/bandwidth need it)", name, path)
+        elif not common & set(speaks):
+            log.warning("not chaining %s: it speaks CNI %s, hubnet and the chain %s", name, speaks, sorted(common))
+        else:
+            common &= set(speaks)
+            chain.append((name, speaks))
+    return chain
 
 
 def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
@@ -81,7 +137,17 @@ def install_plugin(config: AgentConfig, binary: str = PACKAGED_BINARY) -> str:
 
 
 def write_conflist(config: AgentConfig, subnets: Sequence[Network]) -> str:
-    _write_atomic(config.conflist_path, json.dumps(conflist(config, subnets), indent=2) + "\n", 0o644)
+    """The conflist, with the chained plugins of `--cni-chain` found in the CNI bin dir."""
+    chain = find_chain(config)
+    text = json.dumps(conflist(config, subnets, chain), indent=2) + "\n"
+    try:
+        with open(config.conflist_path) as f:
+            unchanged = f.read() == text
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        log.info("writing %s (chained: %s)", config.conflist_path, ", ".join(n for n, _ in chain) or "none")
+        _write_atomic(config.conflist_path, text, 0o644)
     return config.conflist_path
 
 

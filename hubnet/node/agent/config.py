@@ -40,6 +40,8 @@ class AgentConfig:
     state_dir: str = "/var/lib/hubnet"
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dir: str = "/opt/cni/bin"
+    # `--cni-chain`: the plugins chained after `hubnet` in the conflist, when they are in the CNI bin dir.
+    cni_chain: tuple[str, ...] = ("portmap", "bandwidth")
     # Test seam: fixed subnets (one per family) make the agent skip the controller and be ready at once (CNI
     # tests, bench).
     fixed_subnets: tuple[Network, ...] = ()
@@ -103,6 +105,7 @@ def join_config(
     ca_file: str,
     fixed_subnet: str = "",
     cluster_cidrs: Iterable[str] = (),
+    cni_chain: str = "portmap,bandwidth",
 ) -> AgentConfig:
     """The configuration of `hubnet node join`'s flags ("" for a flag not given); ValueError names a bad value.
 
@@ -124,11 +127,28 @@ def join_config(
         state_dir=state_dir,
         cni_conf_dir=cni_conf_dir,
         cni_bin_dir=cni_bin_dir,
+        cni_chain=parse_chain(cni_chain),
         fixed_subnets=_one_per_family([parse_network(s) for s in _split(fixed_subnet)], "--fixed-subnet"),
         fixed_cluster_cidrs=tuple(
             sorted((parse_network(c) for text in cluster_cidrs for c in _split(text)), key=_family)
         ),
     )
+
+
+CHAIN_PLUGINS = ("portmap", "bandwidth")
+
+
+def parse_chain(text: str) -> tuple[str, ...]:
+    """`--cni-chain`: `portmap,bandwidth` (any of them, in the order given), or `none` / empty for no chain."""
+    names = _split(text)
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in CHAIN_PLUGINS]
+    if unknown:
+        raise ValueError(f"--cni-chain: {', '.join(unknown)} is not one of {', '.join(CHAIN_PLUGINS)} (or none)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--cni-chain: {text!r} names a plugin twice")
+    return tuple(names)
 
 
 def _split(text: str) -> list[str]:
