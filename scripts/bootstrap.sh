@@ -19,6 +19,8 @@ command -v bird >/dev/null || need_apt+=(bird2)
 [ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
 # The HA lab's routers share the router address through VRRP (`hubnet lab up --routers 2 --controllers 2`).
 command -v keepalived >/dev/null || need_apt+=(keepalived)
+# portmap (chained after hubnet, tests/netns/node/test_chain.py) programs iptables (nft backend).
+command -v iptables >/dev/null || need_apt+=(iptables)
 # tests/unit/test_systemd_units.py runs `systemd-analyze verify` on deploy/systemd/.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
