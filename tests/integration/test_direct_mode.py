@@ -82,3 +82,21 @@ def test_hub_mode_keeps_the_feed_closed_to_nodes(hub: Server) -> None:
         "POST", "/v1/nodes", hub.bootstrap, json={"name": "hm-x", "address": "192.0.2.9", "secret": new_secret()}
     )
     assert off.status_code == 201, off.text
+
+
+def test_refused_direct_routes_in_a_heartbeat_show_in_the_check(direct: Server) -> None:
+    api = Api(direct)
+    a, secret = _register(api, 3, "dm")
+    gateway = f"{a['gateway']}/{str(a['subnet']).split('/')[1]}"
+    bridge = {"name": "v-net-0", "addresses": [gateway], "direct": {"routes": 1, "failed": 2, "error": "unreachable"}}
+    beat = api.call("POST", f"/v1/nodes/{a['name']}/heartbeat", secret, json={"bridge": bridge})
+    assert beat.status_code == 200, beat.text
+    report = api.admin("GET", "/v1/check").json()
+    found = [p for p in report["problems"] if p["kind"] == "direct-routes-refused"]
+    assert [p["node"] for p in found] == [a["name"]], report
+    assert "2 direct route(s)" in found[0]["detail"] and "unreachable" in found[0]["detail"]
+    assert report["counts"]["direct-routes-refused"] == 1
+    # a clean report clears it
+    bridge["direct"] = {"routes": 3, "failed": 0, "error": None}
+    api.call("POST", f"/v1/nodes/{a['name']}/heartbeat", secret, json={"bridge": bridge})
+    assert api.admin("GET", "/v1/check").json()["counts"]["direct-routes-refused"] == 0
