@@ -279,12 +279,17 @@ class Agent:
 
     def _changed(self) -> None:
         """The peer routes' readiness flipped (their reconcile thread): re-evaluate at once, not at the next
-        heartbeat."""
-        with self._lock:
+        heartbeat. Gives up after a second: the sync loop may hold the lock while it stops the peer routes (which
+        waits for this thread); the next heartbeat re-evaluates then."""
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
             if self._last is None or not self._last[0].direct:
                 return
             network, record = self._last
             self._apply_network(network, record, route=self._route(network, record))
+        finally:
+            self._lock.release()
 
     def _report(self) -> dict[str, Any] | None:
         """The heartbeat's bridge report, with direct mode's peer-route summary (`direct`)."""
