@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +59,21 @@ class Segment:
         cmd = ["nsenter", f"--net={self.hub}", HUBNET, "server"]
         self.controller = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
+        self.wait_controller()
+
+    def wait_controller(self, timeout: float = 60.0) -> None:
+        """Until /readyz answers 200 inside the hub namespace (a loaded machine starts the server slowly)."""
+        code = (
+            "import time,urllib.request as u\n"
+            f"deadline=time.monotonic()+{timeout}\n"
+            "while True:\n"
+            " try:\n"
+            "  u.urlopen('http://127.0.0.1:6780/readyz',timeout=2).read();break\n"
+            " except Exception as e:\n"
+            "  assert time.monotonic()<deadline, e\n"
+            "  time.sleep(0.2)\n"
+        )
+        nsrun(self.hub, sys.executable, "-c", code)
 
     def stop_controller(self) -> None:
         if self.controller is not None and self.controller.poll() is None:
@@ -115,7 +131,7 @@ def segment() -> Iterator[Segment]:
         for name in HOSTS:
             seg.add_node(name)
         for node in seg.nodes.values():
-            node.wait_listening(timeout=30)  # the conflist is written only once ready
+            node.wait_listening(timeout=60)  # the conflist is written only once ready
         yield seg
     finally:
         seg.destroy()
@@ -132,7 +148,7 @@ def _routes(node: Node) -> list[str]:
     return [" ".join(line.split()) for line in out.splitlines()]
 
 
-def _wait(check: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+def _wait(check: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
@@ -188,6 +204,17 @@ def test_a_deleted_peer_route_comes_back_and_a_foreign_one_is_left_alone(segment
     assert any(r.startswith(f"{prefix} via 192.168.60.99") and "proto 44" not in r for r in routes), routes
     nsrun(n1.ns, "ip", "route", "del", prefix)
     _wait(lambda: peer in _routes(n1), timeout=15, what="ours again once the foreign route is gone")
+
+
+def test_an_agent_restart_keeps_the_peer_routes_and_becomes_ready_again(segment: Segment) -> None:
+    n1 = segment.nodes["n1"]
+    before = sorted(r for r in _routes(n1) if "proto 44" in r)
+    n1.stop_agent(signal.SIGTERM)
+    assert sorted(r for r in _routes(n1) if "proto 44" in r) == before  # stopping never flushes
+    n1.start_agent()
+    n1.wait_ready(timeout=60)
+    time.sleep(1.5)  # a reconcile or two after the restart: still the same routes (reconciled, not rebuilt)
+    assert sorted(r for r in _routes(n1) if "proto 44" in r) == before
 
 
 def _pods_talk(segment: Segment, base: int) -> None:
