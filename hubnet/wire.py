@@ -170,6 +170,9 @@ class Node(Record):
     # (`pending` without a report yet; `down` routers listed with their last state, though the aggregate ignores
     # them); `{"embedded": route_state}` when the controller programs routes itself. Empty from an older controller.
     route_states: dict[str, str] = field(default_factory=dict)
+    # HUBNET_MODE: `hub` (the cluster routes via the router) or `direct` (the node routes to every other node itself,
+    # following `GET /v1/routes?since=`). `hub` from a controller older than this field.
+    mode: str = "hub"
 
 
 @dataclass(frozen=True)

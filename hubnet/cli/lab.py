@@ -74,6 +74,14 @@ def up(
         int,
         typer.Option("--controllers", help="Controller replicas on the lab's own PostgreSQL (HA lab)."),
     ] = 1,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="hub: pods reach other nodes through the router (default); direct: every node routes to the "
+            "others itself (HUBNET_MODE=direct), no router in the pod path.",
+        ),
+    ] = "hub",
 ) -> None:
     """Build a lab: a router, NODES node agents, PODS pods per node; dual-stack (IPv4 + IPv6) unless --ipv4-only
     or --ipv6-only. The controller runs on the router (--router kernel) or next to it as a BGP speaker (bird, frr);
@@ -100,6 +108,7 @@ def up(
                 router=router,
                 routers=routers,
                 controllers=controllers,
+                mode=mode,
             )
         except (LabExists, PrerequisiteMissing):
             raise  # nothing was built
@@ -141,6 +150,22 @@ def check(name: Name = "lab", as_json: AsJson = False) -> None:
         _print_matrix(_console(), report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@lab.command()
+def mode(
+    to: Annotated[str, typer.Argument(help="hub or direct")],
+    name: Name = "lab",
+) -> None:
+    """Switch a running plain lab between hub and direct mode: restart its controller with the other HUBNET_MODE and
+    wait until every node's routes are those of the mode (docs/routing.md, Switching modes)."""
+    from rich.markup import escape
+
+    from hubnet.lab import lifecycle
+
+    console = _console()
+    with _errors():
+        lifecycle.switch_mode(name, to, progress=lambda msg: console.print(f"[green]✓[/] {escape(msg)}"))
 
 
 @lab.command()
@@ -252,7 +277,9 @@ def _print_matrix(console: Console, report: CheckReport) -> None:
     )
     console.print(
         f"{verdict}: {data['pairs_ok']}/{data['pairs_total']} pairs ({per_family}), "
-        f"{data['reach_ok']}/{data['reach_total']} gateway/router probes"
+        f"{data['reach_ok']}/{data['reach_total']} gateway/router probes, "
+        f"{data['router_forwarded'] if data['router_forwarded'] is not None else '?'} datagrams forwarded by the "
+        f"router ({data['mode']} mode{': must be 0' if data['mode'] == 'direct' else ''})"
     )
 
 

@@ -103,9 +103,10 @@ def join(
         signal.signal(sig, lambda *_: stop.set())
     from hubnet.node.agent.secret import SecretError
     from hubnet.node.agent.server import AlreadyRunning
+    from hubnet.router.direct import DirectRoutes  # direct mode's peer routes (the router agent's parts)
 
     try:
-        Agent(config).run(stop)
+        Agent(config, peers=DirectRoutes.factory(config.controller_urls, config.ca_file)).run(stop)
     except (SecretError, AlreadyRunning) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -16,6 +16,7 @@ from ipaddress import ip_address, ip_network
 from typing import Any
 
 from hubnet.lab import icmp, tcpprobe
+from hubnet.lab.forwarded import forwarded
 from hubnet.lab.plan import make_plan
 from hubnet.lab.state import LabState, PodState
 from hubnet.lab.tcpprobe import Pair
@@ -60,10 +61,14 @@ class CheckReport:
     pods: list[Pod]
     pairs: list[Pair] = field(default_factory=list)
     reach: list[Reach] = field(default_factory=list)
+    mode: str = "hub"
+    # IP datagrams the router namespace forwarded during the probes (None: not read); direct mode must see 0
+    router_forwarded: int | None = None
 
     @property
     def ok(self) -> bool:
-        return bool(self.pods) and all(p.ok for p in self.pairs) and all(r.ok for r in self.reach)
+        crossed = self.mode == "direct" and self.router_forwarded != 0
+        return bool(self.pods) and all(p.ok for p in self.pairs) and all(r.ok for r in self.reach) and not crossed
 
     def to_json(self) -> dict[str, Any]:
         families = sorted({p.family for p in self.pairs} | {r.family for r in self.reach})
@@ -79,6 +84,8 @@ class CheckReport:
                 }
                 for f in families
             },
+            "mode": self.mode,
+            "router_forwarded": self.router_forwarded,
             "pairs_total": len(self.pairs),
             "pairs_ok": sum(p.ok for p in self.pairs),
             "pairs_translated": sum(p.translated for p in self.pairs),
@@ -109,8 +116,10 @@ def _pod(node: str, p: PodState, gateways: tuple[str, ...]) -> Pod:
 def run_check(state: LabState) -> CheckReport:
     """Probe every ordered pair over every family of the lab, and every pod's gateway and router of each family;
     never raises for a network failure."""
-    report = CheckReport(pods=lab_pods(state))
-    routers = make_plan(state.name, state.nodes, 0, tuple(state.families)).router_addresses
+    report = CheckReport(pods=lab_pods(state), mode=state.mode)
+    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
+    routers = plan.router_addresses
+    before = _forwarded(plan.router_netns)
     for family in state.families:
         endpoints = [e for p in report.pods if (e := p.of_family(family)) is not None]
         for pair in _probe_mesh(endpoints):
@@ -120,7 +129,17 @@ def run_check(state: LabState) -> CheckReport:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for found in pool.map(lambda pod, r=router, f=family: _reach(pod, r, f), endpoints):
                 report.reach += found
+    after = _forwarded(plan.router_netns)
+    if before is not None and after is not None:
+        report.router_forwarded = after - before
     return report
+
+
+def _forwarded(netns: str) -> int | None:
+    try:
+        return forwarded(netns)
+    except (OSError, ValueError, IndexError):  # an HA lab's r1 may be down: the count is then not known
+        return None
 
 
 def _probe_mesh(pods: list[Pod]) -> list[Pair]:

@@ -16,10 +16,10 @@ from hubnet.lab import bgplab, ha, members, procs, topology
 from hubnet.lab.bgprouter import BgpRouter
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
-from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, lab_prefix, make_plan
+from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, PlanError, lab_prefix, make_plan
 from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
-from hubnet.linux import labnet
+from hubnet.linux import ROUTE_PROTO, labnet
 from hubnet.linux.errors import LinuxError
 
 Progress = Callable[[str], None]
@@ -42,12 +42,17 @@ def up(
     router: str = "kernel",
     routers: int = 1,
     controllers: int = 1,
+    mode: str = "hub",
 ) -> LabState:
     """Build lab `name` (dual-stack unless `families` says otherwise) with a router of kind `router` (kernel,
     bird, frr), or the HA lab with `routers` VRRP routers and `controllers` replicas when either is more than 1;
     raises LabExists (nothing touched) when it exists, LabError when a step fails."""
     require_host()
     plan = make_plan(name, nodes, pods, families, router, routers, controllers)
+    if mode not in ("hub", "direct"):
+        raise PlanError(f"--mode must be hub or direct, got {mode!r}")
+    if mode == "direct" and (plan.ha or plan.bgp):
+        raise PlanError("--mode direct builds the plain lab (--router kernel, one router, one controller)")
     if plan.bgp:
         bgplab.router_of(plan, StateStore(name))  # the daemon is installed: fail before anything is built
     if plan.ha:
@@ -65,6 +70,7 @@ def up(
         router=router,
         routers=routers,
         controllers=controllers,
+        mode=mode,
     )
     store.create(state)
     try:
@@ -214,3 +220,63 @@ class _Step:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is None:
             self.progress(f"{self.what} ({time.monotonic() - self.started:.2f} s)")
+
+
+SWITCH_TIMEOUT = 60.0  # a third of the lease TTL for the heartbeat that carries the mode, then one reconcile
+
+
+def switch_mode(name: str, mode: str, progress: Progress = _quiet) -> LabState:
+    """Switch a running plain lab between `hub` and `direct` (docs/routing.md, Switching modes): restart its
+    controller with the other HUBNET_MODE, then wait until every node's kernel holds exactly the routes of the mode
+    (direct: one per other node's subnet; hub: its cluster routes). The router keeps programming the nodes' routes
+    in both modes (kernel backend), so a switch back to hub finds them in place. Raises LabError."""
+    from hubnet.lab.status import load
+
+    if mode not in ("hub", "direct"):
+        raise PlanError(f"mode must be hub or direct, got {mode!r}")
+    state = load(name)
+    plan = state.plan()
+    if plan.ha or plan.bgp:
+        raise PlanError("only the plain lab (--router kernel, one router, one controller) switches modes")
+    store = StateStore(name)
+    step = _Stepper(progress)
+    try:
+        with step(f"controller restarted with HUBNET_MODE={mode}"):
+            old = state.processes.get("controller")
+            if old is not None and _is_hubnet(old):
+                procs.stop([old])
+            state.mode = mode
+            store.save(state)
+            pid = members.start_controller(plan, store, state)
+            _expect(LabController.of(plan, state.admin_token).wait_ready, READY_TIMEOUT, pid, store, "controller")
+        with step(f"{len(plan.nodes)} nodes converged to {mode} mode"):
+            _wait_converged(plan, state, SWITCH_TIMEOUT)
+    except (LinuxError, ControllerError, OSError, TimeoutError) as exc:
+        raise LabError(f"lab {name!r}: {exc}") from exc
+    return state
+
+
+def expected_routes(plan: LabPlan, state: LabState, node: str) -> set[str]:
+    """The prefixes a node's own routes (protocol 44) cover in the lab's mode."""
+    if state.mode == "direct":
+        return {s for other, subnets in state.node_subnets.items() if other != node for s in subnets}
+    return {str(c) for c in plan.cluster_cidrs}
+
+
+def _wait_converged(plan: LabPlan, state: LabState, timeout: float) -> None:
+    from hubnet.linux.routes import RouteTable
+
+    deadline = time.monotonic() + timeout
+    left = {n.name: n for n in plan.nodes}
+    while left:
+        for name, node in list(left.items()):
+            table = RouteTable(proto=ROUTE_PROTO, netns=node.netns)
+            try:
+                held = {str(r.prefix) for r in table.owned()}
+            finally:
+                table.close()
+            if held == expected_routes(plan, state, name):
+                del left[name]
+        if left and time.monotonic() > deadline:
+            raise TimeoutError(f"not converged to {state.mode} mode within {timeout:.0f}s: {', '.join(left)}")
+        time.sleep(0.2)

@@ -20,6 +20,8 @@ from hubnet.lab.plan import (
     NODE_PREFIX,
     NODE_PREFIX_V6,
     POD_BRIDGE,
+    UNDERLAY,
+    UNDERLAY6,
     LabPlan,
     MemberPlan,
     NodePlan,
@@ -68,6 +70,9 @@ def controller_env(
         "HUBNET_BOOTSTRAP_TOKENS": state.bootstrap_token,
         "HUBNET_ADMIN_TOKENS": state.admin_token,
     }
+    if state.mode == "direct":  # docs/routing.md, Direct mode: the nodes route to each other on the one underlay
+        env["HUBNET_MODE"] = "direct"
+        env["HUBNET_DIRECT_UNDERLAY"] = ",".join(str(u) for u in (UNDERLAY, UNDERLAY6))
     if plan.bgp:
         env |= {
             "HUBNET_BGP_LISTEN": plan.bgp_listen,

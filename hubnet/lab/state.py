@@ -51,6 +51,7 @@ class LabState:
     router: str = "kernel"  # `--router`: kernel | bird | frr (a state file from before BGP labs: kernel)
     routers: int = 1  # `--routers` / `--controllers`: anything but 1/1 is the HA lab
     controllers: int = 1
+    mode: str = "hub"  # `--mode`: hub | direct (HUBNET_MODE; a state file from before direct mode: hub)
 
     def plan(self) -> LabPlan:
         """The lab's names and addresses (without pods: those are recorded in `node_pods`)."""

@@ -36,7 +36,7 @@ class Follower:
         api: RouterApi,
         table: DesiredTable,
         *,
-        token: str,
+        token: str | None,
         on_update: Callable[[], None],
         long_poll: int = LONG_POLL,
     ) -> None:
@@ -58,7 +58,7 @@ class Follower:
 
     def step(self) -> float:
         try:
-            if not self.joined:
+            if not self.joined and self.token is not None:  # None: a node agent in direct mode, registered already
                 self._join()
             since = self.table.since
             feed = self.api.routes(since, self.long_poll if since else 0)  # the whole table at once, never waited for
@@ -78,6 +78,7 @@ class Follower:
         return 0.0
 
     def _join(self) -> None:
+        assert self.token is not None
         try:
             self.api.join(self.token)
         except ControllerError as exc:
@@ -95,7 +96,8 @@ class Follower:
             return RETRY
         if exc.status in REJOIN:
             self.joined = False
-            return self._refused(f"routes feed: the controller refuses router {self.api.name!r} ({exc}); joining again")
+            again = "joining again" if self.token is not None else "retrying"
+            return self._refused(f"routes feed: the controller refuses {self.api.name!r} ({exc}); {again}")
         return self._refused(f"routes feed: {exc}")
 
     def _refused(self, message: str) -> float:

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     # route state. Checked by every reaper pass, so it takes effect within one reaper interval more.
     router_down_seconds: float = Field(default=10.0, gt=0)
 
+    # HUBNET_MODE (docs/routing.md, "Direct mode"): `hub` routes pods through the router(s); `direct` has every node
+    # agent follow the route feed and route straight to the other nodes (their pods reachable on one L2 segment).
+    mode: Literal["hub", "direct"] = "hub"
+    # Direct mode: the underlay prefixes nodes must be on (on-link with each other); a node address outside every
+    # one of its family is refused (422 on `address`). Empty: not checked (the controller cannot tell).
+    direct_underlay: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     route_backend: BackendName = "none"
     route_proto: int = Field(default=ROUTE_PROTO, ge=1, le=255)
     route_table: int = Field(default=254, ge=1)
@@ -150,6 +156,19 @@ class Settings(BaseSettings):
     @classmethod
     def _strict_networks(cls, value: object) -> object:
         return _per_family(value, parse_network, "network")
+
+    @field_validator("direct_underlay", mode="before")
+    @classmethod
+    def _underlay(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, tuple):
+            return tuple(parse_network(v) if isinstance(v, str) else v for v in value)
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("router_addresses", mode="before")
     @classmethod
@@ -223,6 +242,18 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _underlay_needs_direct(self) -> Settings:
+        if self.direct_underlay and self.mode != "direct":
+            raise ValueError("HUBNET_DIRECT_UNDERLAY is only meaningful with HUBNET_MODE=direct")
+        return self
+
+    def on_underlay(self, address: Address) -> bool:
+        """Direct mode's on-link rule: `address` lies in one of HUBNET_DIRECT_UNDERLAY's prefixes of its family (True
+        when none of its family is configured: the controller cannot tell)."""
+        mine = [net for net in self.direct_underlay if net.version == address.version]
+        return not mine or any(address in net for net in mine)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

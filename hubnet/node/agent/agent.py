@@ -22,6 +22,7 @@ from hubnet.node.agent import cniconf, netsetup, podnet
 from hubnet.node.agent.client import ControllerClient, ControllerError, Unreachable, UntrustedController
 from hubnet.node.agent.commands import Commands
 from hubnet.node.agent.config import AgentConfig
+from hubnet.node.agent.peers import PeerFactory, PeerRoutes
 from hubnet.node.agent.secret import SecretError, load_or_create
 from hubnet.node.agent.server import AgentSocketServer, lock_state_dir
 from hubnet.node.agent.state import NodeNetwork, NodeState, load_record, save_record
@@ -65,13 +66,22 @@ def refused(exc: ControllerError) -> bool:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, client_factory: ClientFactory | None = None, peers: PeerFactory | None = None
+    ) -> None:
         self.config = config
         self.state = NodeState()
         self.commands = Commands(config, self.state)
         self._client_factory = client_factory or functools.partial(ControllerClient, ca_file=config.ca_file)
         self._installed: tuple[Network, ...] | None = None  # the subnets the written conflist describes
         self._applied: NodeNetwork | None = None
+        # Direct mode (docs/routing.md): the routes to the other nodes, from the route feed. `peers` makes them
+        # (hubnet.router.direct, handed over by the CLI); without it a direct-mode record keeps the node not ready.
+        self._peer_factory = peers
+        self._peers: PeerRoutes | None = None
+        self._secret = ""
+        self._lock = threading.RLock()  # _apply_network: the sync loop and the peer routes' readiness callback
+        self._last: tuple[NodeNetwork, Node | None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -84,7 +94,7 @@ class Agent:
             os.close(lock)
 
     def _run(self, stop: threading.Event) -> None:
-        secret = load_or_create(self.config.secret_path)
+        secret = self._secret = load_or_create(self.config.secret_path)
         if self.config.fixed_subnets:
             self._apply_fixed()
         else:
@@ -104,6 +114,8 @@ class Agent:
                 self._hold_fixed(stop)
         finally:
             server.stop()
+            if self._peers is not None:
+                self._peers.stop()  # the routes stay: the next start reconciles
 
     def _hold_fixed(self, stop: threading.Event) -> None:
         """Fixed subnet (test seam): retry a failed setup with back-off until ready, then wait for `stop`."""
@@ -173,7 +185,7 @@ class Agent:
             while not stop.wait(delay):
                 try:
                     if registered:
-                        record = client.heartbeat(name=self.config.name, secret=secret, bridge=self._bridge())
+                        record = client.heartbeat(name=self.config.name, secret=secret, bridge=self._report())
                     else:
                         record = client.register(
                             token=self.config.token,
@@ -220,13 +232,78 @@ class Agent:
 
     def _apply(self, record: Node) -> None:
         """Bring the node network in line with the controller's record (saved for the next start); ready iff the
-        route is programmed. Raises ValueError for a record whose values make no sense (nothing applied)."""
+        route is programmed (hub mode) or every peer route is in place (direct mode). Raises ValueError for a record
+        whose values make no sense (nothing applied)."""
         network = NodeNetwork.from_record(record, self.config.routers)
-        self._apply_network(network, record, route=record.route_state.value)
+        with self._lock:
+            self._switch(network)
+            self._apply_network(network, record, route=self._route(network, record))
+
+    def _route(self, network: NodeNetwork, record: Node | None) -> str:
+        """The readiness input: the controller's route state (hub), or ours (direct: `programmed` once the peers'
+        routes match the feed)."""
+        if not network.direct:
+            return record.route_state.value if record is not None else RouteState.PENDING.value
+        if self._peers is None:
+            return "pending (direct mode needs the peer routes, which this agent cannot program)"
+        ready, reason = self._peers.ready()
+        return RouteState.PROGRAMMED.value if ready else reason
+
+    def _switch(self, network: NodeNetwork) -> None:
+        """Start or stop the peer routes as the mode says (docs/routing.md, switching modes).
+
+        hub → direct: the peer routes start with the cluster route kept in their desired set; once every peer route
+        is in place it is dropped, and deleted (peers first, then the cluster route). direct → hub: stop following,
+        install the cluster route (`netsetup.ensure`, in `_apply_network`), then delete the peer routes."""
+        if network.direct and self._peers is None and self._peer_factory is not None:
+            was_hub = self._applied is not None and not self._applied.direct
+            keep = network.cluster_routes() if was_hub else []
+            if was_hub:
+                log.info("mode: hub -> direct; keeping the cluster route until every peer route is in place")
+            self._peers = self._peer_factory(
+                name=self.config.name, secret=self._secret, proto=network.proto, keep=keep, on_change=self._changed
+            )
+            self._peers.start()
+        elif not network.direct and self._peers is not None:
+            log.info("mode: direct -> hub; adding the cluster route, then removing the peer routes")
+            peers, self._peers = self._peers, None
+            peers.stop()
+            try:
+                netsetup.ensure(network, self.config.bridge)  # the cluster route first
+            except (LinuxError, OSError) as exc:
+                log.error("node network setup failed: %s", exc)
+            kept = [cidr for cidr, _ in network.cluster_routes()]
+            failed = peers.withdraw(kept)
+            if failed:
+                log.error("direct -> hub: %d peer route(s) could not be removed", failed)
+
+    def _changed(self) -> None:
+        """The peer routes' readiness flipped (their reconcile thread): re-evaluate at once, not at the next
+        heartbeat. Gives up after a second: the sync loop may hold the lock while it stops the peer routes (which
+        waits for this thread); the next heartbeat re-evaluates then."""
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
+            if self._last is None or not self._last[0].direct:
+                return
+            network, record = self._last
+            self._apply_network(network, record, route=self._route(network, record))
+        finally:
+            self._lock.release()
+
+    def _report(self) -> dict[str, Any] | None:
+        """The heartbeat's bridge report, with direct mode's peer-route summary (`direct`)."""
+        bridge = self._bridge()
+        peers = self._peers
+        summary = peers.report() if peers is not None else None
+        if bridge is not None and summary is not None:
+            bridge["direct"] = summary
+        return bridge
 
     def _apply_network(self, network: NodeNetwork, record: Node | None, *, route: str) -> None:
         """Never raises for a kernel or file-system failure (full disk, read-only CNI dir): the node is marked not
         ready with the reason, and the next tick tries again."""
+        self._last = (network, record)
         try:
             if record is not None:
                 save_record(self.config.record_path, record)
@@ -246,6 +323,8 @@ class Agent:
         ready = route == RouteState.PROGRAMMED
         subnets = ",".join(str(s) for s in network.subnets)
         reason = "ready" if ready else f"route to {subnets} is {route!r}, not programmed"
+        if network.direct and not ready:
+            reason = route
         if ready and self._installed != network.subnets:  # first time, or the controller moved us
             try:
                 cniconf.install_plugin(self.config)

@@ -12,6 +12,7 @@ from typing import Any
 
 from hubnet.linux import addresses, links, nft, node_routes, sysctl
 from hubnet.linux.netns import handle
+from hubnet.linux.routes import RouteOp, RouteTable
 from hubnet.net import Network
 from hubnet.node.agent.podnet import gateway_interface
 from hubnet.node.agent.state import NodeNetwork
@@ -31,7 +32,7 @@ def ensure(network: NodeNetwork, bridge: str) -> None:
             stale = addresses.ensure_only(h, index, gw, bridge)
             if stale:
                 log.warning("bridge %s had stale addresses %s; replaced by %s", bridge, [str(a) for a in stale], gw)
-        for family in network.families:
+        for family in () if network.direct else network.families:  # direct: the peer routes replace them
             router = network.router_of(family)
             if router is not None and node_routes.gateway_of(h, node_routes.default(family)) != router:
                 for cidr in network.cidrs_of(family):
@@ -77,3 +78,17 @@ def teardown(network: NodeNetwork | None, bridge: str) -> None:
                 for cidr in network.cidrs_of(family):
                     node_routes.delete(h, cidr, router, proto=network.proto)  # ours only: the kernel matches all 3
         links.delete_link(h, bridge)
+    if network is not None and network.direct:
+        remove_peer_routes(network.proto)
+
+
+def remove_peer_routes(proto: int, table: int = 254) -> None:
+    """Direct mode's routes to the other nodes (every route of protocol `proto` in `table`: only ours carry it)."""
+    routes = RouteTable(proto=proto, table=table)
+    try:
+        ops = [RouteOp("delete", r.prefix, r.next_hop) for r in routes.owned()]
+        failed = routes.apply(ops) if ops else {}
+        for i, error in failed.items():
+            log.error("could not remove %s via %s: %s", ops[i].prefix, ops[i].next_hop, error)
+    finally:
+        routes.close()

@@ -26,6 +26,8 @@ class NodeNetwork:
     cluster_cidrs: tuple[Network, ...]
     routers: tuple[Address, ...] = ()
     proto: int = ROUTE_PROTO  # marks the node's cluster routes as hubnet's: the controller's HUBNET_ROUTE_PROTO
+    # HUBNET_MODE=direct: no cluster route via the router; the peer routes come from the route feed (`peers`)
+    direct: bool = False
 
     @property
     def subnet(self) -> Network:
@@ -54,6 +56,15 @@ class NodeNetwork:
 
     def cidrs_of(self, family: int) -> tuple[Network, ...]:
         return tuple(c for c in self.cluster_cidrs if c.version == family)
+
+    def cluster_routes(self) -> list[tuple[Network, Address]]:
+        """The hub-mode cluster routes: every cluster CIDR of the node's families via that family's router."""
+        found: list[tuple[Network, Address]] = []
+        for family in self.families:
+            router = self.router_of(family)
+            if router is not None:
+                found.extend((cidr, router) for cidr in self.cidrs_of(family))
+        return found
 
     @classmethod
     def build(
@@ -108,7 +119,7 @@ class NodeNetwork:
         ours = list(routers)
         families = {r.version for r in ours}
         merged = sorted([*ours, *(r for r in theirs if r.version not in families)], key=_family)
-        return cls(tuple(subnets), cidrs, tuple(merged), proto)
+        return cls(tuple(subnets), cidrs, tuple(merged), proto, direct=record.mode == "direct")
 
 
 def _family(item: Address | Network) -> int:

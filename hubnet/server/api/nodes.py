@@ -78,7 +78,14 @@ async def heartbeat(name: str, ctl: Ctl, token: Token, request: Request, body: H
     """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
     view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
     if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
-        report = BridgeReport(body.bridge.name, tuple(body.bridge.addresses), received_at=time.time())
+        direct = body.bridge.direct
+        report = BridgeReport(
+            body.bridge.name,
+            tuple(body.bridge.addresses),
+            received_at=time.time(),
+            direct_failed=direct.failed if direct is not None else 0,
+            direct_error=direct.error if direct is not None else None,
+        )
         request.app.state.bridges.put(name, report)
     return view
 

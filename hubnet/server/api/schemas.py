@@ -54,11 +54,20 @@ class RegisterRequest(Strict):
     machine_id: str | None = Field(default=None, max_length=255)
 
 
+class DirectState(Strict):
+    """Direct mode (HUBNET_MODE=direct): the node's routes to the other nodes after its last reconcile."""
+
+    routes: int = Field(ge=0, description="routes of ours in the node's table")
+    failed: int = Field(ge=0, description="desired routes the kernel refused (or a foreign route holds)")
+    error: str | None = Field(default=None, max_length=1000, description="why, for the first few")
+
+
 class BridgeState(Strict):
     name: str = Field(min_length=1, max_length=15, description="the node's bridge (a Linux link name)")
     addresses: list[Annotated[str, Field(max_length=64)]] = Field(
         max_length=64, description="its addresses of both families as `a.b.c.d/len` or `fd00::1/64`"
     )
+    direct: DirectState | None = Field(default=None, description="direct mode only: the node's peer routes")
 
 
 class HeartbeatRequest(Strict):

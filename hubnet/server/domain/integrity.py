@@ -24,6 +24,7 @@ KINDS = (
     "route-orphan",  # an owned route whose prefix no live node holds
     "route-next-hop",  # an owned route for a node's subnet points somewhere else than the node's address
     "bridge-gateway",  # the node's agent reports a bridge that does not carry the subnet's gateway
+    "direct-routes-refused",  # direct mode: the node's agent reports routes to other nodes its kernel refused
 )
 
 
@@ -44,6 +45,8 @@ class BridgeReport:
     name: str
     addresses: tuple[str, ...]
     received_at: float | None = None
+    direct_failed: int = 0  # direct mode: routes to other nodes the node's kernel refused at its last reconcile
+    direct_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ def check(
     if routes is not None:
         found += _routes(nodes, parsed, routes, foreign or {})
     found += _bridges(nodes, parsed, bridges, now)
+    found += _direct(nodes, bridges, now)
     return sorted(found, key=lambda p: (KINDS.index(p.kind), p.subject, p.node or ""))
 
 
@@ -181,6 +185,24 @@ def _bridges(
                 age = round(max(now - report.received_at, 0.0), 1)
                 detail += f" (agent report {age:g} s old)"
             yield Problem("bridge-gateway", node.name, str(net), detail, age)
+
+
+def _direct(nodes: Sequence[NodeFacts], bridges: Mapping[str, BridgeReport], now: float | None) -> Iterable[Problem]:
+    """Once per node (not per family): its agent says the kernel refused some of its direct routes."""
+    seen: set[str] = set()
+    for node in nodes:
+        report = bridges.get(node.name)
+        if node.name in seen or report is None or report.direct_failed <= 0:
+            continue
+        seen.add(node.name)
+        detail = f"{node.name}: {report.direct_failed} direct route(s) to other nodes refused"
+        if report.direct_error:
+            detail += f": {report.direct_error}"
+        age = None
+        if now is not None and report.received_at is not None:
+            age = round(max(now - report.received_at, 0.0), 1)
+            detail += f" (agent report {age:g} s old)"
+        yield Problem("direct-routes-refused", node.name, node.subnet, detail, age)
 
 
 def _interface(text: str) -> IPv4Interface | IPv6Interface | None:

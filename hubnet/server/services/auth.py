@@ -72,10 +72,13 @@ def require_registrar(
 
 
 def require_route_reader(ctl: Controller, uow: UnitOfWork, token: str | None) -> None:
-    """Admin or any router agent's secret (the route feed); 403 for the other credentials, 401 for none."""
+    """Admin or any router agent's secret (the route feed), or in direct mode (HUBNET_MODE=direct) a node's secret;
+    403 for the other credentials, 401 for none."""
     if role(ctl, token) is Role.ADMIN:
         return
     if token and uow.repo.routers.by_secret(hash_secret(token)) is not None:
+        return
+    if token and ctl.settings.mode == "direct" and uow.repo.node_name_by_secret(hash_secret(token)) is not None:
         return
     if role(ctl, token) is Role.BOOTSTRAP:
         raise Forbidden("a bootstrap token cannot read the route feed; an admin token or a router secret is required")

@@ -96,6 +96,14 @@ def register_job(
             service_cidrs=settings.service_cidrs,
             routers=settings.router_addresses,
         )
+        for found_address in found.values():
+            if not settings.on_underlay(found_address):
+                raise InvalidInput(
+                    f"address {found_address} is outside HUBNET_DIRECT_UNDERLAY "
+                    f"({', '.join(map(str, settings.direct_underlay))}): in direct mode every node must be on-link "
+                    "with the others",
+                    field="address" if str(found_address) == str(found[family_of(address)]) else "addresses",
+                )
         wanted = {family: str(a) for family, a in found.items()}
         join = _Join(ctl, uow, pools, wanted, str(found[family_of(address)]), digest, machine_id)
         node = uow.repo.node(name, lock=True)

@@ -117,6 +117,7 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord], states
         gateways=facts.gateways,
         router_addresses=routers,
         route_states=states or {},
+        mode=ctl.settings.mode,
     )
 
 

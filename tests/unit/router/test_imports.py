@@ -10,7 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "grpc")
-ENTRY = ("hubnet.cli.router", "hubnet.router.agent", "hubnet.server.routing.kernel")  # join imports these lazily
+# join imports these lazily; `hubnet node join` imports hubnet.router.direct (direct mode's peer routes) the same way
+ENTRY = ("hubnet.cli.router", "hubnet.router.agent", "hubnet.server.routing.kernel", "hubnet.router.direct")
 
 
 def _file(module: str) -> Path | None:

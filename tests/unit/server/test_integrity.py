@@ -152,3 +152,12 @@ def test_check_dual_stack(
 def test_the_ipv6_bridge_problem_names_the_ipv6_gateway() -> None:
     (problem,) = check([A, A6], POOLS_DS, None, {"a": BridgeReport("v-net-0", ("10.244.1.1/24",))})
     assert problem.subject == "fd00:10:244:1::/64" and "fd00:10:244:1::1/64" in problem.detail
+
+
+def test_a_node_reporting_refused_direct_routes_is_reported_once() -> None:
+    """Direct mode: the agent's heartbeat says how many routes to other nodes its kernel refused."""
+    a6 = NodeFacts("a", "fd00::11", "fd00:10:244:1::/64")
+    report = BridgeReport("v-net-0", ("10.244.1.1/24", "fd00:10:244:1::1/64"), direct_failed=2, direct_error="boom")
+    problems = check([A, a6, B], [*POOLS, IPv6Network("fd00:10:244::/56")], None, {"a": report, "b": GOOD["b"]})
+    assert [(p.kind, p.node) for p in problems] == [("direct-routes-refused", "a")]
+    assert "2 direct route(s)" in problems[0].detail and "boom" in problems[0].detail
