@@ -473,6 +473,10 @@ class Flow:
     def lost(self) -> int:
         return len(set(self.sent) - self.answered)
 
+    def lost_since(self, since: float) -> int:
+        """Requests sent at or after `since` (perf_counter) that got no answer."""
+        return sum(1 for seq, at in self.sent.items() if at >= since and seq not in self.answered)
+
     @property
     def rate(self) -> int:
         return round(1 / self.interval)
@@ -613,12 +617,16 @@ class AddressClock:
         self._sock.close()
 
 
-def flow_figures(flows: list[Flow], rates: Sequence[int]) -> dict[str, Any]:
+def flow_figures(flows: list[Flow], rates: Sequence[int], since: float = 0.0) -> dict[str, Any]:
+    """Per rate: the losses per flow of the requests sent from `since` on (the failure), how many were lost before
+    it (none, normally: a loss there is not the failover's), the cut per flow."""
     out: dict[str, Any] = {}
     for rate in rates:
         mine = [f for f in flows if f.rate == rate]
-        out[f"at_{rate}"] = loss_figures([f.lost for f in mine]) | {
-            "by_family": {str(fam): loss_figures([f.lost for f in mine if f.family == fam]) for fam in (4, 6)},
+        lost = {id(f): f.lost_since(since) for f in mine}
+        out[f"at_{rate}"] = loss_figures(list(lost.values())) | {
+            "by_family": {str(fam): loss_figures([lost[id(f)] for f in mine if f.family == fam]) for fam in (4, 6)},
+            "lost_before": sum(f.lost for f in mine) - sum(lost.values()),
             "cut_median_s": round(statistics.median(longest_cut(f.sent, f.answered, f.interval) for f in mine), 3)
             if mine
             else None,
@@ -648,7 +656,6 @@ def one_failover(state: LabState, k: int, rates: Sequence[int]) -> dict[str, Any
         raise RuntimeError(f"r1 is not the VRRP master before failover {k}: {vrrp.holders(plan)}")
     with AddressClock(r2.netns) as addresses, Pinger(flows) as pinger:
         time.sleep(WARMUP_S)
-        before = sum(f.lost for f in pinger.flows)
         t0 = time.perf_counter()
         ha.fail_router(state, "r1")
         result["fail_router_call_s"] = round(time.perf_counter() - t0, 3)
@@ -657,9 +664,9 @@ def one_failover(state: LabState, k: int, rates: Sequence[int]) -> dict[str, Any
         result["takeover_by_family_s"] = {a: round(addresses.seen[a] - t0, 3) for a in sorted(vips)}
         time.sleep(max(0.0, t0 + AFTER_S - time.perf_counter()))
         pinger.stop()
-        result["lost_before_failure"] = before
         result["sender_max_lateness_s"] = round(pinger.max_lateness, 3)
-        result |= flow_figures(pinger.flows, rates)
+        result |= flow_figures(pinger.flows, rates, since=t0)
+        result["lost_before_failure"] = sum(result[f"at_{r}"]["lost_before"] for r in rates)
     log(
         f"failover {k}: takeover {result['takeover_s']} s; lost per flow "
         + ", ".join(f"{r}/s median {result[f'at_{r}']['median']} max {result[f'at_{r}']['max']}" for r in rates)
@@ -753,6 +760,7 @@ def report(results: dict[str, Any]) -> None:
                 f"(per round {f['per_round_median']} / {f['per_round_max']}), cut {f['cut_median_s']} s, "
                 f"{f['flows']} flows; fail-back max {f['failback_lost_max']}"
             )
+        print(f"requests lost before a failure (not counted above): {fo['lost_before_failure']}")
         print(f"goal: <= {GOAL_LOST_AT_10} lost per flow at 10/s (1 s of pings)")
     print(f"\nload average: {results['load_start']} at the start, {results['load_end']} at the end")
 

@@ -62,6 +62,15 @@ def test_longest_cut() -> None:
     assert ha.longest_cut({}, set(), 0.1) == 0.0
 
 
+def test_flow_losses_before_and_after_the_failure() -> None:
+    flow = ha.Flow("n1-pod-1", "10.244.1.2", 4, 0.1, 7, sent={seq: seq * 0.1 for seq in range(1, 11)})
+    flow.answered = set(range(1, 11)) - {2, 6, 7}
+    assert flow.lost == 3
+    assert flow.lost_since(0.55) == 2  # 6 and 7; 2 was lost before the failure
+    figures = ha.flow_figures([flow], (10,), since=0.55)["at_10"]
+    assert (figures["median"], figures["max"], figures["lost_before"]) == (2, 2, 1)
+
+
 def test_loss_figures() -> None:
     assert ha.loss_figures([3, 2, 3, 9]) == {"flows": 4, "median": 3.0, "max": 9, "total": 17}
     assert ha.loss_figures([]) == {"flows": 0, "median": None, "max": None, "total": 0}
