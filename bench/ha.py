@@ -5,7 +5,9 @@ failover, on the HA lab; the plain lab's embedded kernel backend as the same-run
 
 1. Propagation: `hubnet lab up --routers 2 --controllers 2` (two replicas on PostgreSQL, a router agent per router);
    registrations POSTed to one replica OPEN LOOP at `--low-rate` per second for `--low-seconds` (50/s for 10 s),
-   then at `--rate` per second for `--seconds` (200/s for 20 s, the issue's load), each timed from the moment
+   then at `--rate` per second for `--seconds` (200/s for 20 s, the issue's load), then the light load again on
+   the table the heavy one left (~9,000 nodes; once they have all gone stale, so the reaper's stale marking does
+   not run beside it; `--no-big-table` skips it), each timed from the moment
    its POST is sent until its route is in router r2's kernel (a netlink route monitor in r2's namespace; r1's is
    watched too, for "in both"). Once to c1 (the replica both router agents follow: their first `--controller`)
    and once to c2 (the change reaches the agents' replica through PostgreSQL LISTEN/NOTIFY). Same-run peer: the
@@ -417,7 +419,39 @@ def lab_processes(state: LabState) -> dict[str, int]:
     return {k: v for k, v in state.processes.items() if k.startswith(("controller", "agent-r"))}
 
 
-Load = tuple[float, float]  # (registrations per second, seconds)
+@dataclass(frozen=True)
+class Load:
+    """One open loop: `rate` registrations per second for `seconds`; `settled`: first wait until every fake node
+    registered so far has gone stale (no agent heartbeats for them: the lease TTL, 60 s, plus a reaper pass), so the
+    run sees a big table without the reaper's stale marking running beside it."""
+
+    rate: float
+    seconds: float
+    settled: bool = False
+
+
+def node_counts(netns: str, url: str, token: str) -> dict[str, int]:
+    """state -> nodes, from the controller's /metrics (`hubnet_nodes{state=...}`)."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", netns, "curl", "-s", "-m", "30", "-H", f"Authorization: Bearer {token}",
+         f"{url}/metrics"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        if line.startswith("hubnet_nodes{state="):
+            counts[line.split('"')[1]] = int(float(line.split()[-1]))
+    return counts
+
+
+def settle(netns: str, url: str, token: str, live: int, timeout: float = 240.0) -> dict[str, int]:
+    """Until at most `live` nodes (the lab's own) are active; the counts then."""
+    deadline = time.monotonic() + timeout
+    while (counts := node_counts(netns, url, token)).get("active", 0) > live:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fake nodes still active after {timeout:.0f} s: {counts}")
+        time.sleep(5)
+    return counts
 
 
 def ha_propagation(state: LabState, loads: Sequence[Load]) -> list[dict[str, Any]]:
@@ -428,17 +462,22 @@ def ha_propagation(state: LabState, loads: Sequence[Load]) -> list[dict[str, Any
     log(f"router agents follow: {follow}")
     runs: list[dict[str, Any]] = []
     first = 0
+    netns, c1 = plan.nodes[0].netns, plan.member("c1").url
     with RouteClock(plan.member("r2").netns) as r2, RouteClock(plan.member("r1").netns) as r1:
         clocks = {"r2": r2, "r1": r1}
-        for rate, seconds in loads:
+        for load in loads:
+            if load.settled:
+                log("waiting for every fake node to go stale")
+            counts = settle(netns, c1, state.admin_token, len(plan.nodes)) if load.settled else {}
             for name in ("c1", "c2"):
                 member = plan.member(name)
                 figures = propagation(
-                    f"HA, POST to {name}", plan.nodes[0].netns, member.url, state.bootstrap_token, clocks, "r2",
-                    first, rate, seconds, lab_processes(state),
+                    f"HA, POST to {name}", netns, member.url, state.bootstrap_token, clocks, "r2",
+                    first, load.rate, load.seconds, lab_processes(state),
                 )  # fmt: skip
-                runs.append({"lab": "ha", "target": name, "agents_follow": follow} | figures)
-                first += len(schedule(rate, seconds))
+                runs.append({"lab": "ha", "target": name, "agents_follow": follow, "table_before": first,
+                             "settled": load.settled, "counts": counts} | figures)  # fmt: skip
+                first += len(schedule(load.rate, load.seconds))
     return runs
 
 
@@ -447,14 +486,20 @@ def plain_propagation(state: LabState, loads: Sequence[Load]) -> list[dict[str, 
     add_bench_pool(plan, state)
     runs: list[dict[str, Any]] = []
     first = 0
+    netns = plan.nodes[0].netns
     with RouteClock(plan.router_netns) as router:
-        for rate, seconds in loads:
+        for load in loads:
+            if load.settled:
+                log("waiting for every fake node to go stale")
+            counts = settle(netns, plan.controller_url, state.admin_token, len(plan.nodes)) if load.settled else {}
             figures = propagation(
-                "plain lab, embedded kernel backend", plan.nodes[0].netns, plan.controller_url,
-                state.bootstrap_token, {"router": router}, "router", first, rate, seconds, lab_processes(state),
+                "plain lab, embedded kernel backend", netns, plan.controller_url,
+                state.bootstrap_token, {"router": router}, "router", first, load.rate, load.seconds,
+                lab_processes(state),
             )  # fmt: skip
-            runs.append({"lab": "plain", "target": "controller"} | figures)
-            first += len(schedule(rate, seconds))
+            runs.append({"lab": "plain", "target": "controller", "table_before": first, "settled": load.settled,
+                         "counts": counts} | figures)  # fmt: skip
+            first += len(schedule(load.rate, load.seconds))
     return runs
 
 
@@ -739,8 +784,9 @@ def report(results: dict[str, Any]) -> None:
         name = fig["primary_name"]
         p, after, both = fig["primary"], fig[f"to_{name}_after_reply"], fig.get("to_all_routers")
         extra = f"  both routers p50 {both['p50_ms']} p99 {both['p99_ms']}" if both else ""
+        table = f", {fig['table_before']:,} fake nodes before" + (" (all stale)" if fig.get("settled") else "")
         print(
-            f"{labels[fig['target']]:27} {fig['rate_asked']:g}/s (sent at {fig['rate_achieved']}/s): "
+            f"{labels[fig['target']]:27} {fig['rate_asked']:g}/s{table} (sent at {fig['rate_achieved']}/s): "
             f"p50 {p['p50_ms']} p99 {p['p99_ms']} max {p['max_ms']} ms; POST→reply p50 {fig['reply']['p50_ms']} "
             f"p99 {fig['reply']['p99_ms']}; reply→kernel p50 {after['p50_ms']} p99 {after['p99_ms']}{extra}; "
             f"errors {fig['errors']}, missing {fig[f'missing_{name}']}"
@@ -774,6 +820,12 @@ def main(argv: list[str] | None = None) -> int:
         "--low-rate", type=float, default=50.0, help="a second, lighter open loop (0: none), for --low-seconds"
     )
     parser.add_argument("--low-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--no-big-table",
+        dest="big_table",
+        action="store_false",
+        help="skip the last light load (on the table the heavy load left, once its fake nodes went stale)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 s of registrations, 1 failover (a smoke run)")
     parser.add_argument("--peer-first", action="store_true", help="run the plain-lab peer before the HA lab")
     parser.add_argument("--skip-peer", action="store_true")
@@ -790,8 +842,11 @@ def main(argv: list[str] | None = None) -> int:
     rates = (10, 100)
     # the lighter load first, while the route table is small: every change costs the route programmers work in
     # proportion to the table (run 1 had it after the 8,000 nodes of the 200/s runs: slower at 50/s than at 200/s)
-    loads: list[Load] = [(args.low_rate, args.low_seconds)] if args.low_rate > 0 else []
-    loads.append((args.rate, args.seconds))
+    # and once more at the end, on the big table, once the fake nodes have gone stale (`--no-big-table`: not)
+    loads: list[Load] = [Load(args.low_rate, args.low_seconds)] if args.low_rate > 0 else []
+    loads.append(Load(args.rate, args.seconds))
+    if args.low_rate > 0 and args.big_table:
+        loads.append(Load(args.low_rate, args.low_seconds, settled=True))
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "load_start": load(),
