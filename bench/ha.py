@@ -59,7 +59,7 @@ from ipaddress import IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
-from hubnet.lab import ha, lifecycle, vrrp
+from hubnet.lab import ha, lifecycle, procs, vrrp
 from hubnet.lab.controller import LabController
 from hubnet.lab.errors import LabError
 from hubnet.lab.icmp import ECHO_REPLY, ECHO_REPLY6, echo_request, echo_request6
@@ -344,19 +344,24 @@ def propagation(
     rate: float,
     seconds: float,
     processes: dict[str, int],
+    db_netns: str | None = None,
 ) -> dict[str, Any]:
     """One open-loop run against `url` (from `client_netns`); fake nodes `first`.. ; latencies to the route in
     `clocks[primary]`'s kernel (and in every clock's, when there are several); the CPU seconds each of the lab's
-    `processes` (name -> pid) used meanwhile."""
+    `processes` (name -> pid) used meanwhile, and PostgreSQL's (every process in `db_netns`, its backends
+    included)."""
     total = len(schedule(rate, seconds))
     log(f"{label}: {total} registrations at {rate:g}/s to {url}")
     cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    db_before = {pid: cpu_seconds(pid) for pid in procs.pids_in_netns([db_netns])} if db_netns else {}
     records, sending, opened = run_in(client_netns, lambda: asyncio.run(_open_loop(url, token, first, rate, seconds)))
     ok = [r for r in records if r.subnet is not None]
     deadline = time.monotonic() + SETTLE_S
     while time.monotonic() < deadline and not all(r.subnet in c.seen for r in ok for c in clocks.values()):
         time.sleep(0.05)
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in processes.items()}
+    if db_netns:  # a backend that exited meanwhile is missed: the pools keep theirs open
+        cpu["db"] = round(sum(cpu_seconds(p) - db_before.get(p, 0.0) for p in procs.pids_in_netns([db_netns])), 2)
     replies = [r.replied for r in ok if r.replied is not None]
     served = len(replies) / (max(replies) - min(r.sent for r in records)) if replies else None
     lateness = [(r.sent - r.scheduled) * 1000 for r in records]
@@ -473,7 +478,7 @@ def ha_propagation(state: LabState, loads: Sequence[Load]) -> list[dict[str, Any
                 member = plan.member(name)
                 figures = propagation(
                     f"HA, POST to {name}", netns, member.url, state.bootstrap_token, clocks, "r2",
-                    first, load.rate, load.seconds, lab_processes(state),
+                    first, load.rate, load.seconds, lab_processes(state), plan.member("db").netns,
                 )  # fmt: skip
                 runs.append({"lab": "ha", "target": name, "agents_follow": follow, "table_before": first,
                              "settled": load.settled, "counts": counts} | figures)  # fmt: skip
