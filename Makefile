@@ -65,8 +65,8 @@ bench-bgp: bootstrap
 bench-lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
 
-# The HA lab (issue 11): registration → route in router r2's kernel, open loop 200/s for 20 s (and 50/s for 10 s)
-# through each replica, with the plain lab's embedded kernel backend as the same-run peer; then 5 VRRP failovers
-# with pods pinging at 10/s and 100/s. `python -m bench.ha --quick` is a smoke run.
+# The HA lab (issue 11): 5 VRRP failovers with pods pinging at 10/s and 100/s; then registration → route in router
+# r2's kernel, open loop through each replica (50/s for 10 s, 200/s for 20 s, 50/s again on the table that left),
+# with the plain lab's embedded kernel backend as the same-run peer. `python -m bench.ha --quick` is a smoke run.
 bench-ha: bootstrap
 	$(VENV)/python -m bench.ha
