@@ -1,5 +1,6 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
-.PHONY: bootstrap check test test-chaos lab lab-down bench bench-registrations bench-routes bench-cni bench-lab
+.PHONY: bootstrap check test test-chaos lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
+	bench-ha
 
 VENV := .venv/bin
 
@@ -45,7 +46,7 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp
+bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp bench-ha
 
 bench-registrations: bootstrap
 	./scripts/start-postgres.sh
@@ -63,3 +64,9 @@ bench-bgp: bootstrap
 
 bench-lab: bootstrap
 	$(VENV)/python -m bench.lab --seconds 3 --rounds 11
+
+# The HA lab (issue 11): 5 VRRP failovers with pods pinging at 10/s and 100/s; then registration → route in router
+# r2's kernel, open loop through each replica (50/s for 10 s, 200/s for 20 s, 50/s again on the table that left),
+# with the plain lab's embedded kernel backend as the same-run peer. `python -m bench.ha --quick` is a smoke run.
+bench-ha: bootstrap
+	$(VENV)/python -m bench.ha
