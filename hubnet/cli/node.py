@@ -194,7 +194,7 @@ PublishOpt = Annotated[
     typer.Option(
         "--publish",
         "-p",
-        help="HOSTPORT:CONTAINERPORT[/tcp|udp|sctp], repeatable: the portMappings runtime config (chained portmap).",
+        help="HOSTPORT:CONTAINERPORT or HOSTPORT:CONTAINERPORT/PROTO (tcp, udp, sctp), repeatable: the portMappings runtime config (chained portmap).",
     ),
 ]
 RateOpt = Annotated[int, typer.Option(min=0, help="Bits per second (the bandwidth runtime config; 0: no limit).")]
