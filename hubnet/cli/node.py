@@ -194,7 +194,8 @@ PublishOpt = Annotated[
     typer.Option(
         "--publish",
         "-p",
-        help="HOSTPORT:CONTAINERPORT or HOSTPORT:CONTAINERPORT/PROTO (tcp, udp, sctp), repeatable: the portMappings runtime config (chained portmap).",
+        help="HOSTPORT:CONTAINERPORT or HOSTPORT:CONTAINERPORT/PROTO (tcp, udp, sctp), repeatable: the portMappings "
+        "runtime config (chained portmap).",
     ),
 ]
 RateOpt = Annotated[int, typer.Option(min=0, help="Bits per second (the bandwidth runtime config; 0: no limit).")]
@@ -251,7 +252,9 @@ def _capability_args(
         ports, _, proto = spec.partition("/")
         host, sep, container = ports.partition(":")
         if not sep or not host.isdigit() or not container.isdigit() or proto not in ("", "tcp", "udp", "sctp"):
-            raise typer.BadParameter(f"--publish {spec!r}: HOSTPORT:CONTAINERPORT[/tcp|udp|sctp]")
+            raise typer.BadParameter(
+                f"--publish {spec!r}: expected HOSTPORT:CONTAINERPORT or HOSTPORT:CONTAINERPORT/PROTO (tcp, udp, sctp)"
+            )
         mappings.append({"hostPort": int(host), "containerPort": int(container), "protocol": proto or "tcp"})
     if mappings:
         args["portMappings"] = mappings
