@@ -17,10 +17,10 @@ from typing import Any
 
 from hubnet.lab import icmp, tcpprobe
 from hubnet.lab.forwarded import forwarded
-from hubnet.lab.plan import make_plan
 from hubnet.lab.state import LabState, PodState
 from hubnet.lab.tcpprobe import Pair
 from hubnet.linux import labnet
+from hubnet.linux.errors import LinuxError
 from hubnet.linux.labnet import socket_in
 from hubnet.net import gateway
 
@@ -117,9 +117,11 @@ def run_check(state: LabState) -> CheckReport:
     """Probe every ordered pair over every family of the lab, and every pod's gateway and router of each family;
     never raises for a network failure."""
     report = CheckReport(pods=lab_pods(state), mode=state.mode)
-    plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
+    plan = state.plan()
     routers = plan.router_addresses
-    before = _forwarded(plan.router_netns)
+    # every router namespace of the lab: the HA lab's r1 and r2, or the one router
+    router_netns = [r.netns for r in plan.routers] or [plan.router_netns]
+    before = _forwarded(router_netns)
     for family in state.families:
         endpoints = [e for p in report.pods if (e := p.of_family(family)) is not None]
         for pair in _probe_mesh(endpoints):
@@ -129,16 +131,16 @@ def run_check(state: LabState) -> CheckReport:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for found in pool.map(lambda pod, r=router, f=family: _reach(pod, r, f), endpoints):
                 report.reach += found
-    after = _forwarded(plan.router_netns)
+    after = _forwarded(router_netns)
     if before is not None and after is not None:
         report.router_forwarded = after - before
     return report
 
 
-def _forwarded(netns: str) -> int | None:
+def _forwarded(namespaces: list[str]) -> int | None:
     try:
-        return forwarded(netns)
-    except (OSError, ValueError, IndexError):  # an HA lab's r1 may be down: the count is then not known
+        return sum(forwarded(netns) for netns in namespaces)
+    except (OSError, ValueError, IndexError, LinuxError):  # an HA lab's r1 may be down: the count is then not known
         return None
 
 

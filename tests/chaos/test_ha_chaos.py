@@ -155,6 +155,8 @@ def lab() -> Iterator[HaLab]:
             "--routers", "2", "--controllers", "2", timeout=UP_TIMEOUT,
         )  # fmt: skip
         made = HaLab(name, make_plan(name, NODES, PODS, routers=2, controllers=2), StateStore(name))
+        done = hubnet("lab", "check", "--name", name, "--json", check=False, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]  # `lab check` works unchanged
         for router in made.plan.routers:
             made.foreign[router.name] = add_foreign_routes(router)
             assert len(made.foreign[router.name]) == 20, made.foreign[router.name]
