@@ -1,5 +1,5 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
-.PHONY: bootstrap check test test-chaos lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
+.PHONY: bootstrap check test test-chaos test-long lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
 	bench-ha
 
 VENV := .venv/bin
@@ -38,6 +38,13 @@ test: check
 test-chaos: bootstrap
 	./scripts/start-postgres.sh
 	$(CHAOS_SIZES) $(VENV)/pytest -q -p no:cacheprovider --durations=15 tests/chaos tests/netns/node/test_crash.py
+
+# Nightly, not part of `make test`: the allocator state machines (the pure allocator, and the service layer on SQLite:
+# register / re-join / delete / return / lease expiry / restart) at LONG_EXAMPLES examples of 50 steps each.
+LONG_EXAMPLES ?= 2000
+test-long: bootstrap
+	HUBNET_LONG_EXAMPLES=$(LONG_EXAMPLES) $(VENV)/pytest -q -p no:cacheprovider --durations=10 -n 2 --timeout=0 \
+		tests/unit/server/test_allocator.py tests/integration/test_state_machine.py -k Machine
 
 lab: bootstrap
 	$(VENV)/hubnet lab up $(if $(ROUTER),--router $(ROUTER)) $(if $(ROUTERS),--routers $(ROUTERS)) \

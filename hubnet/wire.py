@@ -28,7 +28,10 @@ class RouteState(StrEnum):
     PENDING = "pending"
     PROGRAMMED = "programmed"
     FAILED = "failed"
-    WITHDRAWN = "withdrawn"  # the record is released: its route is no longer desired (the reconciler removes it)
+    # The record is released and its route no longer desired; until the reconciler has seen the route gone from the
+    # router it is `withdrawing`, and the subnet is not handed out again before it says `withdrawn`.
+    WITHDRAWING = "withdrawing"
+    WITHDRAWN = "withdrawn"
 
 
 class RouterStatus(StrEnum):

@@ -42,6 +42,7 @@ def serve(
 
     from hubnet.server.app import create_app
     from hubnet.server.db.migrate import upgrade
+    from hubnet.server.protocol import with_read_timeout
     from hubnet.server.settings import Settings
 
     settings = _settings()
@@ -60,7 +61,9 @@ def serve(
         access_log=access_log,
         # Long keep-alive: agents renew every few seconds, and a client reusing a connection the server has just
         # closed as idle gets a reset it does not retry (POST). Shutdown does not wait for idle connections.
-        timeout_keep_alive=75,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        # A request must arrive whole in time: slow or silent clients cannot hold connections open (slowloris).
+        http=with_read_timeout(settings.request_timeout_seconds),
         timeout_graceful_shutdown=3,
         # HTTPS only when configured; uvicorn binds one socket, so plain HTTP is then not served at all.
         ssl_context_factory=tls,

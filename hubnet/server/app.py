@@ -87,6 +87,7 @@ def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler
         interval=settings.reconcile_interval,
         dry_run=settings.route_dry_run,
         registry=registry,
+        withdrawals=lambda installed: routes.confirm_withdrawn(ctl, installed),
     )
 
 

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     tls_key: Path | None = Field(default=None, validation_alias=AliasChoices("HUBNET_TLS_KEY_FILE", "HUBNET_TLS_KEY"))
 
     max_body_bytes: int = 64 * 1024
+    # Slow clients (hubnet.server.protocol): a request must arrive complete within this many seconds of its first
+    # byte, or its connection is closed; an idle keep-alive connection is closed after keep_alive_seconds.
+    request_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     # Per credential (sha256 of the bearer token): generous, so 64 clients sharing one bootstrap token are not
     # throttled; per client address for answers of 401 (guessing credentials). 0 disables a limit.
     rate_limit_per_second: float = Field(default=5000.0, ge=0)

@@ -232,6 +232,23 @@ def sql(db_url: str, statement: str, params: dict[str, Any] | None = None) -> li
         engine.dispose()
 
 
+@contextmanager
+def without_overlap_guard(db_url: str) -> Iterator[None]:
+    """SQLite: the database as it was before migration 0011b (no overlap triggers) inside the block, to inject the
+    overlaps an older database may hold; the guard is back afterwards (it does not re-check stored rows)."""
+    from hubnet.server.db.overlap_guard import create_statements, drop_statements
+
+    if not db_url.startswith("sqlite"):
+        raise ValueError("PostgreSQL's exclusion constraints are not lifted for a test")
+    for statement in drop_statements():
+        sql(db_url, statement)
+    try:
+        yield
+    finally:
+        for statement in create_statements():
+            sql(db_url, statement)
+
+
 class ManualClock:
     """A clock the test moves by hand (`clock.now += 30`): lease expiry without sleeping."""
 

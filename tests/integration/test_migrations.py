@@ -28,7 +28,7 @@ TABLES = {
     "router_routes",
     "alembic_version",
 }
-HEAD = "0011"
+HEAD = "0011c_route_withdrawal"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -48,7 +48,8 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    for step in ("0010", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", "base"):
+    steps = ("0011b_overlap_guard", "0011", "0010", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002")
+    for step in (*steps, "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
     assert _tables(url) <= {"alembic_version"}
@@ -141,7 +142,7 @@ def test_0009_up_and_down_keep_every_ipv4_subnet_and_index(databases: Databases,
     migrate.upgrade(url)
     assert _nodes(url) == before
     after = _indexes(url)
-    assert set(after) == NODE_INDEXES | V6_INDEXES
+    assert set(after) == NODE_INDEXES | V6_INDEXES | {"ix_nodes_withdrawing"}  # 0011c's, not about 'released'
     assert {n for n, partial in after.items() if partial} == PARTIAL | V6_INDEXES - {
         "ix_nodes_pool6_id_reuse",
         "ix_nodes_subnet6",
@@ -180,7 +181,8 @@ def test_0009_downgrade_refuses_while_a_row_holds_ipv6(databases: Databases, db_
 
 
 def test_backfill_fills_the_ipv6_range_of_rows_written_without_it(databases: Databases, db_kind: str) -> None:
-    """A row written by hand (or by an older controller) gets net6_lo/net6_hi at the next start (`pools.scan`)."""
+    """A row written by hand (or by an older controller) gets net6_lo/net6_hi at the next start (`pools.scan`); on
+    SQLite the overlap guard (0011b) already set them when the row was written."""
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('fd00:10:244::/56', 64, 1, 0)")
@@ -193,7 +195,8 @@ def test_backfill_fills_the_ipv6_range_of_rows_written_without_it(databases: Dat
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.begin() as conn:
-            assert Repository(conn, engine.dialect.name).backfill_ranges() == 1
+            filled = Repository(conn, engine.dialect.name).backfill_ranges()
+        assert filled == (0 if db_kind == "sqlite" else 1)
     finally:
         engine.dispose()
     lo = int(IPv6Address("fd00:10:244:a::"))
@@ -293,3 +296,25 @@ def test_0011_adds_routers_and_drops_them_again(databases: Databases, db_kind: s
     assert sql(url, "SELECT count(*) FROM routers") == [(0,)] and sql(url, "SELECT count(*) FROM router_routes") == [
         (0,)
     ]
+
+
+def test_0011b_guards_sqlite_against_overlaps_and_sets_ranges(databases: Databases, db_kind: str) -> None:
+    """The triggers come with the upgrade (ranges recomputed from the text of existing rows, a stored overlap kept)
+    and go with the downgrade; PostgreSQL has its exclusion constraints either way."""
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0010")
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 1, 0)")
+    sql(url, INSERT_NODE, {"name": "one", "subnet": "10.244.1.0/24", "address": "172.31.0.1"})
+    if db_kind == "sqlite":
+        sql(url, "UPDATE nodes SET net_lo = 0, net_hi = 0")  # a range that lies
+        sql(url, INSERT_NODE, {"name": "legacy", "subnet": "10.244.0.0/23", "address": "172.31.0.2"})
+    migrate.upgrade(url)
+    if db_kind == "sqlite":  # PostgreSQL compares inet values; the controller fills its ranges at start
+        base = int(IPv4Address("10.244.0.0"))
+        assert sql(url, "SELECT net_lo, net_hi FROM nodes WHERE name = 'one'") == [(base + 256, base + 511)]
+    with pytest.raises(IntegrityError):
+        sql(url, INSERT_NODE, {"name": "wide", "subnet": "10.244.0.0/22", "address": "172.31.0.3"})
+    migrate.downgrade(url, "0010")
+    if db_kind == "sqlite":
+        sql(url, INSERT_NODE, {"name": "wide", "subnet": "10.244.0.0/22", "address": "172.31.0.3"})
+        assert sql(url, "SELECT count(*) FROM nodes") == [(3,)]

@@ -12,19 +12,19 @@ import json
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import Ctl, admin_only
+from hubnet.server.api.deps import Admin, Ctl
+from hubnet.server.api.openapi import json_body
 from hubnet.server.bgp import peers as rules
 from hubnet.server.domain.errors import InvalidInput
 from hubnet.server.services import bgp as peers
 from hubnet.wire import BgpPeer
 
 router = APIRouter(prefix="/v1/bgp/peers", tags=["bgp"])
-WHAT = "manage BGP peers"
 
 
 class PeerRequest(BaseModel):
@@ -59,14 +59,10 @@ class PeerList(BaseModel):
     items: list[BgpPeer]
 
 
-_BODY = {"required": True, "content": {"application/json": {"schema": PeerRequest.model_json_schema()}}}
 AddressParam = Annotated[str, PathParam(description="the peer's address, any spelling", examples=["fd00:1::1"])]
 
 
-Admin = Annotated[str | None, Depends(admin_only(WHAT))]
-
-
-@router.post("", response_model=BgpPeer, status_code=201, openapi_extra={"requestBody": _BODY})
+@router.post("", response_model=BgpPeer, status_code=201, openapi_extra=json_body(PeerRequest))
 async def add(ctl: Ctl, token: Admin, request: Request, response: Response) -> BgpPeer:
     """Add a peer: `{"address", "asn", "password"?, "multihop"?, "description"?}` → 201 and the peer (never its
     password: `password_set`), `Location` naming it. 422 naming the field, 409 `peer-exists` naming `address`."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import Ctl, Token
+from hubnet.server.api.deps import Admin, Ctl
 from hubnet.server.api.schemas import EventPage
 from hubnet.server.services import events
 
@@ -26,7 +26,7 @@ DB_POLL_SECONDS = 0.5
 async def list_events(
     request: Request,
     ctl: Ctl,
-    token: Token,
+    token: Admin,
     since: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=300)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,

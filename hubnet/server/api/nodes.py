@@ -6,26 +6,18 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from hubnet.server import faults
-from hubnet.server.api.deps import Ctl, Token
+from hubnet.server.api.deps import Admin, Ctl, NodeOrAdmin, OwnNodeOrAdmin, Registrar, parse_body, read_body
+from hubnet.server.api.openapi import json_body
 from hubnet.server.api.schemas import HeartbeatRequest, NodePage, RegisterRequest
 from hubnet.server.domain.errors import Conflict
 from hubnet.server.domain.integrity import BridgeReport
 from hubnet.server.domain.lease import LeaseState
-from hubnet.server.services import auth, node_reads, nodes
+from hubnet.server.services import node_reads, nodes
 from hubnet.wire import Node
 
 router = APIRouter(prefix="/v1/nodes", tags=["nodes"])
-
-
-_REGISTER_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": RegisterRequest.model_json_schema()}},
-}
 
 
 @router.post(
@@ -33,17 +25,15 @@ _REGISTER_BODY = {
     response_model=Node,
     status_code=201,
     responses={200: {"model": Node}},
-    openapi_extra={"requestBody": _REGISTER_BODY},
+    openapi_extra=json_body(RegisterRequest),
 )
-async def register(ctl: Ctl, token: Token, request: Request, response: Response) -> Node:
+async def register(ctl: Ctl, token: Registrar, request: Request, response: Response) -> Node:
     """Register (201) or idempotently re-join (200). Bootstrap (or admin) token.
 
     The caller is authenticated before the body is read: without a credential the answer is 401 whatever was sent
     (a 422 would describe the API to anyone). The use case checks again inside its transaction."""
     started = time.perf_counter()
-    if auth.role(ctl, token) is auth.Role.NONE:  # configured tokens are checked in memory; stored ones need a read
-        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token))
-    body = await _register_request(request)
+    body = await read_body(request, RegisterRequest)
     job = nodes.register_job(
         ctl,
         token=token,
@@ -65,23 +55,26 @@ async def register(ctl: Ctl, token: Token, request: Request, response: Response)
     return view
 
 
-async def _register_request(request: Request) -> RegisterRequest:
-    """The body, validated like FastAPI would (422 naming the field), once the caller is known."""
-    try:
-        return RegisterRequest.model_validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+@router.post("/{name}/heartbeat", response_model=Node, openapi_extra=json_body(HeartbeatRequest, required=False))
+async def heartbeat(name: str, ctl: Ctl, token: OwnNodeOrAdmin, request: Request) -> Node:
+    """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge.
 
+    The use case authorizes the caller first, then the body is validated (401/403 before 422), then the lease is
+    renewed: a refused body changes nothing."""
+    raw = await request.body()
+    parsed: list[HeartbeatRequest] = []
 
-@router.post("/{name}/heartbeat", response_model=Node)
-async def heartbeat(name: str, ctl: Ctl, token: Token, request: Request, body: HeartbeatRequest | None = None) -> Node:
-    """Renew the lease. The node's own secret (or admin). An optional body reports the node's bridge."""
-    view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name))
-    if body is not None and body.bridge is not None:  # after the write: only an authorized caller may report
-        direct = body.bridge.direct
+    def validate() -> None:
+        if raw.strip() not in (b"", b"null"):  # no body, or JSON null: an older agent, nothing to report
+            parsed.append(parse_body(raw, HeartbeatRequest))
+
+    view = await ctl.write_async(nodes.heartbeat_job(ctl, token=token, name=name, before_write=validate))
+    bridge = parsed[0].bridge if parsed else None
+    if bridge is not None:  # after the write: only an authorized caller may report
+        direct = bridge.direct
         report = BridgeReport(
-            body.bridge.name,
-            tuple(body.bridge.addresses),
+            bridge.name,
+            tuple(bridge.addresses),
             received_at=time.time(),
             direct_failed=direct.failed if direct is not None else 0,
             direct_error=direct.error if direct is not None else None,
@@ -91,13 +84,13 @@ async def heartbeat(name: str, ctl: Ctl, token: Token, request: Request, body: H
 
 
 @router.get("/{name}", response_model=Node)
-def get(name: str, ctl: Ctl, token: Token) -> Node:
+def get(name: str, ctl: Ctl, token: NodeOrAdmin) -> Node:
     """One node record. The node's own secret, or admin."""
     return node_reads.get(ctl, token=token, name=name)
 
 
 @router.delete("/{name}", status_code=204)
-def delete(name: str, ctl: Ctl, token: Token) -> Response:
+def delete(name: str, ctl: Ctl, token: NodeOrAdmin) -> Response:
     """Release at once (route withdrawn, subnet quarantined). The node's own secret, or admin."""
     nodes.delete(ctl, token=token, name=name)
     return Response(status_code=204)
@@ -106,7 +99,7 @@ def delete(name: str, ctl: Ctl, token: Token) -> Response:
 @router.get("", response_model=NodePage)
 def list_nodes(
     ctl: Ctl,
-    token: Token,
+    token: Admin,
     state: Annotated[LeaseState | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

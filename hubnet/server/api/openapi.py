@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -43,6 +44,17 @@ API_ERRORS = {
     "503": "database unavailable",
 }
 PROBE_ERRORS = {key: API_ERRORS[key] for key in ("405", "500", "503")}
+# An operation's nested body schemas, moved into components by `add_problems` (see `json_body`).
+_NESTED = "x-hubnet-nested-schemas"
+
+
+def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` documenting `model` as the JSON request body of an operation whose handler reads the body
+    itself, once the caller is authenticated (`deps.read_body`): FastAPI would parse a declared body before any
+    dependency runs."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = schema.pop("$defs", {})
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}, _NESTED: nested}
 
 
 def _answer(status: str, description: str) -> dict[str, Any]:
@@ -61,9 +73,11 @@ def add_problems(document: dict[str, Any]) -> None:
     metrics = document.get("paths", {}).get("/metrics", {}).get("get", {}).get("responses", {}).get("200")
     if metrics is not None:
         metrics["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    schemas = document["components"]["schemas"]
     for path, operations in document.get("paths", {}).items():
         errors = API_ERRORS if path.startswith("/v1") else PROBE_ERRORS
         for operation in operations.values():
+            schemas.update(operation.pop(_NESTED, None) or {})
             responses = operation.setdefault("responses", {})
             for status, description in errors.items():
                 responses[status] = _answer(status, description)

@@ -7,15 +7,15 @@ translate HTTP; the use cases are in `hubnet.server.services.routers`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import Ctl, Token, admin_only
+from hubnet.server.api.deps import ADMIN_SCHEME, BOOTSTRAP_SCHEME, ROUTER_SCHEME, Admin, Ctl, Token, parse_body
+from hubnet.server.api.openapi import json_body
 from hubnet.server.domain.validation import ROUTER_SECRET_MAX, ROUTER_SECRET_MIN
 from hubnet.server.services import auth, routers
 from hubnet.wire import Router
@@ -76,46 +76,43 @@ class RouterList(BaseModel):
     items: list[Router]
 
 
-async def _registrar(ctl: Ctl, token: Token) -> str | None:
+async def _registrar(
+    ctl: Ctl,
+    token: Token,
+    _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
+    _as_bootstrap: Annotated[object, Depends(BOOTSTRAP_SCHEME)],
+) -> str | None:
     """401 / 403 unless the caller holds a bootstrap token (configured, or stored and usable) or is an admin."""
     if auth.role(ctl, token) is auth.Role.NONE:
         await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token, "join a router"))
     return token
 
 
-async def _self_or_admin(name: NameParam, ctl: Ctl, token: Token) -> str | None:
+async def _self_or_admin(
+    name: NameParam,
+    ctl: Ctl,
+    token: Token,
+    _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
+    _as_router: Annotated[object, Depends(ROUTER_SCHEME)],
+) -> str | None:
     """401 / 403 unless the caller is an admin or the router `name` itself (404 for an admin only)."""
     if auth.role(ctl, token) is not auth.Role.ADMIN:
         await run_in_threadpool(ctl.read, lambda uow: auth.authorize_router(ctl, uow, token, name))
     return token
 
 
-M = TypeVar("M", bound=BaseModel)
 Registrar = Annotated[str | None, Depends(_registrar)]
 SelfOrAdmin = Annotated[str | None, Depends(_self_or_admin)]
-Admin = Annotated[str | None, Depends(admin_only("manage routers"))]
-
-
-def _body(model: type[M], raw: bytes) -> M:
-    """The body, validated like FastAPI would (422 naming the field), once the caller is known."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as error:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-
-
-def _doc(model: type[BaseModel]) -> dict[str, object]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
 @router.post(
-    "", response_model=Router, status_code=201, responses={200: {"model": Router}}, openapi_extra=_doc(JoinRequest)
+    "", response_model=Router, status_code=201, responses={200: {"model": Router}}, openapi_extra=json_body(JoinRequest)
 )
 async def join(ctl: Ctl, token: Registrar, request: Request, response: Response) -> Router:
     """Join (201) or re-join (200: the new secret replaces the old one). A bootstrap token or admin. 409
     `embedded-route-backend` when this controller programs routes itself."""
     routers.refuse_embedded(ctl)
-    body = _body(JoinRequest, await request.body())
+    body = parse_body(await request.body(), JoinRequest)
     view, created = await run_in_threadpool(routers.join, ctl, token=token, name=body.name, secret=body.secret)
     response.status_code = 201 if created else 200
     return view
@@ -140,9 +137,9 @@ def delete(name: NameParam, ctl: Ctl, token: Admin) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/report", response_model=Router, openapi_extra=_doc(ReportRequest))
+@router.post("/{name}/report", response_model=Router, openapi_extra=json_body(ReportRequest))
 async def report(name: NameParam, ctl: Ctl, token: SelfOrAdmin, request: Request) -> Router:
     """What the router holds: counters, the feed revision applied, and per-node states (only changes, plus a full
     set now and then). That router's secret, or admin."""
-    body = _body(ReportRequest, await request.body())
+    body = parse_body(await request.body(), ReportRequest)
     return await run_in_threadpool(routers.report, ctl, token=token, name=name, body=body.report())

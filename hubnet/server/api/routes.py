@@ -1,5 +1,5 @@
 """GET /v1/routes: with `since`, the desired-route feed the router agents follow (admin or a router secret);
-without it, the reconciler's drift report (admin), as before the feed existed.
+without it, the drift report (admin or a router secret), as before the feed existed.
 
 The caller is authenticated before a query parameter is looked at (the dependency runs first). The feed long-polls
 like `/v1/events`: woken by this process's commits and, on PostgreSQL, by every other controller's (their NOTIFY,
@@ -15,9 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import Ctl, Token
+from hubnet.server.api.deps import ADMIN_SCHEME, ROUTER_SCHEME, Ctl, Token
 from hubnet.server.api.events import DB_POLL_SECONDS
-from hubnet.server.domain.errors import Forbidden
 from hubnet.server.services import auth, routefeed
 from hubnet.server.services.routes import desired
 from hubnet.wire import RouteFeed
@@ -26,11 +25,19 @@ router = APIRouter(tags=["routes"])
 MAX_WAIT = 60.0
 
 
-async def _reader(ctl: Ctl, token: Token) -> bool:
-    """401 / 403 unless the caller is an admin or a router agent; True for an admin."""
+async def _reader(
+    request: Request,
+    ctl: Ctl,
+    token: Token,
+    _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
+    _as_router: Annotated[object, Depends(ROUTER_SCHEME)],
+) -> bool:
+    """401 / 403 unless the caller is an admin or a router agent (in direct mode also a node: not declared, the
+    document describes the default hub mode); True for an admin."""
     if auth.role(ctl, token) is auth.Role.ADMIN:
         return True
-    await run_in_threadpool(routefeed.authorize, ctl, token=token)
+    drift = "since" not in request.query_params  # the drift report: admin or a router, never a node
+    await run_in_threadpool(lambda: routefeed.authorize(ctl, token=token, nodes=not drift))
     return False
 
 
@@ -47,9 +54,7 @@ async def routes(
 ) -> JSONResponse:
     """With `since`: `{"revision", "full", "entries": [{"node", "generation", "routes": [{"prefix", "next_hop"}]}]}`
     (admin or a router secret). Without: desired routes vs the routes hubnet owns on the router (admin)."""
-    if since is None:
-        if not admin:
-            raise Forbidden("a router secret reads the route feed (GET /v1/routes?since=REV), not the drift report")
+    if since is None:  # a router agent may read it too: it holds the desired routes anyway
         return JSONResponse(await run_in_threadpool(_drift, request, ctl))
     notifier = request.app.state.notifier
     deadline = time.monotonic() + wait

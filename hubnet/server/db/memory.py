@@ -22,7 +22,7 @@ from typing import Any
 from hubnet.net import Network, family_of
 from hubnet.server.bgp.peers import PeerRecord
 from hubnet.server.domain.errors import HubnetError
-from hubnet.server.domain.lease import LeaseState, released_values
+from hubnet.server.domain.lease import LeaseState, released_values, withdrawal
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
 from hubnet.server.domain.tokens import TokenRecord
 from hubnet.server.services import ports
@@ -341,9 +341,24 @@ class MemoryRepository:
         rows = [
             r.node
             for r in self._rows()
-            if _pool_id(r.node, family) == pool.id and r.node.state == RELEASED and not _reissued(r.node, family)
+            if _pool_id(r.node, family) == pool.id
+            and r.node.state == RELEASED
+            and not _reissued(r.node, family)
+            and r.node.route_state == "withdrawn"
         ]
         return min(rows, key=lambda n: (n.released_at or 0.0, n.id), default=None)
+
+    def withdrawing(self) -> list[NodeRecord]:
+        return [r.node for r in self._rows() if r.node.state == RELEASED and r.node.route_state == "withdrawing"]
+
+    def set_withdrawn(self, node_id: int, generation: int) -> bool:
+        row = self.state.nodes.get(node_id)
+        if row is None or (row.node.state, row.node.route_state) != (RELEASED, "withdrawing"):
+            return False
+        if row.node.generation != generation:
+            return False
+        self._set(row, route_state="withdrawn", route_error=None)
+        return True
 
     def mark_reissued(self, subnet: str) -> None:
         family = family_of(subnet)
@@ -420,12 +435,12 @@ class MemoryRepository:
         self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
     ) -> list[NodeRecord]:
         values: dict[str, Any] = {"state": new_state, "updated_at": now}
-        if new_state == RELEASED:
-            values.update(released_values(now))
         moved = []
         for row in self._rows():
             n = row.node
             if n.state == state and n.expires_at < before and (marked_before is None or row.updated_at < marked_before):
+                if new_state == RELEASED:
+                    values.update(released_values(now, route=withdrawal(n.route_state, n.route_error)))
                 moved.append(self._set(row, **values).node)
         return moved
 

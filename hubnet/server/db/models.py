@@ -60,6 +60,7 @@ class Inet(TypeDecorator[str]):
 
 
 NOT_RELEASED = text("state <> 'released'")
+WITHDRAWING = text("route_state = 'withdrawing'")
 
 pools = Table(
     "pools",
@@ -121,12 +122,15 @@ nodes = Table(
     Index("uq_nodes_address6_live", "address6", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
     Index("uq_nodes_subnet6_live", "subnet6", unique=True, sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
     Index("ix_nodes_net6_lo_live", "net6_lo", "net6_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
+    # Released records whose route is not yet seen gone (migration 0011c): the reconciler asks after every run.
+    Index("ix_nodes_withdrawing", "id", sqlite_where=WITHDRAWING, postgresql_where=WITHDRAWING),
 )
 
 # PostgreSQL additionally forbids *overlapping* live subnets (created in the migration, see 0002):
 #   ALTER TABLE nodes ADD CONSTRAINT ex_nodes_subnet_overlap
 #     EXCLUDE USING gist (subnet inet_ops WITH &&) WHERE (state <> 'released')
-# and the same on subnet6 (ex_nodes_subnet6_overlap, migration 0009).
+# and the same on subnet6 (ex_nodes_subnet6_overlap, migration 0009). SQLite does it with triggers (migration 0011b,
+# hubnet.server.db.overlap_guard).
 
 events = Table(
     "events",

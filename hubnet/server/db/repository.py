@@ -22,6 +22,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -41,7 +42,7 @@ from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range,
 from hubnet.server.db.routers import RouterQueries, chunks
 from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
-from hubnet.server.domain.lease import released_values
+from hubnet.server.domain.lease import RouteState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
@@ -110,7 +111,12 @@ class _Family:
     def oldest_released(self) -> Select[Any]:
         return (
             select(*_NODE_COLS)
-            .where(self.pool_id == bindparam("pool_id"), nodes.c.state == "released", self.reissued.is_(False))
+            .where(
+                self.pool_id == bindparam("pool_id"),
+                nodes.c.state == "released",
+                self.reissued.is_(False),
+                nodes.c.route_state == "withdrawn",
+            )
             .order_by(nodes.c.released_at, nodes.c.id)
             .limit(1)
         )
@@ -155,6 +161,25 @@ _BOTH = (FAMILIES[4], FAMILIES[6])
 _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
 _NODES_NAMED = select(*_NODE_COLS).where(nodes.c.name.in_(bindparam("names", expanding=True)))
 _NODE_LOCKED = _NODE.with_for_update()
+# A literal, as LIVE: the partial index ix_nodes_withdrawing (migration 0011c) is used only when the query says so.
+_WITHDRAWING = select(*_NODE_COLS).where(
+    nodes.c.route_state == literal_column("'withdrawing'"), nodes.c.state == "released"
+)
+_SET_WITHDRAWN = (
+    update(nodes)
+    .where(
+        nodes.c.id == bindparam("node_id"),
+        nodes.c.generation == bindparam("b_generation"),
+        nodes.c.state == "released",
+        nodes.c.route_state == literal_column("'withdrawing'"),
+    )
+    .values(route_state="withdrawn", route_error=None)
+)
+# domain.lease.withdrawal, per row, for the reaper's bulk release: `withdrawn` only when no reconciler ever reported.
+_WITHDRAWAL = case(
+    (and_(nodes.c.route_state == "pending", nodes.c.route_error.is_(None)), literal_column("'withdrawn'")),
+    else_=literal_column("'withdrawing'"),
+)
 _BY_SECRET = select(nodes.c.name).where(nodes.c.secret_hash == bindparam("digest")).limit(1)
 _INSERT_NODE = insert(nodes)
 _UPDATE_NODE = update(nodes).where(nodes.c.id == bindparam("node_id"))
@@ -358,6 +383,13 @@ class Repository:
         row = self.sql.execute(FAMILIES[pool.family].oldest_released, {"pool_id": pool.id}).first()
         return _node(row) if row else None
 
+    def withdrawing(self) -> list[NodeRecord]:
+        return [_node(row) for row in self.sql.execute(_WITHDRAWING)]
+
+    def set_withdrawn(self, node_id: int, generation: int) -> bool:
+        params = {"node_id": node_id, "b_generation": generation}
+        return int(self.sql.execute(_SET_WITHDRAWN, params).rowcount) > 0
+
     def mark_reissued(self, subnet: str) -> None:
         """Released rows that held `subnet` can no longer reclaim it."""
         self.sql.execute(FAMILIES[family_of(subnet)].mark_reissued, {"old_subnet": subnet})
@@ -408,7 +440,7 @@ class Repository:
         `stale` was last written when it was marked stale; a heartbeat or re-join moves it out of `stale`)."""
         values: dict[str, Any] = {"state": new_state, "updated_at": now}
         if new_state == "released":
-            values.update(released_values(now))
+            values.update(released_values(now, route=RouteState.WITHDRAWN), route_state=_WITHDRAWAL)
         cond = and_(nodes.c.state == state, nodes.c.expires_at < before)
         if marked_before is not None:
             cond = and_(cond, nodes.c.updated_at < marked_before)

@@ -9,14 +9,21 @@ from hubnet.wire import LeaseState as LeaseState  # the states are part of the w
 from hubnet.wire import RouteState as RouteState
 
 
-def released_values(now: float) -> dict[str, object]:
-    """The columns a release sets, whether by delete or by lease expiry."""
-    return {
-        "state": LeaseState.RELEASED.value,
-        "released_at": now,
-        "route_state": RouteState.WITHDRAWN.value,
-        "route_error": None,
-    }
+def withdrawal(route_state: str, route_error: str | None) -> RouteState:
+    """The route state a release leaves on a record. `withdrawing` when a reconciler has reported on its route
+    (`programmed`, `failed`, or `pending` with a reason): the route may be on a router, and the subnet must not go
+    to another node until a reconciler has seen it gone and says `withdrawn`. `withdrawn` at once when none ever
+    did: no route backend runs (the state stays `pending` then), so there is nothing to wait for. The one narrow
+    case this lets through: a route applied in the instant before its first report lands.
+
+    `hubnet.server.db.repository` states the same rule in SQL for the reaper's bulk release."""
+    never_reported = route_state == RouteState.PENDING and route_error is None
+    return RouteState.WITHDRAWN if never_reported else RouteState.WITHDRAWING
+
+
+def released_values(now: float, *, route: RouteState) -> dict[str, object]:
+    """The columns a release sets, whether by delete or by lease expiry (`route`: see `withdrawal`)."""
+    return {"state": LeaseState.RELEASED.value, "released_at": now, "route_state": route.value, "route_error": None}
 
 
 def expiry(now: float, ttl: float) -> float:

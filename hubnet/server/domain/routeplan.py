@@ -7,7 +7,7 @@ desired route whose prefix and next hop are of different families is refused (`M
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from hubnet.net import Network
 from hubnet.server.domain.routes import DesiredRoute, Route, RoutePlan
@@ -83,6 +83,19 @@ def plan_table(want: dict[Network, Route], actual: Iterable[Route]) -> RoutePlan
         if prefix not in want:
             delete.extend(routes)
     return RoutePlan(add=tuple(add), replace=tuple(replace), delete=tuple(delete))
+
+
+def after_apply(actual: Iterable[Route], routes_plan: RoutePlan, failed: Collection[Network]) -> set[Route]:
+    """The owned set once `routes_plan` was applied to `actual` and every prefix but those in `failed` succeeded
+    (a failed prefix keeps whatever it had: what the kernel did with it is not known)."""
+    if not failed:
+        return apply_to(actual, routes_plan)
+    done = RoutePlan(
+        add=tuple(r for r in routes_plan.add if r.prefix not in failed),
+        replace=tuple(r for r in routes_plan.replace if r.prefix not in failed),
+        delete=tuple(r for r in routes_plan.delete if r.prefix not in failed),
+    )
+    return apply_to(actual, done)
 
 
 def apply_to(actual: Iterable[Route], routes_plan: RoutePlan) -> set[Route]:

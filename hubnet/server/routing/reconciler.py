@@ -7,6 +7,7 @@ and at once when the backend's watcher sees one of our routes changed behind our
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from hubnet.loop import Backoff, Cause, SupervisedLoop
 from hubnet.net import Network
-from hubnet.server.domain.routeplan import desired_table, plan, plan_table
+from hubnet.server.domain.routeplan import after_apply, desired_table, plan, plan_table
 from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, RoutePlan, route_key
 from hubnet.server.routing.base import NullBackend, RouteBackend
 from hubnet.server.routing.gcpause import gc_paused
@@ -30,6 +31,9 @@ log = logging.getLogger("hubnet.routing")
 # node record (name, generation, primary address) → (state, error): the controller stores a state only on that
 # record; a dual-stack node's routes (one per family) make one state.
 Report = Callable[[dict[NodeRef, tuple[str, str | None]]], None]
+# Told after every reconcile which owned routes the router holds now (asked lazily: building the set costs, and
+# there is rarely a released record waiting for its route to go).
+Withdrawals = Callable[[Callable[[], set[Route]]], object]
 PROGRAMMED: tuple[str, str | None] = ("programmed", None)
 FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
 
@@ -55,8 +59,10 @@ class Reconciler:
         interval: float = 10.0,
         dry_run: bool = False,
         registry: CollectorRegistry | None = None,
+        withdrawals: Withdrawals | None = None,
     ) -> None:
         self.backend, self.load_desired, self.report, self.interval = backend, load_desired, report, interval
+        self.withdrawals = withdrawals
         self.dry_run = dry_run or isinstance(backend, NullBackend)
         self.metrics = ReconcileMetrics(registry if registry is not None else CollectorRegistry())
         self.last: ReconcileResult | None = None
@@ -140,6 +146,9 @@ class Reconciler:
             with gc_paused():
                 self._account(result, want, actual)
                 self._report_states(desired, actual, result, waiting)
+            if self.withdrawals is not None:  # released records whose route is gone now: their subnets are free
+                dry = self.dry_run
+                self.withdrawals(functools.cache(lambda: set(actual) if dry else after_apply(actual, todo, failed)))
             self.last = result
             return result
 

@@ -71,14 +71,20 @@ def require_registrar(
     raise _refuse(uow, token, f"{what}; a bootstrap token is required")
 
 
-def require_route_reader(ctl: Controller, uow: UnitOfWork, token: str | None) -> None:
-    """Admin or any router agent's secret (the route feed), or in direct mode (HUBNET_MODE=direct) a node's secret;
-    403 for the other credentials, 401 for none."""
+def require_route_reader(ctl: Controller, uow: UnitOfWork, token: str | None, *, nodes: bool = True) -> None:
+    """Admin or any router agent's secret (the route feed), or in direct mode (HUBNET_MODE=direct) a node's secret
+    unless `nodes` is False (the drift report is about the router, not for nodes); 403 for the other credentials,
+    401 for none."""
     if role(ctl, token) is Role.ADMIN:
         return
     if token and uow.repo.routers.by_secret(hash_secret(token)) is not None:
         return
-    if token and ctl.settings.mode == "direct" and uow.repo.node_name_by_secret(hash_secret(token)) is not None:
+    if (
+        nodes
+        and token
+        and ctl.settings.mode == "direct"
+        and uow.repo.node_name_by_secret(hash_secret(token)) is not None
+    ):
         return
     if role(ctl, token) is Role.BOOTSTRAP:
         raise Forbidden("a bootstrap token cannot read the route feed; an admin token or a router secret is required")

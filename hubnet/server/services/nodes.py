@@ -18,7 +18,7 @@ from hubnet.server.domain.errors import (
     PoolExhausted,
     SubnetReissued,
 )
-from hubnet.server.domain.lease import LeaseState, expiry, released_values
+from hubnet.server.domain.lease import LeaseState, expiry, released_values, withdrawal
 from hubnet.server.domain.records import NodeRecord, PoolRecord
 from hubnet.server.domain.validation import check_addresses, check_name, check_secret
 from hubnet.server.services import tokens
@@ -229,8 +229,9 @@ class _Join:
                 pool_id = node.pool6_id if family == 6 else node.pool_id
                 where = "its pool was deleted" if pool_id is None else "now belongs to another node"
                 raise SubnetReissued(
-                    f"node {node.name!r} was released and its subnet {subnet} {where}; "
-                    "reset the node's pods and delete the record (admin) to register it afresh",
+                    f"node {node.name!r} was released and its subnet {subnet} {where}: its pods' addresses are "
+                    f"no longer its own. Drain the node (remove its pods), then delete its record (admin: "
+                    f"`hubnet nodes delete {node.name}`); its agent then registers afresh and gets a new subnet",
                     field="name",
                     extra={"subnet": subnet, "state": node.state},
                 )
@@ -362,11 +363,17 @@ def heartbeat(ctl: Controller, *, token: str | None, name: str) -> Node:
     return ctl.write(heartbeat_job(ctl, token=token, name=name))
 
 
-def heartbeat_job(ctl: Controller, *, token: str | None, name: str) -> Callable[[UnitOfWork], Node]:
-    """The heartbeat use case for `ctl.write` / `ctl.write_async`."""
+def heartbeat_job(
+    ctl: Controller, *, token: str | None, name: str, before_write: Callable[[], object] | None = None
+) -> Callable[[UnitOfWork], Node]:
+    """The heartbeat use case for `ctl.write` / `ctl.write_async`. `before_write` runs once the caller is
+    authorized and before anything is written (the API validates the body there: 401/403 come before 422, and a
+    refused body renews nothing); whatever it raises rolls the transaction back."""
 
     def use_case(uow: UnitOfWork) -> Node:
         node = authorize_node(ctl, uow, token, name, lock=True)
+        if before_write is not None:
+            before_write()
         if node.state == RELEASED:
             raise LeaseReleased(f"the lease of node {name!r} was released; register again", field="name")
         changes: dict[str, Any] = {"expires_at": expiry(uow.now, ctl.settings.lease_ttl_seconds)}
@@ -386,7 +393,8 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
     def use_case(uow: UnitOfWork) -> None:
         node = authorize_node(ctl, uow, token, name, lock=True)
         if node.state != RELEASED:
-            uow.repo.update_node(node.id, updated_at=uow.now, **released_values(uow.now))
+            route = withdrawal(node.route_state, node.route_error)
+            uow.repo.update_node(node.id, updated_at=uow.now, **released_values(uow.now, route=route))
             uow.emit("node.released", name, subnet=node.primary_subnet, subnets=node.subnets, reason="deleted")
             uow.after_commit(ctl.metrics.released)
         elif node.reissued or node.reissued6:

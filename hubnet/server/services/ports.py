@@ -58,7 +58,16 @@ class NodeRepository(Protocol):
         ...
 
     def oldest_released(self, pool: PoolRecord) -> NodeRecord | None:
-        """The longest-released record holding a subnet of `pool` (of the pool's family) not re-issued yet."""
+        """The longest-released record holding a subnet of `pool` (of the pool's family) not re-issued yet, whose
+        route is `withdrawn` (a route still on a router would send the next holder's traffic to the old node)."""
+        ...
+
+    def withdrawing(self) -> list[NodeRecord]:
+        """Released records whose route is not yet seen gone from the router (`route_state` `withdrawing`)."""
+        ...
+
+    def set_withdrawn(self, node_id: int, generation: int) -> bool:
+        """`withdrawing` -> `withdrawn` on that released record (still that generation); True when it changed."""
         ...
 
     def mark_reissued(self, subnet: str) -> None:
@@ -102,7 +111,8 @@ class LeaseRepository(Protocol):
     def expire(
         self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None
     ) -> list[NodeRecord]:
-        """Move leases in `state` expiring before `before` (and marked before `marked_before`) to `new_state`."""
+        """Move leases in `state` expiring before `before` (and marked before `marked_before`) to `new_state`; a
+        release leaves the route state `domain.lease.withdrawal` says."""
         ...
 
     def extend_expired(self, *, until: float) -> int: ...

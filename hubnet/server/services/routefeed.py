@@ -13,9 +13,10 @@ from hubnet.server.services.routes import node_routes
 from hubnet.wire import RouteEntry, RouteFeed
 
 
-def authorize(ctl: Controller, *, token: str | None) -> None:
-    """Admin or a router agent's secret; Unauthenticated / Forbidden otherwise."""
-    ctl.read(lambda uow: require_route_reader(ctl, uow, token))
+def authorize(ctl: Controller, *, token: str | None, nodes: bool = True) -> None:
+    """Admin or a router agent's secret (in direct mode a node's too, unless `nodes` is False); Unauthenticated /
+    Forbidden otherwise."""
+    ctl.read(lambda uow: require_route_reader(ctl, uow, token, nodes=nodes))
 
 
 def entry(name: str, node: NodeRecord | None) -> RouteEntry:

@@ -132,6 +132,8 @@ def report(ctl: Controller, *, token: str | None, name: str, body: RouterReport)
             recompute(uow, None)  # the set of routers that count changed: every live node
         elif agent_mode(ctl) and counts(status) and nodes:
             recompute(uow, [node for node, _ in nodes])
+        if agent_mode(ctl):
+            confirm_withdrawals(uow)
         return view(replace(router, **values))
 
     return ctl.write(use_case)
@@ -238,6 +240,42 @@ def recompute(uow: UnitOfWork, nodes: Sequence[NodeRecord] | None) -> int:
     return len(changes)
 
 
+RELEASES = frozenset({"node.released", "node.deleted"})
+
+
+def confirm_withdrawals(uow: UnitOfWork) -> int:
+    """Agent mode: every released record still `withdrawing` whose release each router agent has applied says
+    `withdrawn` from now on, so its subnet may go to another node (the embedded reconciler's
+    `hubnet.server.services.routes.confirm_withdrawn`, for router agents). A router has applied it when its last
+    report is about a feed revision at or after the release and it holds no route of ours that nobody wants
+    (`unexpected` 0: a failed delete keeps the subnet held). Routers that are `down` are not waited for: a silent
+    router is not asked forever, and one that comes back reads the whole table and removes stale routes before it
+    counts again (the quarantine covers the gap). With no router left, nothing holds the route. One
+    `route.withdrawn` event each; returns how many. One read of an (almost always empty) index otherwise."""
+    waiting = uow.repo.withdrawing()
+    if not waiting:
+        return 0
+    watching = [r for r in uow.repo.routers.all() if r.status != RouterStatus.DOWN]
+    if any(r.unexpected for r in watching):
+        return 0
+    applied = min((r.applied_revision or 0 for r in watching), default=None)
+    released_since: set[str | None] = set()
+    if applied is not None:
+        current = uow.repo.revision()
+        names = uow.repo.event_nodes(after=applied, upto=current, kinds=RELEASES, limit=MAX_DELTA_EVENTS + 1)
+        if len(names) > MAX_DELTA_EVENTS:
+            return 0  # far behind: wait for it to catch up
+        released_since = set(names)
+    confirmed = 0
+    for node in waiting:
+        if node.name in released_since:
+            continue  # released after some router's table: it may still hold the route
+        if uow.repo.set_withdrawn(node.id, node.generation):
+            uow.emit("route.withdrawn", node.name, subnet=node.primary_subnet, subnets=node.subnets)
+            confirmed += 1
+    return confirmed
+
+
 def list_routers(ctl: Controller, *, token: str | None) -> list[Router]:
     def use_case(uow: UnitOfWork) -> list[Router]:
         require_admin(ctl, uow, token, "list routers")
@@ -262,6 +300,8 @@ def delete_router(ctl: Controller, *, token: str | None, name: str) -> None:
         uow.emit("router.deleted", None, router=name)
         if agent_mode(ctl) and counts(router.status):
             recompute(uow, None)
+        if agent_mode(ctl):
+            confirm_withdrawals(uow)
 
     ctl.write(use_case)
     log.info("router %s deleted", name)
@@ -280,6 +320,8 @@ def mark_down(ctl: Controller) -> list[str]:
             uow.emit("router.down", None, router=name, previous=before.get(name))
         if agent_mode(ctl) and any(counts(before.get(name, "")) for name in names):
             recompute(uow, None)  # an `up` router stopped counting
+        if agent_mode(ctl):
+            confirm_withdrawals(uow)  # also when no router reports at all
         return names
 
     names = ctl.write(use_case)

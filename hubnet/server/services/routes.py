@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from hubnet.server.domain.lease import RouteState
@@ -68,3 +68,24 @@ def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> No
                 uow.emit(f"route.{value}", ref.name, error=error)
 
     ctl.write(use_case)
+
+
+def confirm_withdrawn(ctl: Controller, installed: Callable[[], Collection[Route]]) -> int:
+    """After a reconcile: every released record still `withdrawing` none of whose routes is among `installed` (the
+    owned routes on the router now) says `withdrawn` from now on, so its subnet may be handed out again. One
+    `route.withdrawn` event each; returns how many. Costs one read of an (almost always empty) index otherwise."""
+    if not ctl.read(lambda uow: uow.repo.withdrawing()):
+        return 0
+    present = installed()
+
+    def use_case(uow: UnitOfWork) -> int:
+        confirmed = 0
+        for node in uow.repo.withdrawing():
+            if any(route in present for route in node_routes(node)):
+                continue  # still on the router (a failed delete, or a dry run): the subnet stays held
+            if uow.repo.set_withdrawn(node.id, node.generation):
+                uow.emit("route.withdrawn", node.name, subnet=node.primary_subnet, subnets=node.subnets)
+                confirmed += 1
+        return confirmed
+
+    return ctl.write(use_case)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -160,3 +161,18 @@ def test_cli_pod_add_check_list_del(node: Node) -> None:
     assert node.reservations() == []
     again = hubnet("check", name)
     assert again.returncode == 1 and f"no attachment {name}/eth0" in again.stderr, again.stderr  # not in the cache
+
+
+def test_check_right_after_add_passes_100_times(node: Node) -> None:
+    """CNI CHECK with 0 ms between it and ADD (a runtime may run them back to back): 100/100 pass, and every DEL
+    leaves nothing behind (issue 17 item 10)."""
+    pod = node.new_pod_netns()
+    started = time.monotonic()
+    for i in range(100):
+        node.add(f"chk-now-{i}", pod)
+        try:
+            node.runtime.check(f"chk-now-{i}")
+        finally:
+            node.runtime.delete(f"chk-now-{i}")
+    print(f"CHECK right after ADD: 100/100 passed in {time.monotonic() - started:.1f} s")
+    assert node.reservations() == [] and node.host_veths() == []

@@ -33,6 +33,7 @@ class Cluster:
     backend: str
     controller: subprocess.Popen[bytes] | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # more HUBNET_* settings for the controller
 
     def start_controller(self) -> None:
         env = {
@@ -45,6 +46,7 @@ class Cluster:
             "HUBNET_ROUTE_BACKEND": self.backend,
             "HUBNET_RECONCILE_INTERVAL": "1",
             "HUBNET_LEASE_TTL_SECONDS": "6",
+            **self.env,
         }
         os.makedirs(env["HUBNET_STATE_DIR"], exist_ok=True)
         log = open(os.path.join(self.root, "controller.log"), "ab")  # noqa: SIM115 - the child owns it

@@ -12,6 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from hubnet.server.domain.allocator import PoolSpace
 from hubnet.server.domain.errors import Conflict, InvalidInput, PoolExhausted
 from hubnet.server.domain.memory import MemoryAllocator
+from tests.support.sizes import examples, steps
 
 N = IPv4Network
 
@@ -117,5 +118,15 @@ class AllocatorMachine(RuleBasedStateMachine):
         assert len(used) + self.alloc.free == self.SPACE.total
 
 
+class ClusterAllocatorMachine(AllocatorMachine):
+    """The checklist's geometry: 10.244.0.0/16 by /24, a /22 of services inside it and the router's /24
+    excluded: allocated + free = 256 - 5 after every step."""
+
+    SPACE = PoolSpace.build(N("10.244.0.0/16"), 24, exclude=[N("10.244.252.0/22")], router=IPv4Address("10.244.100.1"))
+
+
+# `make test-long` (nightly) runs each at HUBNET_LONG_EXAMPLES (2,000) examples of 50 steps (tests/support/sizes.py).
 TestAllocatorMachine = AllocatorMachine.TestCase
-TestAllocatorMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestAllocatorMachine.settings = settings(max_examples=examples(60), stateful_step_count=steps(40), deadline=None)
+TestClusterAllocatorMachine = ClusterAllocatorMachine.TestCase
+TestClusterAllocatorMachine.settings = settings(max_examples=examples(30), stateful_step_count=steps(40), deadline=None)

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from hubnet.server.db.memory import MemoryRouters
-from hubnet.server.domain.errors import EmbeddedRouteBackend, Forbidden, InvalidInput, NotFound, Unauthenticated
+from hubnet.server.domain.errors import (
+    EmbeddedRouteBackend,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PoolExhausted,
+    Unauthenticated,
+)
 from hubnet.server.services import node_reads, nodes, routefeed, routers, tokens
 from hubnet.server.services.context import Controller
 from hubnet.server.services.routers import ReportedState, RouterReport
@@ -300,3 +307,60 @@ def test_a_report_repeating_what_is_stored_writes_no_state(ctl: Controller, monk
     report(ctl, "r1", R1, ("n1", 1, "programmed"), ("n2", 1, "pending"))
     assert len(written) == 1 and len(written[0]) == 1  # only n2's row
     assert state(ctl, "n2")[2] == {"r1": "pending", "r2": "pending"}
+
+
+def lagging_report(ctl: Controller, name: str, secret: str, revision: int, *, unexpected: int = 0) -> None:
+    body = RouterReport(revision=revision, complete=True, unexpected=unexpected)
+    routers.report(ctl, token=secret, name=name, body=body)
+
+
+def test_agent_mode_holds_a_released_subnet_until_every_router_applied_the_release(clock: Clock) -> None:
+    """Issue 17 item 6 with router agents: the subnet goes to nobody while a router's table may still route it."""
+    with memory_controller(clock, router_down_seconds=10.0, cluster_cidr="10.244.0.0/23", node_prefix=24) as ctl:
+        node(ctl, "gone", "192.168.1.11")
+        node(ctl, "stays", "192.168.1.12", secret="m" * 48)
+        two_routers_up(ctl)
+        report(ctl, "r1", R1, ("gone", 1, "programmed"), ("stays", 1, "programmed"))
+        report(ctl, "r2", R2, ("gone", 1, "programmed"), ("stays", 1, "programmed"))
+        before = ctl.read(lambda uow: uow.repo.revision())
+        nodes.delete(ctl, token=ADMIN, name="gone")
+        report(ctl, "r1", R1)  # r1 applied the release; r2's table is from before it
+        lagging_report(ctl, "r2", R2, before)
+        assert state(ctl, "gone")[0] == "withdrawing"
+        with pytest.raises(PoolExhausted):  # the only free subnet is the held one
+            node(ctl, "new", "192.168.1.13", secret="o" * 48)
+        lagging_report(ctl, "r2", R2, ctl.read(lambda uow: uow.repo.revision()), unexpected=1)  # a failed delete
+        assert state(ctl, "gone")[0] == "withdrawing"
+        report(ctl, "r2", R2)
+        assert state(ctl, "gone")[0] == "withdrawn"
+        assert ("route.withdrawn", "gone") in [(k, n) for k, n, _ in events(ctl)]
+
+
+def test_agent_mode_does_not_wait_for_a_router_that_is_down(ctl: Controller, clock: Clock) -> None:
+    node(ctl, "gone", "192.168.1.11")
+    two_routers_up(ctl)
+    report(ctl, "r1", R1, ("gone", 1, "programmed"))
+    report(ctl, "r2", R2, ("gone", 1, "programmed"))
+    before = ctl.read(lambda uow: uow.repo.revision())
+    nodes.delete(ctl, token=ADMIN, name="gone")
+    lagging_report(ctl, "r1", R1, before)
+    lagging_report(ctl, "r2", R2, before)
+    assert state(ctl, "gone")[0] == "withdrawing"
+    clock.now += 5
+    report(ctl, "r1", R1)  # r2 stays silent
+    assert state(ctl, "gone")[0] == "withdrawing"
+    clock.now += 6
+    assert routers.mark_down(ctl) == ["r2"]
+    assert state(ctl, "gone")[0] == "withdrawn"
+
+
+def test_agent_mode_with_no_router_left_settles_on_the_reaper_pass(ctl: Controller, clock: Clock) -> None:
+    node(ctl, "gone", "192.168.1.11")
+    routers.join(ctl, token=BOOT, name="r1", secret=R1)
+    report(ctl, "r1", R1, ("gone", 1, "programmed"))
+    clock.now += 11
+    routers.mark_down(ctl)  # r1 down: "no router agent is up"
+    nodes.delete(ctl, token=ADMIN, name="gone")
+    assert state(ctl, "gone")[0] == "withdrawing"
+    routers.mark_down(ctl)  # the next reaper pass: no router is watching
+    assert state(ctl, "gone")[0] == "withdrawn"
