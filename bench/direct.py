@@ -8,15 +8,19 @@ cluster then grows to each size N by registrations only (admin API, addresses on
 not host N full nodes). Every registration is timed from just before its POST until every table that needs the new
 route holds it — hub: the router's kernel; direct: every full node's kernel (each polled through netlink every few
 ms) — p50/p99 over the registrations that brought the cluster to N. Routes per table are read from the kernels at N:
-a full node's own routes (protocol 44) and the router's. Netlink route messages per registration are the design's
-count (one route op per table that changes, each table programmed in one batched sendmsg), checked against the
-measured tables. Throughput: `bench.lab.throughput` (node-1 → node-2, pods vs nodes, 1 and 4 streams).
+a full node's own routes (protocol 44) and the router's. Netlink route messages per registration are counted: a
+netlink monitor (RTNLGRP_IPV4_ROUTE) in every full node's namespace and the router's counts each RTM_NEWROUTE /
+RTM_DELROUTE of protocol 44 the kernels announce while the cluster grows (one per route op that took effect). A
+registered-only node has no kernel: cluster-wide, each of them counts at the full nodes' measured rate, and the new
+node's own first table (N-1 routes in direct mode, its cluster route in hub mode) is added.
+Throughput: `bench.lab.throughput` (node-1 → node-2, pods vs nodes, 1 and 4 streams).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import time
 from ipaddress import IPv4Address, IPv4Network
@@ -29,7 +33,7 @@ from hubnet.lab.controller import LabController
 from hubnet.lab.plan import UNDERLAY, make_plan
 from hubnet.lab.state import LabState
 from hubnet.linux import ROUTE_PROTO
-from hubnet.linux.routes import RouteTable
+from hubnet.linux.routes import RouteTable, _messages, open_socket, parse_route
 
 NAME = "bdirect"
 POLL = 0.002
@@ -43,6 +47,29 @@ def owned(netns: str) -> set[tuple[str, str]]:
         table.close()
 
 
+RTMGRP_IPV4_ROUTE = 0x40
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+
+
+def monitor(netns: str) -> socket.socket:
+    """A netlink socket in `netns` that receives every IPv4 route change the kernel announces there."""
+    return open_socket(netns, groups=RTMGRP_IPV4_ROUTE)
+
+
+def drain(sock: socket.socket) -> int:
+    """Our route changes (protocol 44) announced on `sock` since the last call."""
+    count = 0
+    while True:
+        try:
+            data = sock.recv(1 << 20, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return count
+        for offset, kind, _, _ in _messages(data, len(data)):
+            if kind in (RTM_NEWROUTE, RTM_DELROUTE):
+                route = parse_route(data, offset)
+                count += route is not None and route.protocol == ROUTE_PROTO
+
+
 def tables_needing(state: LabState, mode: str) -> list[str]:
     plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     return [n.netns for n in plan.nodes] if mode == "direct" else [plan.router_netns]
@@ -52,10 +79,14 @@ def grow(state: LabState, mode: str, sizes: list[int], full: int) -> dict[str, A
     plan = make_plan(state.name, state.nodes, 0, tuple(state.families))
     client = LabController.of(plan, state.admin_token, timeout=30)
     tables = tables_needing(state, mode)
+    monitors = {n.netns: monitor(n.netns) for n in plan.nodes} | {plan.router_netns: monitor(plan.router_netns)}
+    for sock in monitors.values():
+        drain(sock)  # what the lab's start announced
     out: dict[str, Any] = {}
     count = full
     for size in sizes:
         latencies = []
+        first = count + 1
         while count < size:
             count += 1
             address = str(UNDERLAY.network_address + 10 + count)
@@ -70,8 +101,16 @@ def grow(state: LabState, mode: str, sizes: list[int], full: int) -> dict[str, A
                 if left:
                     time.sleep(POLL)
             latencies.append(time.perf_counter() - t0)
+        time.sleep(0.5)  # a late or repeated op would show up here
+        counted = {netns: drain(sock) for netns, sock in monitors.items()}
+        regs = max(1, count - first + 1)
+        router_msgs = counted.pop(plan.router_netns) / regs
+        per_node = statistics.mean(counted.values()) / regs  # per full node's table, per registration
         node_routes = len(owned(plan.nodes[0].netns))
         router_routes = len(owned(plan.router_netns))
+        # cluster-wide at N: every other node's table at the full nodes' measured rate, the router's, and the new
+        # node's first table (N-1 routes in direct mode; its one cluster route in hub mode)
+        own_first = size - 1 if mode == "direct" else 1
         latencies.sort()
         out[str(size)] = {
             "registrations": len(latencies),
@@ -79,10 +118,12 @@ def grow(state: LabState, mode: str, sizes: list[int], full: int) -> dict[str, A
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
             "routes_per_node": node_routes,
             "routes_on_router": router_routes,
-            # one route op per route that changes: hub the router's 1 + the new node's cluster route; direct 1 on
-            # every existing node + the new node's N-1 (one batched apply when it is a full node)
-            "route_msgs_per_registration": 2 if mode == "hub" else 2 * (size - 1),
+            "counted_msgs_per_full_node": per_node,
+            "counted_msgs_on_router": router_msgs,
+            "route_msgs_per_registration": round(per_node * (size - 1) + router_msgs + own_first, 1),
         }
+    for sock in monitors.values():
+        sock.close()
     return out
 
 
@@ -115,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  N={size}: routes/node {g['routes_per_node']} router {g['routes_on_router']}  "
                   f"reg->all tables p50 {g['p50_ms']:.1f} ms p99 {g['p99_ms']:.1f} ms  "
                   f"route msgs/reg {g['route_msgs_per_registration']}")  # fmt: skip
+            print(f"    counted per registration: {g['counted_msgs_per_full_node']:.2f} per full node's table, "
+                  f"{g['counted_msgs_on_router']:.2f} on the router")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
