@@ -31,7 +31,10 @@ from hubnet.linux.errors import LinuxError
 # with (rate-limited) ICMP redirects: wasted work; and no node should ever take a route around the router from an
 # ICMP message. Reverse-path filtering
 # costs a FIB lookup per packet and buys nothing on a lab underlay. br_netfilter (when loaded) would send every
-# bridged frame through the iptables hooks; nothing in the lab filters bridged traffic.
+# bridged frame through the iptables hooks; nothing in the lab filters bridged traffic. Promoting secondaries, as
+# systemd sets on every host it boots (sysctl.d/50-default.conf): renumbering a node (add the new address, move the
+# route, remove the old one, docs/node.md) removes the primary address, and without promotion the kernel removes
+# every secondary of its subnet with it — the new address included.
 _COMMON = {
     "net.ipv4.ip_forward": "1",
     "net.ipv4.conf.all.rp_filter": "0",
@@ -40,6 +43,8 @@ _COMMON = {
     "net.ipv4.conf.default.send_redirects": "0",
     "net.ipv4.conf.all.accept_redirects": "0",
     "net.ipv4.conf.default.accept_redirects": "0",
+    "net.ipv4.conf.all.promote_secondaries": "1",
+    "net.ipv4.conf.default.promote_secondaries": "1",
 }
 # IPv6: the router forwards, no namespace takes a route from a redirect or an advertisement (the lab's routes are
 # hubnet's), and addresses are added without duplicate address detection (labnet.add_address).
