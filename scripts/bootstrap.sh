@@ -29,6 +29,8 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need_apt+=(docker.io)
 [ -x /usr/bin/docker-compose ] || need_apt+=(docker-compose)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+# tests/netns/node/test_podman.py: podman with its CNI backend publishes a port through the agent's chain (portmap).
+[ -x /usr/bin/podman ] || need_apt+=(podman)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi
