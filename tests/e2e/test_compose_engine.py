@@ -37,7 +37,9 @@ IMAGE = "hubnet:dev"  # docker-compose.yml's image
 PORT = 40007
 READY_TIMEOUT = 180
 POD = ("ip", "netns", "exec", "demo")
-pytestmark = pytest.mark.timeout(1200)
+# serial: the engine's bridge (192.168.1.254/24 + fd00:192:168:1::fe) and veths live in the root namespace while the
+# lab is up, and the namespace labs of tests/e2e compare the root namespace's addresses and routes before and after.
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.serial]
 
 # The far pod's side: one TCP listener on the pod's address; each connection is answered with the peer address it saw.
 LISTEN = """
