@@ -1,5 +1,5 @@
 # hubnet in a container: the same image runs the router (controller + kernel route backend) and the nodes
-# (agent + CNI plugin). See docs/lab.md ("the lab on a laptop with Docker") and docker-compose.yml.
+# (agent + CNI plugin). See docs/lab.md ("the lab in containers") and docker-compose.yml.
 
 # Build stage: gcc + libc6-dev compile the CNI plugin's fast path (fastshim.c) into the package while it is built
 # (setup.py's build_cni step); the image the nodes run needs no C compiler.

@@ -23,6 +23,14 @@ command -v keepalived >/dev/null || need_apt+=(keepalived)
 command -v iptables >/dev/null || need_apt+=(iptables)
 # tests/unit/test_systemd_units.py runs `systemd-analyze verify` on deploy/systemd/.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# tests/e2e/test_compose_engine.py runs docker-compose.yml on a Docker engine of its own (dockerd started by the test,
+# private roots, no iptables) on a base image debootstrapped from Debian. policy-rc.d or not, the test never uses a
+# system dockerd: on a machine with systemd, `systemctl disable --now docker.service docker.socket` if unwanted.
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need_apt+=(docker.io)
+[ -x /usr/bin/docker-compose ] || need_apt+=(docker-compose)
+[ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+# tests/netns/node/test_podman.py: podman with its CNI backend publishes a port through the agent's chain (portmap).
+[ -x /usr/bin/podman ] || need_apt+=(podman)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi

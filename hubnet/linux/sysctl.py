@@ -6,6 +6,8 @@ under /proc/sys (`net/ipv6/conf/v-net-0/disable_ipv6`: see `interface`).
 
 from __future__ import annotations
 
+import errno
+
 from hubnet.linux.errors import LinuxError
 
 IP_FORWARD = "net.ipv4.ip_forward"
@@ -43,4 +45,19 @@ def ensure(name: str, value: str) -> bool:
     if read(name) == value:
         return False
     write(name, value)
+    return True
+
+
+def tune(name: str, value: str) -> bool:
+    """Set a sysctl that only makes things faster; False (nothing set) when /proc/sys is read-only.
+
+    Container runtimes mount /proc/sys read-only in every unprivileged container (the docker-compose lab's nodes):
+    there the setting is skipped, not failed. Any other error is raised as `write` raises it.
+    """
+    try:
+        ensure(name, value)
+    except LinuxError as exc:
+        if exc.errno == errno.EROFS:
+            return False
+        raise
     return True

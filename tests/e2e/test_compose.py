@@ -1,4 +1,4 @@
-"""docker-compose.yml + Dockerfile: no Docker engine runs here, so check what can be checked statically.
+"""docker-compose.yml + Dockerfile, statically (test_compose_engine.py runs them on a real Docker engine).
 
 Every `hubnet …` the services run must exist in the CLI with every option it passes; the addresses must be the
 lab's plan (the same constants `hubnet lab up` uses); the image must install the project.
@@ -116,6 +116,12 @@ def test_only_the_privileges_needed(compose: dict[str, Any]) -> None:
         assert service["sysctls"]["net.ipv4.ip_forward"] == "1", name
         assert service["sysctls"]["net.ipv6.conf.all.forwarding"] == "1", name
     assert compose["services"]["router"]["cap_add"] == ["NET_ADMIN"]
+
+
+def test_the_build_uses_the_host_network(compose: dict[str, Any]) -> None:
+    """An engine run with --iptables=false (test_compose_engine.py) gives a build on its default network no way out."""
+    for name, service in compose["services"].items():
+        assert service["build"] == {"context": ".", "network": "host"}, name
 
 
 def test_dockerfile_installs_the_project() -> None:

@@ -1,7 +1,9 @@
-"""The compiled CNI plugin ships in the wheel: a node without a C compiler still gets it, not the Python shim.
+"""The wheel an operator builds (`python -m build --wheel`): it carries the compiled CNI plugin, so a node without a
+C compiler still gets it, not the Python shim; and installed into a fresh virtualenv with its dependencies, it serves.
 
 Builds the wheel from a clean copy of the source (the build hook compiles fastshim.c), installs it into a fresh
-virtualenv with no compiler on PATH and HUBNET_CC empty, and has the installed agent code install the plugin.
+virtualenv with no compiler on PATH and HUBNET_CC empty, and has the installed agent code install the plugin; then
+into another fresh virtualenv with its dependencies from the package index, where `hubnet server` answers /readyz.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import stat
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hubnet.node.cni import fastbuild
+from tests.integration.support import Server, running
 from tests.support.prereq import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     src = work / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP))
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)])
+    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(src)])
     (built,) = (work / "dist").glob("hubnet-*.whl")
     return built
 
@@ -81,3 +85,24 @@ def test_a_node_without_a_compiler_installs_the_compiled_plugin(wheel: Path, tmp
     assert version.returncode == 0 and "1.1.0" in json.loads(version.stdout)["supportedVersions"]
     add = subprocess.run([installed], input=conf.encode(), env={**env, "CNI_COMMAND": "ADD"}, capture_output=True)
     assert add.returncode == 1 and json.loads(add.stdout)["code"] == 11, add.stdout
+
+
+@dataclass
+class InstalledServer(Server):
+    """`hubnet server` from the virtualenv the wheel was installed into (not this checkout's)."""
+
+    venv: Path = Path("/nonexistent")
+
+    def command(self) -> list[str]:
+        return [str(self.venv / "bin" / "hubnet"), "server"]
+
+
+def test_the_wheel_installs_into_a_fresh_venv_and_serves(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)])
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)])  # dependencies from the index
+    server = InstalledServer(db_url=f"sqlite:///{tmp_path / 'hubnet.db'}", log_dir=tmp_path, venv=venv)
+    with running(server), server.client() as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert client.get("/healthz").status_code == 200

@@ -13,7 +13,8 @@ IPAM store of a subnet no other node has: a duplicate cannot happen, so DAD's ~1
 On a node with an IPv6 subnet the host end gets `disable_ipv6=1`: a bridge port is a layer-2 port (the bridge
 forwards IPv6 frames whatever its ports' own IPv6 state), and with IPv6 forwarding on — which such a node needs —
 an IPv6-enabled port is a router interface whose removal costs the kernel ~16 ms more (router anycast and
-multicast memberships): deleting a veth took 36 ms instead of 20.
+multicast memberships): deleting a veth took 36 ms instead of 20. Both settings are skipped where /proc/sys is
+read-only (an unprivileged container: the docker-compose lab's nodes, `sysctl.tune`).
 
 Host-side veth names are derived from (containerID, ifname), so DEL, GC and the start-up sweep find them with no
 other record. Each host end also carries the alias `hubnet:<containerID>/<ifname>`: sweeps only ever delete ports
@@ -101,7 +102,7 @@ def attach(
         links.set_alias(node, host, alias)
         has_ipv6 = any(p.address.version == 6 for p in pod_addresses)
         if has_ipv6:  # the agent runs in the node netns: a plain /proc/sys write
-            sysctl.write(sysctl.interface(6, host, "disable_ipv6"), "1")
+            sysctl.tune(sysctl.interface(6, host, "disable_ipv6"), "1")
         faults.point("add", "after-veth")
         pod_index = links.require_index(pod, ifname)
         if has_ipv6:
@@ -121,9 +122,13 @@ def attach(
 
 
 def _ipv6_without_dad(ifname: str) -> None:
-    """Run inside the pod netns, before the interface is up: IPv6 on, no duplicate address detection."""
-    sysctl.write(sysctl.interface(6, ifname, "disable_ipv6"), "0")
-    sysctl.write(sysctl.interface(6, ifname, "accept_dad"), "0")
+    """Run inside the pod netns, before the interface is up: IPv6 on, no duplicate address detection.
+
+    With /proc/sys read-only (an unprivileged container) IPv6 is on anyway unless the netns's default says
+    otherwise, and only the link-local address goes through DAD: the pod's addresses are added with IFA_F_NODAD.
+    """
+    sysctl.ensure(sysctl.interface(6, ifname, "disable_ipv6"), "0")
+    sysctl.tune(sysctl.interface(6, ifname, "accept_dad"), "0")
 
 
 def detach(host: str) -> bool:
