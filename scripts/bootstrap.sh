@@ -24,8 +24,7 @@ command -v iptables >/dev/null || need_apt+=(iptables)
 # tests/unit/test_systemd_units.py runs `systemd-analyze verify` on deploy/systemd/.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 # tests/e2e/test_compose_engine.py runs docker-compose.yml on a Docker engine of its own (dockerd started by the test,
-# private roots, no iptables) on a base image debootstrapped from Debian. policy-rc.d or not, the test never uses a
-# system dockerd: on a machine with systemd, `systemctl disable --now docker.service docker.socket` if unwanted.
+# private roots, no iptables) on a base image debootstrapped from Debian; the install below starts no system dockerd.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need_apt+=(docker.io)
 [ -x /usr/bin/docker-compose ] || need_apt+=(docker-compose)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
@@ -35,7 +34,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # No package may start its system service (dockerd would make docker0 and rewrite the firewall; keepalived, bird,
+  # frr would claim addresses and routes): a policy-rc.d of our own for the install, removed after it.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null || { rc=$?; [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit $rc; }
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 PY=${PYTHON:-python3}
