@@ -23,6 +23,10 @@ command -v keepalived >/dev/null || need_apt+=(keepalived)
 command -v iptables >/dev/null || need_apt+=(iptables)
 # tests/unit/test_systemd_units.py runs `systemd-analyze verify` on deploy/systemd/.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# tests/integration/test_console.py drives the web console in headless Chromium through Debian's chromedriver
+# (selenium from the `test` extra; no browser download).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi
