@@ -174,11 +174,14 @@ def test_a_wrong_token_shows_an_error_and_no_data_call_succeeds(
     assert "401" in error.text and "does not know this token" in error.text
     assert by_id(browser, "nav").is_displayed() is False
     assert browser.find_elements("css selector", "#pools *") == []
+    browser.save_screenshot(str(shots / "signin-refused.png"))
+    sign_in(browser, server.bootstrap)  # a real token, but not an admin's
+    wait_for(lambda: "not an admin token (403)" in by_id(browser, "signin-error").text, 5, "the 403 message")
+    assert browser.find_elements("css selector", "#pools *") == []
     time.sleep(0.3)  # the access line is written as the answer goes out
     calls = access_lines(server.log)[before:]
-    assert ("GET", "/v1/pools", 401) in calls
+    assert ("GET", "/v1/pools", 401) in calls and ("GET", "/v1/pools", 403) in calls
     assert not [c for c in calls if c[1].startswith("/v1/") and c[2] < 300], calls
-    browser.save_screenshot(str(shots / "signin-refused.png"))
 
 
 def test_signing_in_shows_the_pools_counts_per_state(browser: Any, server: LoggedServer, shots: Path) -> None:
@@ -319,10 +322,16 @@ def test_keyboard_reaches_the_views(browser: Any, server: LoggedServer) -> None:
     link = by_id(browser, "nav").find_element("link text", "Address space")
     link.send_keys(Keys.ENTER)
     wait_for(lambda: by_id(browser, "view-space").is_displayed() and legend(browser), 5, "space by keyboard")
-    canvas = browser.find_element("css selector", ".pool canvas")
-    canvas.send_keys(Keys.ARROW_RIGHT)  # focus the first cell, then the next one: 10.0.1.0/24 (c-1)
-    canvas.send_keys(Keys.ARROW_RIGHT)
+    def first_cell() -> bool:  # retried while a refresh replaces the picture under the test
+        browser.find_element("css selector", ".pool canvas").send_keys(Keys.ARROW_RIGHT)
+        return True
+
+    wait_for(first_cell, 5, "focus the picture's first cell")  # then the next one: 10.0.1.0/24 (c-1)
+    # The keys go to the focused element: a refresh in between redraws the picture and keeps focus and cursor.
+    browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
     assert "10.0.1.0/24" in wait_for(lambda: by_id(browser, "tip").text, 3, "the focused cell's tooltip")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_for(lambda: "c-1" in by_id(browser, "node-title").text, 5, "Enter opens the node")
 
 
 def test_phone_width(browser: Any, server: LoggedServer, shots: Path) -> None:

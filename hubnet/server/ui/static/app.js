@@ -79,6 +79,7 @@ async function show() {
     return busy;
   }
   const { view, arg } = route();
+  $('tip').hidden = true;
   for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
   for (const link of document.querySelectorAll('#nav a')) {
     link.toggleAttribute('aria-current', link.dataset.view === (view === 'node' ? 'nodes' : view));

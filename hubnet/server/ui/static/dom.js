@@ -39,3 +39,8 @@ export function when(seconds) {
 export function number(n) {
   return n.toLocaleString('en-US');
 }
+
+// An event's created_at (ISO 8601 with microseconds and +00:00) as `2026-12-07 04:14:30 UTC`.
+export function time(iso) {
+  return String(iso).replace('T', ' ').replace(/\.\d+/, '').replace(/\+00:00$/, ' UTC');
+}

@@ -3,7 +3,7 @@
 // `onEvents`, which refreshes the view on screen: nothing is ever reloaded.
 
 import * as api from './api.js';
-import { el, nodeLink, table } from './dom.js';
+import { el, nodeLink, table, time } from './dom.js';
 
 const KEEP = 2000;
 const WAIT_SECONDS = 25;
@@ -58,6 +58,6 @@ export function renderEvents(events) {
   table(
     document.getElementById('events-table'),
     ['Revision', 'Time', 'Type', 'Node', 'Data'],
-    shown.map((e) => [e.revision, e.created_at, el('code', { text: e.type }), nodeLink(e.node), JSON.stringify(e.data)]),
+    shown.map((e) => [e.revision, time(e.created_at), el('code', { text: e.type }), nodeLink(e.node), JSON.stringify(e.data)]),
   );
 }

@@ -2,7 +2,7 @@
 // (over every page), an IP inside a subnet (GET /v1/lookup) opens its node; node detail (GET /v1/nodes/{name}).
 
 import * as api from './api.js';
-import { badge, el, nodeLink, table, when } from './dom.js';
+import { badge, el, nodeLink, table, time, when } from './dom.js';
 import { isAddress } from './net.js';
 
 const PAGE = 50;
@@ -105,5 +105,5 @@ export async function renderNode(name, events) {
     mine.length ? el('div', { class: 'scroll' }, eventsTable) : el('p', { text: 'No events for this node in what this tab has read.' }),
   );
   table(routesTable, ['Router', 'State'], routers.map(([router, state]) => [router, badge(state)]));
-  table(eventsTable, ['Revision', 'Time', 'Type', 'Data'], mine.map((e) => [e.revision, e.created_at, e.type, JSON.stringify(e.data)]));
+  table(eventsTable, ['Revision', 'Time', 'Type', 'Data'], mine.map((e) => [e.revision, time(e.created_at), el('code', { text: e.type }), JSON.stringify(e.data)]));
 }

@@ -85,8 +85,13 @@ function agrees(model) {
   );
 }
 
+// The keyboard cursor of each pool's picture, kept across refreshes (the live feed redraws while one navigates).
+const cursors = new Map();
+
 export function renderPools(target, models, open) {
+  const focused = document.activeElement?.closest?.('.pool')?.dataset.pool;
   target.replaceChildren(...models.map((model) => poolCard(model, open)));
+  if (focused) target.querySelector(`.pool[data-pool="${CSS.escape(focused)}"] canvas`)?.focus();
 }
 
 function poolCard(model, open) {
@@ -167,7 +172,8 @@ function draw(canvas, model, focus = -1) {
 
 function attach(canvas, model, geometry, open) {
   const tip = document.getElementById('tip');
-  let focus = -1;
+  let focus = cursors.get(model.pool.cidr) ?? -1;
+  if (focus >= 0 && document.activeElement === canvas) draw(canvas, model, focus);
   const at = (event) => {
     const box = canvas.getBoundingClientRect();
     const x = Math.floor(((event.clientX - box.left) * canvas.width) / box.width / geometry.cell);
@@ -203,6 +209,7 @@ function attach(canvas, model, geometry, open) {
     if (!(e.key in moves)) return;
     e.preventDefault();
     focus = focus < 0 ? 0 : Math.min(model.size - 1, Math.max(0, focus + moves[e.key]));
+    cursors.set(model.pool.cidr, focus);
     draw(canvas, model, focus);
     const box = canvas.getBoundingClientRect();
     const scale = box.width / canvas.width;
