@@ -322,6 +322,7 @@ def test_keyboard_reaches_the_views(browser: Any, server: LoggedServer) -> None:
     link = by_id(browser, "nav").find_element("link text", "Address space")
     link.send_keys(Keys.ENTER)
     wait_for(lambda: by_id(browser, "view-space").is_displayed() and legend(browser), 5, "space by keyboard")
+
     def first_cell() -> bool:  # retried while a refresh replaces the picture under the test
         browser.find_element("css selector", ".pool canvas").send_keys(Keys.ARROW_RIGHT)
         return True
