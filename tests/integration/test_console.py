@@ -25,7 +25,8 @@ import pytest
 from tests.integration.browser import access_lines, chromium, wait_for
 from tests.integration.support import HUBNET, Server, node_body, running, sql
 
-NODES, DELETED, STALE = 300, 30, 20
+NODES, DELETED, STALE, DUAL = 300, 30, 20, 40
+V4, V6 = "10.0.0.0/8", "fd00:10:244::/56"
 SHOTS = "console-shots"
 
 
@@ -43,7 +44,7 @@ class LoggedServer(Server):
 @pytest.fixture(scope="module")
 def server(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
     env = {
-        "HUBNET_CLUSTER_CIDR": "10.0.0.0/8",
+        "HUBNET_CLUSTER_CIDR": f"{V4},{V6}",
         "HUBNET_NODE_PREFIX": "24",
         "HUBNET_LEASE_TTL_SECONDS": "900",
         "HUBNET_QUARANTINE_SECONDS": "3600",
@@ -60,7 +61,12 @@ def server(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def populate(srv: Server) -> None:
     with srv.client(srv.admin) as api:
         for i in range(NODES):
-            assert api.post("/v1/nodes", json=node_body(i, prefix="c")).status_code == 201
+            body = node_body(i, prefix="c")
+            if i < DUAL:  # dual-stack: a /64 of the IPv6 pool as well
+                body["addresses"] = [body["address"], f"fd00:1::{i + 1:x}"]
+            assert api.post("/v1/nodes", json=body).status_code == 201
+        router = {"name": "r1", "secret": "r1-" + "s" * 40}  # a router agent: route states per router
+        assert api.post("/v1/routers", json=router).status_code == 201
         for i in range(NODES - DELETED, NODES):
             assert api.delete(f"/v1/nodes/c-{i}").status_code == 204
         stale = [f"c-{i}" for i in range(NODES - DELETED - STALE, NODES - DELETED)]
@@ -93,17 +99,17 @@ def sign_in(driver: Any, token: str) -> None:
 
 
 LEGEND = """
-const legend = document.querySelector(".legend[data-pool='10.0.0.0/8']");
+const legend = document.querySelector(`.legend[data-pool='${arguments[0]}']`);
 if (!legend) return null;
 return Object.fromEntries([...legend.querySelectorAll('li')].map(
   (li) => [li.dataset.state, Number(li.querySelector('.count').dataset.count)]));
 """
 
 
-def legend(driver: Any) -> dict[str, int]:
+def legend(driver: Any, pool: str = V4) -> dict[str, int]:
     """The counts the page shows under the picture (data-count of each legend entry), read in one script: the view
     may re-render between two element reads."""
-    counts: dict[str, int] = driver.execute_script(LEGEND)
+    counts: dict[str, int] = driver.execute_script(LEGEND, pool)
     return counts
 
 
@@ -197,6 +203,9 @@ def test_signing_in_shows_the_pools_counts_per_state(browser: Any, server: Logge
     assert shown["quarantined"] == DELETED
     assert shown["excluded"] == 4096  # 10.96.0.0/12 in /24s
     assert sum(shown.values()) == 65536
+    v6 = wait_for(lambda: legend(browser, V6), 5, "the IPv6 pool's legend")
+    assert agrees_with_api(v6, pools(server)["items"][1]), v6
+    assert v6 == {"active": DUAL, "stale": 0, "quarantined": 0, "free": 256 - DUAL, "excluded": 0}
     assert by_id(browser, "live").text == "live"
     ms = float(wait_for(lambda: pool_card(browser, ".timing", "ms"), 5, "the drawing time"))
     assert ms < 1000, f"65,536 cells drawn in {ms} ms"
@@ -279,6 +288,7 @@ def test_the_lookup_of_an_ip_opens_its_node(browser: Any, server: LoggedServer, 
     detail = by_id(browser, "node-detail").text
     assert node["subnet"] in detail and node["address"] in detail
     assert "node.registered" in detail  # its events, from the live feed
+    assert "r1" in by_id(browser, "node-routes").text  # its route state per router agent
     browser.save_screenshot(str(shots / "node.png"))
 
 
@@ -306,9 +316,16 @@ def test_nodes_filter_by_state_search_and_paging(browser: Any, server: LoggedSer
 def test_routes_and_events_views(browser: Any, server: LoggedServer, shots: Path) -> None:
     by_id(browser, "nav").find_element("link text", "Routes").click()
     figures = wait_for(lambda: by_id(browser, "drift-figures").text, 5, "drift figures")
-    live = NODES - DELETED  # backend none: every live node's route is desired (and reported missing)
+    live = NODES - DELETED + DUAL  # backend none: every live node's routes are desired (one per family)
     assert f"{live}\ndesired" in figures or f"{live} desired" in figures, figures
     assert by_id(browser, "check-result").get_attribute("data-ok") in ("true", "false")
+
+    def router_as_the_api_says() -> bool:  # joined, never reported: syncing, then down (an event: the view follows)
+        with server.client(server.admin) as api:
+            status = api.get("/v1/routers/r1").json()["status"]
+        return f"r1 {status}" in by_id(browser, "routers").text
+
+    wait_for(router_as_the_api_says, 5, "router r1's status")
     browser.save_screenshot(str(shots / "routes.png"))
     by_id(browser, "nav").find_element("link text", "Events").click()
     wait_for(lambda: "node.released" in by_id(browser, "events-table").text, 5, "events")
@@ -371,3 +388,38 @@ def test_the_token_is_kept_nowhere_but_in_memory(browser: Any, server: LoggedSer
 
 def localstorage_empty(text: str) -> bool:
     return text == "{}"
+
+
+ADDRESSES = [
+    "10.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "::",
+    "::1",
+    "fd00::",
+    "fd00:10:244:1::",
+    "1:0:0:1:0:0:0:1",
+    "2001:db8:0:0:1:0:0:1",
+    "fd00:0:0:0:0:0:0:0",
+    "FD00:10:244::ABCD",
+    "1:2:3:4:5:6:7:8",
+]
+NOT_ADDRESSES = ["1.2.3", "1.2.3.256", "1::2::3", "x", "1:2:3:4:5:6:7:8:9", "10.0.0.1/24", ""]
+
+
+def test_the_address_math_of_the_page_agrees_with_python(browser: Any) -> None:
+    """net.js, as the browser runs it: parse and format every address as Python's ipaddress does."""
+    answer = browser.execute_async_script(
+        """
+        const [good, bad, done] = arguments;
+        import('/ui/net.js').then((net) => done({
+          formatted: good.map((a) => { const p = net.parseAddress(a); return net.formatAddress(p.family, p.value); }),
+          refused: bad.filter((a) => !net.isAddress(a)),
+        })).catch((error) => done({error: String(error)}));
+        """,
+        ADDRESSES,
+        NOT_ADDRESSES,
+    )
+    assert answer.get("error") is None, answer
+    assert answer["formatted"] == [ipaddress.ip_address(a).compressed for a in ADDRESSES]
+    assert answer["refused"] == NOT_ADDRESSES

@@ -1,12 +1,12 @@
 // Routes: the drift report (GET /v1/routes without `since`) and the integrity check (GET /v1/check).
 
 import * as api from './api.js';
-import { el, nodeLink, number, table } from './dom.js';
+import { badge, el, nodeLink, number, table, when } from './dom.js';
 
 const SHOWN = 100;
 
 export async function renderRoutes() {
-  const [drift, check] = await Promise.all([api.get('/v1/routes'), api.get('/v1/check')]);
+  const [drift, check, routers] = await Promise.all([api.get('/v1/routes'), api.get('/v1/check'), api.get('/v1/routers')]);
   const kinds = ['desired', 'actual', 'missing', 'unexpected', 'foreign'];
   const summary = el(
     'ul',
@@ -27,6 +27,15 @@ export async function renderRoutes() {
     table(t, kind === 'foreign' ? ['Prefix', 'Held by'] : ['Prefix', 'Next hop', 'Node'],
       rows.slice(0, SHOWN).map((r) => (kind === 'foreign' ? [r.prefix, r.holder] : [r.prefix, r.next_hop, nodeLink(r.node)])));
     parts.push(el('h4', { text: `${kind} (${number(rows.length)}${rows.length > SHOWN ? `, first ${SHOWN} shown` : ''})` }), el('div', { class: 'scroll' }, t));
+  }
+  parts.push(el('h3', { text: 'Router agents' }));
+  if (routers.items.length) {
+    const t = el('table', { id: 'routers' });
+    table(t, ['Router', 'Status', 'Last report', 'Routes', 'Missing', 'Unexpected', 'Foreign', 'Error'],
+      routers.items.map((r) => [r.name, badge(r.status), when(r.last_report_at), r.route_count, r.missing, r.unexpected, r.foreign, r.last_error || '']));
+    parts.push(el('div', { class: 'scroll' }, t));
+  } else {
+    parts.push(el('p', { id: 'routers', text: 'No router agent has joined (GET /v1/routers).' }));
   }
   parts.push(el('h3', { text: 'Integrity check' }));
   const checked = check.checked || {};
