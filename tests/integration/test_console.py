@@ -25,7 +25,8 @@ import pytest
 from tests.integration.browser import access_lines, chromium, wait_for
 from tests.integration.support import HUBNET, Server, node_body, running, sql
 
-NODES, DELETED, STALE, DUAL = 300, 30, 20, 40
+NODES, DELETED, STALE = 300, 30, 20  # c-0..c-249 active, c-250..c-269 stale, c-270..c-299 deleted
+DUAL = {*range(30), *range(260, 270), *range(280, 300)}  # dual-stack: 30 active, 10 stale, 20 deleted
 V4, V6 = "10.0.0.0/8", "fd00:10:244::/56"
 SHOTS = "console-shots"
 
@@ -62,7 +63,7 @@ def populate(srv: Server) -> None:
     with srv.client(srv.admin) as api:
         for i in range(NODES):
             body = node_body(i, prefix="c")
-            if i < DUAL:  # dual-stack: a /64 of the IPv6 pool as well
+            if i in DUAL:  # dual-stack: a /64 of the IPv6 pool as well
                 body["addresses"] = [body["address"], f"fd00:1::{i + 1:x}"]
             assert api.post("/v1/nodes", json=body).status_code == 201
         router = {"name": "r1", "secret": "r1-" + "s" * 40}  # a router agent: route states per router
@@ -144,6 +145,18 @@ def agrees_with_api(shown: dict[str, int], pool: dict[str, Any]) -> bool:
     )
 
 
+def full_shot(driver: Any, path: Path) -> None:
+    """A screenshot of the whole page (the window made as tall as the page, then put back)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    size = driver.get_window_size()
+    driver.set_window_size(size["width"], min(height + 150, 2400))
+    try:
+        time.sleep(0.2)
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+
+
 def no_script_errors(driver: Any) -> None:
     """No CSP violation, no uncaught error in the page (an expected 401 of a refused sign-in is a network entry)."""
     bad = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE" and e.get("source") != "network"]
@@ -205,13 +218,13 @@ def test_signing_in_shows_the_pools_counts_per_state(browser: Any, server: Logge
     assert sum(shown.values()) == 65536
     v6 = wait_for(lambda: legend(browser, V6), 5, "the IPv6 pool's legend")
     assert agrees_with_api(v6, pools(server)["items"][1]), v6
-    assert v6 == {"active": DUAL, "stale": 0, "quarantined": 0, "free": 256 - DUAL, "excluded": 0}
+    assert v6 == {"active": 30, "stale": 10, "quarantined": 20, "free": 256 - 60, "excluded": 0}
     assert by_id(browser, "live").text == "live"
     ms = float(wait_for(lambda: pool_card(browser, ".timing", "ms"), 5, "the drawing time"))
     assert ms < 1000, f"65,536 cells drawn in {ms} ms"
     assert wait_for(lambda: pool_card(browser, ".agree", "agrees"), 5, "agreement") == "true"
     print(f"65,536 cells drawn in {ms} ms")
-    browser.save_screenshot(str(shots / "address-space.png"))
+    full_shot(browser, shots / "address-space.png")
     no_script_errors(browser)
 
 
@@ -316,7 +329,7 @@ def test_nodes_filter_by_state_search_and_paging(browser: Any, server: LoggedSer
 def test_routes_and_events_views(browser: Any, server: LoggedServer, shots: Path) -> None:
     by_id(browser, "nav").find_element("link text", "Routes").click()
     figures = wait_for(lambda: by_id(browser, "drift-figures").text, 5, "drift figures")
-    live = NODES - DELETED + DUAL  # backend none: every live node's routes are desired (one per family)
+    live = NODES - DELETED + 40  # backend none: every route of a live node is desired; 40 are dual-stack
     assert f"{live}\ndesired" in figures or f"{live} desired" in figures, figures
     assert by_id(browser, "check-result").get_attribute("data-ok") in ("true", "false")
 
