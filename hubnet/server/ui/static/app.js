@@ -8,7 +8,11 @@ import { buildPool, renderPools } from './space.js';
 
 const VIEWS = ['space', 'nodes', 'node', 'routes', 'events'];
 const $ = (id) => document.getElementById(id);
-const feed = new Feed(onEvents, (status) => setLive(status), (error) => signOut(`Signed out: ${error.message}`));
+const feed = new Feed(
+  onEvents,
+  (status) => setLive(status),
+  (error) => signOut(`Signed out: ${error.message}`),
+);
 
 function route() {
   const [view, ...rest] = (location.hash.slice(1) || 'space').split('/');
@@ -111,7 +115,11 @@ async function render(view, arg) {
 async function renderSpace() {
   const [pools, nodes] = await Promise.all([api.get('/v1/pools'), api.all('/v1/nodes')]);
   const now = Date.now() / 1000;
-  renderPools($('pools'), pools.items.map((p) => buildPool(p, nodes, pools.quarantine_seconds, now)), open);
+  renderPools(
+    $('pools'),
+    pools.items.map((p) => buildPool(p, nodes, pools.quarantine_seconds, now)),
+    open,
+  );
 }
 
 let timer = null;

@@ -18,8 +18,26 @@ export function el(tag, attrs = {}, ...children) {
 
 export function table(target, headers, rows) {
   target.replaceChildren(
-    el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col', text: h })))),
-    el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c))))),
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        headers.map((h) => el('th', { scope: 'col', text: h })),
+      ),
+    ),
+    el(
+      'tbody',
+      {},
+      rows.map((cells) =>
+        el(
+          'tr',
+          {},
+          cells.map((c) => el('td', {}, c)),
+        ),
+      ),
+    ),
   );
 }
 
@@ -33,7 +51,10 @@ export function badge(state) {
 
 export function when(seconds) {
   if (seconds === null || seconds === undefined) return '';
-  return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(seconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function number(n) {
@@ -42,5 +63,8 @@ export function number(n) {
 
 // An event's created_at (ISO 8601 with microseconds and +00:00) as `2026-12-07 04:14:30 UTC`.
 export function time(iso) {
-  return String(iso).replace('T', ' ').replace(/\.\d+/, '').replace(/\+00:00$/, ' UTC');
+  return String(iso)
+    .replace('T', ' ')
+    .replace(/\.\d+/, '')
+    .replace(/\+00:00$/, ' UTC');
 }

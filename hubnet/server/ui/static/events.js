@@ -33,7 +33,11 @@ export class Feed {
     let catchingUp = true;
     while (!signal.aborted) {
       try {
-        const page = await api.get('/v1/events', { since: this.revision, wait: catchingUp ? 0 : WAIT_SECONDS, limit: 1000 }, signal);
+        const page = await api.get(
+          '/v1/events',
+          { since: this.revision, wait: catchingUp ? 0 : WAIT_SECONDS, limit: 1000 },
+          signal,
+        );
         if (signal.aborted) return;
         this.revision = page.revision;
         if (page.items.length) {
@@ -58,6 +62,12 @@ export function renderEvents(events) {
   table(
     document.getElementById('events-table'),
     ['Revision', 'Time', 'Type', 'Node', 'Data'],
-    shown.map((e) => [e.revision, time(e.created_at), el('code', { text: e.type }), nodeLink(e.node), JSON.stringify(e.data)]),
+    shown.map((e) => [
+      e.revision,
+      time(e.created_at),
+      el('code', { text: e.type }),
+      nodeLink(e.node),
+      JSON.stringify(e.data),
+    ]),
   );
 }

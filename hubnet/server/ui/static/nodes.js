@@ -39,7 +39,8 @@ async function lookup(ip, open) {
     const node = await api.get('/v1/lookup', { ip });
     open(node.name);
   } catch (error) {
-    message.textContent = error.status === 404 ? `No live node's subnet holds ${ip}.` : `Lookup failed: ${error.message}`;
+    message.textContent =
+      error.status === 404 ? `No live node's subnet holds ${ip}.` : `Lookup failed: ${error.message}`;
   }
 }
 
@@ -98,12 +99,28 @@ export async function renderNode(name, events) {
   const routesTable = el('table', { id: 'node-routes' });
   const eventsTable = el('table', { id: 'node-events' });
   document.getElementById('node-detail').replaceChildren(
-    el('dl', { class: 'record' }, fields.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v) })])),
+    el(
+      'dl',
+      { class: 'record' },
+      fields.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v) })]),
+    ),
     el('h3', { text: 'Route state per router' }),
-    routers.length ? el('div', { class: 'scroll' }, routesTable) : el('p', { text: 'No router has reported on this node (no router agent has joined).' }),
+    routers.length
+      ? el('div', { class: 'scroll' }, routesTable)
+      : el('p', { text: 'No router has reported on this node (no router agent has joined).' }),
     el('h3', { text: 'Events' }),
-    mine.length ? el('div', { class: 'scroll' }, eventsTable) : el('p', { text: 'No events for this node in what this tab has read.' }),
+    mine.length
+      ? el('div', { class: 'scroll' }, eventsTable)
+      : el('p', { text: 'No events for this node in what this tab has read.' }),
   );
-  table(routesTable, ['Router', 'State'], routers.map(([router, state]) => [router, badge(state)]));
-  table(eventsTable, ['Revision', 'Time', 'Type', 'Data'], mine.map((e) => [e.revision, time(e.created_at), el('code', { text: e.type }), JSON.stringify(e.data)]));
+  table(
+    routesTable,
+    ['Router', 'State'],
+    routers.map(([router, state]) => [router, badge(state)]),
+  );
+  table(
+    eventsTable,
+    ['Revision', 'Time', 'Type', 'Data'],
+    mine.map((e) => [e.revision, time(e.created_at), el('code', { text: e.type }), JSON.stringify(e.data)]),
+  );
 }

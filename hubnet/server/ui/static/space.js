@@ -25,6 +25,7 @@ const LABELS = {
 export function buildPool(pool, nodes, quarantineSeconds, now) {
   const cidr = parseCidr(pool.cidr);
   const shift = BigInt(cidr.bits - pool.node_prefix);
+  const hostBits = BigInt(cidr.bits - cidr.prefix);
   const size = 2 ** (pool.node_prefix - cidr.prefix);
   const state = new Uint8Array(size);
   const owner = new Int32Array(size).fill(-1);
@@ -43,7 +44,7 @@ export function buildPool(pool, nodes, quarantineSeconds, now) {
     for (const subnet of node.subnets?.length ? node.subnets : [node.subnet]) {
       const c = safeCidr(subnet);
       if (!c || c.family !== cidr.family || c.prefix !== pool.node_prefix) continue;
-      if (c.value < cidr.value || c.value >> BigInt(cidr.bits - cidr.prefix) !== cidr.value >> BigInt(cidr.bits - cidr.prefix)) continue;
+      if (c.value >> hostBits !== cidr.value >> hostBits) continue; // another pool's subnet
       const index = indexOf(c);
       if (state[index] === CODE.excluded) continue;
       state[index] = cellState(node, quarantineSeconds, now);
@@ -70,7 +71,8 @@ function safeCidr(text) {
 function cellState(node, quarantineSeconds, now) {
   if (node.state === 'active') return CODE.active;
   if (node.state === 'stale') return CODE.stale;
-  const cooling = node.released_at !== null && node.released_at !== undefined && node.released_at > now - quarantineSeconds;
+  const cooling =
+    node.released_at !== null && node.released_at !== undefined && node.released_at > now - quarantineSeconds;
   return cooling ? CODE.quarantined : CODE.free;
 }
 
@@ -127,8 +129,18 @@ function poolCard(model, open) {
   const card = el(
     'article',
     { class: 'card pool', 'data-pool': pool.cidr },
-    el('h3', {}, `${pool.cidr} `, el('span', { class: 'muted', text: `/${pool.node_prefix} per node · ${number(model.size)} cells` })),
-    el('div', { class: 'pool-body' }, el('div', { class: 'canvas-wrap' }, canvas), el('div', { class: 'side' }, legend, api, timing)),
+    el(
+      'h3',
+      {},
+      `${pool.cidr} `,
+      el('span', { class: 'muted', text: `/${pool.node_prefix} per node · ${number(model.size)} cells` }),
+    ),
+    el(
+      'div',
+      { class: 'pool-body' },
+      el('div', { class: 'canvas-wrap' }, canvas),
+      el('div', { class: 'side' }, legend, api, timing),
+    ),
   );
   requestAnimationFrame(() => {
     const started = performance.now();
@@ -165,7 +177,12 @@ function draw(canvas, model, focus = -1) {
   if (focus >= 0) {
     ctx.strokeStyle = '#0b57d0';
     ctx.lineWidth = 2;
-    ctx.strokeRect((focus % cols) * cell + 1, Math.floor(focus / cols) * cell + 1, Math.max(cell - 2, 2), Math.max(cell - 2, 2));
+    ctx.strokeRect(
+      (focus % cols) * cell + 1,
+      Math.floor(focus / cols) * cell + 1,
+      Math.max(cell - 2, 2),
+      Math.max(cell - 2, 2),
+    );
   }
   return { cols, cell };
 }
@@ -213,7 +230,11 @@ function attach(canvas, model, geometry, open) {
     draw(canvas, model, focus);
     const box = canvas.getBoundingClientRect();
     const scale = box.width / canvas.width;
-    show(focus, box.left + (focus % geometry.cols) * geometry.cell * scale, box.top + Math.floor(focus / geometry.cols) * geometry.cell * scale);
+    show(
+      focus,
+      box.left + (focus % geometry.cols) * geometry.cell * scale,
+      box.top + Math.floor(focus / geometry.cols) * geometry.cell * scale,
+    );
   });
 }
 
@@ -223,7 +244,9 @@ function describe(model, index) {
   const owner = model.owner[index];
   if (owner >= 0) {
     const node = model.nodes[owner];
-    lines.push(`node ${node.name} (${node.state}), address ${(node.addresses?.length ? node.addresses : [node.address]).join(', ')}`);
+    lines.push(
+      `node ${node.name} (${node.state}), address ${(node.addresses?.length ? node.addresses : [node.address]).join(', ')}`,
+    );
     if (node.state === 'released') lines.push(`released ${when(node.released_at)}`);
     else lines.push(`lease expires ${when(node.lease_expires_at)}`);
   }
