@@ -1,8 +1,9 @@
 """The web console (/ui, issue 16) in headless Chromium against a real `hubnet server` with 300 nodes.
 
-The pool is a /8 cut into /24s (65,536 cells; the service CIDR 10.96.0.0/12 inside it: 4,096 excluded cells). The
-nodes are registered through the API; 30 are deleted (released, quarantined for HUBNET_QUARANTINE_SECONDS) and 20
-made stale (their lease moved into the past in the database; the reaper, every 0.5 s, marks them). Every figure the
+The pools: a /8 cut into /24s (65,536 cells; the service CIDR 10.96.0.0/12 inside it: 4,096 excluded cells) and an
+IPv6 /56 cut into /64s (256 cells). The nodes are registered through the API (60 dual-stack); 30 are deleted
+(released, quarantined for HUBNET_QUARANTINE_SECONDS) and 20 made stale (their lease moved into the past in the
+database; the reaper, every 0.5 s, marks them); a router agent joins (route state per router). Every figure the
 tests compare is read from the page (the legend's cells), never from the API client, and checked against
 `GET /v1/pools` and `GET /v1/nodes`. Screenshots land in the test's tmp folder (console-shots/).
 
