@@ -343,6 +343,9 @@ def test_routes_and_events_views(browser: Any, server: LoggedServer, shots: Path
     browser.save_screenshot(str(shots / "routes.png"))
     by_id(browser, "nav").find_element("link text", "Events").click()
     wait_for(lambda: "node.released" in by_id(browser, "events-table").text, 5, "events")
+    with server.client(server.admin) as api:  # the events view follows the feed too
+        assert api.post("/v1/nodes", json=node_body(2, prefix="live")).status_code == 201
+    wait_for(lambda: "node.registered live-2" in by_id(browser, "events-table").text, 2, "the new event, live")
     browser.save_screenshot(str(shots / "events.png"))
     no_script_errors(browser)
 
@@ -385,6 +388,9 @@ def test_phone_width(browser: Any, server: LoggedServer, shots: Path) -> None:
 
 
 def test_the_token_is_kept_nowhere_but_in_memory(browser: Any, server: LoggedServer) -> None:
+    by_id(browser, "signout").click()
+    wait_for(lambda: by_id(browser, "signin").is_displayed(), 5, "the sign-in form after signing out")
+    assert not by_id(browser, "nav").is_displayed() and browser.find_elements("css selector", "#pools *") == []
     token = server.admin
     kept = browser.execute_script(
         "return [JSON.stringify(localStorage), JSON.stringify(sessionStorage), document.cookie, location.href,"
