@@ -256,6 +256,8 @@ def test_hover_names_the_node_and_a_click_opens_it(browser: Any, server: LoggedS
     wait_for(
         lambda: "c-3" in by_id(browser, "node-title").text and by_id(browser, "view-node").is_displayed(), 5, "node"
     )
+    browser.execute_script("location.hash = '#node/no-such-node'")
+    wait_for(lambda: "no-such-node" in by_id(browser, "view-error").text, 5, "a missing node's message")
     browser.execute_script("location.hash = '#space'")
     browser.refresh()  # a reload: the token was in memory only
     assert wait_for(lambda: by_id(browser, "signin").is_displayed(), 5, "signed out by the reload")

@@ -61,6 +61,7 @@ function signOut(message = '') {
   api.signOut();
   for (const id of ['nav', 'session']) $(id).hidden = true;
   for (const view of VIEWS) $(`view-${view}`).hidden = true;
+  $('view-error').hidden = true;
   $('pools').replaceChildren();
   $('signin').hidden = false;
   if (message) showError(message);
@@ -89,9 +90,13 @@ async function show() {
     link.toggleAttribute('aria-current', link.dataset.view === (view === 'node' ? 'nodes' : view));
   }
   busy = render(view, arg)
+    .then(() => {
+      $('view-error').hidden = true;
+    })
     .catch((error) => {
-      if (error.status === 401 || error.status === 403) signOut(`Signed out: ${error.message}`);
-      else $(`view-${view}`).dataset.error = error.message;
+      if (error.status === 401 || error.status === 403) return signOut(`Signed out: ${error.message}`);
+      $('view-error').textContent = `Could not load this view: ${error.message}`;
+      $('view-error').hidden = false;
     })
     .finally(() => {
       busy = null;
