@@ -222,9 +222,9 @@ def test_signing_in_shows_the_pools_counts_per_state(browser: Any, server: Logge
     assert v6 == {"active": 30, "stale": 10, "quarantined": 20, "free": 256 - 60, "excluded": 0}
     assert by_id(browser, "live").text == "live"
     ms = float(wait_for(lambda: pool_card(browser, ".timing", "ms"), 5, "the drawing time"))
-    assert ms < 1000, f"65,536 cells drawn in {ms} ms"
+    assert ms < 1000, f"65,536 cells: states and drawing in {ms} ms"
     assert wait_for(lambda: pool_card(browser, ".agree", "agrees"), 5, "agreement") == "true"
-    print(f"65,536 cells drawn in {ms} ms")
+    print(f"65,536 cells: states and drawing in {ms} ms")
     full_shot(browser, shots / "address-space.png")
     no_script_errors(browser)
 
