@@ -176,6 +176,9 @@ class Node(Record):
     # HUBNET_MODE: `hub` (the cluster routes via the router) or `direct` (the node routes to every other node itself,
     # following `GET /v1/routes?since=`). `hub` from a controller older than this field.
     mode: str = "hub"
+    # When the record was released (UNIX seconds), null while it is live: with `GET /v1/pools`'s
+    # `quarantine_seconds` it tells whether its subnet is still cooling down.
+    released_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ class Pool(Record):
     quarantined: int = 0  # of `free`: released less than HUBNET_QUARANTINE_SECONDS ago (handed out last)
     low: bool = False  # free below HUBNET_POOL_WARN_FREE percent of total, or none free at all
     family: int = 4  # 4 or 6 (the family of `cidr`)
+    # The node subnets of the pool never handed out (the service CIDR, the router's subnet), as CIDRs: with `total`
+    # they place every subnet of the pool (the console draws them). Empty from a controller older than the field.
+    excluded: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

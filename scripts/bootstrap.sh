@@ -30,6 +30,10 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 # tests/netns/node/test_podman.py: podman with its CNI backend publishes a port through the agent's chain (portmap).
 [ -x /usr/bin/podman ] || need_apt+=(podman)
+# tests/integration/test_console.py drives the web console in headless Chromium through Debian's chromedriver
+# (selenium from the `test` extra; no browser download).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "bootstrap: run as root to install ${need_apt[*]}" >&2; exit 1; fi

@@ -23,6 +23,7 @@ from hubnet.server.api import check, events, health, nodes, pools, problems
 from hubnet.server.api import routers as router_api
 from hubnet.server.api import routes as routes_api
 from hubnet.server.api import tokens as token_api
+from hubnet.server.api import ui as ui_api
 from hubnet.server.api.limits import BodyLimit
 from hubnet.server.api.ratelimit import RateLimit, rate_limits
 from hubnet.server.bgp.sync import PeerSync
@@ -190,6 +191,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     app.include_router(token_api.router)
     app.include_router(bgp_api.router)
     app.include_router(router_api.router)
+    app.include_router(ui_api.router)  # the web console: static files, every data call is the /v1 API above
     reports = max(router_api.REPORT_MAX_BYTES, settings.max_body_bytes)  # a router's full report is MBs
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=[(router_api.REPORT_PATH, reports)])
     app.add_middleware(RateLimit, limits=rate_limits(settings))  # outermost: a throttled request costs nothing more

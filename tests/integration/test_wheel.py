@@ -62,6 +62,15 @@ def test_the_wheel_carries_the_compiled_plugin(wheel: Path) -> None:
         assert (info.external_attr >> 16) & stat.S_IXUSR, oct(info.external_attr >> 16)
 
 
+def test_the_wheel_carries_the_web_console(wheel: Path) -> None:
+    """/ui is served from package data: every file of hubnet/server/ui/static is in the wheel."""
+    static = ROOT / "hubnet" / "server" / "ui" / "static"
+    wanted = {f"hubnet/server/ui/static/{p.name}" for p in static.iterdir()}
+    with zipfile.ZipFile(wheel) as zf:
+        assert wanted <= set(zf.namelist()), wanted - set(zf.namelist())
+    assert "hubnet/server/ui/static/index.html" in wanted
+
+
 def test_a_node_without_a_compiler_installs_the_compiled_plugin(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])

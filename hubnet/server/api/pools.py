@@ -25,7 +25,13 @@ def list_pools(ctl: Ctl, token: Admin) -> PoolList:
     """Per pool (both families, IPv4 first): total, allocated, free subnets; plus `flagged`: stored rows outside
     every pool or unparsable."""
     usage, flagged, warnings = pools.list_pools(ctl, token=token)
-    return PoolList(items=usage, flagged=flagged, warn_free_percent=ctl.settings.pool_warn_free, warnings=warnings)
+    return PoolList(
+        items=usage,
+        flagged=flagged,
+        warn_free_percent=ctl.settings.pool_warn_free,
+        warnings=warnings,
+        quarantine_seconds=ctl.settings.quarantine_seconds,
+    )
 
 
 @router.post("/pools", response_model=Pool, status_code=201, openapi_extra=json_body(PoolRequest))

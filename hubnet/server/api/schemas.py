@@ -98,6 +98,7 @@ class PoolList(BaseModel):
     flagged: list[Flagged]
     warn_free_percent: float
     warnings: list[str]
+    quarantine_seconds: float  # HUBNET_QUARANTINE_SECONDS: a subnet released less long ago counts as quarantined
 
 
 class Event(BaseModel):

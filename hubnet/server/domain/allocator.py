@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import ip_network
+from ipaddress import ip_network, summarize_address_range
 from typing import Protocol
 
 from hubnet.net import Address, Network
@@ -81,6 +81,14 @@ class PoolSpace:
         if not subnet.subnet_of(self.cidr):  # type: ignore[arg-type]  # same family, checked above
             return None
         return (int(subnet.network_address) - int(self.cidr.network_address)) >> (self.bits - self.prefix)
+
+    def excluded_networks(self) -> list[Network]:
+        """The excluded ranges as the fewest CIDRs covering exactly their node subnets."""
+        found: list[Network] = []
+        for start, end in self.excluded:
+            first, last = self.subnet_at(start), self.subnet_at(end - 1)
+            found.extend(summarize_address_range(first.network_address, last.broadcast_address))
+        return found
 
     def is_excluded(self, index: int) -> bool:
         return any(start <= index < end for start, end in self.excluded)

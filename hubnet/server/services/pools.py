@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from hubnet.net import Network, contains, parse_network
+from hubnet.server.domain.allocator import PoolSpace
 from hubnet.server.domain.errors import HubnetError, InvalidInput, NotFound, PoolInUse, PoolOverlaps
 from hubnet.server.domain.records import NodeRecord, PoolRecord
 from hubnet.server.domain.validation import check_node_prefix, check_pool_range, check_pool_underlay, parse_address
@@ -76,9 +77,11 @@ def add_pool(ctl: Controller, *, token: str | None, cidr: str, node_prefix: int 
             if contains(service, network):
                 raise InvalidInput(f"pool {network} lies inside the service CIDR {service}", field="cidr")
         _check_underlay(ctl, uow, network)
-        total = _insert(ctl, uow, network, prefix)
+        pool_id = _insert(ctl, uow, network, prefix)
+        space = ctl.space(PoolRecord(pool_id, str(network), prefix, 0))
+        total = space.total
         low = is_low(total, total, ctl.settings.pool_warn_free)
-        return Pool(str(network), prefix, total, 0, total, low=low, family=network.version)
+        return Pool(str(network), prefix, total, 0, total, low=low, family=network.version, excluded=_excluded(space))
 
     return ctl.write(use_case)
 
@@ -138,10 +141,14 @@ def _check_underlay(ctl: Controller, uow: UnitOfWork, network: Network) -> None:
 
 
 def _insert(ctl: Controller, uow: UnitOfWork, cidr: Network, node_prefix: int) -> int:
-    """Store the pool and announce it; returns its allocatable total (the family's exclusions applied)."""
+    """Store the pool and announce it; returns its id."""
     pool_id = uow.repo.add_pool(cidr=str(cidr), node_prefix=node_prefix, now=uow.now)
     uow.emit("pool.added", None, cidr=str(cidr), node_prefix=node_prefix)
-    return ctl.space(PoolRecord(pool_id, str(cidr), node_prefix, 0)).total
+    return pool_id
+
+
+def _excluded(space: PoolSpace) -> list[str]:
+    return [str(n) for n in space.excluded_networks()]
 
 
 def usage(ctl: Controller, uow: UnitOfWork) -> list[Pool]:
@@ -150,12 +157,14 @@ def usage(ctl: Controller, uow: UnitOfWork) -> list[Pool]:
     cooling = uow.repo.quarantined_per_pool(since=uow.now - ctl.settings.quarantine_seconds)
     result = []
     for pool in sorted(uow.repo.pools(), key=lambda p: p.family):
-        total = ctl.space(pool).total
+        space = ctl.space(pool)
+        total = space.total
         allocated = counts.get(pool.id, 0)
         free = max(total - allocated, 0)
         low = is_low(free, total, ctl.settings.pool_warn_free)
         cooled = cooling.get(pool.id, 0)
-        result.append(Pool(pool.cidr, pool.node_prefix, total, allocated, free, cooled, low, family=pool.family))
+        excluded = _excluded(space)
+        result.append(Pool(pool.cidr, pool.node_prefix, total, allocated, free, cooled, low, pool.family, excluded))
     return result
 
 

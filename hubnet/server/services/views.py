@@ -118,6 +118,7 @@ def node_view(ctl: Controller, node: NodeRecord, pools: list[PoolRecord], states
         router_addresses=routers,
         route_states=states or {},
         mode=ctl.settings.mode,
+        released_at=node.released_at if node.state == LeaseState.RELEASED else None,
     )
 
 

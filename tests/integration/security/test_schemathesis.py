@@ -24,6 +24,8 @@ from tests.support.prereq import need
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 DOC_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# The web console's static files (hubnet/server/api/ui.py): no data, no credential, a client of the documented API.
+DOC_ROUTES |= {"/ui", "/ui/", "/ui/{name}"}
 
 
 @pytest.fixture(scope="module", params=DB_KINDS)

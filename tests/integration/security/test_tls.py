@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hubnet.node.agent.client import ControllerClient, UntrustedController
@@ -93,6 +94,13 @@ def test_tls11_client_is_refused_by_the_server(tls_server: Server, pki: tuple[Pk
     # ...and the controller refuses it: no handshake, no answer.
     with pytest.raises(ssl.SSLError):
         _handshake(tls_server.port, _tls11_client(pki[0].ca))
+
+
+def test_the_web_console_is_served_over_tls(tls_server: Server) -> None:
+    """/ui/ comes from the same listener: with TLS configured, over HTTPS only, under its CSP."""
+    answer = httpx.get(f"{tls_server.url}/ui/", verify=tls_server.verify, timeout=10)
+    assert answer.status_code == 200 and "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert tls_server.url.startswith("https://")
 
 
 def test_plain_http_is_not_served(tls_server: Server) -> None:
