@@ -250,7 +250,7 @@ def test_hover_names_the_node_and_a_click_opens_it(browser: Any, server: LoggedS
     with server.client(server.admin) as api:
         node = api.get("/v1/nodes/c-3").json()
     point_at_cell(browser, node["subnet"])
-    tip = wait_for(lambda: by_id(browser, "tip").is_displayed() and by_id(browser, "tip").text, 3, "tooltip")
+    tip = wait_for(lambda: by_id(browser, "tip").is_displayed() and by_id(browser, "tip").text, 10, "tooltip")
     assert node["subnet"] in tip and "c-3 (active)" in tip and node["address"] in tip and "lease expires" in tip
     point_at_cell(browser, node["subnet"], click=True)
     wait_for(
@@ -284,7 +284,7 @@ def test_a_registration_appears_without_a_reload_and_a_delete_turns_quarantined(
         quarantined_in = time.monotonic() - started
     assert after["active"] == before["active"]
     assert browser.execute_script("return window.__noReload") == "still here"
-    wait_for(lambda: agrees_with_api(legend(browser), pools(server)["items"][0]), 3, "the legend equals GET /v1/pools")
+    wait_for(lambda: agrees_with_api(legend(browser), pools(server)["items"][0]), 10, "the legend equals GET /v1/pools")
     print(f"registration shown after {shown_in:.2f} s, deletion after {quarantined_in:.2f} s")
 
 
@@ -363,12 +363,24 @@ def test_keyboard_reaches_the_views(browser: Any, server: LoggedServer) -> None:
         browser.find_element("css selector", ".pool canvas").send_keys(Keys.ARROW_RIGHT)
         return True
 
-    wait_for(first_cell, 5, "focus the picture's first cell")  # then the next one: 10.0.1.0/24 (c-1)
-    # The keys go to the focused element: a refresh in between redraws the picture and keeps focus and cursor.
-    browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
-    assert "10.0.1.0/24" in wait_for(lambda: by_id(browser, "tip").text, 3, "the focused cell's tooltip")
-    browser.switch_to.active_element.send_keys(Keys.ENTER)
-    wait_for(lambda: "c-1" in by_id(browser, "node-title").text, 5, "Enter opens the node")
+    wait_for(first_cell, 5, "focus the picture's first cell")
+
+    def second_cell() -> str | None:  # left twice (stops at the first cell), right once: 10.0.1.0/24 (c-1)
+        browser.find_element("css selector", ".pool canvas").send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+        browser.find_element("css selector", ".pool canvas").send_keys(Keys.ARROW_RIGHT)
+        tip = str(by_id(browser, "tip").text)
+        return tip if "10.0.1.0/24" in tip else None
+
+    # Retried: a live refresh may replace the picture between two keys (it keeps focus and cursor, but a key sent to
+    # the element being replaced is lost).
+    wait_for(second_cell, 10, "the focused cell's tooltip")
+
+    def enter_opens() -> bool:
+        if "c-1" not in by_id(browser, "node-title").text:
+            browser.find_element("css selector", ".pool canvas").send_keys(Keys.ENTER)
+        return "c-1" in by_id(browser, "node-title").text
+
+    wait_for(enter_opens, 10, "Enter opens the node")
 
 
 def test_phone_width(browser: Any, server: LoggedServer, shots: Path) -> None:
