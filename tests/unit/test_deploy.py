@@ -174,3 +174,18 @@ def test_the_node_agent_mounts_what_it_uses() -> None:
     assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     assert env["NODE_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
     assert {"operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+
+
+def test_the_docs_apply_exactly_the_validated_files() -> None:
+    """docs/install.md's copy-paste `kubectl apply -f deploy/kubernetes/` applies every .yaml/.yml/.json at the top of
+    the directory (kubectl's rule, not recursive): those must be the files validated here (`*.yaml`), and the
+    doc's table of files must list them all."""
+    doc = (MANIFESTS.parents[1] / "docs" / "install.md").read_text()
+    section = doc.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    blocks = "".join(re.findall(r"```sh\n(.*?)```", section, re.DOTALL))  # the copy-paste, not the prose
+    targets = re.findall(r"kubectl apply -f (\S+)", blocks)
+    assert targets == ["deploy/kubernetes/"], targets
+    applied = sorted(p.name for p in MANIFESTS.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+    assert applied == sorted(p.name for p in MANIFESTS.glob("*.yaml"))
+    assert not (MANIFESTS / "kustomization.yaml").exists()  # `-f`, not `-k`: a kustomization would be applied as is
+    assert sorted(re.findall(r"^\| `([\w.-]+\.ya?ml)` \|", section, re.MULTILINE)) == applied
