@@ -12,7 +12,8 @@ No systemd runs here (a container: `systemctl` cannot start anything), so the te
   working directory `/` unless WorkingDirectory= says otherwise; the UMask=;
 * through `setpriv`: every unit gets its CapabilityBoundingSet= (the root node agent has only those) and
   NoNewPrivileges=, a `DynamicUser=yes` unit runs as `nobody` with its AmbientCapabilities=: a capability a unit
-  forgot fails here (the test checks /proc/<pid>/status: uid, bounding and effective sets).
+  forgot fails here (the test checks /proc/<pid>/status: uid, bounding and effective sets). The controller runs
+  with HUBNET_ROUTE_BACKEND=none, so with both capability lines emptied as the unit's comment and the doc say.
 
 Substituted, and only these: the program path of ExecStart= (`/usr/local/bin/hubnet`) by this checkout's `hubnet`;
 `/var/lib/<StateDirectory>` by a fresh directory (owned by `nobody` for a dynamic user, as systemd chowns it);
@@ -192,7 +193,7 @@ class Unit:
         """setpriv doing systemd's part: CapabilityBoundingSet= for every unit (root gets only those), and for a
         DynamicUser= unit the user (nobody) and its AmbientCapabilities=; NoNewPrivileges=."""
         bounding = [c.removeprefix("CAP_").lower() for c in self.one("CapabilityBoundingSet").split()]
-        wrap = ["setpriv", "--bounding-set=-all" + "".join(f",+{c}" for c in bounding)]
+        wrap = ["setpriv", "--bounding-set=-all" + "".join(f",+{c}" for c in bounding)]  # empty: none at all
         if self.one("DynamicUser", "no") == "yes":
             wrap += [f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
             caps = [c.removeprefix("CAP_").lower() for c in self.one("AmbientCapabilities").split()]
@@ -388,6 +389,9 @@ def test_the_three_units_run_as_the_doc_installs_them(run: Run) -> None:
         return u
 
     controller = unit("hubnet-controller.service", controller_state)
+    # the unit's comment and the doc: with HUBNET_ROUTE_BACKEND=none "empty both lines" (no capabilities at all)
+    assert "empty both lines" in (UNITS / controller.name).read_text() and "empty both lines" in INSTALL_MD.read_text()
+    controller.settings["CapabilityBoundingSet"] = controller.settings["AmbientCapabilities"] = [""]
     router = unit("hubnet-router.service", router_state)
     node = unit("hubnet-node.service", node_state, **{"/etc/cni/net.d": str(conf), "/opt/cni/bin": str(cni_bin)})
     node_argv = " ".join(node.argv()[0])
