@@ -12,6 +12,7 @@ The dependencies are `async def` on purpose: FastAPI runs sync dependencies in i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -79,17 +80,22 @@ async def _admin(
     return token
 
 
-async def _registrar(
-    ctl: Ctl,
-    token: Token,
-    _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
-    _as_bootstrap: Annotated[object, Depends(BOOTSTRAP_SCHEME)],
-) -> str | None:
-    """401 / 403 unless the caller may register nodes (a bootstrap or admin token); the use case checks again in
-    its transaction (a stored token may be used up meanwhile)."""
-    if auth.role(ctl, token) is auth.Role.NONE:
-        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token))
-    return token
+def registrar(what: str = "register a node") -> Callable[..., Awaitable[str | None]]:
+    """The dependency: 401 / 403 unless the caller holds a bootstrap token (configured, or stored and usable) or is
+    an admin, `what` naming the operation in the refusal; the use case checks again in its transaction (a stored
+    token may be used up meanwhile)."""
+
+    async def _registrar(
+        ctl: Ctl,
+        token: Token,
+        _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
+        _as_bootstrap: Annotated[object, Depends(BOOTSTRAP_SCHEME)],
+    ) -> str | None:
+        if auth.role(ctl, token) is auth.Role.NONE:
+            await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token, what))
+        return token
+
+    return _registrar
 
 
 async def _node_or_admin(
@@ -120,7 +126,7 @@ async def _own_node_or_admin(
 
 
 Admin = Annotated[str | None, Depends(_admin)]
-Registrar = Annotated[str | None, Depends(_registrar)]
+Registrar = Annotated[str | None, Depends(registrar())]
 NodeOrAdmin = Annotated[str | None, Depends(_node_or_admin)]
 OwnNodeOrAdmin = Annotated[str | None, Depends(_own_node_or_admin)]
 

@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hubnet.server.api.deps import ADMIN_SCHEME, BOOTSTRAP_SCHEME, ROUTER_SCHEME, Admin, Ctl, Token, parse_body
+from hubnet.server.api.deps import ADMIN_SCHEME, ROUTER_SCHEME, Admin, Ctl, Token, parse_body, registrar
 from hubnet.server.api.openapi import json_body
 from hubnet.server.domain.validation import ROUTER_SECRET_MAX, ROUTER_SECRET_MIN
 from hubnet.server.services import auth, routers
@@ -76,18 +76,6 @@ class RouterList(BaseModel):
     items: list[Router]
 
 
-async def _registrar(
-    ctl: Ctl,
-    token: Token,
-    _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
-    _as_bootstrap: Annotated[object, Depends(BOOTSTRAP_SCHEME)],
-) -> str | None:
-    """401 / 403 unless the caller holds a bootstrap token (configured, or stored and usable) or is an admin."""
-    if auth.role(ctl, token) is auth.Role.NONE:
-        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token, "join a router"))
-    return token
-
-
 async def _self_or_admin(
     name: NameParam,
     ctl: Ctl,
@@ -101,7 +89,7 @@ async def _self_or_admin(
     return token
 
 
-Registrar = Annotated[str | None, Depends(_registrar)]
+Registrar = Annotated[str | None, Depends(registrar("join a router"))]
 SelfOrAdmin = Annotated[str | None, Depends(_self_or_admin)]
 
 
