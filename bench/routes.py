@@ -81,10 +81,15 @@ def router_netns() -> Iterator[str]:
 
 
 def make_routes(count: int, next_hops: int) -> list[DesiredRoute]:
+    """`count` /24s of 10.0.0.0/8 via `next_hops` LAN addresses, each carrying its node's address as text, as the
+    controller's desired set does (the row's `primary_address`)."""
     base = int(IPv4Address("10.0.0.0"))
-    lan = int(IPv4Address("192.168.1.0"))
+    hops = [IPv4Address(int(IPv4Address("192.168.1.0")) + i) for i in range(next_hops)]
+    texts = [str(hop) for hop in hops]
     return [
-        DesiredRoute(f"n{i}", Route(IPv4Network((base + (i << 8), 24)), IPv4Address(lan + i % next_hops)))
+        DesiredRoute(
+            f"n{i}", Route(IPv4Network((base + (i << 8), 24)), hops[i % next_hops]), address=texts[i % next_hops]
+        )
         for i in range(count)
     ]
 

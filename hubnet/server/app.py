@@ -89,6 +89,8 @@ def build_reconciler(ctl: Controller, registry: CollectorRegistry) -> Reconciler
         dry_run=settings.route_dry_run,
         registry=registry,
         withdrawals=lambda installed: routes.confirm_withdrawn(ctl, installed),
+        snapshot=lambda: routes.snapshot(ctl),
+        changes=lambda since: routes.changes(ctl, since),
     )
 
 

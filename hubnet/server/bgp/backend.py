@@ -88,6 +88,15 @@ class BgpBackend:
             self._on_drift()
         return routes
 
+    def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
+        """From the record of what was listed and applied (as `list_owned(fresh=False)`); None while the speaker
+        is not running or nothing was read from this gobgpd yet (the run then reads in full and restarts it)."""
+        with self._lock:
+            if not (self._listed and self.speaker.running):
+                return None
+            table = self._table
+            return [table[p] for p in prefixes if p in table]
+
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Withdraw, then announce (a replace is an announce: one UPDATE moves the next hop)."""
         with self._lock:

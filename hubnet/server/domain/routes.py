@@ -89,6 +89,22 @@ class DesiredRoute:
         return NodeRef(self.node, self.generation, address, *self.identity6, checks6=True)
 
 
+class Snapshot(NamedTuple):
+    """Every desired route, as of event-log revision `revision` (the reconciler's baseline for `Changes`)."""
+
+    revision: int
+    desired: list[DesiredRoute]
+
+
+class Changes(NamedTuple):
+    """What moved after a baseline: the nodes whose routes may differ, and their desired routes now (a released or
+    deleted node has none), as of `revision`."""
+
+    revision: int
+    nodes: frozenset[str]
+    desired: list[DesiredRoute]
+
+
 @dataclass(frozen=True)
 class RoutePlan:
     """What to change so that actual == desired. `replace` moves an existing prefix to a new next hop."""

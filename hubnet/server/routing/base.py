@@ -24,6 +24,12 @@ class RouteBackend(Protocol):
         much answer from its own record of what it applied; start-up, periodic and drift runs always read."""
         ...
 
+    def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
+        """The owned routes at `prefixes` as this backend's record of what it listed and applied says, without
+        reading the router; None when it keeps no such record (the reconciler then reads in full). Only asked by a
+        run for a database change, between runs that read in full (drift makes the watcher trigger one)."""
+        ...
+
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
         ...
@@ -64,6 +70,9 @@ class NullBackend:
 
     def list_owned(self, *, fresh: bool = True) -> list[Route]:
         return []
+
+    def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
+        return None
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))

@@ -24,6 +24,7 @@ class FakeBackend:
         self.broken: str | None = None
         self.foreign_routes: dict[Network, str] = {}  # prefixes held by routes we do not own
         self.closed = False
+        self.recorded = True  # answers `owned_at` (False: like a backend that keeps no record)
         self._on_drift: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
@@ -32,6 +33,12 @@ class FakeBackend:
             if self.broken:
                 raise RuntimeError(self.broken)
             return sorted(self.routes, key=route_key)
+
+    def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
+        if not self.recorded:
+            return None
+        with self._lock:
+            return sorted((r for r in self.routes if r.prefix in prefixes), key=route_key)
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         with self._lock:

@@ -59,7 +59,7 @@ class KernelBackend:
     name = "kernel"
 
     def __init__(
-        self, *, proto: int = ROUTE_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 256
+        self, *, proto: int = ROUTE_PROTO, table: int = DEFAULT_TABLE, netns: str | None = None, batch: int = 2048
     ) -> None:
         if not 1 <= proto <= 255 or proto in RESERVED_PROTOS:
             raise ValueError(f"route protocol {proto} is reserved (redirect/kernel/boot/static) or out of 1..255")
@@ -67,17 +67,32 @@ class KernelBackend:
         self._routes = RouteTable(proto=proto, table=table, netns=netns, batch=batch)
         self._lock = threading.Lock()
         self._known: Known = {}
+        self._listed = False  # `_known` holds a full listing (plus what we applied since)
         self._monitor: RouteMonitor | None = None
         self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
 
     def list_owned(self, *, fresh: bool = True) -> list[Route]:
+        """A dump of the table; `fresh=False` answers from what we last listed and programmed once a dump was made
+        (the watcher triggers a full run on any change of ours behind our back)."""
         with self._lock:
+            if not fresh and self._listed:
+                return [Route(p, hop) for p, hops in self._known.items() for hop in hops]
             owned = self._routes.owned()
             known: Known = {}
             for r in owned:
                 _know(known, r.prefix, r.next_hop)
             self._known = known
+            self._listed = True
         return [Route(r.prefix, r.next_hop) for r in owned]
+
+    def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
+        """From what we last listed and programmed (kept true between full reads by the watcher: any change of
+        ours behind our back triggers a full run); None before the first full listing."""
+        with self._lock:
+            if not self._listed:
+                return None
+            known = self._known
+            return [Route(p, hop) for p in prefixes for hop in known.get(p, ())]
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds."""

@@ -63,6 +63,14 @@ class ReconcileMetrics:
             self.desired_family.labels(label).set(counts[family])
             self.owned_family.labels(label).set(owned.get(family, 0))
 
+    def counts(self, desired: dict[int, int], owned: dict[int, int]) -> None:
+        """Set the desired and owned gauges from per-family counts (a change run moves them by what changed)."""
+        self.desired.set(desired[4] + desired[6])
+        self.owned.set(sum(owned.values()))
+        for family, label in FAMILY_LABELS.items():
+            self.desired_family.labels(label).set(desired[family])
+            self.owned_family.labels(label).set(owned.get(family, 0))
+
     def applied(self, plan: RoutePlan, failed: int) -> None:
         self.changed.labels("add").inc(len(plan.add))
         self.changed.labels("replace").inc(len(plan.replace))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from hubnet.server.domain.lease import RouteState
+from hubnet.server.domain.lease import LeaseState, RouteState
 from hubnet.server.domain.records import NodeRecord
-from hubnet.server.domain.routes import DesiredRoute, NodeRef, Route, route_key
+from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, needs_full, plan_feed
+from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, Snapshot, route_key
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
 
@@ -27,13 +28,46 @@ def desired(ctl: Controller) -> list[DesiredRoute]:
     `subnet6 via address6` (IPv6). A family whose subnet or address is missing or unparsable gives no route of that
     family; the other family's route is unaffected. Every route of a node reports onto its record, keyed by the
     primary address. IPv4 first, then numerically."""
+    return desired_of(ctl.read(lambda uow: uow.repo.live_nodes()))
+
+
+def desired_of(nodes: Iterable[NodeRecord]) -> list[DesiredRoute]:
+    """The desired routes of `nodes` (see `desired`), IPv4 first, then numerically."""
     result = []
-    for node in ctl.read(lambda uow: uow.repo.live_nodes()):
+    for node in nodes:
         state = (node.route_state, node.route_error)
         for route in node_routes(node):
             identity6 = (node.subnet6, node.address6)
             result.append(DesiredRoute(node.name, route, node.generation, state, node.primary_address, identity6))
     return sorted(result, key=lambda d: route_key(d.route))
+
+
+def snapshot(ctl: Controller) -> Snapshot:
+    """The desired routes with the revision they are as of. The counter is read first (as the route feed does):
+    a node read after it may already show a later change, which the next `changes` names again (harmless)."""
+    revision, nodes = ctl.read(lambda uow: (uow.repo.revision(), uow.repo.live_nodes()))
+    return Snapshot(revision, desired_of(nodes))
+
+
+def changes(ctl: Controller, since: int) -> Changes | None:
+    """The nodes whose routes moved after revision `since` and their routes now (none for a released or deleted
+    node), or None when the events after `since` are gone or too many (read the whole table instead). One read of
+    the event log's index and of the named rows: what a commit costs the reconciler, whatever the cluster's size."""
+
+    def use_case(uow: UnitOfWork) -> Changes | None:
+        revision = uow.repo.revision()
+        first = uow.repo.first_revision()
+        if needs_full(since, revision, first):
+            return None
+        moved = uow.repo.event_nodes(after=since, upto=revision, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
+        feed = plan_feed(since, revision, first, moved)
+        if feed.full:
+            return None
+        found = uow.repo.nodes_named(feed.nodes) if feed.nodes else []
+        live = [n for n in found if n.state != LeaseState.RELEASED]
+        return Changes(revision, frozenset(feed.nodes), desired_of(live))
+
+    return ctl.read(use_case)
 
 
 def node_routes(node: NodeRecord) -> list[Route]:

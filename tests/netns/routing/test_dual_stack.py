@@ -278,5 +278,7 @@ def test_failures_anywhere_in_a_batch_are_each_reported_both_families(router6: R
         table.close()
     assert sorted(failed) == [2 * n + k for n in range(40) if n % 5 == 2 for k in (0, 1)]
     assert "unreachable" in str(failed[4]).lower() and "no route to host" in str(failed[5]).lower()
+    # 12 batches went through the sender thread (batch k+1 encoded while the kernel took batch k); it is gone
+    assert not [t for t in threading.enumerate() if t.name == "hubnet-netlink-sender"]
     assert router6.ours() == {route(n) for n in range(40) if n % 5 != 2}
     assert router6.ours6() == {route6(n) for n in range(40) if n % 5 != 2}
