@@ -29,7 +29,8 @@ namespace's 192.168.0.0/16 LAN (192.168.1.0 and up, a distinct name and address 
 Same-run peer: the same open loop at the same rate against the trivial FastAPI endpoint of bench/registrations.py
 (no database, no route): the floor of client + uvicorn for the answer time and the lateness. Also printed: the
 load average before each phase, the CPU seconds the controller and this process used during the open loop.
-Everything (server, temporary directory, PostgreSQL database, namespace holder) is removed on exit or failure.
+Everything (server, temporary directory, PostgreSQL database, namespace holder) is removed on exit, on a failure,
+on Ctrl-C and on SIGTERM.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import os
 import random
 import resource
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -376,6 +378,8 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         parser.error("needs root (a network namespace, routes in it): sudo .venv/bin/python -m bench.openloop")
+    # SIGTERM unwinds like Ctrl-C: the server, its database, the temporary directory and the namespace holder go too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # The route monitor's thread and the sending loop share this process's GIL: at the default 5 ms switch interval
     # a send, or a notification's time stamp, could wait up to 5 ms behind the other thread.
     sys.setswitchinterval(0.0005)
