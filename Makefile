@@ -1,6 +1,6 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
 .PHONY: bootstrap check test test-chaos test-long lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
-	bench-ha
+	bench-ha bench-openloop
 
 VENV := .venv/bin
 
@@ -53,7 +53,7 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp bench-ha
+bench: bench-registrations bench-routes bench-openloop bench-cni bench-lab bench-bgp bench-ha
 
 bench-registrations: bootstrap
 	./scripts/start-postgres.sh
@@ -61,6 +61,13 @@ bench-registrations: bootstrap
 
 bench-routes: bootstrap
 	$(VENV)/python -m bench.routes --runs 5
+
+# Registration -> route in the kernel, OPEN loop (issue 14): per database the closed-loop maximum (64 clients, 3 s),
+# then POSTs at fixed intervals at half that rate for 5 s, each timed from its send to its route's netlink
+# notification; the trivial endpoint under the same schedule as the peer. Needs root (a network namespace).
+bench-openloop: bootstrap
+	./scripts/start-postgres.sh
+	$(VENV)/python -m bench.openloop --db both --seconds 5
 
 bench-cni: bootstrap
 	$(VENV)/python -m bench.cni
