@@ -123,7 +123,8 @@ def build_listener(
     if ctl.db.dialect != "postgresql":
         return None
     remote = RemoteCommits(ctl, hooks, wake=notifier.publish, assume=routes.ROUTE_MOVES | {bgp_service.PEERS_CHANGED})
-    return CommitListener(ctl.settings.db_url, on_commit=remote.notified, on_connect=remote.catch_up)
+    origin = getattr(ctl.db, "origin", "")  # the memory database of the unit tier has none
+    return CommitListener(ctl.settings.db_url, on_commit=remote.notified, on_connect=remote.catch_up, origin=origin)
 
 
 def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:

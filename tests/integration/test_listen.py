@@ -83,6 +83,25 @@ def test_a_commit_reaches_the_listener_within_a_second(ctl: Controller) -> None:
     assert not listener.connected.is_set()
 
 
+def test_a_listener_skips_its_own_process_commits(ctl: Controller) -> None:
+    """The local after-commit hooks already ran for this process's commits: its own listener must not run them
+    again (every registration would be reconciled twice), while another process's commits still arrive."""
+    got: queue.Queue[int | None] = queue.Queue()
+    listener = CommitListener(_settings_url(ctl), on_commit=got.put, poll=0.2, origin=ctl.db.origin)
+    other = Database(ctl.settings.db_url)  # another controller process's database handle: another origin
+    listener.start()
+    try:
+        assert listener.connected.wait(10)
+        ctl.db.write_batch([_emit("test.mine")])
+        with pytest.raises(queue.Empty):
+            got.get(timeout=0.7)
+        other.write_batch([_emit("test.theirs")])
+        assert got.get(timeout=2) == ctl.read(lambda uow: uow.repo.revision())
+    finally:
+        listener.stop()
+        other.dispose()
+
+
 def test_a_remote_commit_runs_the_hooks_with_its_kinds(ctl: Controller) -> None:
     seen: list[Commit] = []
     woken: list[bool] = []

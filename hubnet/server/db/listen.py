@@ -28,11 +28,21 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def payload_revision(payload: str) -> int | None:
+def payload(revision: int, origin: str) -> str:
+    """A notification's text: `<revision>:<origin>` (the committing process's `Database.origin`)."""
+    return f"{revision}:{origin}" if origin else str(revision)
+
+
+def payload_revision(text: str) -> int | None:
+    """The revision a notification carries (None: unreadable, e.g. from a newer controller: read everything)."""
     try:
-        return int(payload)
+        return int(text.partition(":")[0])
     except ValueError:
         return None
+
+
+def payload_origin(text: str) -> str:
+    return text.partition(":")[2]
 
 
 class CommitListener:
@@ -46,8 +56,10 @@ class CommitListener:
         on_connect: Callable[[], None] | None = None,
         poll: float = 0.5,
         backoff: Backoff = Backoff(first=0.2, cap=5.0),
+        origin: str = "",
     ) -> None:
         self.conninfo = libpq_url(url)
+        self.origin = origin  # this process's commits: skipped (their hooks ran locally, after the commit)
         self.on_commit, self.on_connect, self.poll, self.backoff = on_commit, on_connect, poll, backoff
         self.connected = threading.Event()  # set while LISTEN is in effect (tests wait on it)
         self._stop = threading.Event()
@@ -89,6 +101,8 @@ class CommitListener:
             self._call(self.on_connect)
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=self.poll):
+                    if self.origin and payload_origin(note.payload) == self.origin:
+                        continue  # ours: a later notification of another process's commit reads past it anyway
                     self._call(partial(self.on_commit, payload_revision(note.payload)))
                     if self._stop.is_set():
                         break

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubnet.net import family_of
 from hubnet.server.db.bgp import PeerQueries
-from hubnet.server.db.listen import CHANNEL
+from hubnet.server.db.listen import CHANNEL, payload
 from hubnet.server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
 from hubnet.server.db.routers import RouterQueries, chunks
@@ -511,11 +511,12 @@ class Repository:
         params = {"after": revision, "upto": upto if upto is not None else 2**62, "limit": limit}
         return [EventRecord(*row) for row in self.sql.execute(_EVENTS, params)]
 
-    def notify_commit(self, revision: int) -> None:
+    def notify_commit(self, revision: int, origin: str = "") -> None:
         """PostgreSQL: tell every controller process's listener (hubnet.server.db.listen) that events up to
-        `revision` are there. Part of this transaction: delivered when it commits, never when it rolls back."""
+        `revision` are there, committed by `origin`. Part of this transaction: delivered when it commits, never when
+        it rolls back."""
         if self.pg:
-            self.sql.execute(_NOTIFY, {"channel": CHANNEL, "payload": str(revision)})
+            self.sql.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload(revision, origin)})
 
     def event_nodes(self, *, after: int, upto: int, kinds: Collection[str], limit: int) -> list[str | None]:
         """The `node` of each event of these kinds with a revision in (after, upto], oldest first, at most `limit`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,9 @@ class Database:
         self.engines: Engines = make_engines(url)
         self.dialect = self.engines.dialect
         self.clock = clock
+        # Names this process's commits in their NOTIFY, so its own listener skips them (the local after-commit hooks
+        # already ran: an echo would reconcile every change twice).
+        self.origin = secrets.token_hex(8)
         self.after_commit: list[Callable[[ports.Commit], None]] = []
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
@@ -118,7 +122,7 @@ class Database:
                 outcomes.append((True, value))
             if emitted:
                 revision = repo.append_events(emitted, now=now)
-                repo.notify_commit(revision)  # other controller processes wake as this commits
+                repo.notify_commit(revision, self.origin)  # other controller processes wake as this commits
         ports.after_batch(committed, self.after_commit, emitted, revision)
         return outcomes
 

@@ -229,7 +229,10 @@ class Reconciler:
         for item in moved.desired:
             self._by_node.setdefault(item.node, []).append(item)
             self._by_prefix[item.route.prefix] = item
-        if self.withdrawals is not None:
+        # Released records wait for their routes to go: asked when this run deleted a route or a node lost its
+        # routes (a route already gone); a run that only added asks nobody (a read per registration otherwise).
+        released = {item.node for item in old}.difference(item.node for item in moved.desired)
+        if self.withdrawals is not None and (todo.delete or released):
             self.withdrawals(functools.cache(lambda: self._installed(prefixes, actual, todo, failed)))
         if not failed:
             self._revision, self._clean = moved.revision, True

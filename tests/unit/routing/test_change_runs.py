@@ -181,7 +181,11 @@ def test_withdrawals_see_routes_the_change_run_did_not_touch() -> None:
     that route is there (it reads the record for everything it did not touch)."""
     seen: list[set[Route]] = []
     log, backend, rec = started(5, withdrawals=lambda installed: seen.append(installed()))
+    asked = len(seen)
     log.move("node-9", r(9))
     rec.reconcile_now("change")
-    assert rec.delta_runs == 1
-    assert seen[-1] == backend.routes and r(0) in seen[-1] and r(9) in seen[-1]
+    assert rec.delta_runs == 1 and len(seen) == asked  # only added: nobody's route can have gone
+    log.move("node-2", None)
+    rec.reconcile_now("change")
+    assert rec.delta_runs == 2 and len(seen) == asked + 1
+    assert seen[-1] == backend.routes and r(0) in seen[-1] and r(9) in seen[-1] and r(2) not in seen[-1]
