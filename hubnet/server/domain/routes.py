@@ -12,7 +12,7 @@ from typing import NamedTuple
 from hubnet.net import Address, Network
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     """One route hubnet owns on a router: `prefix via next_hop`, both of one family.
 
@@ -65,7 +65,7 @@ class NodeRef(NamedTuple):
     checks6: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredRoute:
     """A route the database wants, with the node it belongs to (to report route_state back).
 

@@ -151,6 +151,8 @@ class Reconciler:
                 done = self._reconcile_changes(trigger, started, revision)
                 if done is not None:
                     return done
+            # The record goes before the full read builds its successor: never two copies of 65,536 routes at once.
+            self._by_node, self._by_prefix = {}, {}
             # The collector is paused only around the CPU-bound bulk phases, never across the database read or the
             # apply: the pause is process-wide, and a slow read or apply would leave every request thread without it.
             if self.snapshot is not None:  # first: without the desired set we must not touch anything
