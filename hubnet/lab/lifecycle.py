@@ -26,7 +26,7 @@ Progress = Callable[[str], None]
 READY_TIMEOUT = 60.0
 SESSION_TIMEOUT = 60.0  # the speaker connects within ~5-10 s of its peer being added; BIRD/FRR retry every 5 s
 ROUTES_TIMEOUT = 60.0
-ATTACH_WORKERS = 4  # parallel `pod add`s: enough to hide process start-up, gentle on a 2-core machine
+ATTACH_WORKERS = 4  # parallel ADDs, each on another node (`_attach_all`): gentle on a 2-core machine
 
 
 def _quiet(_: str) -> None:
@@ -139,7 +139,14 @@ def _build_router(
 
 
 def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
-    jobs = [(node, pod) for node in plan.nodes for pod in node.pods]
+    # Round-robin over the nodes (pod 1 of every node, then pod 2, ...): concurrent ADDs go to different nodes'
+    # agents, as on a cluster where each kubelet runs its own, instead of queueing at one agent at a time.
+    jobs = [
+        (node, node.pods[j])
+        for j in range(max((len(n.pods) for n in plan.nodes), default=0))
+        for node in plan.nodes
+        if j < len(node.pods)
+    ]
     with ThreadPoolExecutor(max_workers=ATTACH_WORKERS) as pool:
         futures = [pool.submit(members.attach_pod, node, pod, store, state) for node, pod in jobs]
         for future in futures:
