@@ -32,10 +32,10 @@ from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.netns import path_of
 from hubnet.net import by_family
+from hubnet.node.cnilib.skel import TRY_AGAIN_LATER  # the node is not ready yet (route not programmed)
 from hubnet.node.runtime import PluginError, Runtime
 
 POD_ADD_TIMEOUT = 60.0
-TRY_AGAIN_LATER = 11  # CNI error code: the node is not ready yet (route not programmed)
 # HA lab: the reaper (which also marks silent router agents down) runs every 2 s instead of 5, so a dead router
 # stops counting for new nodes' readiness soon after HUBNET_ROUTER_DOWN_SECONDS.
 HA_REAPER_INTERVAL = "2"
