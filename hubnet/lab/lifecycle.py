@@ -16,7 +16,18 @@ from hubnet.lab import bgplab, ha, members, procs, topology
 from hubnet.lab.bgprouter import BgpRouter
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
-from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, PlanError, lab_prefix, make_plan
+from hubnet.lab.plan import (
+    BGP_ASN,
+    FAMILIES,
+    UNDERLAY,
+    UNDERLAY6,
+    LabPlan,
+    NodePlan,
+    PlanError,
+    PodPlan,
+    lab_prefix,
+    make_plan,
+)
 from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux import ROUTE_PROTO, labnet
@@ -139,14 +150,7 @@ def _build_router(
 
 
 def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
-    # Round-robin over the nodes (pod 1 of every node, then pod 2, ...): concurrent ADDs go to different nodes'
-    # agents, as on a cluster where each kubelet runs its own, instead of queueing at one agent at a time.
-    jobs = [
-        (node, node.pods[j])
-        for j in range(max((len(n.pods) for n in plan.nodes), default=0))
-        for node in plan.nodes
-        if j < len(node.pods)
-    ]
+    jobs = attach_order(plan)
     with ThreadPoolExecutor(max_workers=ATTACH_WORKERS) as pool:
         futures = [pool.submit(members.attach_pod, node, pod, store, state) for node, pod in jobs]
         for future in futures:
@@ -154,6 +158,14 @@ def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
     for node in plan.nodes:  # attach order is racy; keep the record in plan order
         order = {p.name: i for i, p in enumerate(node.pods)}
         state.pods_of(node.name).sort(key=lambda p: order.get(p.name, len(order)))
+
+
+def attach_order(plan: LabPlan) -> list[tuple[NodePlan, PodPlan]]:
+    """Every pod once, round-robin over the nodes (pod 1 of every node, then pod 2, ...): concurrent ADDs go to
+    different nodes' agents, as on a cluster where each node's kubelet runs its own, instead of queueing at one
+    agent at a time."""
+    rounds = max((len(n.pods) for n in plan.nodes), default=0)
+    return [(node, node.pods[j]) for j in range(rounds) for node in plan.nodes if j < len(node.pods)]
 
 
 def _expect(wait: Callable[..., None], timeout: float, pid: int, store: StateStore, process: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab import icmp, members, tcpprobe
+from hubnet.lab import icmp, lifecycle, members, tcpprobe
 from hubnet.lab.plan import PlanError, lab_prefix, make_plan, node_address
 from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.node.runtime import PluginError
@@ -118,6 +118,12 @@ class _FakeRuntime:
         if code is not None:
             raise PluginError(code, "refused")
         return {}
+
+
+def test_pods_are_attached_round_robin_over_the_nodes() -> None:
+    order = [pod.name for _, pod in lifecycle.attach_order(make_plan("lab", 3, 2))]
+    assert order == ["n1-pod-1", "n2-pod-1", "n3-pod-1", "n1-pod-2", "n2-pod-2", "n3-pod-2"]
+    assert lifecycle.attach_order(make_plan("lab", 2, 0)) == []
 
 
 @pytest.mark.parametrize(
