@@ -16,7 +16,18 @@ from hubnet.lab import bgplab, ha, members, procs, topology
 from hubnet.lab.bgprouter import BgpRouter
 from hubnet.lab.controller import ControllerError, LabController
 from hubnet.lab.errors import LabError, LabExists, require_host
-from hubnet.lab.plan import BGP_ASN, FAMILIES, UNDERLAY, UNDERLAY6, LabPlan, PlanError, lab_prefix, make_plan
+from hubnet.lab.plan import (
+    BGP_ASN,
+    FAMILIES,
+    UNDERLAY,
+    UNDERLAY6,
+    LabPlan,
+    NodePlan,
+    PlanError,
+    PodPlan,
+    lab_prefix,
+    make_plan,
+)
 from hubnet.lab.routers.frr import remove_pathspace
 from hubnet.lab.state import LabState, StateStore
 from hubnet.linux import ROUTE_PROTO, labnet
@@ -26,7 +37,7 @@ Progress = Callable[[str], None]
 READY_TIMEOUT = 60.0
 SESSION_TIMEOUT = 60.0  # the speaker connects within ~5-10 s of its peer being added; BIRD/FRR retry every 5 s
 ROUTES_TIMEOUT = 60.0
-ATTACH_WORKERS = 4  # parallel `pod add`s: enough to hide process start-up, gentle on a 2-core machine
+ATTACH_WORKERS = 4  # parallel ADDs, each on another node (`_attach_all`): gentle on a 2-core machine
 
 
 def _quiet(_: str) -> None:
@@ -139,7 +150,7 @@ def _build_router(
 
 
 def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
-    jobs = [(node, pod) for node in plan.nodes for pod in node.pods]
+    jobs = attach_order(plan)
     with ThreadPoolExecutor(max_workers=ATTACH_WORKERS) as pool:
         futures = [pool.submit(members.attach_pod, node, pod, store, state) for node, pod in jobs]
         for future in futures:
@@ -147,6 +158,14 @@ def _attach_all(plan: LabPlan, store: StateStore, state: LabState) -> None:
     for node in plan.nodes:  # attach order is racy; keep the record in plan order
         order = {p.name: i for i, p in enumerate(node.pods)}
         state.pods_of(node.name).sort(key=lambda p: order.get(p.name, len(order)))
+
+
+def attach_order(plan: LabPlan) -> list[tuple[NodePlan, PodPlan]]:
+    """Every pod once, round-robin over the nodes (pod 1 of every node, then pod 2, ...): concurrent ADDs go to
+    different nodes' agents, as on a cluster where each node's kubelet runs its own, instead of queueing at one
+    agent at a time."""
+    rounds = max((len(n.pods) for n in plan.nodes), default=0)
+    return [(node, node.pods[j]) for j in range(rounds) for node in plan.nodes if j < len(node.pods)]
 
 
 def _expect(wait: Callable[..., None], timeout: float, pid: int, store: StateStore, process: str) -> None:

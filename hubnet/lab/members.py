@@ -1,13 +1,14 @@
 """Start the lab's members through the real CLI: the controller (or the HA lab's replicas and router agents), one
-agent per node, pods via the CNI plugin.
+agent per node; attach pods through the CNI plugin binary the agent installed.
 
-Each runs the same `hubnet` that a user would run on a real router or node, only inside a lab namespace.
+Each runs the same `hubnet` that a user would run on a real router or node, only inside a lab namespace; the lab
+itself plays each node's container runtime (the kubelet's part), executing the plugin once per ADD.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,9 +32,10 @@ from hubnet.lab.state import LabState, PodState, StateStore
 from hubnet.linux import labnet
 from hubnet.linux.netns import path_of
 from hubnet.net import by_family
+from hubnet.node.cnilib.skel import TRY_AGAIN_LATER  # the node is not ready yet (route not programmed)
+from hubnet.node.runtime import PluginError, Runtime
 
 POD_ADD_TIMEOUT = 60.0
-TRY_AGAIN_LATER = 11  # CNI error code: the node is not ready yet (route not programmed)
 # HA lab: the reaper (which also marks silent router agents down) runs every 2 s instead of 5, so a dead router
 # stops counting for new nodes' readiness soon after HUBNET_ROUTER_DOWN_SECONDS.
 HA_REAPER_INTERVAL = "2"
@@ -142,16 +144,15 @@ def start_router_agent(plan: LabPlan, router: MemberPlan, store: StateStore, sta
     return pid
 
 
-def node_dirs(store: StateStore, node: NodePlan) -> list[str]:
+def node_paths(store: StateStore, node: NodePlan) -> tuple[str, str, str]:
+    """The node's --state-dir, --cni-conf-dir and --cni-bin-dir."""
     base = store.node_dir(node.name)
-    return [
-        "--state-dir",
-        str(base / "state"),
-        "--cni-conf-dir",
-        str(base / "cni" / "conf"),
-        "--cni-bin-dir",
-        str(base / "cni" / "bin"),
-    ]
+    return str(base / "state"), str(base / "cni" / "conf"), str(base / "cni" / "bin")
+
+
+def node_dirs(store: StateStore, node: NodePlan) -> list[str]:
+    state_dir, conf_dir, bin_dir = node_paths(store, node)
+    return ["--state-dir", state_dir, "--cni-conf-dir", conf_dir, "--cni-bin-dir", bin_dir]
 
 
 def agent_argv(plan: LabPlan, node: NodePlan, store: StateStore, state: LabState) -> list[str]:
@@ -204,42 +205,47 @@ def restart_agent(plan: LabPlan, node: NodePlan, store: StateStore, state: LabSt
     return start_agent(plan, node, store, state)
 
 
+def node_runtime(store: StateStore, node: NodePlan) -> Runtime:
+    """The node's container runtime, the one `hubnet node pod add` runs on the node's directories: the agent's
+    conflist and plugin binary, the CNI cache in its state dir; the plugin executed inside the node namespace, where
+    the node's kubelet would run it."""
+    state_dir, conf_dir, bin_dir = node_paths(store, node)
+    return Runtime(state_dir, conf_dir, bin_dir, launcher=("ip", "netns", "exec", node.netns))
+
+
 def attach_pod(node: NodePlan, pod: PodPlan, store: StateStore, state: LabState) -> PodState:
-    """Create the pod's namespace and attach it with `hubnet node pod add` (retrying while the node answers
-    'try again later'); the pod with the address observed inside its namespace."""
+    """Create the pod's namespace and run ADD through the node's CNI plugin binary (retrying while the node answers
+    'try again later'); the pod with the address observed inside its namespace.
+
+    The lab plays each node's runtime in this process, as a kubelet does on its node: one plugin execution per
+    ADD and no `hubnet node pod add` process (a Python start-up per pod) around it."""
     labnet.create_netns(pod.netns)
     record = PodState(name=pod.name, netns=pod.netns)
     with store.lock:
         state.pods_of(node.name).append(record)
     store.save(state)
-    argv = [*hubnet_argv(), "node", "pod", "add", pod.name, "--netns", path_of(pod.netns)]
-    deadline = time.monotonic() + POD_ADD_TIMEOUT
-    while True:
-        code, out = procs.run(node.netns, [*argv, *node_dirs(store, node)], timeout=POD_ADD_TIMEOUT)
-        if code == 0:
-            break
-        if not _try_again(out) or time.monotonic() > deadline:
-            raise LabError(f"pod {pod.name} on {node.name}: `hubnet node pod add` failed (exit {code}): {out[-500:]}")
-        time.sleep(0.3)
+    try:
+        add_retrying(node_runtime(store, node), pod.name, path_of(pod.netns), POD_ADD_TIMEOUT)
+    except (PluginError, OSError, ValueError, subprocess.TimeoutExpired) as exc:  # ValueError: bad JSON, conflist
+        raise LabError(f"pod {pod.name} on {node.name}: ADD through the CNI plugin failed: {exc}") from exc
     record.ips = _pod_ips(pod.netns)
     record.ip = record.ips[0]
     store.save(state)
     return record
 
 
-def _try_again(output: str) -> bool:
-    """True when the CNI error in `output` is code 11 (try again later)."""
-    for line in reversed(output.splitlines()):
+def add_retrying(runtime: Runtime, name: str, netns: str, timeout: float, interval: float = 0.3) -> None:
+    """ADD `name` in `netns`, again every `interval` while the plugin answers CNI code 11 (the node is not ready)
+    for up to `timeout`; any other PluginError is final and raised, as is code 11 past the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        return isinstance(data, dict) and data.get("code") == TRY_AGAIN_LATER
-    try:
-        data = json.loads(output)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("code") == TRY_AGAIN_LATER
+            runtime.add(name, netns)
+            return
+        except PluginError as exc:
+            if exc.code != TRY_AGAIN_LATER or time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
 
 
 def _pod_ips(netns: str) -> list[str]:

@@ -113,7 +113,7 @@ class StateStore:
             tmp = self.path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
-                json.dump(state.to_json(), fh, indent=1)
+                fh.write(json.dumps(state.to_json(), indent=1))  # one write, not one per token as json.dump does
             os.replace(tmp, self.path)
 
     def remove(self) -> None:

@@ -129,26 +129,26 @@ def add_uplink(
 def ipv4_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list[str]]:
     """The IPv4 addresses in namespace `name`, per link name (links in `skip` left out)."""
     with netns.handle(name) as h:
-        names = {link["index"]: link.get("ifname") for link in h.link("dump")}
-        out: dict[str, list[str]] = {}
-        for addr in h.addr("dump", family=socket.AF_INET):
-            ifname = names.get(addr["index"], "?")
-            if ifname not in skip:
-                out.setdefault(ifname, []).append(addr.get("address"))
-    return out
+        return _addresses(h, (socket.AF_INET,), skip)
 
 
 def global_addresses(name: str, skip: Iterable[str] = ("lo",)) -> dict[str, list[str]]:
     """The addresses of both families in namespace `name` that a peer can reach (no IPv6 link-local), per link
     name, IPv4 first."""
-    found = ipv4_addresses(name, skip)
     with netns.handle(name) as h:
-        names = {link["index"]: link.get("ifname") for link in h.link("dump")}
-        for addr in h.addr("dump", family=socket.AF_INET6):
+        return _addresses(h, (socket.AF_INET, socket.AF_INET6), skip)
+
+
+def _addresses(h: Any, families: Iterable[int], skip: Iterable[str]) -> dict[str, list[str]]:
+    """Per link name, the addresses of `families` in that order, scope universe for IPv6 (not fe80::/10)."""
+    names = {link["index"]: link.get("ifname") for link in h.link("dump")}
+    out: dict[str, list[str]] = {}
+    for family in families:
+        for addr in h.addr("dump", family=family):
             ifname = names.get(addr["index"], "?")
-            if ifname not in skip and addr["scope"] == 0:  # RT_SCOPE_UNIVERSE: not fe80::/10
-                found.setdefault(ifname, []).append(addr.get("address"))
-    return found
+            if ifname not in skip and (family == socket.AF_INET or addr["scope"] == 0):  # 0: RT_SCOPE_UNIVERSE
+                out.setdefault(ifname, []).append(addr.get("address"))
+    return out
 
 
 def delete_addresses(name: str, link: str, addresses_: Iterable[Interface]) -> None:

@@ -49,13 +49,24 @@ def pick_version(conflist: dict[str, Any]) -> str:
 
 
 def run_plugin(
-    bin_dir: str, plugin_type: str, env: dict[str, str], config: dict[str, Any], timeout: float = 60.0
+    bin_dir: str,
+    plugin_type: str,
+    env: dict[str, str],
+    config: dict[str, Any],
+    timeout: float = 60.0,
+    launcher: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
-    """Execute the plugin binary as a runtime does; returns its JSON output or raises PluginError."""
+    """Execute the plugin binary as a runtime does (through `launcher`, an argv prefix, when there is one); returns
+    its JSON output or raises PluginError."""
     path = os.path.join(bin_dir, plugin_type)
     full_env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "CNI_PATH": bin_dir, **env}
     proc = subprocess.run(
-        [path], input=json.dumps(config).encode(), env=full_env, capture_output=True, timeout=timeout, check=False
+        [*launcher, path],
+        input=json.dumps(config).encode(),
+        env=full_env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
     out = json.loads(proc.stdout) if proc.stdout.strip() else None
     if proc.returncode != 0:
@@ -68,9 +79,16 @@ def run_plugin(
 
 @dataclass
 class Runtime:
+    """The node's runtime: plugins run in our network namespace, or through `launcher` (an argv prefix such as
+    `ip netns exec <node>`) when the runtime itself lives elsewhere (the lab drives every node's from one process)."""
+
     state_dir: str
     conf_dir: str
     bin_dir: str
+    launcher: tuple[str, ...] = ()
+
+    def _run(self, ptype: str, env: dict[str, str], config: dict[str, Any]) -> dict[str, Any] | None:
+        return run_plugin(self.bin_dir, ptype, env, config, launcher=self.launcher)
 
     def _conf(self) -> tuple[dict[str, Any], dict[str, Any], str]:
         conflist = load_conflist(self.conf_dir)
@@ -123,7 +141,7 @@ class Runtime:
             if n:
                 config["prevResult"] = result
             try:
-                result = run_plugin(self.bin_dir, ptype, env, config) or {}
+                result = self._run(ptype, env, config) or {}
             except PluginError:
                 if n:
                     with contextlib.suppress(PluginError, OSError, ValueError):
@@ -155,7 +173,7 @@ class Runtime:
         ns = netns or entry.get("netns", "")
         env = {"CNI_COMMAND": "CHECK", "CNI_CONTAINERID": container_id, "CNI_NETNS": ns, "CNI_IFNAME": ifname}
         for ptype, config in self._chain(entry.get("capabilityArgs"), entry.get("result") if entry else None)[1]:
-            run_plugin(self.bin_dir, ptype, env, config)
+            self._run(ptype, env, config)
 
     def delete(self, container_id: str, netns: str | None = None, ifname: str = "eth0") -> str | None:
         """DEL through the chain in reverse order, with the cached prevResult (when there is one); returns the netns
@@ -178,16 +196,16 @@ class Runtime:
     ) -> None:
         env = {"CNI_COMMAND": "DEL", "CNI_CONTAINERID": container_id, "CNI_NETNS": netns, "CNI_IFNAME": ifname}
         for ptype, config in reversed(self._chain(capability_args, prev)[1]):
-            run_plugin(self.bin_dir, ptype, env, config)
+            self._run(ptype, env, config)
 
     def status(self) -> None:
         config, ptype = self._stdin()
-        run_plugin(self.bin_dir, ptype, {"CNI_COMMAND": "STATUS"}, config)
+        self._run(ptype, {"CNI_COMMAND": "STATUS"}, config)
 
     def gc(self, valid: list[tuple[str, str]]) -> None:
         attachments = [{"containerID": c, "ifname": i} for c, i in valid]
         config, ptype = self._stdin({"cni.dev/valid-attachments": attachments, "cni.dev/attachments": attachments})
-        run_plugin(self.bin_dir, ptype, {"CNI_COMMAND": "GC"}, config)
+        self._run(ptype, {"CNI_COMMAND": "GC"}, config)
 
     def entries(self) -> list[dict[str, Any]]:
         out = []

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hubnet.lab import icmp, members, tcpprobe
+from hubnet.lab import icmp, lifecycle, members, tcpprobe
 from hubnet.lab.plan import PlanError, lab_prefix, make_plan, node_address
 from hubnet.lab.state import LabState, PodState, StateStore
+from hubnet.node.runtime import PluginError
 
 
 def test_plan_names_and_addresses() -> None:
@@ -105,14 +106,43 @@ def test_state_round_trip(tmp_path: Path) -> None:
     assert not store.exists()
 
 
+class _FakeRuntime:
+    """Answers ADD with the given CNI error codes in turn (None: success); records every ADD."""
+
+    def __init__(self, *answers: int | None) -> None:
+        self.answers, self.calls = list(answers), 0
+
+    def add(self, name: str, netns: str) -> dict[str, object]:
+        self.calls += 1
+        code = self.answers.pop(0)
+        if code is not None:
+            raise PluginError(code, "refused")
+        return {}
+
+
+def test_pods_are_attached_round_robin_over_the_nodes() -> None:
+    order = [pod.name for _, pod in lifecycle.attach_order(make_plan("lab", 3, 2))]
+    assert order == ["n1-pod-1", "n2-pod-1", "n3-pod-1", "n1-pod-2", "n2-pod-2", "n3-pod-2"]
+    assert lifecycle.attach_order(make_plan("lab", 2, 0)) == []
+
+
 @pytest.mark.parametrize(
-    ("output", "again"),
+    ("answers", "timeout", "raised", "calls"),
     [
-        pytest.param('{"code": 11, "msg": "node is not ready; try again later"}', True, id="CNI 11"),
-        pytest.param('some log line\n{"code": 11, "msg": "agent down"}', True, id="CNI 11 after a log line"),
-        pytest.param('{"code": 7, "msg": "invalid config"}', False, id="another CNI error is final"),
-        pytest.param("error: no such command", False, id="not CNI JSON"),
+        pytest.param((None,), 5.0, None, 1, id="added at once"),
+        pytest.param((11, 11, None), 5.0, None, 3, id="CNI 11 is retried until ADD succeeds"),
+        pytest.param((7, None), 5.0, 7, 1, id="another CNI error is final"),
+        pytest.param((11, None), -1.0, 11, 1, id="CNI 11 past the deadline is raised"),
     ],
 )
-def test_pod_add_is_retried_only_on_try_again_later(output: str, again: bool) -> None:
-    assert members._try_again(output) is again
+def test_pod_add_is_retried_only_on_try_again_later(
+    answers: tuple[int | None, ...], timeout: float, raised: int | None, calls: int
+) -> None:
+    runtime = _FakeRuntime(*answers)
+    if raised is None:
+        members.add_retrying(runtime, "p", "/run/netns/p", timeout, interval=0.0)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(PluginError) as caught:
+            members.add_retrying(runtime, "p", "/run/netns/p", timeout, interval=0.0)  # type: ignore[arg-type]
+        assert caught.value.code == raised
+    assert runtime.calls == calls
