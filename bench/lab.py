@@ -141,17 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--skip-scale", action="store_true", help="Skip the `lab up` wall-time runs.")
+    parser.add_argument("--only-scale", action="store_true", help="Only the `lab up` wall-time runs.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args(argv)
     lifecycle.down(NAME)
     figures: dict[str, Any] = {}
-    try:
-        state = lifecycle.up(NAME, 2, 1)
-        figures["throughput"] = throughput(state, args.seconds, args.rounds)
-        figures["rtt_us"] = rtts(state)
-        figures["cpu_at_fixed_rate"] = cpu_cost(state, max(3, args.rounds // 3))
-    finally:
-        lifecycle.down(NAME)
+    if not args.only_scale:
+        try:
+            state = lifecycle.up(NAME, 2, 1)
+            figures["throughput"] = throughput(state, args.seconds, args.rounds)
+            figures["rtt_us"] = rtts(state)
+            figures["cpu_at_fixed_rate"] = cpu_cost(state, max(3, args.rounds // 3))
+        finally:
+            lifecycle.down(NAME)
     if not args.skip_scale:
         figures["up_seconds"] = {"2x10": up_time(2, 10), "8x20": up_time(8, 20)}
     report(figures)
@@ -161,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(figures: dict[str, Any]) -> None:
+    if "throughput" not in figures:
+        _report_up(figures)
+        return
     for key, row in figures["throughput"].items():
         print(
             f"{key:9} pod→pod {row['pod_gbps']:6.2f} Gbit/s  node→node {row['node_gbps']:6.2f} Gbit/s"
@@ -173,6 +178,10 @@ def report(figures: dict[str, Any]) -> None:
     )
     rtt = figures["rtt_us"]
     print(f"RTT       pod→pod {rtt['pod']:6.1f} µs      node→node {rtt['node']:6.1f} µs")
+    _report_up(figures)
+
+
+def _report_up(figures: dict[str, Any]) -> None:
     for key, seconds in figures.get("up_seconds", {}).items():
         print(f"lab up {key}: {seconds:.1f} s")
 
