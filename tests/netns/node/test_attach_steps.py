@@ -182,3 +182,11 @@ def test_a_batch_reports_each_failed_message_with_one_acknowledgement(bench: Ben
             )
 
     assert bench.run(batch) == [errno.ENODEV, 0, 0, errno.EEXIST, 0]
+
+
+def test_a_refused_delete_is_raised_not_taken_for_done(bench: Bench) -> None:
+    """The kernel's answer (here: `lo` cannot be deleted) comes before any announcement and is raised."""
+    pod = bench.pod()
+    with pytest.raises(LinuxError, match="failed to delete link 'lo'"):
+        netns.run_in(pod, lambda: links.delete_until_unlisted("lo"))
+    assert "lo" in links_of(pod)
