@@ -91,8 +91,8 @@ def attach(
     Raw netlink, four round trips: the pair made whole (pod end created in the pod netns, MACs preset, host end
     enslaved and up); the host end's alias (the kernel ignores it at creation); the pod end's index; then one batch
     in the pod netns — link up (after the no-DAD sysctls of a dual-stack pod), an address and a default route per
-    family — with one acknowledgement. Raises InterfaceExists when `ifname` is taken in
-    the pod netns, LinuxError naming the failed step otherwise.
+    family — with one acknowledgement. Raises InterfaceExists when `ifname` is taken in the pod netns, LinuxError
+    naming the failed step otherwise.
     """
     host_mac, pod_mac = links.random_mac(), links.random_mac()
     has_ipv6 = any(p.address.version == 6 for p in pod_addresses)
