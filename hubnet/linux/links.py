@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import select
+import socket
+import threading
 from typing import Any
 
 from pyroute2 import NetlinkError
 
-from hubnet.linux.errors import NotFound, translate
+from hubnet.linux import rtnl
+from hubnet.linux.errors import LinuxError, NotFound, translate
+from hubnet.linux.netns import netlink_socket
 
 
 def index_of(h: Any, name: str) -> int | None:
@@ -125,3 +132,93 @@ def link_info(h: Any, name: str) -> dict[str, Any] | None:
         "up": bool(link["flags"] & 1),
         "kind": link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
     }
+
+
+def delete_until_unlisted(name: str, timeout: float = 30.0) -> bool:
+    """Delete link `name` of the caller's namespace (a veth: both ends); True once the kernel has unlisted it,
+    False when there was none. Raises LinuxError naming the link when the kernel refuses.
+
+    Deleting a veth takes the kernel 16-20 ms, nearly all of it after the link is gone: with RTNL already released
+    it waits for RCU callbacks (rcu_barrier in netdev_run_todo) before freeing the device, inside the deleting
+    request. The kernel announces the deletion (RTM_DELLINK to RTNLGRP_LINK) once both ends are unlisted, closed, off
+    the bridge and their names free, ~1 ms in. So the request is sent by a worker thread and this returns at
+    that announcement (or at the request's answer, whichever comes first: an error is always answered before);
+    the worker waits out the kernel's remaining teardown in the background (non-daemon: the process waits for it
+    at exit).
+    """
+    monitor = netlink_socket(None)
+    try:
+        monitor.bind((0, rtnl.RTMGRP_LINK))  # subscribed before the request: the announcement cannot be missed
+    except OSError as exc:
+        monitor.close()
+        raise LinuxError(f"failed to delete link {name!r}: cannot watch link events: {exc}", errno=exc.errno) from None
+    wake_r, wake_w = os.pipe()
+    answer: list[int | LinuxError] = []
+
+    def delete() -> None:
+        try:
+            with rtnl.Socket() as sock:
+                answer.append(sock.batch([rtnl.delete_link(name)])[0])
+        except LinuxError as exc:
+            answer.append(exc)
+        finally:
+            with contextlib.suppress(OSError):  # the caller returned at the announcement and closed its end
+                os.write(wake_w, b"x")
+            os.close(wake_w)
+
+    try:
+        threading.Thread(target=delete, name="hubnet-link-delete").start()
+        if _wait_unlisted(monitor, wake_r, name.encode() + b"\0", timeout):
+            return True
+    finally:
+        monitor.close()
+        os.close(wake_r)
+    code = answer[0]  # the worker answered before it woke us
+    if isinstance(code, LinuxError):
+        raise code
+    if code in (errno.ENODEV, errno.ENOENT):
+        return False
+    if code:
+        raise translate(code, f"delete link {name!r}")
+    return True
+
+
+def _wait_unlisted(monitor: socket.socket, wake: int, name: bytes, timeout: float) -> bool:
+    """True at the kernel's RTM_DELLINK announcement of link `name`; False once `wake` is readable (the request
+    was answered first)."""
+    buf = bytearray(64 << 10)
+    watched: list[socket.socket | int] = [monitor, wake]
+    while True:
+        readable, _, _ = select.select(watched, [], [], timeout)
+        if not readable:
+            raise LinuxError(f"failed to delete link {name[:-1].decode()!r}: no answer in {timeout:.0f}s")
+        if wake in readable:
+            return False
+        try:
+            size = monitor.recv_into(buf)
+        except OSError:  # ENOBUFS (a burst of link events): wait for the request's own answer instead
+            watched = [wake]
+            continue
+        if _announces_deletion(buf, size, name):
+            return True
+
+
+def _announces_deletion(buf: bytearray, size: int, name: bytes) -> bool:
+    offset = 0
+    while offset + 32 <= size:
+        length, kind, _, _, _ = rtnl.HDR.unpack_from(buf, offset)
+        if length < 16:
+            return False
+        if kind == rtnl.RTM_DELLINK and buf[offset + 16] == socket.AF_UNSPEC:  # not the bridge's AF_BRIDGE port notice
+            pos, end = offset + 32, min(offset + length, size)
+            while pos + 4 <= end:
+                alen, atype = rtnl.ATTR.unpack_from(buf, pos)
+                if alen < 4:
+                    break
+                if atype & 0x3FFF == rtnl.IFLA_IFNAME:
+                    if bytes(buf[pos + 4 : pos + alen]) == name:
+                        return True
+                    break
+                pos += (alen + 3) & ~3
+        offset += (length + 3) & ~3
+    return False

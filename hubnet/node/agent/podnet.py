@@ -23,16 +23,18 @@ with that tag, never another component's `veth…` on the bridge.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
+import socket
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from ipaddress import ip_interface
 from typing import Any
 
-from hubnet.linux import addresses, links, netns, node_routes, sysctl
+from hubnet.linux import addresses, links, netns, node_routes, rtnl, sysctl
 from hubnet.linux.addresses import Interface
 from hubnet.linux.errors import AlreadyExists, LinuxError, NotFound
 from hubnet.net import Address, gateway
@@ -84,41 +86,80 @@ def attach(
     bridge_index: int,
     pod_addresses: Sequence[PodAddress],
 ) -> Attached:
-    """Create, tag and wire the veth pair (4 netlink requests, then an address and a default route per family); on
-    any failure the pair is removed again."""
+    """Create, tag and wire the veth pair; on any failure the pair is removed again.
+
+    Raw netlink, four round trips: the pair made whole (pod end created in the pod netns, MACs preset, host end
+    enslaved and up); the host end's alias (the kernel ignores it at creation); the pod end's index; then one batch
+    in the pod netns — link up (after the no-DAD sysctls of a dual-stack pod), an address and a default route per
+    family — with one acknowledgement. Raises InterfaceExists when `ifname` is taken in the pod netns, LinuxError
+    naming the failed step otherwise.
+    """
     host_mac, pod_mac = links.random_mac(), links.random_mac()
-    # The handles are opened first so they are closed last: the undo callbacks still need them.
-    with netns.handle(netns_path) as pod, netns.handle() as node, ExitStack() as undo:
-        fd = netns.open_fd(netns_path)
-        try:
-            links.add_veth(node, host, ifname, fd, master=bridge_index, host_mac=host_mac, peer_mac=pod_mac)
-        except AlreadyExists:
-            if links.index_of(pod, ifname) is not None:
-                raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}") from None
-            raise
-        finally:
-            os.close(fd)
-        undo.callback(links.delete_link, node, host)
-        links.set_alias(node, host, alias)
-        has_ipv6 = any(p.address.version == 6 for p in pod_addresses)
+    has_ipv6 = any(p.address.version == 6 for p in pod_addresses)
+    with rtnl.Socket() as node, ExitStack() as undo:
+        _create_pair(node, netns_path, ifname, host, host_mac, bridge_index, pod_mac)
+        undo.callback(_remove_pair, node, host)
+        node.run([rtnl.set_alias(host, alias)])
         if has_ipv6:  # the agent runs in the node netns: a plain /proc/sys write
             sysctl.tune(sysctl.interface(6, host, "disable_ipv6"), "1")
         faults.point("add", "after-veth")
-        pod_index = links.require_index(pod, ifname)
-        if has_ipv6:
-            netns.run_in(netns_path, functools.partial(_ipv6_without_dad, ifname))
-        links.set_up(pod, pod_index, ifname)
+        pod = rtnl.Socket(netns_path, sock=netns.run_in(netns_path, functools.partial(_pod_socket, ifname, has_ipv6)))
+        undo.callback(pod.close)
+        pod_index = pod.index_of(ifname)
+        if pod_index is None:
+            raise NotFound(f"interface {ifname!r} is missing in netns {netns_path!r} right after its creation")
         faults.point("add", "after-move")
-        for p in pod_addresses:
-            addresses.add(pod, pod_index, p.address, ifname)
-        routes = frozenset(
-            p.address.version
-            for p in pod_addresses
-            if node_routes.create(pod, node_routes.default(p.address.version), p.gateway, oif=pod_index)
-        )
+        routes = _configure_pod(pod, pod_index, ifname, pod_addresses)
         faults.point("add", "after-address")
         undo.pop_all()
+        pod.close()
     return Attached(host, host_mac, pod_mac, routes)
+
+
+def _create_pair(
+    node: rtnl.Socket, netns_path: str, ifname: str, host: str, host_mac: str, bridge: int, pod_mac: str
+) -> None:
+    fd = netns.open_fd(netns_path)
+    try:
+        node.run([rtnl.new_veth(host, host_mac, bridge, ifname, pod_mac, fd)])
+    except AlreadyExists:
+        with rtnl.Socket(netns_path) as pod:
+            if pod.index_of(ifname) is not None:
+                raise InterfaceExists(f"interface {ifname!r} already exists in netns {netns_path!r}") from None
+        raise
+    finally:
+        os.close(fd)
+
+
+def _remove_pair(node: rtnl.Socket, host: str) -> None:
+    node.run([rtnl.delete_link(host)], tolerate=(errno.ENODEV, errno.ENOENT))
+
+
+def _pod_socket(ifname: str, has_ipv6: bool) -> socket.socket:
+    """Run inside the pod netns (one trip there): the no-DAD sysctls of a dual-stack pod's interface, and the
+    netlink socket for the rest of the ADD."""
+    if has_ipv6:
+        _ipv6_without_dad(ifname)
+    return netns.netlink_socket(None)
+
+
+def _configure_pod(pod: rtnl.Socket, index: int, ifname: str, pod_addresses: Sequence[PodAddress]) -> frozenset[int]:
+    """One batch: link up, each address (one already there is fine), each family's default route
+    (created exclusively: a netns that has one keeps it). Returns the families whose route was created."""
+    messages = [rtnl.set_up(index, ifname)]
+    for p in pod_addresses:
+        a = p.address
+        broadcast = a.network.broadcast_address.packed if a.version == 4 and a.network.prefixlen < 31 else None
+        what = f"add address {a} to {ifname}"
+        messages.append(rtnl.add_address(index, a.version, a.ip.packed, a.network.prefixlen, broadcast, what))
+    first_route = len(messages)
+    for p in pod_addresses:
+        what = f"add route {node_routes.default(p.address.version)} via {p.gateway}"
+        messages.append(rtnl.add_default_route(index, p.address.version, p.gateway.packed, what))
+    codes = pod.run(messages, tolerate=(errno.EEXIST,))
+    return frozenset(
+        p.address.version for p, code in zip(pod_addresses, codes[first_route:], strict=True) if code != errno.EEXIST
+    )
 
 
 def _ipv6_without_dad(ifname: str) -> None:
@@ -132,9 +173,9 @@ def _ipv6_without_dad(ifname: str) -> None:
 
 
 def detach(host: str) -> bool:
-    """Delete the host end (the kernel removes the pod end with it); True when it existed."""
-    with netns.handle() as node:
-        return links.delete_link(node, host)
+    """Delete the host end (the kernel removes the pod end with it); True when it existed. Returns once the kernel
+    has unlisted both ends (`links.delete_until_unlisted`: its ~15 ms of teardown after that are not waited for)."""
+    return links.delete_until_unlisted(host)
 
 
 def check(

@@ -252,9 +252,16 @@ class Store:
 
     def _write(self, name: str, text: str) -> None:
         # In place under the lock, like host-local (a rename costs ~2 ms on overlayfs); a torn file only makes the
-        # round-robin start over at the range's first address.
-        with open(os.path.join(self.directory, name), "w") as f:
-            f.write(text)
+        # round-robin start over at the range's first address (a torn .index fails its checksum: rebuilt by a scan).
+        # Overwritten, then cut to length — never truncated to zero first: on ext4 a file truncated to zero and
+        # written again is flushed to disk when closed (auto_da_alloc), 0.5-3 ms per write here.
+        data = text.encode()
+        fd = os.open(os.path.join(self.directory, name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            os.write(fd, data)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
 
 
 def _checksum(entries: object) -> str:
