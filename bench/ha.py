@@ -261,6 +261,11 @@ class Http11:
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
         """(status, body) of one POST; HttpError when the connection fails."""
+        status, answer, _ = await self.post_timed(path, body)
+        return status, answer
+
+    async def post_timed(self, path: str, body: dict[str, Any]) -> tuple[int, bytes, float]:
+        """(status, body, perf_counter when the request was written); HttpError when the connection fails."""
         data = json.dumps(body, separators=(",", ":")).encode()
         request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(data)}\r\n\r\n".encode() + data
         if self.idle:
@@ -269,6 +274,7 @@ class Http11:
             self.opened += 1
             reader, writer = await asyncio.open_connection(self.host, self.port)
         try:
+            written = time.perf_counter()
             writer.write(request)
             status, keep, answer = await self._response(reader)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -278,7 +284,7 @@ class Http11:
             self.idle.append((reader, writer))
         else:
             writer.close()
-        return status, answer
+        return status, answer, written
 
     @staticmethod
     async def _response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:

@@ -94,34 +94,13 @@ def arrivals(kind: str, rate: float, seconds: float, seed: int) -> list[float]:
 
 
 class TimedHttp11(Http11):
-    """bench/ha.py's client, plus: connections opened beforehand, and the moment each request was written."""
+    """bench/ha.py's client (its `post_timed` says when each request was written), plus connections opened
+    beforehand."""
 
     async def warm(self, count: int) -> None:
         for _ in range(count):
             self.opened += 1
             self.idle.append(await asyncio.open_connection(self.host, self.port))
-
-    async def post_timed(self, path: str, body: dict[str, Any]) -> tuple[int, bytes, float]:
-        """(status, body, perf_counter when the request was written); HttpError when the connection fails."""
-        data = json.dumps(body, separators=(",", ":")).encode()
-        request = f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(data)}\r\n\r\n".encode() + data
-        if self.idle:
-            reader, writer = self.idle.pop()
-        else:
-            self.opened += 1
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-        try:
-            written = time.perf_counter()
-            writer.write(request)
-            status, keep, answer = await self._response(reader)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            writer.close()
-            raise HttpError(f"POST {path}: {exc!r}") from exc
-        if keep:
-            self.idle.append((reader, writer))
-        else:
-            writer.close()
-        return status, answer, written
 
 
 @dataclass
