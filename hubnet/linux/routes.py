@@ -24,7 +24,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal, NamedTuple
@@ -335,7 +334,6 @@ class RouteTable:
                 if failure:
                     break
                 batches.put(self._encode_chunk(ops, start))
-                time.sleep(0)  # hand the GIL to the sender if its `send()` returned meanwhile
         finally:
             batches.put(None)
             thread.join()
