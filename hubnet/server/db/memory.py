@@ -406,6 +406,20 @@ class MemoryRepository:
             counts[row.node.state] = counts.get(row.node.state, 0) + 1
         return counts
 
+    # Counts here are computed from the rows each time, so they cannot drift, and every live row is a candidate
+    # for flags: the fake has no hand edits to catch.
+    def count_drift(self) -> list[str]:
+        return []
+
+    def repair_counts(self) -> None:
+        return None
+
+    def unvetted_nodes(self) -> list[NodeRecord]:
+        return self.live_nodes()
+
+    def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
+        return None
+
     def set_route_state(
         self,
         name: str,

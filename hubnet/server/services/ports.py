@@ -33,7 +33,18 @@ class PoolRepository(Protocol):
         ...
 
     def set_high_water(self, pool_id: int, value: int) -> None: ...
-    def allocated_per_pool(self) -> dict[int | None, int]: ...
+
+    def allocated_per_pool(self) -> dict[int | None, int]:
+        """Live subnets per pool, both families: a few rows (kept counts), never a scan of the nodes."""
+        ...
+
+    def count_drift(self) -> list[str]:
+        """Where the kept counts differ from a real count of the rows (reads every row); empty when they agree."""
+        ...
+
+    def repair_counts(self) -> None:
+        """Set every kept count from a real count of the rows."""
+        ...
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
@@ -84,7 +95,18 @@ class NodeRepository(Protocol):
         """Live nodes whose subnet of the family of `ip` holds it (their subnets are one of `prefixes` long)."""
         ...
 
-    def count_by_state(self) -> dict[str, int]: ...
+    def count_by_state(self) -> dict[str, int]:
+        """Rows per lease state: kept counts, never a scan of the nodes."""
+        ...
+
+    def unvetted_nodes(self) -> list[NodeRecord]:
+        """Live rows that may have changed behind the controller's back since it last checked them (a superset of
+        the rows `flagged` reports; the in-memory fake returns every live row)."""
+        ...
+
+    def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
+        """Record the controller's verdict on these rows (checked well formed, or flagged)."""
+        ...
 
     def set_route_state(
         self,
