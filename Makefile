@@ -1,6 +1,6 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
 .PHONY: bootstrap check test test-chaos test-long lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
-	bench-ha
+	bench-ha bench-scale
 
 VENV := .venv/bin
 
@@ -53,11 +53,16 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp bench-ha
+bench: bench-registrations bench-routes bench-cni bench-lab bench-bgp bench-ha bench-scale
 
 bench-registrations: bootstrap
 	./scripts/start-postgres.sh
 	$(VENV)/python -m bench.registrations
+
+# GET /v1/pools, /metrics, /readyz at 0 and at 65,536 nodes, and the controller's RSS (issue 14).
+bench-scale: bootstrap
+	./scripts/start-postgres.sh
+	$(VENV)/python -m bench.scale
 
 bench-routes: bootstrap
 	$(VENV)/python -m bench.routes --runs 5

@@ -72,6 +72,11 @@ _COUNT_STATES = select(nodes.c.state, func.count()).group_by(nodes.c.state)
 _REPAIR = [text(statement) for statement in BACKFILL]
 # The partial index ix_nodes_unvetted (migration 0012) is used only when the query states its predicate as text.
 _UNVETTED = select(*_NODE_COLS).where(UNVETTED)
+_LIVE_PAGE = (
+    select(*_NODE_COLS).where(LIVE, nodes.c.id > bindparam("after")).order_by(nodes.c.id).limit(bindparam("limit"))
+)
+_LIVE_PAGE_LOCKED = _LIVE_PAGE.with_for_update()
+_UNVETTED_LOCKED = _UNVETTED.with_for_update()
 _VET = (
     update(nodes)
     .where(nodes.c.id.in_(bindparam("ids", expanding=True)), nodes.c.vetted != bindparam("b_vetted"))
@@ -473,13 +478,19 @@ class Repository:
     def live_nodes(self) -> list[NodeRecord]:
         return [_node(row) for row in self.sql.execute(select(*_NODE_COLS).where(LIVE))]
 
+    def live_page(self, *, after: int, limit: int, lock: bool = False) -> list[NodeRecord]:
+        params = {"after": after, "limit": limit}
+        query = _LIVE_PAGE_LOCKED if lock and self.pg else _LIVE_PAGE
+        return [_node(row) for row in self.sql.execute(query, params)]
+
     def count_by_state(self) -> dict[str, int]:
         """Rows per lease state, from the counters the triggers keep."""
         return {state: int(n) for state, n in self.sql.execute(_STATE_COUNTS) if n}
 
-    def unvetted_nodes(self) -> list[NodeRecord]:
+    def unvetted_nodes(self, *, lock: bool = False) -> list[NodeRecord]:
         """Live rows changed since the controller last checked them (hubnet.server.db.counts)."""
-        return [_node(row) for row in self.sql.execute(_UNVETTED)]
+        query = _UNVETTED_LOCKED if lock and self.pg else _UNVETTED
+        return [_node(row) for row in self.sql.execute(query)]
 
     def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
         for chunk in chunks(sorted(node_ids)):

@@ -20,6 +20,7 @@ from hubnet.server.services.views import node_view_of, row_facts
 from hubnet.wire import Flagged, Node, Pool
 
 log = logging.getLogger("hubnet.server")
+VET_PAGE = 4096  # rows per page of the start-up check
 
 
 def is_low(free: int, total: int, percent: float) -> bool:
@@ -199,18 +200,42 @@ def _flags(ctl: Controller, rows: list[NodeRecord], pools: list[PoolRecord]) -> 
     return result
 
 
-def vet(ctl: Controller, uow: UnitOfWork, *, every: bool = False) -> list[Flagged]:
-    """Check the unvetted live rows (`every`: all live rows, as at start-up, where the settings a row is checked
-    against may have changed), mark the well-formed ones vetted and the flagged ones not; returns the flagged.
-    A write use case: under the batch's locks, so no registration slips between the check and the mark."""
-    pools = uow.repo.pools()
-    rows = uow.repo.live_nodes() if every else uow.repo.unvetted_nodes()
+def vet(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
+    """Check the unvetted live rows, mark the well-formed ones vetted; returns the flagged. A write use case (the
+    reaper's pass): the rows are locked (PostgreSQL) or the writer is alone (SQLite), so a hand edit cannot slip
+    between the check and the mark."""
+    return _vet(ctl, uow, uow.repo.unvetted_nodes(lock=True), uow.repo.pools(), mark_bad=False)
+
+
+def vet_all(ctl: Controller) -> list[Flagged]:
+    """Check every live row (at start-up: the settings a row is checked against may have changed), a page per
+    write transaction, so neither memory nor the other replicas' writes wait on all of them at once; marks each
+    row vetted or not. Returns the flagged."""
+    bad: list[Flagged] = []
+    after = 0
+    while True:
+
+        def page(uow: UnitOfWork, after: int = after) -> tuple[list[Flagged], int | None]:
+            rows = uow.repo.live_page(after=after, limit=VET_PAGE, lock=True)
+            found = _vet(ctl, uow, rows, uow.repo.pools(), mark_bad=True)
+            return found, rows[-1].id if rows else None
+
+        found, last = ctl.write(page)
+        bad += found
+        if last is None:
+            return bad
+        after = last
+
+
+def _vet(
+    ctl: Controller, uow: UnitOfWork, rows: list[NodeRecord], pools: list[PoolRecord], *, mark_bad: bool
+) -> list[Flagged]:
     bad = _flags(ctl, rows, pools)
     names = {f.name for f in bad}
     good = [n.id for n in rows if n.name not in names]
     if good:
         uow.repo.set_vetted(good, vetted=True)
-    if every and bad:
+    if mark_bad and bad:
         uow.repo.set_vetted([n.id for n in rows if n.name in names], vetted=False)
     return bad
 
@@ -235,7 +260,7 @@ def scan(ctl: Controller) -> list[Flagged]:
     drift = ctl.write(_repair_drift)
     for line in drift:
         log.warning("usage counter drift, repaired from a count: %s", line)
-    bad = ctl.write(lambda uow: vet(ctl, uow, every=True))
+    bad = vet_all(ctl)
     for row in bad:
         log.warning("node %r has subnets %r addresses %r flagged %s", row.name, row.subnets, row.addresses, row.flags)
     return bad

@@ -91,6 +91,10 @@ class NodeRepository(Protocol):
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]: ...
     def live_nodes(self) -> list[NodeRecord]: ...
 
+    def live_page(self, *, after: int, limit: int, lock: bool = False) -> list[NodeRecord]:
+        """At most `limit` live rows with an id above `after`, by id; `lock` row-locks them on PostgreSQL."""
+        ...
+
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
         """Live nodes whose subnet of the family of `ip` holds it (their subnets are one of `prefixes` long)."""
         ...
@@ -99,9 +103,10 @@ class NodeRepository(Protocol):
         """Rows per lease state: kept counts, never a scan of the nodes."""
         ...
 
-    def unvetted_nodes(self) -> list[NodeRecord]:
+    def unvetted_nodes(self, *, lock: bool = False) -> list[NodeRecord]:
         """Live rows that may have changed behind the controller's back since it last checked them (a superset of
-        the rows `flagged` reports; the in-memory fake returns every live row)."""
+        the rows `flagged` reports; the in-memory fake returns every live row); `lock` row-locks them on
+        PostgreSQL."""
         ...
 
     def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
