@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
 from hubnet.server.services.reaper import reap
 from tests.integration.conftest import fresh_db
-from tests.integration.support import Databases, ManualClock, clocked_controller, sql
+from tests.integration.support import Databases, ManualClock, Server, clocked_controller, node_body, sql
 
 TTL, GRACE = 60.0, 120.0
 POOL = "10.244.0.0/16"
@@ -173,3 +174,42 @@ def test_two_controllers_registering_at_once(databases: Databases, db_kind: str)
     finally:
         first.close()
         second.close()
+
+
+def test_two_controller_processes_registering_at_once(databases: Databases, db_kind: str, tmp_path: Path) -> None:
+    """Two `hubnet server` processes on one database (PostgreSQL: the HA set-up) register and delete at the same
+    time; both serve the real count."""
+    url = fresh_db(databases, db_kind)
+    first = Server(url, tmp_path / "c1")
+    second = Server(url, tmp_path / "c2", admin=first.admin, bootstrap=first.bootstrap)
+    for server in (first, second):
+        server.log_dir.mkdir()
+    first.start()  # creates the schema
+    second.start()
+    errors: list[str] = []
+
+    def run(server: Server, prefix: str) -> None:
+        with server.client(server.bootstrap) as boot, server.client(server.admin) as admin:
+            for i in range(30):
+                body = node_body(i, prefix=prefix)
+                response = boot.post("/v1/nodes", json=body)
+                if response.status_code != 201:
+                    errors.append(response.text)
+                if i % 3 == 0 and admin.delete(f"/v1/nodes/{body['name']}").status_code != 204:
+                    errors.append(f"delete {body['name']}")
+
+    try:
+        threads = [threading.Thread(target=run, args=(s, p)) for s, p in ((first, "pa"), (second, "pb"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        (count,) = sql(url, "SELECT count(*) FROM nodes WHERE state <> 'released'")[0]
+        assert count == 40
+        for server in (first, second):
+            with server.client(server.admin) as admin:
+                assert [p["allocated"] for p in admin.get("/v1/pools").json()["items"]] == [40]
+    finally:
+        first.stop()
+        second.stop()
