@@ -13,8 +13,9 @@ import pytest
 
 from hubnet.server.db import migrate
 from hubnet.server.domain.errors import HubnetError, InvalidInput
-from hubnet.server.services import nodes, pools
+from hubnet.server.services import integrity, nodes, pools
 from hubnet.server.services.context import Controller
+from hubnet.server.services.integrity import BridgeReports
 from hubnet.server.services.ports import UnitOfWork
 from hubnet.server.services.reaper import reap
 from tests.integration.conftest import fresh_db
@@ -122,9 +123,13 @@ def test_drift_is_seen_and_repaired_at_start(setup: tuple[Controller, ManualCloc
     sql(ctl.settings.db_url, "UPDATE pools SET allocated = 7")
     sql(ctl.settings.db_url, "UPDATE node_state_counts SET n = 0")
     drift = ctl.read(lambda uow: uow.repo.count_drift())
-    assert len(drift) == 2 and "counter says 7 allocated, a count finds 2" in drift[0], drift
+    assert [subject for subject, _ in drift] == [POOL, "state active"], drift
+    assert drift[0][1] == f"pool {POOL}: counter says 7 allocated, a count finds 2"
+    report = integrity.run(ctl, token="admin", routes=None, bridges=BridgeReports())
+    assert [(p.kind, p.subject) for p in report.problems] == [("count-drift", POOL), ("count-drift", "state active")]
     pools.scan(ctl)
     assert agree(ctl) == {POOL: 2}
+    assert integrity.run(ctl, token="admin", routes=None, bridges=BridgeReports()).problems == []
 
 
 def test_hand_edits_are_flagged_at_once_and_checked_rows_are_vetted(setup: tuple[Controller, ManualClock]) -> None:

@@ -411,7 +411,7 @@ class MemoryRepository:
 
     # Counts here are computed from the rows each time, so they cannot drift, and every live row is a candidate
     # for flags: the fake has no hand edits to catch.
-    def count_drift(self) -> list[str]:
+    def count_drift(self) -> list[tuple[str, str]]:
         return []
 
     def repair_counts(self) -> None:

@@ -367,25 +367,25 @@ class Repository:
             counts[pool.id] = int(self.sql.execute(FAMILIES[pool.family].quarantined, params).scalar_one())
         return counts
 
-    def count_drift(self) -> list[str]:
-        """Where the counters differ from a real COUNT (reads every row), one line each; empty when they agree."""
+    def count_drift(self) -> list[tuple[str, str]]:
+        """Where the counters differ from a real COUNT (reads every row): (subject, detail) each; empty when they
+        agree. Subject: the pool's CIDR, or `state <name>`."""
         real: dict[int | None, int] = {}
         for fam in _BOTH:
             for pool_id, count in self.sql.execute(fam.allocated):
                 real[pool_id] = real.get(pool_id, 0) + int(count)
+        kept = self.allocated_per_pool()
         drift = [
-            f"pool {p.cidr}: counter says {kept.get(p.id, 0)} allocated, a count finds {real.get(p.id, 0)}"
-            for kept in [self.allocated_per_pool()]
+            (p.cidr, f"pool {p.cidr}: counter says {kept.get(p.id, 0)} allocated, a count finds {real.get(p.id, 0)}")
             for p in self.pools()
             if kept.get(p.id, 0) != real.get(p.id, 0)
         ]
         states = {state: int(n) for state, n in self.sql.execute(_COUNT_STATES)}
         kept_states = self.count_by_state()
-        drift += [
-            f"state {state}: counter says {kept_states.get(state, 0)} nodes, a count finds {states.get(state, 0)}"
-            for state in sorted(set(states) | set(kept_states))
-            if kept_states.get(state, 0) != states.get(state, 0)
-        ]
+        for state in sorted(set(states) | set(kept_states)):
+            have, want = kept_states.get(state, 0), states.get(state, 0)
+            if have != want:
+                drift.append((f"state {state}", f"state {state}: counter says {have} nodes, a count finds {want}"))
         return drift
 
     def repair_counts(self) -> None:

@@ -258,15 +258,15 @@ def scan(ctl: Controller) -> list[Flagged]:
     if filled:
         log.info("filled in the address range of %d node rows", filled)
     drift = ctl.write(_repair_drift)
-    for line in drift:
-        log.warning("usage counter drift, repaired from a count: %s", line)
+    for _, detail in drift:
+        log.warning("usage counter drift, repaired from a count: %s", detail)
     bad = vet_all(ctl)
     for row in bad:
         log.warning("node %r has subnets %r addresses %r flagged %s", row.name, row.subnets, row.addresses, row.flags)
     return bad
 
 
-def _repair_drift(uow: UnitOfWork) -> list[str]:
+def _repair_drift(uow: UnitOfWork) -> list[tuple[str, str]]:
     drift = uow.repo.count_drift()
     if drift:
         uow.repo.repair_counts()

@@ -38,8 +38,9 @@ class PoolRepository(Protocol):
         """Live subnets per pool, both families: a few rows (kept counts), never a scan of the nodes."""
         ...
 
-    def count_drift(self) -> list[str]:
-        """Where the kept counts differ from a real count of the rows (reads every row); empty when they agree."""
+    def count_drift(self) -> list[tuple[str, str]]:
+        """Where the kept counts differ from a real count of the rows (reads every row): (subject, detail) each;
+        empty when they agree."""
         ...
 
     def repair_counts(self) -> None:
