@@ -218,3 +218,28 @@ def test_two_controller_processes_registering_at_once(databases: Databases, db_k
     finally:
         first.stop()
         second.stop()
+
+
+def test_dual_stack_rows_count_once_in_each_family_pool(setup: tuple[Controller, ManualClock]) -> None:
+    ctl, _ = setup
+    v6 = "fd00:10:244::/56"
+    pools.add_pool(ctl, token="admin", cidr=v6, node_prefix=64)
+    for i in range(4):
+        addresses = [f"172.16.0.{i + 1}", f"fd00:1::{i + 1:x}"]
+        nodes.register(
+            ctl,
+            token="boot",
+            name=f"d{i}",
+            address=addresses[0],
+            secret=secret(i),
+            machine_id=None,
+            addresses=addresses,
+        )
+    join(ctl, 9)  # IPv4 only
+    assert agree(ctl) == {POOL: 5, v6: 4}
+    nodes.delete(ctl, token="admin", name="d0")
+    assert agree(ctl) == {POOL: 4, v6: 3}
+    sql(ctl.settings.db_url, "UPDATE nodes SET subnet6 = NULL, pool6_id = NULL, address6 = NULL WHERE name = 'd1'")
+    assert agree(ctl) == {POOL: 4, v6: 2}
+    join(ctl, 0)  # a new IPv4-only node on the address d0 released
+    assert agree(ctl) == {POOL: 5, v6: 2}
