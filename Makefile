@@ -1,6 +1,6 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
 .PHONY: bootstrap check test test-chaos test-long lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
-	bench-ha bench-openloop
+	bench-ha bench-openloop bench-scale bench-perf
 
 VENV := .venv/bin
 
@@ -53,11 +53,21 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-openloop bench-cni bench-lab bench-bgp bench-ha
+bench: bench-registrations bench-routes bench-openloop bench-cni bench-lab bench-bgp bench-ha bench-scale
+
+# Issue 14's set (the performance goals): registrations, the router table, the open loop, CNI, the reads and the
+# memory at 65,536 nodes, and `lab up`'s wall time — without the lab's iperf runs, BGP and HA.
+bench-perf: bench-registrations bench-routes bench-openloop bench-cni bench-scale
+	$(VENV)/python -m bench.lab --only-scale
 
 bench-registrations: bootstrap
 	./scripts/start-postgres.sh
 	$(VENV)/python -m bench.registrations
+
+# GET /v1/pools, /metrics, /readyz at 0 and at 65,536 nodes, and the controller's RSS (issue 14).
+bench-scale: bootstrap
+	./scripts/start-postgres.sh
+	$(VENV)/python -m bench.scale
 
 bench-routes: bootstrap
 	$(VENV)/python -m bench.routes --runs 5

@@ -26,9 +26,10 @@ TABLES = {
     "bgp_peers",
     "routers",
     "router_routes",
+    "node_state_counts",
     "alembic_version",
 }
-HEAD = "0011c_route_withdrawal"
+HEAD = "0012_pool_counts"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -48,7 +49,20 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     url = fresh_db(databases, db_kind)
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
-    steps = ("0011b_overlap_guard", "0011", "0010", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002")
+    steps = (
+        "0011c_route_withdrawal",
+        "0011b_overlap_guard",
+        "0011",
+        "0010",
+        "0009",
+        "0008",
+        "0007",
+        "0006",
+        "0005",
+        "0004",
+        "0003",
+        "0002",
+    )
     for step in (*steps, "0001", "base"):
         migrate.downgrade(url, step)
         assert migrate.current(url) == (None if step == "base" else step)
@@ -142,8 +156,9 @@ def test_0009_up_and_down_keep_every_ipv4_subnet_and_index(databases: Databases,
     migrate.upgrade(url)
     assert _nodes(url) == before
     after = _indexes(url)
-    assert set(after) == NODE_INDEXES | V6_INDEXES | {"ix_nodes_withdrawing"}  # 0011c's, not about 'released'
-    assert {n for n, partial in after.items() if partial} == PARTIAL | V6_INDEXES - {
+    # 0011c's (not about 'released') and 0012's
+    assert set(after) == NODE_INDEXES | V6_INDEXES | {"ix_nodes_withdrawing", "ix_nodes_unvetted"}
+    assert {n for n, partial in after.items() if partial} == PARTIAL | {"ix_nodes_unvetted"} | V6_INDEXES - {
         "ix_nodes_pool6_id_reuse",
         "ix_nodes_subnet6",
     }

@@ -389,6 +389,9 @@ class MemoryRepository:
     def live_nodes(self) -> list[NodeRecord]:
         return [r.node for r in self._rows(live=True)]
 
+    def live_page(self, *, after: int, limit: int, lock: bool = False) -> list[NodeRecord]:
+        return sorted((n for n in self.live_nodes() if n.id > after), key=lambda n: n.id)[:limit]
+
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
         address = ip_address(ip)
         return [
@@ -405,6 +408,20 @@ class MemoryRepository:
         for row in self._rows():
             counts[row.node.state] = counts.get(row.node.state, 0) + 1
         return counts
+
+    # Counts here are computed from the rows each time, so they cannot drift, and every live row is a candidate
+    # for flags: the fake has no hand edits to catch.
+    def count_drift(self) -> list[tuple[str, str]]:
+        return []
+
+    def repair_counts(self) -> None:
+        return None
+
+    def unvetted_nodes(self, *, lock: bool = False) -> list[NodeRecord]:
+        return self.live_nodes()
+
+    def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
+        return None
 
     def set_route_state(
         self,

@@ -61,6 +61,7 @@ class Inet(TypeDecorator[str]):
 
 NOT_RELEASED = text("state <> 'released'")
 WITHDRAWING = text("route_state = 'withdrawing'")
+UNVETTED = text("NOT vetted AND state <> 'released'")
 
 pools = Table(
     "pools",
@@ -69,6 +70,8 @@ pools = Table(
     Column("cidr", Inet, nullable=False, unique=True),
     Column("node_prefix", Integer, nullable=False),
     Column("high_water", Integer, nullable=False, server_default="0"),
+    # Live subnets of the pool, both families: kept by triggers (hubnet.server.db.counts, migration 0012).
+    Column("allocated", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
 )
 
@@ -103,6 +106,8 @@ nodes = Table(
     Column("reissued6", Boolean, nullable=False, server_default=text("false")),
     Column("net6_lo", String(32)),
     Column("net6_hi", String(32)),
+    # False once the row changed behind the controller's back (hubnet.server.db.counts): checked for flags.
+    Column("vetted", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("subnet IS NOT NULL OR subnet6 IS NOT NULL", name="has_subnet"),
     Index("ix_nodes_secret_hash", "secret_hash"),
     Index("ix_nodes_state_expires_at", "state", "expires_at"),
@@ -124,6 +129,16 @@ nodes = Table(
     Index("ix_nodes_net6_lo_live", "net6_lo", "net6_hi", sqlite_where=NOT_RELEASED, postgresql_where=NOT_RELEASED),
     # Released records whose route is not yet seen gone (migration 0011c): the reconciler asks after every run.
     Index("ix_nodes_withdrawing", "id", sqlite_where=WITHDRAWING, postgresql_where=WITHDRAWING),
+    # Live rows not yet checked (migration 0012): `GET /v1/pools` computes their flags.
+    Index("ix_nodes_unvetted", "id", sqlite_where=UNVETTED, postgresql_where=UNVETTED),
+)
+
+# Rows per lease state, kept by triggers (hubnet.server.db.counts, migration 0012): /metrics reads three rows.
+node_state_counts = Table(
+    "node_state_counts",
+    metadata,
+    Column("state", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 
 # PostgreSQL additionally forbids *overlapping* live subnets (created in the migration, see 0002):

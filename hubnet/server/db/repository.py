@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -36,8 +37,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubnet.net import family_of
 from hubnet.server.db.bgp import PeerQueries
+from hubnet.server.db.counts import BACKFILL
 from hubnet.server.db.listen import CHANNEL, payload
-from hubnet.server.db.models import Inet, controller_clock, events, nodes, pools, revision_counter
+from hubnet.server.db.models import (
+    UNVETTED,
+    Inet,
+    controller_clock,
+    events,
+    node_state_counts,
+    nodes,
+    pools,
+    revision_counter,
+)
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
 from hubnet.server.db.routers import RouterQueries, chunks
 from hubnet.server.db.statements import Statements
@@ -55,6 +66,25 @@ _POOLS_LOCKED = _POOLS.with_for_update()
 _ADD_POOL = insert(pools).returning(pools.c.id)
 _SET_HIGH_WATER = update(pools).where(pools.c.id == bindparam("pool_id")).values(high_water=bindparam("value"))
 _DELETE_POOL = pools.delete().where(pools.c.id == bindparam("pool_id"))
+# Ordered by the primary key, so PostgreSQL reads them through it: every counter change leaves a dead row version
+# until (auto)vacuum, and a sequential scan of a counter table bloated by a burst of registrations reads them all
+# (6 ms after 65,536 registrations), while the index skips them once marked dead.
+_POOL_COUNTS = select(pools.c.id, pools.c.allocated).order_by(pools.c.id)
+_STATE_COUNTS = select(node_state_counts.c.state, node_state_counts.c.n).order_by(node_state_counts.c.state)
+_COUNT_STATES = select(nodes.c.state, func.count()).group_by(nodes.c.state)
+_REPAIR = [text(statement) for statement in BACKFILL]
+# The partial index ix_nodes_unvetted (migration 0012) is used only when the query states its predicate as text.
+_UNVETTED = select(*_NODE_COLS).where(UNVETTED)
+_LIVE_PAGE = (
+    select(*_NODE_COLS).where(LIVE, nodes.c.id > bindparam("after")).order_by(nodes.c.id).limit(bindparam("limit"))
+)
+_LIVE_PAGE_LOCKED = _LIVE_PAGE.with_for_update()
+_UNVETTED_LOCKED = _UNVETTED.with_for_update()
+_VET = (
+    update(nodes)
+    .where(nodes.c.id.in_(bindparam("ids", expanding=True)), nodes.c.vetted != bindparam("b_vetted"))
+    .values(vetted=bindparam("b_vetted"))
+)
 
 
 @dataclass(frozen=True)
@@ -133,16 +163,16 @@ class _Family:
     def containing_pg(self) -> Select[Any]:
         return select(*_NODE_COLS).where(self.subnet.op(">>=")(bindparam("ip", type_=Inet())), LIVE).limit(1)
 
-    def quarantined(self, since: float) -> Select[Any]:
-        return (
-            select(self.pool_id, func.count())
-            .where(
-                nodes.c.state == "released",
-                self.subnet.is_not(None),
-                self.reissued.is_(False),
-                nodes.c.released_at > since,
-            )
-            .group_by(self.pool_id)
+    @cached_property
+    def quarantined(self) -> Select[Any]:
+        # One pool at a time: a range search on ix_nodes_pool_id_reuse / ix_nodes_pool6_id_reuse (pool, state,
+        # reissued, released_at) that reads only the subnets still cooling down, however many rows the pool has.
+        return select(func.count()).where(
+            self.pool_id == bindparam("pool_id"),
+            nodes.c.state == "released",
+            self.reissued.is_(False),
+            nodes.c.released_at > bindparam("since"),
+            self.subnet.is_not(None),
         )
 
     def bound(self, value: int) -> int | str:
@@ -326,19 +356,42 @@ class Repository:
             self._pools = (locked, [replace(p, high_water=value) if p.id == pool_id else p for p in cached])
 
     def allocated_per_pool(self) -> dict[int | None, int]:
-        """Live subnets per pool, both families (None: subnets of that family held without a pool)."""
-        return self._per_pool(f.allocated for f in _BOTH)
+        """Live subnets per pool, both families, from the counters the triggers keep (hubnet.server.db.counts)."""
+        return {pool_id: int(count) for pool_id, count in self.sql.execute(_POOL_COUNTS)}
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
-        return self._per_pool(f.quarantined(since) for f in _BOTH)
-
-    def _per_pool(self, queries: Any) -> dict[int | None, int]:
         counts: dict[int | None, int] = {}
-        for query in queries:
-            for pool_id, count in self.sql.execute(query):
-                counts[pool_id] = counts.get(pool_id, 0) + int(count)
+        for pool in self.pools():
+            params = {"pool_id": pool.id, "since": since}
+            counts[pool.id] = int(self.sql.execute(FAMILIES[pool.family].quarantined, params).scalar_one())
         return counts
+
+    def count_drift(self) -> list[tuple[str, str]]:
+        """Where the counters differ from a real COUNT (reads every row): (subject, detail) each; empty when they
+        agree. Subject: the pool's CIDR, or `state <name>`."""
+        real: dict[int | None, int] = {}
+        for fam in _BOTH:
+            for pool_id, count in self.sql.execute(fam.allocated):
+                real[pool_id] = real.get(pool_id, 0) + int(count)
+        kept = self.allocated_per_pool()
+        drift = [
+            (p.cidr, f"pool {p.cidr}: counter says {kept.get(p.id, 0)} allocated, a count finds {real.get(p.id, 0)}")
+            for p in self.pools()
+            if kept.get(p.id, 0) != real.get(p.id, 0)
+        ]
+        states = {state: int(n) for state, n in self.sql.execute(_COUNT_STATES)}
+        kept_states = self.count_by_state()
+        for state in sorted(set(states) | set(kept_states)):
+            have, want = kept_states.get(state, 0), states.get(state, 0)
+            if have != want:
+                drift.append((f"state {state}", f"state {state}: counter says {have} nodes, a count finds {want}"))
+        return drift
+
+    def repair_counts(self) -> None:
+        """Set every counter from a real COUNT."""
+        for statement in _REPAIR:
+            self.sql.execute(statement)
 
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
@@ -395,7 +448,8 @@ class Repository:
         self.sql.execute(FAMILIES[family_of(subnet)].mark_reissued, {"old_subnet": subnet})
 
     def insert_node(self, **values: Any) -> None:
-        self.sql.execute(_INSERT_NODE, {**_ranges(values, always=True), **values})
+        # Vetted: the controller only inserts what the allocator handed out and validation accepted.
+        self.sql.execute(_INSERT_NODE, {**_ranges(values, always=True), "vetted": True, **values})
 
     def update_node(self, node_id: int, **values: Any) -> None:
         self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **_ranges(values, always=False), **values})
@@ -427,9 +481,23 @@ class Repository:
     def live_nodes(self) -> list[NodeRecord]:
         return [_node(row) for row in self.sql.execute(select(*_NODE_COLS).where(LIVE))]
 
+    def live_page(self, *, after: int, limit: int, lock: bool = False) -> list[NodeRecord]:
+        params = {"after": after, "limit": limit}
+        query = _LIVE_PAGE_LOCKED if lock and self.pg else _LIVE_PAGE
+        return [_node(row) for row in self.sql.execute(query, params)]
+
     def count_by_state(self) -> dict[str, int]:
-        query = select(nodes.c.state, func.count()).group_by(nodes.c.state)
-        return {state: int(count) for state, count in self.sql.execute(query)}
+        """Rows per lease state, from the counters the triggers keep."""
+        return {state: int(n) for state, n in self.sql.execute(_STATE_COUNTS) if n}
+
+    def unvetted_nodes(self, *, lock: bool = False) -> list[NodeRecord]:
+        """Live rows changed since the controller last checked them (hubnet.server.db.counts)."""
+        query = _UNVETTED_LOCKED if lock and self.pg else _UNVETTED
+        return [_node(row) for row in self.sql.execute(query)]
+
+    def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
+        for chunk in chunks(sorted(node_ids)):
+            self.sql.execute(_VET, {"ids": list(chunk), "b_vetted": vetted})
 
     def expire(
         self, *, state: str, new_state: str, before: float, now: float, marked_before: float | None = None

@@ -25,6 +25,7 @@ KINDS = (
     "route-next-hop",  # an owned route for a node's subnet points somewhere else than the node's address
     "bridge-gateway",  # the node's agent reports a bridge that does not carry the subnet's gateway
     "direct-routes-refused",  # direct mode: the node's agent reports routes to other nodes its kernel refused
+    "count-drift",  # a kept count (a pool's allocated, nodes per state) differs from a real count of the rows
 )
 
 

@@ -68,12 +68,12 @@ def run(ctl: Controller, *, token: str | None, routes: DriftSource | None, bridg
     """Admin only. Reads the live nodes and pools, the router's owned routes (when a backend runs) and the
     agents' bridge reports, and returns every problem found; repairs nothing."""
 
-    def read(uow: Any) -> tuple[list[NodeFacts], list[Network]]:
+    def read(uow: Any) -> tuple[list[NodeFacts], list[Network], list[tuple[str, str]]]:
         require_admin(ctl, uow, token, "run the integrity check")
         live = [fact for n in uow.repo.live_nodes() for fact in facts(n)]
-        return live, [parse_network(p.cidr) for p in uow.repo.pools()]
+        return live, [parse_network(p.cidr) for p in uow.repo.pools()], uow.repo.count_drift()
 
-    nodes, pools = ctl.read(read)
+    nodes, pools, counted = ctl.read(read)
     owned, foreign = None, {}
     if routes is not None:
         drift = routes.drift()
@@ -83,6 +83,8 @@ def run(ctl: Controller, *, token: str | None, routes: DriftSource | None, bridg
     live = {n.name for n in nodes}  # nodes: one fact per family
     reports = {name: report for name, report in reports.items() if name in live}
     problems = check(nodes, pools, owned, reports, foreign=foreign, now=time.time())
+    # The kept counts against a real count (one snapshot: the same read): the controller repairs them at start.
+    problems += [Problem("count-drift", None, subject, detail) for subject, detail in counted]
     counts = Counter(p.kind for p in problems)
     return Report(
         problems,

@@ -20,6 +20,7 @@ from hubnet.server.services.views import node_view_of, row_facts
 from hubnet.wire import Flagged, Node, Pool
 
 log = logging.getLogger("hubnet.server")
+VET_PAGE = 4096  # rows per page of the start-up check
 
 
 def is_low(free: int, total: int, percent: float) -> bool:
@@ -184,15 +185,59 @@ def warnings(ctl: Controller, uow: UnitOfWork, pools: list[Pool] | None = None) 
 
 def flagged(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
     """Live rows that are not a well-formed subnet of some pool (either family): served as they are, reported here
-    and in logs."""
-    pools = uow.repo.pools()
+    and in logs. Only rows that changed behind the controller's back since it last checked them can be flagged
+    (hubnet.server.db.counts keeps `vetted`): those are checked on every call, so a hand edit shows at once."""
+    return _flags(ctl, uow.repo.unvetted_nodes(), uow.repo.pools())
+
+
+def _flags(ctl: Controller, rows: list[NodeRecord], pools: list[PoolRecord]) -> list[Flagged]:
     result = []
-    for node in uow.repo.live_nodes():
+    for node in rows:
         flags = row_facts(ctl, node, pools).flags
         if flags:
             subnet, address = node.primary_subnet, node.primary_address
             result.append(Flagged(node.name, subnet, address, flags, subnets=node.subnets, addresses=node.addresses))
     return result
+
+
+def vet(ctl: Controller, uow: UnitOfWork) -> list[Flagged]:
+    """Check the unvetted live rows, mark the well-formed ones vetted; returns the flagged. A write use case (the
+    reaper's pass): the rows are locked (PostgreSQL) or the writer is alone (SQLite), so a hand edit cannot slip
+    between the check and the mark."""
+    return _vet(ctl, uow, uow.repo.unvetted_nodes(lock=True), uow.repo.pools(), mark_bad=False)
+
+
+def vet_all(ctl: Controller) -> list[Flagged]:
+    """Check every live row (at start-up: the settings a row is checked against may have changed), a page per
+    write transaction, so neither memory nor the other replicas' writes wait on all of them at once; marks each
+    row vetted or not. Returns the flagged."""
+    bad: list[Flagged] = []
+    after = 0
+    while True:
+
+        def page(uow: UnitOfWork, after: int = after) -> tuple[list[Flagged], int | None]:
+            rows = uow.repo.live_page(after=after, limit=VET_PAGE, lock=True)
+            found = _vet(ctl, uow, rows, uow.repo.pools(), mark_bad=True)
+            return found, rows[-1].id if rows else None
+
+        found, last = ctl.write(page)
+        bad += found
+        if last is None:
+            return bad
+        after = last
+
+
+def _vet(
+    ctl: Controller, uow: UnitOfWork, rows: list[NodeRecord], pools: list[PoolRecord], *, mark_bad: bool
+) -> list[Flagged]:
+    bad = _flags(ctl, rows, pools)
+    names = {f.name for f in bad}
+    good = [n.id for n in rows if n.name not in names]
+    if good:
+        uow.repo.set_vetted(good, vetted=True)
+    if mark_bad and bad:
+        uow.repo.set_vetted([n.id for n in rows if n.name in names], vetted=False)
+    return bad
 
 
 def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[Pool], list[Flagged], list[str]]:
@@ -207,14 +252,25 @@ def list_pools(ctl: Controller, *, token: str | None) -> tuple[list[Pool], list[
 
 
 def scan(ctl: Controller) -> list[Flagged]:
-    """Start-up check of every stored row: never fatal, every bad row logged (a bad row must not crash-loop us)."""
+    """Start-up check of every stored row: never fatal, every bad row logged (a bad row must not crash-loop us).
+    Also compares the kept usage counts with a real count, and repairs (and logs) any drift."""
     filled = ctl.write(lambda uow: uow.repo.backfill_ranges())  # overlap checks need every row's integer range
     if filled:
         log.info("filled in the address range of %d node rows", filled)
-    bad = ctl.read(lambda uow: flagged(ctl, uow))
+    drift = ctl.write(_repair_drift)
+    for _, detail in drift:
+        log.warning("usage counter drift, repaired from a count: %s", detail)
+    bad = vet_all(ctl)
     for row in bad:
         log.warning("node %r has subnets %r addresses %r flagged %s", row.name, row.subnets, row.addresses, row.flags)
     return bad
+
+
+def _repair_drift(uow: UnitOfWork) -> list[tuple[str, str]]:
+    drift = uow.repo.count_drift()
+    if drift:
+        uow.repo.repair_counts()
+    return drift
 
 
 def lookup(ctl: Controller, *, token: str | None, ip: str) -> Node:

@@ -33,7 +33,19 @@ class PoolRepository(Protocol):
         ...
 
     def set_high_water(self, pool_id: int, value: int) -> None: ...
-    def allocated_per_pool(self) -> dict[int | None, int]: ...
+
+    def allocated_per_pool(self) -> dict[int | None, int]:
+        """Live subnets per pool, both families: a few rows (kept counts), never a scan of the nodes."""
+        ...
+
+    def count_drift(self) -> list[tuple[str, str]]:
+        """Where the kept counts differ from a real count of the rows (reads every row): (subject, detail) each;
+        empty when they agree."""
+        ...
+
+    def repair_counts(self) -> None:
+        """Set every kept count from a real count of the rows."""
+        ...
 
     def quarantined_per_pool(self, *, since: float) -> dict[int | None, int]:
         """Released subnets, not re-issued, released after `since` (still cooling down), per pool."""
@@ -80,11 +92,27 @@ class NodeRepository(Protocol):
     def list_nodes(self, *, state: str | None, after: str | None, limit: int) -> list[NodeRecord]: ...
     def live_nodes(self) -> list[NodeRecord]: ...
 
+    def live_page(self, *, after: int, limit: int, lock: bool = False) -> list[NodeRecord]:
+        """At most `limit` live rows with an id above `after`, by id; `lock` row-locks them on PostgreSQL."""
+        ...
+
     def nodes_containing(self, ip: str, prefixes: Sequence[int]) -> list[NodeRecord]:
         """Live nodes whose subnet of the family of `ip` holds it (their subnets are one of `prefixes` long)."""
         ...
 
-    def count_by_state(self) -> dict[str, int]: ...
+    def count_by_state(self) -> dict[str, int]:
+        """Rows per lease state: kept counts, never a scan of the nodes."""
+        ...
+
+    def unvetted_nodes(self, *, lock: bool = False) -> list[NodeRecord]:
+        """Live rows that may have changed behind the controller's back since it last checked them (a superset of
+        the rows `flagged` reports; the in-memory fake returns every live row); `lock` row-locks them on
+        PostgreSQL."""
+        ...
+
+    def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
+        """Record the controller's verdict on these rows (checked well formed, or flagged)."""
+        ...
 
     def set_route_state(
         self,

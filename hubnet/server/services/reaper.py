@@ -18,7 +18,7 @@ import time
 
 from hubnet.loop import SupervisedLoop
 from hubnet.server.domain.lease import LeaseState, Resume, ResumePlan, release_cutoff, resume_plan, stale_cutoff
-from hubnet.server.services import routers
+from hubnet.server.services import pools, routers
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
 
@@ -54,6 +54,9 @@ def reap(ctl: Controller) -> tuple[int, int]:
             )
         if released:
             ctl.metrics.released(len(released))
+        # Rows changed behind our back (or re-joined) since the last pass: check them once, so `GET /v1/pools`
+        # keeps checking only the few that are really flagged.
+        pools.vet(ctl, uow)
         return len(stale), len(released)
 
     return ctl.write(use_case)
