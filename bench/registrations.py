@@ -123,7 +123,7 @@ def trivial() -> Iterator[str]:
         yield url
 
 
-async def _seed(url: str, start: int, count: int) -> None:
+async def seed_nodes(url: str, start: int, count: int) -> None:
     """Register `count` nodes through the API, 64 at a time (setup, not measured)."""
     limits = httpx.Limits(max_connections=CONNECTIONS)
     headers = {"Authorization": f"Bearer {BOOTSTRAP}"}
@@ -170,7 +170,7 @@ def run_db(kind: str, seconds: int, seed: int, rounds: int, script: Path) -> Run
             peer.append(wrk(peer_url, seconds, f"t{r}", 0, script))
             zero.append(wrk(url, seconds, f"z{r}", r * 20_000, script))
         have = allocated(url)
-        asyncio.run(_seed(url, 0, max(0, seed - have)))
+        asyncio.run(seed_nodes(url, 0, max(0, seed - have)))
         seeded = allocated(url)
         for r in range(rounds):
             peer.append(wrk(peer_url, seconds, f"u{r}", 0, script))
