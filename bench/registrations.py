@@ -91,10 +91,9 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
-@contextmanager
-def controller(db_url: str, workdir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
+def controller_env(db_url: str, workdir: Path, port: int) -> dict[str, str]:
+    """A benchmark controller's settings: 10.0.0.0/8 by /24 (65,536 subnets), no route backend."""
+    return {
         "HUBNET_DATABASE_URL": db_url,
         "HUBNET_STATE_DIR": str(workdir),
         "HUBNET_LISTEN": f"127.0.0.1:{port}",
@@ -106,6 +105,12 @@ def controller(db_url: str, workdir: Path) -> Iterator[str]:
         "HUBNET_ROUTE_BACKEND": "none",
         "HUBNET_LOG_LEVEL": "warning",
     }
+
+
+@contextmanager
+def controller(db_url: str, workdir: Path) -> Iterator[str]:
+    port = free_port()
+    env = controller_env(db_url, workdir, port)
     with process([str(VENV_BIN / "hubnet"), "server"], env, workdir / "controller.log"):
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz", timeout=60)

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from bench.common import VENV_BIN, free_port, process, wait_http
-from bench.registrations import ADMIN, BOOTSTRAP, allocated, database, seed_nodes
+from bench.registrations import ADMIN, allocated, controller_env, database, seed_nodes
 
 CLUSTER = "10.0.0.0/8"
 NODES = 65_536
@@ -41,18 +41,7 @@ ENDPOINTS = ("/v1/pools", "/metrics", "/readyz")
 def controller(db_url: str, workdir: Path, tag: str) -> Iterator[tuple[str, int]]:
     """`hubnet server` on the database; yields (url, pid)."""
     port = free_port()
-    env = {
-        "HUBNET_DATABASE_URL": db_url,
-        "HUBNET_STATE_DIR": str(workdir),
-        "HUBNET_LISTEN": f"127.0.0.1:{port}",
-        "HUBNET_CLUSTER_CIDR": CLUSTER,
-        "HUBNET_NODE_PREFIX": "24",
-        "HUBNET_SERVICE_CIDR": "192.168.255.0/24",
-        "HUBNET_BOOTSTRAP_TOKENS": BOOTSTRAP,
-        "HUBNET_ADMIN_TOKENS": ADMIN,
-        "HUBNET_ROUTE_BACKEND": "none",
-        "HUBNET_LOG_LEVEL": "warning",
-    }
+    env = controller_env(db_url, workdir, port)
     with process([str(VENV_BIN / "hubnet"), "server"], env, workdir / f"controller-{tag}.log") as proc:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz", timeout=300)
