@@ -29,7 +29,7 @@ TABLES = {
     "node_state_counts",
     "alembic_version",
 }
-HEAD = "0012_pool_counts"
+HEAD = "0013_overlap_guard_checks"
 INSERT_NODE = (
     "INSERT INTO nodes (name, address, subnet, pool_id, state, generation, secret_hash, expires_at, reissued, "
     "route_state, created_at, updated_at) VALUES (:name, :address, :subnet, 1, 'active', 1, 'h', 0, false, "
@@ -50,6 +50,7 @@ def test_round_trip(databases: Databases, db_kind: str) -> None:
     migrate.upgrade(url)
     assert _tables(url) == TABLES and migrate.current(url) == HEAD
     steps = (
+        "0012_pool_counts",
         "0011c_route_withdrawal",
         "0011b_overlap_guard",
         "0011",
@@ -333,3 +334,40 @@ def test_0011b_guards_sqlite_against_overlaps_and_sets_ranges(databases: Databas
     if db_kind == "sqlite":
         sql(url, INSERT_NODE, {"name": "wide", "subnet": "10.244.0.0/22", "address": "172.31.0.3"})
         assert sql(url, "SELECT count(*) FROM nodes") == [(3,)]
+
+
+def test_0013_checks_supplied_ranges_and_downgrades_to_0011b_triggers(databases: Databases, db_kind: str) -> None:
+    """0013 replaces 0011b's triggers (SQLite) with ones that take a canonical supplied range as written and
+    recompute anything else; the downgrade puts 0011b's back, word for word."""
+    from hubnet.server.db.overlap_guard import TRIGGERS, create_statements
+
+    url = fresh_db(databases, db_kind)
+    migrate.upgrade(url, "0012_pool_counts")
+    names = {f"t{i}": name for i, name in enumerate(TRIGGERS)}
+    listed = f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join(':' + k for k in names)})"
+
+    def triggers() -> list[str]:
+        return sorted(row[0] for row in sql(url, listed, names)) if db_kind == "sqlite" else []
+
+    old = triggers()
+    migrate.upgrade(url)
+    if db_kind == "sqlite":
+        assert old == sorted(create_statements(fast=False)) and triggers() == sorted(create_statements())
+    sql(url, "INSERT INTO pools (cidr, node_prefix, high_water, created_at) VALUES ('10.244.0.0/16', 24, 1, 0)")
+    insert = INSERT_NODE.replace("route_state,", "route_state, net_lo, net_hi,").replace(
+        "'pending',", "'pending', :lo, :hi,"
+    )
+    base = int(IPv4Address("10.244.0.0"))
+    sql(url, insert, {"name": "one", "subnet": "10.244.1.0/24", "address": "172.31.0.1", "lo": 256, "hi": 511})
+    with pytest.raises(IntegrityError):  # ranges that would hide it from the probe: recomputed, then refused
+        sql(url, insert, {"name": "two", "subnet": "10.244.0.0/23", "address": "172.31.0.2", "lo": 0, "hi": 0})
+    sql(
+        url,
+        insert,
+        {"name": "three", "subnet": "10.244.2.0/24", "address": "172.31.0.3", "lo": base + 512, "hi": base + 767},
+    )
+    if db_kind == "sqlite":
+        found = sql(url, "SELECT name, net_lo, net_hi FROM nodes ORDER BY name")
+        assert found == [("one", base + 256, base + 511), ("three", base + 512, base + 767)]
+    migrate.downgrade(url, "0012_pool_counts")
+    assert triggers() == old

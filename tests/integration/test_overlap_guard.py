@@ -1,9 +1,10 @@
 """The database is the last line (issue 17 item 8): overlapping live subnets written straight into `nodes`,
 bypassing the controller, are refused by the schema on both databases — PostgreSQL's exclusion constraints, SQLite's
-triggers (migration 0011b, hubnet.server.db.overlap_guard). 1,000 random overlapping pairs per family and database
-(a /23 over a /24 among them; identical, wider, narrower, host bits set, upper-case IPv6, no range columns or lying
-ones), in both orders: every second write refused, 0 overlapping live pairs stored. Moving a live row onto another's
-subnet and reviving a released row whose subnet is now held are refused too; neighbours and released rows are not."""
+triggers (migrations 0011b and 0013, hubnet.server.db.overlap_guard). 1,000 random overlapping pairs per family and
+database (a /23 over a /24 among them; identical, wider, narrower, host bits set, upper-case IPv6; no range columns,
+lying ones or true ones as the controller writes them), in both orders: every second write refused, 0 overlapping
+live pairs stored, every stored range the text's. Moving a live row onto another's subnet and reviving a released
+row whose subnet is now held are refused too; neighbours and released rows are not."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import IntegrityError
 
 from hubnet.server.db import migrate
+from hubnet.server.db.ranges import net6_range, net_range
 from tests.integration.conftest import fresh_db
 from tests.integration.support import Databases
 
 PAIRS = 1000
+RANGES = ("lie", "true", "none")
 INSERT = text(
     "INSERT INTO nodes (name, address, subnet, address6, subnet6, net_lo, net_hi, state, generation, secret_hash, "
     "expires_at, reissued, route_state, created_at, updated_at) VALUES (:name, :address, :subnet, :address6, "
@@ -50,15 +53,17 @@ class Writer:
     def __init__(self, conn: Connection) -> None:
         self.conn, self.n = conn, itertools.count(1)
 
-    def insert(self, subnet: str, *, family: int, state: str = "active", lie: bool = False) -> str | None:
-        """The new row's name, or None when the database refused it. `lie`: range columns that claim 0.0.0.0/32."""
+    def insert(
+        self, subnet: str, *, family: int, state: str = "active", ranges: str = "none", lo: Any = 0, hi: Any = 0
+    ) -> str | None:
+        """The new row's name, or None when the database refused it. `ranges`: "none" (no range columns), "true"
+        (the IPv4 range of the text, as the controller writes them) or "lie" (`lo`, `hi`)."""
         n = next(self.n)
-        values: dict[str, Any] = {
-            "name": f"raw-{n}",
-            "state": state,
-            "lo": 0 if lie else None,
-            "hi": 0 if lie else None,
-        }
+        if ranges == "true":
+            lo, hi = net_range(subnet) if family == 4 else (None, None)
+        elif ranges == "none":
+            lo, hi = None, None
+        values: dict[str, Any] = {"name": f"raw-{n}", "state": state, "lo": lo, "hi": hi}
         values |= {"address": f"172.{16 + n // 65536}.{n // 256 % 256}.{n % 256}", "subnet": None}
         values |= {"address6": None, "subnet6": None}
         values["subnet" if family == 4 else "subnet6"] = subnet
@@ -74,6 +79,12 @@ class Writer:
 
     def delete(self, name: str) -> None:
         self.run(text("DELETE FROM nodes WHERE name = :n"), {"n": name})
+
+    def ranges(self, name: str) -> tuple[Any, ...]:
+        """(subnet, net_lo, net_hi, subnet6, net6_lo, net6_hi) as stored."""
+        query = text("SELECT subnet, net_lo, net_hi, subnet6, net6_lo, net6_hi FROM nodes WHERE name = :n")
+        with self.conn.begin():
+            return tuple(self.conn.execute(query, {"n": name}).one())
 
     def live(self, family: int) -> list[Network]:
         column = "subnet" if family == 4 else "subnet6"
@@ -121,14 +132,52 @@ def test_overlapping_live_subnets_are_refused_by_the_schema(conn: Connection, fa
         pairs[0] = (IPv4Network("10.244.1.0/24"), IPv4Network("10.244.0.0/23"))
     for i, (first, second) in enumerate(pairs):
         a, b = (first, second) if i % 2 == 0 else (second, first)
-        kept = writer.insert(_spelling(a, rnd), family=family, lie=i % 3 == 0)
+        kept = writer.insert(_spelling(a, rnd), family=family, ranges=RANGES[i % 3])
         assert kept is not None, f"pair {i}: {a} alone was refused"
-        refused = writer.insert(_spelling(b, rnd), family=family, lie=i % 3 == 1) is None
+        _assert_true_ranges(writer, kept, conn)
+        refused = writer.insert(_spelling(b, rnd), family=family, ranges=RANGES[(i // 3) % 3]) is None
         outcomes["refused" if refused else "stored"] += 1
         writer.delete(kept)
     assert outcomes == {"refused": PAIRS}, outcomes
     assert writer.live(family) == []
     print(f"overlap guard, IPv{family}: {outcomes['refused']}/{PAIRS} overlapping writes refused")
+
+
+def _assert_true_ranges(writer: Writer, name: str, conn: Connection) -> None:
+    """Whatever the writer put in the range columns, the stored ones are the text's (SQLite keeps them)."""
+    if conn.dialect.name != "sqlite":
+        return
+    subnet, lo, hi, subnet6, lo6, hi6 = writer.ranges(name)
+    assert (lo, hi) == (net_range(subnet) if subnet else (None, None)), (subnet, lo, hi)
+    assert (lo6, hi6) == (net6_range(subnet6) if subnet6 else (None, None)), (subnet6, lo6, hi6)
+
+
+@pytest.mark.parametrize(
+    ("subnet", "lo", "hi"),
+    [
+        ("10.244.1.0/24", 0x0AF40200, 0x0AF402FF),  # another /24's range
+        ("10.244.0.0/24", 0x0AF40000, 0x0AF401FF),  # the right start, a /23's end
+        ("10.244.0.0/23", 0x0AF40000, 0x0AF400FF),  # a /24's range under a /23
+        ("10.244.1.0/24", 0x0AF40100 + (1 << 32), 0x0AF401FF + (1 << 32)),  # the right octets, 2^32 higher
+        ("10.244.1.0/24", "167772416", "167772671"),  # numbers as text
+        ("10.244.1.0/24", 0x0AF40100 + 0.5, 0x0AF401FF),  # not an integer
+        ("10.244.1.7/24", 0x0AF40100, 0x0AF401FF),  # host bits in the text
+        ("10.244.1.0", 0x0AF40100, 0x0AF40100),  # no prefix length: a host route
+    ],
+)
+def test_supplied_ranges_are_checked_not_trusted(conn: Connection, subnet: str, lo: Any, hi: Any) -> None:
+    """Range columns that are close to the text's but not its are recomputed (and a row they would have hidden is
+    still refused): only the exact canonical pair is taken as written (migration 0013)."""
+    if conn.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL compares inet values: it has no range columns to trust")
+    writer = Writer(conn)
+    held = writer.insert(str(IPv4Network(subnet, strict=False).supernet()), family=4, ranges="true")
+    assert held is not None
+    assert writer.insert(subnet, family=4, ranges="lie", lo=lo, hi=hi) is None  # inside the held supernet
+    writer.delete(held)
+    name = writer.insert(subnet, family=4, ranges="lie", lo=lo, hi=hi)
+    assert name is not None
+    _assert_true_ranges(writer, name, conn)
 
 
 @pytest.mark.parametrize("family", [4, 6])

@@ -25,7 +25,7 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    for statement in create_statements():
+    for statement in create_statements(fast=False):
         op.execute(statement)
     # Rewriting the text fires the range trigger (a claim is only checked when the text changes: it does not here).
     op.execute("UPDATE nodes SET subnet = subnet, subnet6 = subnet6")

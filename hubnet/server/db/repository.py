@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     CompoundSelect,
     Connection,
+    Executable,
     Select,
     Update,
     and_,
@@ -36,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubnet.net import family_of
+from hubnet.server.db.batchcache import BatchCache
 from hubnet.server.db.bgp import PeerQueries
 from hubnet.server.db.counts import BACKFILL
 from hubnet.server.db.listen import CHANNEL, payload
@@ -50,11 +52,13 @@ from hubnet.server.db.models import (
     revision_counter,
 )
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
+from hubnet.server.db.routers import READS as ROUTER_READS
 from hubnet.server.db.routers import RouterQueries, chunks
 from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
 from hubnet.server.domain.lease import RouteState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
+from hubnet.server.services.ports import Hints
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
 # A literal, not a bound parameter: the planner only uses the partial indexes and the exclusion constraint's gist
@@ -130,6 +134,26 @@ class _Family:
         ).limit(1)
 
     @cached_property
+    def ranges_in(self) -> CompoundSelect[Any]:
+        # `in_use_range` for a whole window: every live row's range that overlaps [lo, hi].
+        return union_all(
+            select(self.lo, self.hi).where(LIVE, self.lo.between(bindparam("lo"), bindparam("hi"))),
+            select(self.lo, self.hi).where(
+                LIVE, self.lo.in_(bindparam("starts", expanding=True)), self.hi >= bindparam("lo")
+            ),
+        )
+
+    @cached_property
+    def subnets_in_pg(self) -> Select[Any]:
+        return select(self.subnet).where(self.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE)
+
+    @cached_property
+    def holders(self) -> Select[Any]:
+        return select(self.address, nodes.c.name).where(
+            self.address.in_(bindparam("addresses", expanding=True, type_=Inet())), LIVE
+        )
+
+    @cached_property
     def in_use_pg(self) -> Select[Any]:
         return select(nodes.c.id).where(self.subnet.op("&&")(bindparam("subnet", type_=Inet())), LIVE).limit(1)
 
@@ -191,6 +215,7 @@ _BOTH = (FAMILIES[4], FAMILIES[6])
 _NODE = select(*_NODE_COLS).where(nodes.c.name == bindparam("name"))
 _NODES_NAMED = select(*_NODE_COLS).where(nodes.c.name.in_(bindparam("names", expanding=True)))
 _NODE_LOCKED = _NODE.with_for_update()
+_NODES_NAMED_LOCKED = _NODES_NAMED.with_for_update()
 # A literal, as LIVE: the partial index ix_nodes_withdrawing (migration 0011c) is used only when the query says so.
 _WITHDRAWING = select(*_NODE_COLS).where(
     nodes.c.route_state == literal_column("'withdrawing'"), nodes.c.state == "released"
@@ -289,6 +314,26 @@ _FIRST_REVISION = select(func.min(events.c.revision))
 _NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("payload")))
 
 
+# Statements the batch cache answers for or keeps up to date itself (see `Repository._before`).
+_AWARE = {
+    id(s)
+    for s in (
+        _NODE,
+        _NODE_LOCKED,
+        _NODES_NAMED,
+        _NODES_NAMED_LOCKED,
+        _INSERT_NODE,
+        _UPDATE_NODE,
+        _SET_HIGH_WATER,
+        _SET_ROUTE_STATE,
+        *ROUTER_READS,
+        *(getattr(f, q) for f in _BOTH for q in ("ranges_in", "subnets_in_pg", "holders", "holder")),
+    )
+}
+# Tables whose rows no cached answer is about: a write to them leaves the batch cache as it is.
+_UNRELATED = {pools, events, revision_counter, node_state_counts, controller_clock}
+
+
 def _node(row: Any) -> NodeRecord:
     return NodeRecord(*row)
 
@@ -316,6 +361,47 @@ class Repository:
         self.bgp_peers = PeerQueries(self.sql, pg=self.pg)
         self.routers = RouterQueries(self.sql, pg=self.pg)
         self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
+        self.cache: BatchCache | None = None  # the batch's fast path only (`start_batch`)
+        self._deferred: dict[int, dict[str, Any]] = {}  # high-water marks to write, by pool id
+
+    def start_batch(self, hints: Sequence[Hints | None]) -> None:
+        """Keep answers for this batch (hubnet.server.db.batchcache) and read what its use cases will ask, set-wise:
+        the rows of their names (locked, PostgreSQL) and the live holders of their addresses."""
+        self.cache = BatchCache()
+        self.routers.cache = self.cache
+        self.sql.before = self._before
+        names = sorted({n for h in hints if h for n in h.names})
+        addresses = sorted({a for h in hints if h for a in h.addresses})
+        if names:
+            query = _NODES_NAMED_LOCKED if self.pg else _NODES_NAMED
+            for chunk in chunks(names):
+                found = {row.name: _node(row) for row in self.sql.execute(query, {"names": list(chunk)})}
+                for name in chunk:
+                    self.cache.keep_node(name, found.get(name), locked=True)
+        for family in (4, 6):
+            wanted = [a for a in addresses if family_of(a) == family]
+            for chunk in chunks(wanted):
+                self.cache.holders.update(dict.fromkeys(chunk))
+                for address, name in self.sql.execute(FAMILIES[family].holders, {"addresses": list(chunk)}):
+                    self.cache.holders[str(ip_interface(address).ip)] = name
+
+    def flush(self) -> None:
+        """Write what was deferred (before a statement that may read it, and before the commit)."""
+        writes = self.sql.writes  # counted when deferred, by the use case that deferred them
+        while self._deferred:
+            _, params = self._deferred.popitem()
+            self.sql.execute(_SET_HIGH_WATER, params)
+        self.sql.writes = writes
+
+    def _before(self, statement: Executable) -> None:
+        """Every statement of a cached batch: the deferred writes go first unless the statement is one the cache
+        knows; a write the cache does not follow empties it."""
+        if id(statement) in _AWARE:
+            return
+        self.flush()
+        writes = not isinstance(statement, Select | CompoundSelect)
+        if self.cache is not None and writes and getattr(statement, "table", None) not in _UNRELATED:
+            self.cache.clear()
 
     @property
     def writes(self) -> int:
@@ -323,8 +409,10 @@ class Repository:
         return self.sql.writes
 
     def forget(self) -> None:
-        """Drop what this transaction cached (after rolling back to a savepoint)."""
+        """Drop what this transaction cached (after rolling back to a savepoint, or a use case that failed)."""
         self._pools = None
+        if self.cache is not None:
+            self.cache.clear()
 
     # pools
     def pools(self, *, lock: bool = False) -> list[PoolRecord]:
@@ -350,7 +438,12 @@ class Repository:
         return detached
 
     def set_high_water(self, pool_id: int, value: int) -> None:
-        self.sql.execute(_SET_HIGH_WATER, {"pool_id": pool_id, "value": value})
+        params = {"pool_id": pool_id, "value": value}
+        if self.cache is not None:  # written once per batch (`flush`); counted now, so a failing job is undone
+            self._deferred[pool_id] = params
+            self.sql.writes += 1
+        else:
+            self.sql.execute(_SET_HIGH_WATER, params)
         if self._pools is not None:
             locked, cached = self._pools
             self._pools = (locked, [replace(p, high_water=value) if p.id == pool_id else p for p in cached])
@@ -395,8 +488,16 @@ class Repository:
 
     # nodes
     def node(self, name: str, *, lock: bool = False) -> NodeRecord | None:
+        locked = lock or not self.pg  # SQLite: the whole transaction holds the write lock
+        if self.cache is not None:
+            known, record = self.cache.node(name, lock=locked)
+            if known:
+                return record
         row = self.sql.execute(_NODE_LOCKED if lock and self.pg else _NODE, {"name": name}).first()
-        return _node(row) if row else None
+        record = _node(row) if row else None
+        if self.cache is not None:
+            self.cache.keep_node(name, record, locked=locked)
+        return record
 
     def node_name_by_secret(self, secret_hash: str) -> str | None:
         return self.sql.execute(_BY_SECRET, {"digest": secret_hash}).scalar_one_or_none()
@@ -412,6 +513,8 @@ class Repository:
         """A live node holds anything overlapping `subnet`, in the columns of its family (PostgreSQL: inet && on
         the gist index; SQLite: a range query on net_lo/net_hi or net6_lo/net6_hi, see hubnet.server.db.ranges)."""
         fam = FAMILIES[family_of(subnet)]
+        if self.cache is not None and (found := self._window_in_use(subnet)) is not None:
+            return found
         if self.pg:
             return self.sql.execute(fam.in_use_pg, {"subnet": subnet}).first() is not None
         try:
@@ -423,13 +526,53 @@ class Repository:
         params = {"lo": fam.bound(lo), "hi": fam.bound(hi), "starts": starts}
         return self.sql.execute(fam.in_use_range, params).first() is not None
 
+    def _window_in_use(self, subnet: str) -> bool | None:
+        """`subnet_in_use` from the batch cache, reading the subnet's window once; None for text that does not
+        parse (asked the usual way)."""
+        assert self.cache is not None
+        try:
+            network = ip_network(subnet, strict=False)
+        except ValueError:
+            return None
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        window = self.cache.window_of(network.version, lo, network.prefixlen)
+        found = self.cache.in_use(window, lo, hi)
+        if found is None:
+            self.cache.windows[window] = self._live_ranges(window)
+            found = self.cache.in_use(window, lo, hi)
+        return found
+
+    def _live_ranges(self, window: tuple[int, int, int]) -> list[tuple[int, int]]:
+        """Every live row's range (either family's columns) overlapping the window [first, last]."""
+        family, first, last = window
+        fam = FAMILIES[family]
+        if self.pg:
+            block = ip_network((first, fam.bits - (last - first + 1).bit_length() + 1))
+            ranges = []
+            for (text_,) in self.sql.execute(fam.subnets_in_pg, {"subnet": str(block)}):
+                net = ip_network(text_, strict=False)
+                ranges.append((int(net.network_address), int(net.broadcast_address)))
+            return ranges
+        length = fam.bits - (last - first + 1).bit_length() + 1
+        starts = [fam.bound(s) for s in supernet_starts(first, length, fam.bits)]
+        params = {"lo": fam.bound(first), "hi": fam.bound(last), "starts": starts}
+        rows = self.sql.execute(fam.ranges_in, params)
+        if family == 4:
+            return [(int(a), int(b)) for a, b in rows]
+        return [(int(a, 16), int(b, 16)) for a, b in rows]
+
     def backfill_ranges(self) -> int:
         """Rows without their range columns (written by hand or by an older controller) get them; how many."""
         return backfill_all(self.sql)
 
     def address_holder(self, address: str) -> str | None:
         """The live node registered with `address` (in the columns of its family)."""
-        return self.sql.execute(FAMILIES[family_of(address)].holder, {"address": address}).scalar_one_or_none()
+        if self.cache is not None and address in self.cache.holders:
+            return self.cache.holders[address]
+        holder = self.sql.execute(FAMILIES[family_of(address)].holder, {"address": address}).scalar_one_or_none()
+        if self.cache is not None:
+            self.cache.holders[address] = holder
+        return holder
 
     def oldest_released(self, pool: PoolRecord) -> NodeRecord | None:
         """The longest-released record holding a subnet of `pool` (in the pool's family columns), not re-issued."""
@@ -450,9 +593,13 @@ class Repository:
     def insert_node(self, **values: Any) -> None:
         # Vetted: the controller only inserts what the allocator handed out and validation accepted.
         self.sql.execute(_INSERT_NODE, {**_ranges(values, always=True), "vetted": True, **values})
+        if self.cache is not None:
+            self.cache.inserted(values)
 
     def update_node(self, node_id: int, **values: Any) -> None:
         self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **_ranges(values, always=False), **values})
+        if self.cache is not None:
+            self.cache.updated(node_id, values)
 
     def delete_node(self, node_id: int) -> None:
         self.sql.execute(_DELETE_NODE, {"node_id": node_id})
@@ -560,7 +707,10 @@ class Repository:
             "b_subnet6": subnet6,
             "b_address6": address6,
         }
-        return int(self.sql.execute(_SET_ROUTE_STATE, values).rowcount) > 0
+        changed = int(self.sql.execute(_SET_ROUTE_STATE, values).rowcount) > 0
+        if self.cache is not None:  # only that row's route state changed: its cached record goes
+            self.cache.forget_node(name)
+        return changed
 
     # events
     def append_events(self, items: Sequence[tuple[str, str | None, str]], *, now: float) -> int:

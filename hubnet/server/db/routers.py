@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, se
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hubnet.server.db.batchcache import BatchCache
 from hubnet.server.db.models import nodes, router_routes, routers
 from hubnet.server.db.statements import Statements
 from hubnet.server.domain.records import RouterRecord, RouterRouteState
@@ -39,6 +40,7 @@ _STATES = select(
     router_routes.c.node_id, routers.c.name, router_routes.c.generation, router_routes.c.state, router_routes.c.error
 ).join_from(router_routes, routers, router_routes.c.router_id == routers.c.id)
 _STATES_OF = _STATES.where(router_routes.c.node_id.in_(bindparam("ids", expanding=True)))
+READS = (_ALL, _STATES_OF)  # reads a write batch may run between its deferred writes (hubnet.server.db.batchcache)
 _FORGET_NODE = router_routes.delete().where(router_routes.c.node_id == bindparam("node_id"))
 _LIVE = nodes.c.state != literal_column("'released'")
 # A ready (programmed) live node of which this router holds no programmed route of the node's current generation.
@@ -92,9 +94,15 @@ class RouterQueries:
     def __init__(self, sql: Statements, *, pg: bool) -> None:
         self.sql = sql
         self._save = _SAVE_PG if pg else _SAVE_SQLITE
+        self.cache: BatchCache | None = None  # a write batch's (hubnet.server.db.batchcache)
 
     def all(self) -> list[RouterRecord]:
-        return [RouterRecord(*row) for row in self.sql.execute(_ALL)]
+        if self.cache is not None and self.cache.routers is not None:
+            return list(self.cache.routers)
+        found = [RouterRecord(*row) for row in self.sql.execute(_ALL)]
+        if self.cache is not None:
+            self.cache.routers = list(found)
+        return found
 
     def by_name(self, name: str) -> RouterRecord | None:
         row = self.sql.execute(_BY_NAME, {"name": name}).first()

@@ -9,7 +9,7 @@ always count; an unknown rowcount, -1, counts too).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Executable
@@ -24,8 +24,12 @@ class Statements:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.writes = 0
+        # Runs before every statement (the repository's batch cache: flush deferred writes, forget stale answers).
+        self.before: Callable[[Executable], None] | None = None
 
     def execute(self, statement: Executable, params: Params = None) -> CursorResult[Unpack[TupleAny]]:
+        if self.before is not None:
+            self.before(statement)
         result = self.conn.execute(statement, params)
         if statement.is_dml and (result.returns_rows or result.rowcount != 0):
             self.writes += 1

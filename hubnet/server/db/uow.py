@@ -95,6 +95,8 @@ class Database:
                 # counter. Without it, batch A (heartbeat of X, then a registration) and batch B (a registration,
                 # then heartbeat of X) in two processes would deadlock.
                 repo.pools(lock=True)
+            if not savepoints:  # the batch's questions set-wise (a redo with savepoints asks one by one)
+                repo.start_batch([getattr(job, "hints", None) for job in jobs])
             # The clock after the lock: a batch that waited for another process's batch must not stamp its rows
             # (expires_at, updated_at, released_at) with a time from before that batch committed.
             now = self.clock()
@@ -120,6 +122,7 @@ class Database:
                 emitted.extend(uow.events)
                 committed.extend(uow.committed)
                 outcomes.append((True, value))
+            repo.flush()
             if emitted:
                 revision = repo.append_events(emitted, now=now)
                 repo.notify_commit(revision, self.origin)  # other controller processes wake as this commits

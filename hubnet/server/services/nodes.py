@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 from hubnet.net import Network, family_of
@@ -24,7 +24,7 @@ from hubnet.server.domain.validation import check_addresses, check_name, check_s
 from hubnet.server.services import tokens
 from hubnet.server.services.auth import authorize_node, require_registrar
 from hubnet.server.services.context import Controller, hash_secret, same_hash
-from hubnet.server.services.ports import UnitOfWork
+from hubnet.server.services.ports import Hints, UnitOfWork
 from hubnet.server.services.views import node_view_of
 from hubnet.wire import Node
 
@@ -116,7 +116,20 @@ def register_job(
             return join.reclaim(node)
         return join.allocate(name), True
 
+    use_case.hints = Hints(names=(name,), addresses=_canonical([address, *(addresses or ())]))  # type: ignore[attr-defined]
     return use_case
+
+
+def _canonical(texts: list[str]) -> tuple[str, ...]:
+    """Addresses as the use case will look them up (`str(ip_address(...))`); text that does not parse is left out
+    (the use case refuses it before any lookup)."""
+    found: list[str] = []
+    for text in texts:
+        try:
+            found.append(str(ip_address(text)))
+        except ValueError:
+            continue
+    return tuple(found)
 
 
 def _address_free(uow: UnitOfWork, address: str, name: str, *, field: str = "address") -> None:
@@ -389,6 +402,11 @@ def heartbeat_job(
 def delete(ctl: Controller, *, token: str | None, name: str) -> None:
     """Release at once (route withdrawn, subnet quarantined). Idempotent on a released record; a released record
     whose subnet was re-issued is removed, so the name can register afresh."""
+    ctl.write(delete_job(ctl, token=token, name=name))
+
+
+def delete_job(ctl: Controller, *, token: str | None, name: str) -> Callable[[UnitOfWork], None]:
+    """The delete use case for `ctl.write`."""
 
     def use_case(uow: UnitOfWork) -> None:
         node = authorize_node(ctl, uow, token, name, lock=True)
@@ -401,4 +419,4 @@ def delete(ctl: Controller, *, token: str | None, name: str) -> None:
             uow.repo.delete_node(node.id)
             uow.emit("node.deleted", name, subnet=node.primary_subnet, subnets=node.subnets)
 
-    ctl.write(use_case)
+    return use_case

@@ -277,6 +277,16 @@ class UnitOfWork(Protocol):
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What a write use case will look up, known before it runs (set as its `hints` attribute): node names and
+    underlay addresses as text the use case will ask about. A database may read them for the whole batch at once
+    (hubnet.server.db.batchcache); one that does not just ignores them."""
+
+    names: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Commit:
     """What an after-commit hook of the database learns: the last revision and the kinds of events committed."""
 
