@@ -18,7 +18,7 @@ matter, on PostgreSQL (the pool rows are locked first by every writer; the node 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from hubnet.server.domain.records import NodeRecord, RouterRecord
 
@@ -63,9 +63,10 @@ class BatchCache:
         if record is not None:
             self.names_by_id.pop(record.id, None)
 
-    def inserted(self, values: dict[str, object]) -> None:
-        """A node row was inserted with `values` (its id unknown): its name is asked again, its addresses and
-        subnet ranges are now held."""
+    def inserted(self, values: dict[str, Any]) -> None:
+        """A node row was inserted with `values` (its id unknown; its range columns as the repository computed them
+        from the text, None for text that does not parse): its name is asked again, its addresses and ranges are
+        now held."""
         self.nodes.pop(str(values["name"]), None)
         live = values.get("state") != "released"
         for column in ("address", "address6"):
@@ -74,10 +75,15 @@ class BatchCache:
                     self.holders[str(text)] = str(values["name"])
                 else:
                     self.holders.pop(str(text), None)
-        if live:
-            for family, column in ((4, "subnet"), (6, "subnet6")):
-                if (text := values.get(column)) is not None:
-                    self._claim(family, str(text))
+        if not live:
+            return
+        for family, lo, hi in (
+            (4, values.get("net_lo"), values.get("net_hi")),
+            (6, values.get("net6_lo"), values.get("net6_hi")),
+        ):
+            if lo is not None and hi is not None:  # no range: a flagged row, which blocks nothing in the database
+                first, last = (int(lo), int(hi)) if family == 4 else (int(str(lo), 16), int(str(hi), 16))
+                self._claim(family, first, last)
 
     def updated(self, node_id: int, values: dict[str, object]) -> None:
         """A node row was updated by id: its record is asked again; holders and windows are dropped when the
@@ -105,12 +111,7 @@ class BatchCache:
             return None
         return any(a <= hi and b >= lo for a, b in ranges)
 
-    def _claim(self, family: int, text: str) -> None:
-        try:
-            network = IPv4Network(text, strict=False) if family == 4 else IPv6Network(text, strict=False)
-        except ValueError:
-            return  # no range stored for it either (a flagged row): it blocks no candidate, as in the database
-        lo, hi = int(network.network_address), int(network.broadcast_address)
+    def _claim(self, family: int, lo: int, hi: int) -> None:
         for (fam, first, last), ranges in self.windows.items():
             if fam == family and lo <= last and hi >= first:
                 ranges.append((lo, hi))

@@ -44,11 +44,13 @@ def test_an_insert_claims_its_subnet_in_read_windows_and_takes_its_addresses() -
     cache.holders["192.168.1.9"] = None
     one = int(IPv4Address("10.244.1.0"))
     assert cache.in_use(window, one, one + 255) is False
-    cache.inserted({"name": "n1", "state": "active", "address": "192.168.1.9", "subnet": "10.244.1.0/24"})
+    cache.inserted({"name": "n1", "state": "active", "address": "192.168.1.9", "net_lo": one, "net_hi": one + 255})
     assert cache.in_use(window, one, one + 255) is True
     assert cache.in_use(window, one + 256, one + 511) is False
     assert cache.holders["192.168.1.9"] == "n1"
-    cache.inserted({"name": "n2", "state": "released", "address": "192.168.1.10", "subnet": "10.244.2.0/24"})
+    cache.inserted(
+        {"name": "n2", "state": "released", "address": "192.168.1.10", "net_lo": one + 256, "net_hi": one + 511}
+    )
     assert cache.in_use(window, one + 256, one + 511) is False  # a released row holds nothing
     assert "192.168.1.10" not in cache.holders
     other = cache.window_of(4, int(IPv4Address("10.245.0.0")), 24)
