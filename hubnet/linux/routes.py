@@ -25,12 +25,12 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address
 from typing import Literal, NamedTuple
 
 from hubnet.linux.errors import AlreadyExists, LinuxError, translate
 from hubnet.linux.netns import netlink_socket
-from hubnet.net import Address, Network
+from hubnet.net import Address, Network, address4, address6, network4, network6
 
 Action = Literal["add", "replace", "delete"]
 # Stand for "ours, but not a plain `via` route" (multipath, blackhole, dev-only), one per family so that a route's
@@ -148,20 +148,33 @@ def parse_route(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
     f = _PLAIN.unpack_from(buf, offset) if len(buf) - offset >= _PLAIN.size else None
     plain = f is not None and f[0] == _PLAIN.size and f[5] == socket.AF_INET
     if f is not None and plain and f[15:26:3] == _PLAIN_TYPES and f[14:26:3] == _PLAIN_LENGTHS:
-        dst, gateway, dst_len = int.from_bytes(f[19], "big"), int.from_bytes(f[22], "big"), f[6]
-        prefix, hop = IPv4Network((dst, dst_len)), IPv4Address(gateway)
-        table = int.from_bytes(f[16], sys.byteorder)
-        return KernelRoute(prefix, hop, f[10], table, 0)
+        prefix = network4(int.from_bytes(f[19], "big"), f[6])
+        hop = _HOPS.get(f[22]) or _hop(f[22])  # (an address is never false)
+        return _new_route(KernelRoute, (prefix, hop, f[10], int.from_bytes(f[16], sys.byteorder), 0))
     return _parse_generic(buf, offset)
+
+
+_new_route = tuple.__new__  # KernelRoute without its keyword-handling __new__ (65,536 per dump)
+# Next hops by their packed bytes: a table has a few hundred next hops for 65,536 routes; one object each (equal
+# and immutable, so sharing them is invisible) spares building one per route.
+_HOPS: dict[bytes, Address] = {}
+
+
+def _hop(packed: bytes) -> Address:
+    if len(_HOPS) >= 4096:  # bounded: a table with more distinct next hops only loses the sharing
+        _HOPS.clear()
+    value = int.from_bytes(packed, "big")
+    hop = _HOPS[packed] = address4(value) if len(packed) == 4 else address6(value)
+    return hop
 
 
 def _parse6(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
     f = _PLAIN6.unpack_from(buf, offset) if len(buf) - offset >= _PLAIN6.size else None
     if f is not None and f[15:30:3] == _PLAIN6_TYPES and f[14:30:3] == _PLAIN6_LENGTHS:
-        prefix = IPv6Network((int.from_bytes(f[19], "big"), f[6]))
-        hop = IPv6Address(f[25])
+        prefix = network6(int.from_bytes(f[19], "big"), f[6])
+        hop = _HOPS.get(f[25]) or _hop(f[25])
         table, metric = int.from_bytes(f[16], sys.byteorder), int.from_bytes(f[22], sys.byteorder)
-        return KernelRoute(prefix, hop, f[10], table, metric)
+        return _new_route(KernelRoute, (prefix, hop, f[10], table, metric))
     return _parse_generic(buf, offset)
 
 
@@ -189,8 +202,8 @@ def _parse_generic(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
             break
         pos += (alen + 3) & ~3
     if family == socket.AF_INET:
-        return KernelRoute(IPv4Network((dst, dst_len)), IPv4Address(gateway), protocol, table, metric)
-    return KernelRoute(IPv6Network((dst, dst_len)), IPv6Address(gateway), protocol, table, metric)
+        return KernelRoute(network4(dst, dst_len), address4(gateway), protocol, table, metric)
+    return KernelRoute(network6(dst, dst_len), address6(gateway), protocol, table, metric)
 
 
 class RouteTable:
