@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
@@ -65,3 +65,101 @@ def by_family(items: Iterable[T]) -> list[T]:
 def contains(outer: Network, inner: Network) -> bool:
     """True when `inner` lies wholly inside `outer` (False across families)."""
     return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+# -- cheap networks and addresses from integers (the netlink dump builds 65,536 of each per read) -----------------
+#
+# ipaddress's constructors validate and parse (~3 µs a network) and a network recomputes its hash on every call
+# (`int(network_address) ^ int(netmask)`, ~0.5 µs; a reconcile hashes each prefix several times). The functions
+# below fill in the attributes the constructors would (the ints are validated here; anything invalid goes through
+# the real constructor, which raises its usual error), and the networks keep their hash.
+
+
+class _KeptHashIPv4Network(IPv4Network):
+    """An IPv4Network that computes its hash once: equal to, hashed, ordered, printed (repr too) and pickled as the
+    IPv4Network it stands for (unpickled or copied, it is a plain one)."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:  # built through IPv4Network's own constructor (`supernet()`, `subnets()`)
+            self._hash = value = super().__hash__()
+            return value
+
+    def __reduce__(self) -> tuple[type[IPv4Network], tuple[str]]:
+        return IPv4Network, (str(self),)
+
+
+class _KeptHashIPv6Network(IPv6Network):
+    """IPv6's counterpart of `_KeptHashIPv4Network`."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = value = super().__hash__()
+            return value
+
+    def __reduce__(self) -> tuple[type[IPv6Network], tuple[str]]:
+        return IPv6Network, (str(self),)
+
+
+for _kind, _base in ((_KeptHashIPv4Network, IPv4Network), (_KeptHashIPv6Network, IPv6Network)):
+    _kind.__name__ = _kind.__qualname__ = _base.__name__  # repr() as the stdlib's: "IPv4Network('10.0.0.0/24')"
+
+_NEW = object.__new__
+_ALL4, _ALL6 = (1 << 32) - 1, (1 << 128) - 1
+# prefix length → (netmask, its int, the host bits)
+_MASKS4 = {n: (IPv4Address(_ALL4 ^ (_ALL4 >> n)), _ALL4 ^ (_ALL4 >> n), _ALL4 >> n) for n in range(33)}
+_MASKS6 = {n: (IPv6Address(_ALL6 ^ (_ALL6 >> n)), _ALL6 ^ (_ALL6 >> n), _ALL6 >> n) for n in range(129)}
+
+
+def address4(value: int) -> IPv4Address:
+    """IPv4Address(value) for an int, without the constructor's checks (done here; out of range: its error)."""
+    if not 0 <= value <= _ALL4:
+        return IPv4Address(value)  # raises AddressValueError
+    address: Any = _NEW(IPv4Address)
+    address._ip = value
+    return cast(IPv4Address, address)
+
+
+def address6(value: int) -> IPv6Address:
+    """IPv6Address(value) for an int (no scope), as `address4`."""
+    if not 0 <= value <= _ALL6:
+        return IPv6Address(value)  # raises AddressValueError
+    address: Any = _NEW(IPv6Address)
+    address._ip, address._scope_id = value, None
+    return cast(IPv6Address, address)
+
+
+def network4(address: int, prefixlen: int) -> IPv4Network:
+    """IPv4Network((address, prefixlen)) (strict) that keeps its hash; raises what that constructor raises for an
+    invalid pair (host bits set, length or address out of range)."""
+    mask = _MASKS4.get(prefixlen) if type(prefixlen) is int else None
+    if mask is None or not 0 <= address <= _ALL4 or address & mask[2]:
+        return _KeptHashIPv4Network((address, prefixlen))  # the validating constructor: raises
+    net: Any = _NEW(_KeptHashIPv4Network)
+    net.network_address, net.netmask, net._prefixlen = address4(address), mask[0], prefixlen
+    net._hash = hash(address ^ mask[1])
+    if prefixlen >= 31:  # what IPv4Network.__init__ does for /31 and /32
+        net.hosts = net.__iter__ if prefixlen == 31 else lambda: [IPv4Address(address)]
+    return cast(IPv4Network, net)
+
+
+def network6(address: int, prefixlen: int) -> IPv6Network:
+    """IPv6Network((address, prefixlen)) (strict) that keeps its hash, as `network4`."""
+    mask = _MASKS6.get(prefixlen) if type(prefixlen) is int else None
+    if mask is None or not 0 <= address <= _ALL6 or address & mask[2]:
+        return _KeptHashIPv6Network((address, prefixlen))  # the validating constructor: raises
+    net: Any = _NEW(_KeptHashIPv6Network)
+    net.network_address, net.netmask, net._prefixlen = address6(address), mask[0], prefixlen
+    net._hash = hash(address ^ mask[1])
+    if prefixlen >= 127:  # what IPv6Network.__init__ does for /127 and /128
+        net.hosts = net.__iter__ if prefixlen == 127 else lambda: [IPv6Address(address)]
+    return cast(IPv6Network, net)

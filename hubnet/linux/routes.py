@@ -25,14 +25,15 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Literal, NamedTuple
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any, Literal, NamedTuple
 
 from hubnet.linux.errors import AlreadyExists, LinuxError, translate
 from hubnet.linux.netns import netlink_socket
-from hubnet.net import Address, Network
+from hubnet.net import Address, Network, address4, address6, network4, network6
 
 Action = Literal["add", "replace", "delete"]
+_DumpEnd = Literal["more", "done", "absent"]  # how one read of a dump ends (see `RouteTable._take`)
 # Stand for "ours, but not a plain `via` route" (multipath, blackhole, dev-only), one per family so that a route's
 # prefix and next hop are always of the same family.
 NO_GATEWAY = IPv4Address(0)
@@ -143,26 +144,43 @@ def parse_route(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
     attribute walk.
     """
     family = buf[offset + 16]
-    if family == socket.AF_INET6:
-        return _parse6(buf, offset)
-    f = _PLAIN.unpack_from(buf, offset) if len(buf) - offset >= _PLAIN.size else None
-    plain = f is not None and f[0] == _PLAIN.size and f[5] == socket.AF_INET
-    if f is not None and plain and f[15:26:3] == _PLAIN_TYPES and f[14:26:3] == _PLAIN_LENGTHS:
-        dst, gateway, dst_len = int.from_bytes(f[19], "big"), int.from_bytes(f[22], "big"), f[6]
-        prefix, hop = IPv4Network((dst, dst_len)), IPv4Address(gateway)
-        table = int.from_bytes(f[16], sys.byteorder)
-        return KernelRoute(prefix, hop, f[10], table, 0)
-    return _parse_generic(buf, offset)
+    fast, plain = (_PLAIN6, _plain6) if family == socket.AF_INET6 else (_PLAIN, _plain4)
+    f = fast.unpack_from(buf, offset) if len(buf) - offset >= fast.size else None
+    route = plain(f) if f is not None and f[5] == family else None
+    return route if route is not None else _parse_generic(buf, offset)
 
 
-def _parse6(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
-    f = _PLAIN6.unpack_from(buf, offset) if len(buf) - offset >= _PLAIN6.size else None
-    if f is not None and f[15:30:3] == _PLAIN6_TYPES and f[14:30:3] == _PLAIN6_LENGTHS:
-        prefix = IPv6Network((int.from_bytes(f[19], "big"), f[6]))
-        hop = IPv6Address(f[25])
-        table, metric = int.from_bytes(f[16], sys.byteorder), int.from_bytes(f[22], sys.byteorder)
-        return KernelRoute(prefix, hop, f[10], table, metric)
-    return _parse_generic(buf, offset)
+def _plain4(f: tuple[Any, ...]) -> KernelRoute | None:
+    """The route in `_PLAIN`'s unpacking of an IPv4 message; None when the message is not laid out that way."""
+    if f[0] != _PLAIN.size or f[15:26:3] != _PLAIN_TYPES or f[14:26:3] != _PLAIN_LENGTHS:
+        return None
+    prefix = network4(int.from_bytes(f[19], "big"), f[6])
+    hop = _HOPS.get(f[22]) or _hop(f[22])  # (an address is never false)
+    return _new_route(KernelRoute, (prefix, hop, f[10], int.from_bytes(f[16], sys.byteorder), 0))
+
+
+def _plain6(f: tuple[Any, ...]) -> KernelRoute | None:
+    """The route in `_PLAIN6`'s unpacking of an IPv6 message (longer: the attributes after OIF are not read)."""
+    if f[0] < _PLAIN6.size or f[15:30:3] != _PLAIN6_TYPES or f[14:30:3] != _PLAIN6_LENGTHS:
+        return None
+    prefix = network6(int.from_bytes(f[19], "big"), f[6])
+    hop = _HOPS.get(f[25]) or _hop(f[25])
+    table, metric = int.from_bytes(f[16], sys.byteorder), int.from_bytes(f[22], sys.byteorder)
+    return _new_route(KernelRoute, (prefix, hop, f[10], table, metric))
+
+
+_new_route = tuple.__new__  # KernelRoute without its keyword-handling __new__ (65,536 per dump)
+# Next hops by their packed bytes: a table has a few hundred next hops for 65,536 routes; one object each (equal
+# and immutable, so sharing them is invisible) spares building one per route.
+_HOPS: dict[bytes, Address] = {}
+
+
+def _hop(packed: bytes) -> Address:
+    if len(_HOPS) >= 4096:  # bounded: a table with more distinct next hops only loses the sharing
+        _HOPS.clear()
+    value = int.from_bytes(packed, "big")
+    hop = _HOPS[packed] = address4(value) if len(packed) == 4 else address6(value)
+    return hop
 
 
 def _parse_generic(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
@@ -189,8 +207,8 @@ def _parse_generic(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
             break
         pos += (alen + 3) & ~3
     if family == socket.AF_INET:
-        return KernelRoute(IPv4Network((dst, dst_len)), IPv4Address(gateway), protocol, table, metric)
-    return KernelRoute(IPv6Network((dst, dst_len)), IPv6Address(gateway), protocol, table, metric)
+        return KernelRoute(network4(dst, dst_len), address4(gateway), protocol, table, metric)
+    return KernelRoute(network6(dst, dst_len), address6(gateway), protocol, table, metric)
 
 
 class RouteTable:
@@ -267,24 +285,54 @@ class RouteTable:
         routes: list[KernelRoute] = []
         torn = False
         while True:
-            size = self._recv()
-            for offset, kind, flags, mseq in _messages(self._view, size):
-                if mseq != seq:
-                    continue
-                if kind == _NLMSG_DONE:
-                    return routes, torn
-                if kind == _NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", self._buf, offset + 16)[0]
-                    if code == errno.ENOENT or (family == socket.AF_INET6 and code in _NO_IPV6):
-                        return [], False  # the table does not exist yet (or no IPv6 here): nothing of ours in it
-                    raise translate(code, f"dump table {self.table}")
-                torn = torn or bool(flags & _F_DUMP_INTR)
-                # The family is checked: a kernel without the family's handler answers with every family's routes.
-                if self._buf[offset + 16] != family:
-                    continue
-                route = parse_route(self._view, offset)
-                if route is not None and route.table == self.table:
-                    routes.append(route)
+            end, torn_now = self._take(self._recv(), seq, family, routes)
+            torn = torn or torn_now
+            if end == "done":
+                return routes, torn
+            if end == "absent":
+                return [], False
+
+    def _take(self, size: int, seq: int, family: int, routes: list[KernelRoute]) -> tuple[_DumpEnd, bool]:
+        """Append the routes in one read of dump `seq` (of `family`, in our table) to `routes`; (how the read ends,
+        whether the kernel flagged it as torn).
+
+        Hot at 65,536 routes: a plain `via` route's message is read with one unpack (header, rtmsg and attributes)
+        and never goes through the generic walk below."""
+        view, table, torn = self._view, self.table, False
+        fast, plain = (_PLAIN6, _plain6) if family == socket.AF_INET6 else (_PLAIN, _plain4)
+        fast_size, unpack_fast = fast.size, fast.unpack_from
+        offset = 0
+        while offset + 16 <= size:
+            if size - offset >= fast_size:
+                f = unpack_fast(view, offset)
+                if f[1] == _RTM_NEWROUTE and f[3] == seq and f[5] == family and not f[2] & _F_DUMP_INTR:
+                    route = plain(f)
+                    if route is not None:
+                        if route.table == table:
+                            routes.append(route)
+                        offset += (f[0] + 3) & ~3
+                        continue
+            length, kind, flags, mseq, _ = _HDR.unpack_from(view, offset)
+            if length < 16:
+                break
+            start, offset = offset, offset + ((length + 3) & ~3)
+            if mseq != seq:
+                continue
+            if kind == _NLMSG_DONE:
+                return "done", torn
+            if kind == _NLMSG_ERROR:
+                code = -_ERRNO.unpack_from(view, start + 16)[0]
+                if code == errno.ENOENT or (family == socket.AF_INET6 and code in _NO_IPV6):
+                    return "absent", torn  # the table does not exist yet (or no IPv6 here): nothing of ours in it
+                raise translate(code, f"dump table {self.table}")
+            torn = torn or bool(flags & _F_DUMP_INTR)
+            # The family is checked: a kernel without the family's handler answers with every family's routes.
+            if view[start + 16] != family:
+                continue
+            route = parse_route(view, start)
+            if route is not None and route.table == table:
+                routes.append(route)
+        return "more", torn
 
     def _send(self, data: bytes) -> None:
         try:

@@ -53,6 +53,28 @@ def _know(known: Known, prefix: Network, hop: Address) -> None:
         known[prefix] = (*hops, hop)
 
 
+def expect(known: Known, plan: RoutePlan) -> None:
+    """Record in `known` what `plan` will leave: its deletes' next hops forgotten (a prefix without any left goes),
+    each replaced prefix down to the replace's next hop, the adds' next hops added."""
+    for route in plan.delete:
+        prefix, gone = route.prefix, route.next_hop
+        hops = known.get(prefix)
+        if hops is None:
+            continue
+        if len(hops) == 1 and (hops[0] is gone or hops[0] == gone):  # the common case, without a generator
+            del known[prefix]
+            continue
+        left = tuple(hop for hop in hops if hop != gone)
+        if left:
+            known[prefix] = left
+        else:
+            del known[prefix]
+    for route in plan.replace:
+        known[route.prefix] = (route.next_hop,)
+    for route in plan.add:
+        _know(known, route.prefix, route.next_hop)
+
+
 class KernelBackend:
     """RouteBackend over `hubnet.linux.routes`; thread-safe (one lock around the netlink socket)."""
 
@@ -101,7 +123,7 @@ class KernelBackend:
                 ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
                 ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
                 ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
-                self._expect(plan)  # before sending: the monitor must not mistake our own changes for drift
+                expect(self._known, plan)  # before sending: the monitor must not mistake our own changes for drift
             failures = self._routes.apply(ops)
         self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
         self.counts.subtract(ops[i].action for i in failures)
@@ -120,21 +142,6 @@ class KernelBackend:
                 hop = "no single gateway" if no_gateway(r) else f"via {r.next_hop}"
                 found.setdefault(r.prefix, f"{hop} proto {r.protocol} table {r.table}")
         return found
-
-    def _expect(self, plan: RoutePlan) -> None:
-        known = self._known
-        for route in plan.delete:
-            hops = known.get(route.prefix)
-            if hops is not None:
-                left = tuple(hop for hop in hops if hop != route.next_hop)
-                if left:
-                    known[route.prefix] = left
-                else:
-                    del known[route.prefix]
-        for route in plan.replace:
-            known[route.prefix] = (route.next_hop,)
-        for route in plan.add:
-            _know(known, route.prefix, route.next_hop)
 
     def watch(self, on_drift: Callable[[], None]) -> None:
         """Subscribe to route notifications in the router's namespace; `on_drift` runs on the monitor thread."""

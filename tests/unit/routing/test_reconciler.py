@@ -227,6 +227,36 @@ def test_is_drift_ignores_our_own_changes() -> None:
     assert is_drift("replace", v6._replace(protocol=4), proto=44, known=known)
 
 
+@pytest.mark.parametrize(
+    ("known", "plan", "after"),
+    [
+        pytest.param({1: (10,)}, RoutePlan(delete=(r(1, 10),)), {}, id="delete-the-only-hop"),
+        pytest.param({1: (10,)}, RoutePlan(delete=(r(1, 11),)), {1: (10,)}, id="delete-another-hop-keeps-ours"),
+        pytest.param({1: (10, 11)}, RoutePlan(delete=(r(1, 10),)), {1: (11,)}, id="delete-one-of-two"),
+        pytest.param({1: (10,)}, RoutePlan(delete=(r(2, 10),)), {1: (10,)}, id="delete-unknown-prefix"),
+        pytest.param({1: (10, 11)}, RoutePlan(replace=(r(1, 12),)), {1: (12,)}, id="replace"),
+        pytest.param({1: (10,)}, RoutePlan(add=(r(1, 11), r(2, 10))), {1: (10, 11), 2: (10,)}, id="add"),
+        pytest.param(
+            {1: (10, 11), 2: (10,)},
+            RoutePlan(delete=(r(1, 11), r(2, 10)), replace=(r(1, 12),), add=(r(3, 10),)),
+            {1: (12,), 3: (10,)},
+            id="all-three",
+        ),
+    ],
+)
+def test_expect_records_what_a_plan_leaves(
+    known: dict[int, tuple[int, ...]], plan: RoutePlan, after: dict[int, tuple[int, ...]]
+) -> None:
+    from hubnet.server.routing.kernel import Known, expect
+
+    def table(numbers: dict[int, tuple[int, ...]]) -> Known:  # fresh objects: equal, never the plan's own
+        return {r(n).prefix: tuple(r(n, hop).next_hop for hop in hops) for n, hops in numbers.items()}
+
+    record = table(known)
+    expect(record, plan)
+    assert record == table(after)
+
+
 class GcProbe(FakeBackend):
     """Records whether the collector was on while routes were being applied."""
 
