@@ -174,3 +174,21 @@ def test_sequences_inside_one_batch(sides: tuple[Side, Side]) -> None:
         "10.244.5.0/24",
     ]
     assert side.redone == 0
+
+
+def test_a_deferred_row_the_database_refuses_is_undone_alone(sides: tuple[Side, Side]) -> None:
+    """Node rows are written at the end of the batch; if the database refuses one there (another process took its
+    address meanwhile: simulated by a cache that wrongly believes the address free), the batch is redone one
+    savepoint per job and only that registration fails."""
+    side, _ = sides
+    ctl = side.ctl
+
+    def mislead(uow: UnitOfWork) -> None:
+        cache = uow.repo.cache  # type: ignore[attr-defined]
+        if cache is not None:  # the redo runs without it
+            cache.holders["192.168.42.1"] = None
+
+    got = ctl.db.write_batch([_register(ctl, "d-1", "192.168.42.1"), mislead, _register(ctl, "d-2", "192.168.42.1")])
+    assert _subnets(got) == ["10.244.0.0/24", None, "AddressTaken"]
+    assert side.redone == 1
+    assert [row[0] for row in side.state()[0]] == ["d-1"]

@@ -330,6 +330,8 @@ _AWARE = {
         *(getattr(f, q) for f in _BOTH for q in ("ranges_in", "subnets_in_pg", "holders", "holder")),
     )
 }
+# Statements a cached batch defers to `Repository.flush`.
+_DEFERRABLE = {id(_INSERT_NODE), id(_SET_HIGH_WATER)}
 # Tables whose rows no cached answer is about: a write to them leaves the batch cache as it is.
 _UNRELATED = {pools, events, revision_counter, node_state_counts, controller_clock}
 
@@ -382,6 +384,7 @@ class Repository:
         self._pools: tuple[bool, list[PoolRecord]] | None = None  # (locked, pools) for this transaction
         self.cache: BatchCache | None = None  # the batch's fast path only (`start_batch`)
         self._deferred: dict[int, dict[str, Any]] = {}  # high-water marks to write, by pool id
+        self._inserts: list[dict[str, Any]] = []  # node rows to write
 
     def start_batch(self, hints: Sequence[Hints | None]) -> None:
         """Keep answers for this batch (hubnet.server.db.batchcache) and read what its use cases will ask, set-wise:
@@ -404,17 +407,30 @@ class Repository:
                 for address, name in self.sql.execute(FAMILIES[family].holders, {"addresses": list(chunk)}):
                     self.cache.holders[str(ip_interface(address).ip)] = name
 
-    def flush(self) -> None:
-        """Write what was deferred (before a statement that may read it, and before the commit)."""
+    def flush(self, *, inserts_only: bool = False) -> None:
+        """Write what was deferred: the batch's node rows (one executemany: on PostgreSQL one round trip for the
+        batch), then the high-water marks. Before any statement that may read them, and before the commit."""
         writes = self.sql.writes  # counted when deferred, by the use case that deferred them
-        while self._deferred:
+        while self._inserts:
+            rows, self._inserts = self._inserts, []
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows:
+                by_columns.setdefault(tuple(row), []).append(row)
+            for same in by_columns.values():
+                self.sql.execute(_INSERT_NODE, same if len(same) > 1 else same[0])
+        while self._deferred and not inserts_only:
             _, params = self._deferred.popitem()
             self.sql.execute(_SET_HIGH_WATER, params)
         self.sql.writes = writes
 
     def _before(self, statement: Executable) -> None:
-        """Every statement of a cached batch: the deferred writes go first unless the statement is one the cache
-        knows; a write the cache does not follow empties it."""
+        """Every statement of a cached batch. Deferred node rows are written before anything else runs (so every
+        read sees them); deferred high-water marks before any statement the cache does not know (only those may
+        read `pools`); a write the cache does not follow empties it."""
+        if id(statement) in _DEFERRABLE:
+            return  # a flush writing them
+        if self._inserts:
+            self.flush(inserts_only=True)
         if id(statement) in _AWARE:
             return
         self.flush()
@@ -611,9 +627,14 @@ class Repository:
     def insert_node(self, **values: Any) -> None:
         # Vetted: the controller only inserts what the allocator handed out and validation accepted.
         row = {**_ranges(values, always=True), "vetted": True, **values}
-        self.sql.execute(_INSERT_NODE, row)
-        if self.cache is not None:
-            self.cache.inserted(row)
+        if self.cache is None:
+            self.sql.execute(_INSERT_NODE, row)
+            return
+        # Written with the batch's other rows (`flush`); counted now, so a job failing after it is undone. A row the
+        # database refuses fails the flush, and the batch is redone one savepoint per job, without deferring.
+        self._inserts.append(row)
+        self.sql.writes += 1
+        self.cache.inserted(row)
 
     def update_node(self, node_id: int, **values: Any) -> None:
         self.sql.execute(_UPDATE_NODE, {"node_id": node_id, **_ranges(values, always=False), **values})

@@ -122,7 +122,12 @@ class Database:
                 emitted.extend(uow.events)
                 committed.extend(uow.committed)
                 outcomes.append((True, value))
-            repo.flush()
+            try:
+                repo.flush()
+            except exc.DBAPIError as error:  # a deferred row refused: find out whose, one savepoint per job
+                if savepoints:
+                    raise
+                raise _Redo() from error
             if emitted:
                 revision = repo.append_events(emitted, now=now)
                 repo.notify_commit(revision, self.origin)  # other controller processes wake as this commits
