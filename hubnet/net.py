@@ -27,9 +27,31 @@ def pod_range(subnet: Network) -> tuple[Address, Address]:
     return subnet.network_address + 2, subnet.broadcast_address - 1
 
 
+def split_ipv4(text: str) -> tuple[int, int] | None:
+    """(address, prefix length) of IPv4 network text in the canonical form the controller writes ('10.244.1.0/24':
+    four decimal octets without leading zeros, a decimal length <= 32; host bits allowed); None for anything else,
+    which the caller parses with `ipaddress` as before. Splitting by hand costs a tenth of `ip_network`."""
+    address, slash, length = text.partition("/")
+    parts = address.split(".")
+    if not slash or len(parts) != 4 or not (length.isascii() and length.isdigit() and len(length) <= 2):
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit() and len(part) <= 3) or (part[0] == "0" and part != "0"):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = (value << 8) | octet
+    plen = int(length)
+    return (value, plen) if plen <= 32 else None
+
+
 def parse_network(text: str, *, family: int | None = None) -> Network:
     """Parse a strict CIDR ('10.244.0.0/16', 'fd00:10:244::/56'); `family` 4 or 6 restricts it. Raises ValueError
     naming the text when it is not one."""
+    if family != 6 and (split := split_ipv4(text)) is not None and not split[0] & (_ALL4 >> split[1]):
+        return network4(*split)
     kind = {4: "an IPv4 ", 6: "an IPv6 "}.get(family or 0, "a ")
     try:
         net = ipaddress.ip_network(text, strict=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Update, bindparam, select, update
 
+from hubnet.net import split_ipv4
 from hubnet.server.db.models import nodes
 from hubnet.server.db.statements import Statements
 
@@ -26,6 +27,9 @@ def hex128(value: int) -> str:
 
 def net_range(subnet: str) -> tuple[int, int] | tuple[None, None]:
     """(first, last) address as integers; (None, None) for text that is not an IPv4 network (a flagged row)."""
+    if (split := split_ipv4(subnet)) is not None:
+        host = (1 << (32 - split[1])) - 1
+        return split[0] & ~host, (split[0] & ~host) | host
     try:
         network = IPv4Network(subnet, strict=False)
     except ValueError:

@@ -78,9 +78,10 @@ class PoolSpace:
         """The subnet's index, or None when it is not exactly one of this pool's subnets (or of another family)."""
         if subnet.version != self.cidr.version or subnet.prefixlen != self.prefix:
             return None
-        if not subnet.subnet_of(self.cidr):  # type: ignore[arg-type]  # same family, checked above
+        offset = int(subnet.network_address) - int(self.cidr.network_address)  # same length: inside or not at all
+        if not 0 <= offset < self.cidr.num_addresses:
             return None
-        return (int(subnet.network_address) - int(self.cidr.network_address)) >> (self.bits - self.prefix)
+        return offset >> (self.bits - self.prefix)
 
     def excluded_networks(self) -> list[Network]:
         """The excluded ranges as the fewest CIDRs covering exactly their node subnets."""
