@@ -13,7 +13,7 @@ The dependencies are `async def` on purpose: FastAPI runs sync dependencies in i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,6 +53,10 @@ async def _controller(request: Request) -> Controller:
 
 async def _bearer(authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> str | None:
     """The token of `Authorization: Bearer <token>`; None when absent or another scheme (-> 401 later)."""
+    return bearer_token(authorization)
+
+
+def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
@@ -91,11 +95,20 @@ def registrar(what: str = "register a node") -> Callable[..., Awaitable[str | No
         _as_admin: Annotated[object, Depends(ADMIN_SCHEME)],
         _as_bootstrap: Annotated[object, Depends(BOOTSTRAP_SCHEME)],
     ) -> str | None:
-        if auth.role(ctl, token) is auth.Role.NONE:
-            await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token, what))
-        return token
+        return await require_registrar(ctl, token, what)
 
     return _registrar
+
+
+async def require_registrar(ctl: Controller, token: str | None, what: str) -> str | None:
+    """`Registrar`'s check, for a hot handler that reads its request itself (no dependency graph to solve)."""
+    if auth.role(ctl, token) is auth.Role.NONE:
+        await run_in_threadpool(ctl.read, lambda uow: auth.require_registrar(ctl, uow, token, what))
+    return token
+
+
+# The OpenAPI security requirement `Registrar` documents, for a handler that checks it with `require_registrar`.
+REGISTRAR_SECURITY: dict[str, Any] = {"security": [{ADMIN_SCHEME.scheme_name: []}, {BOOTSTRAP_SCHEME.scheme_name: []}]}
 
 
 async def _node_or_admin(
