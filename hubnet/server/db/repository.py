@@ -336,6 +336,14 @@ _DEFERRABLE = {id(_INSERT_NODE), id(_SET_HIGH_WATER)}
 _UNRELATED = {pools, events, revision_counter, node_state_counts, controller_clock}
 
 
+def _address_key(stored: str) -> str:
+    """A stored address as the use cases ask about it: PostgreSQL may hand back an `inet` with its /32 or /128."""
+    try:
+        return str(ip_interface(stored).ip)
+    except ValueError:
+        return stored
+
+
 def _range_of(text: str) -> tuple[int, int, int, int] | None:
     """(family, first, last, prefix length) of a network's text (host bits allowed, as `inet`); None when it does
     not parse."""
@@ -400,7 +408,7 @@ class Repository:
             for chunk in chunks(wanted):
                 self.cache.holders.update(dict.fromkeys(chunk))
                 for address, name in self.sql.execute(FAMILIES[family].holders, {"addresses": list(chunk)}):
-                    self.cache.holders[str(ip_interface(address).ip)] = name
+                    self.cache.holders[_address_key(address)] = name
 
     def flush(self, *, inserts_only: bool = False) -> None:
         """Write what was deferred: the batch's node rows (one executemany: on PostgreSQL one round trip for the
