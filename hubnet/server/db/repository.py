@@ -555,12 +555,11 @@ class Repository:
             return found
         if self.pg:
             return self.sql.execute(fam.in_use_pg, {"subnet": subnet}).first() is not None
-        try:
-            network = ip_network(subnet, strict=False)
-        except ValueError:  # a flagged row's text: only the same text can clash with it
+        found_range = _range_of(subnet)
+        if found_range is None:  # a flagged row's text: only the same text can clash with it
             return self.sql.execute(fam.in_use_eq, {"subnet": subnet}).first() is not None
-        lo, hi = int(network.network_address), int(network.broadcast_address)
-        starts = [fam.bound(s) for s in supernet_starts(lo, network.prefixlen, fam.bits)]
+        _, lo, hi, prefixlen = found_range
+        starts = [fam.bound(s) for s in supernet_starts(lo, prefixlen, fam.bits)]
         params = {"lo": fam.bound(lo), "hi": fam.bound(hi), "starts": starts}
         return self.sql.execute(fam.in_use_range, params).first() is not None
 
