@@ -54,7 +54,7 @@ def serve(
     upgrade(settings.db_url)
     host, port = settings.listen_host_port
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host,
         port=port,
         log_level=settings.log_level,

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
-from hubnet.server import faults
+from hubnet.server import faults, heap
 from hubnet.server.api import bgp as bgp_api
 from hubnet.server.api import check, events, health, nodes, pools, problems
 from hubnet.server.api import routers as router_api
@@ -127,8 +127,11 @@ def build_listener(
     return CommitListener(ctl.settings.db_url, on_commit=remote.notified, on_connect=remote.catch_up, origin=origin)
 
 
-def create_app(settings: Settings, *, database: Database | None = None, background: bool = True) -> FastAPI:
-    """Build the controller. The schema must already be at head (`hubnet server` upgrades it first)."""
+def create_app(
+    settings: Settings, *, database: Database | None = None, background: bool = True, freeze_heap: bool = False
+) -> FastAPI:
+    """Build the controller. The schema must already be at head (`hubnet server` upgrades it first). `freeze_heap`
+    (the server process, not tests that build many apps): once started, the heap so far is frozen (`heap.settle`)."""
     faults.arm_from_env()
     db: Database = database or uow.Database(settings.db_url)
     metrics = AppMetrics()
@@ -154,6 +157,8 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         scan(ctl)
         resume_leases(ctl)
         reaper = Reaper(ctl, settings.reaper_interval_seconds)
+        if freeze_heap:  # before the background threads start: what is built so far lives as long as the process
+            log.debug("froze %d start-up objects", heap.settle())
         if listener is not None:
             listener.start()
         if background:

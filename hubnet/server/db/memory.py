@@ -26,7 +26,7 @@ from hubnet.server.domain.lease import LeaseState, released_values, withdrawal
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
 from hubnet.server.domain.tokens import TokenRecord
 from hubnet.server.services import ports
-from hubnet.server.services.ports import Commit, Database, UnitOfWork
+from hubnet.server.services.ports import Commit, Database, Moves, UnitOfWork
 
 log = logging.getLogger("hubnet.db")
 RELEASED = LeaseState.RELEASED.value
@@ -490,6 +490,12 @@ class MemoryRepository:
 
     def first_revision(self) -> int | None:
         return self.state.events[0].revision if self.state.events else None
+
+    def moves_since(self, after: int, *, kinds: Collection[str], limit: int) -> Moves:
+        revision = self.revision()
+        moved = self.event_nodes(after=after, upto=revision, kinds=kinds, limit=limit)
+        rows = self.nodes_named({name for name in moved if name}) if moved else []
+        return Moves(revision, self.first_revision(), moved, rows)
 
     def revision(self) -> int:
         return self.state.events[-1].revision if self.state.events else 0

@@ -30,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
@@ -58,7 +59,7 @@ from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
 from hubnet.server.domain.lease import RouteState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
-from hubnet.server.services.ports import Hints
+from hubnet.server.services.ports import Hints, Moves
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
 # A literal, not a bound parameter: the planner only uses the partial indexes and the exclusion constraint's gist
@@ -311,6 +312,27 @@ _EVENT_NODES = (
     .limit(bindparam("limit"))
 )
 _FIRST_REVISION = select(func.min(events.c.revision))
+# `moves_since` in one statement (one snapshot, one round trip): the head row always, joined with each moving event
+# up to the head (oldest first, at most `limit`) and its node's row when there is one.
+_HEAD = select(
+    _REVISION.scalar_subquery().label("head_revision"), _FIRST_REVISION.scalar_subquery().label("head_first")
+).subquery("head")
+_MOVED = (
+    select(events.c.revision.label("moved_revision"), events.c.node.label("moved_node"))
+    .where(
+        events.c.revision > bindparam("after"),
+        events.c.revision <= _REVISION.scalar_subquery(),
+        events.c.type.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(events.c.revision)
+    .limit(bindparam("limit"))
+    .subquery("moved")
+)
+_MOVES = (
+    select(_HEAD.c.head_revision, _HEAD.c.head_first, _MOVED.c.moved_revision, _MOVED.c.moved_node, *_NODE_COLS)
+    .select_from(_HEAD.outerjoin(_MOVED, true()).outerjoin(nodes, nodes.c.name == _MOVED.c.moved_node))
+    .order_by(_MOVED.c.moved_revision)
+)
 _NOTIFY = select(func.pg_notify(bindparam("channel"), bindparam("payload")))
 
 
@@ -790,3 +812,17 @@ class Repository:
 
     def revision(self) -> int:
         return int(self.sql.execute(_REVISION).scalar_one_or_none() or 0)
+
+    def moves_since(self, after: int, *, kinds: Collection[str], limit: int) -> Moves:
+        rows = self.sql.execute(_MOVES, {"after": after, "kinds": sorted(kinds), "limit": limit}).all()
+        head = rows[0]  # the head row is always there (a left join keeps it when nothing moved)
+        moved: list[str | None] = []
+        found: dict[str, NodeRecord] = {}
+        for row in rows:
+            if row[2] is None:  # no moving event: the head alone
+                continue
+            moved.append(row[3])
+            if row[4] is not None:  # the node's row (its id: the first of the node columns)
+                record = _node(row[4:])
+                found[record.name] = record
+        return Moves(int(head[0] or 0), None if head[1] is None else int(head[1]), moved, list(found.values()))

@@ -162,6 +162,12 @@ class EventLog(Protocol):
 
     def revision(self) -> int: ...
 
+    def moves_since(self, after: int, *, kinds: Collection[str], limit: int) -> Moves:
+        """`revision()`, `first_revision()`, `event_nodes(after=after, upto=revision, ...)` and the rows of those
+        nodes, as of one moment (one statement on a database): what a commit costs the route reconciler and the
+        routers' feed."""
+        ...
+
 
 class TokenRepository(Protocol):
     """Stored bootstrap tokens, found by the sha256 of their value."""
@@ -284,6 +290,16 @@ class Hints:
 
     names: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Moves:
+    """The event log's head and the nodes moved after a revision (`EventLog.moves_since`)."""
+
+    revision: int  # the last event's
+    first: int | None  # the oldest event kept (None: none is)
+    nodes: list[str | None]  # the `node` of each event asked for, oldest first
+    rows: list[NodeRecord]  # the rows (live or released) of those names that exist, in no particular order
 
 
 @dataclass(frozen=True)

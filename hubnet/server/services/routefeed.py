@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hubnet.server.domain.lease import LeaseState
 from hubnet.server.domain.records import NodeRecord
-from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, needs_full, plan_feed
+from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, plan_feed
 from hubnet.server.services.auth import require_route_reader
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
@@ -34,19 +34,13 @@ def feed(ctl: Controller, *, since: int) -> RouteFeed:
     """The feed after `since`: full (every live node, by name) or a delta (the moved nodes, by name)."""
 
     def use_case(uow: UnitOfWork) -> RouteFeed:
-        # The counter first, then the events up to it (see services.events.since): every revision up to it is
-        # committed. The nodes are read after it, so an entry may already show a later change: harmless, the next
-        # delta names that node again.
-        revision = uow.repo.revision()
-        first = uow.repo.first_revision()
-        if needs_full(since, revision, first):
-            return _full(uow, revision)
-        moved = uow.repo.event_nodes(after=since, upto=revision, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
-        plan = plan_feed(since, revision, first, moved)
+        # The head, the events up to it and the moved nodes' rows as of one moment (`moves_since`).
+        moves = uow.repo.moves_since(since, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
+        plan = plan_feed(since, moves.revision, moves.first, moves.nodes)
         if plan.full:
-            return _full(uow, revision)
-        found = {n.name: n for n in uow.repo.nodes_named(plan.nodes)} if plan.nodes else {}
-        return RouteFeed(revision, False, [entry(name, found.get(name)) for name in plan.nodes])
+            return _full(uow, moves.revision)
+        found = {n.name: n for n in moves.rows}
+        return RouteFeed(moves.revision, False, [entry(name, found.get(name)) for name in plan.nodes])
 
     return ctl.read(use_case)
 

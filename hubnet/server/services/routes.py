@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from hubnet.server.domain.lease import LeaseState, RouteState
 from hubnet.server.domain.records import NodeRecord
-from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, needs_full, plan_feed
+from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, plan_feed
 from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, Snapshot, route_key
 from hubnet.server.services.context import Controller
 from hubnet.server.services.ports import UnitOfWork
@@ -55,17 +55,12 @@ def changes(ctl: Controller, since: int) -> Changes | None:
     the event log's index and of the named rows: what a commit costs the reconciler, whatever the cluster's size."""
 
     def use_case(uow: UnitOfWork) -> Changes | None:
-        revision = uow.repo.revision()
-        first = uow.repo.first_revision()
-        if needs_full(since, revision, first):
-            return None
-        moved = uow.repo.event_nodes(after=since, upto=revision, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
-        feed = plan_feed(since, revision, first, moved)
+        moves = uow.repo.moves_since(since, kinds=FEED_MOVES, limit=MAX_DELTA_EVENTS + 1)
+        feed = plan_feed(since, moves.revision, moves.first, moves.nodes)
         if feed.full:
             return None
-        found = uow.repo.nodes_named(feed.nodes) if feed.nodes else []
-        live = [n for n in found if n.state != LeaseState.RELEASED]
-        return Changes(revision, frozenset(feed.nodes), desired_of(live))
+        live = [n for n in moves.rows if n.state != LeaseState.RELEASED]
+        return Changes(moves.revision, frozenset(feed.nodes), desired_of(live))
 
     return ctl.read(use_case)
 
