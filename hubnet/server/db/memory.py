@@ -26,7 +26,7 @@ from hubnet.server.domain.lease import LeaseState, released_values, withdrawal
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
 from hubnet.server.domain.tokens import TokenRecord
 from hubnet.server.services import ports
-from hubnet.server.services.ports import Commit, Database, Moves, UnitOfWork
+from hubnet.server.services.ports import Commit, Database, Moves, RouteStateWrite, UnitOfWork
 
 log = logging.getLogger("hubnet.db")
 RELEASED = LeaseState.RELEASED.value
@@ -422,6 +422,9 @@ class MemoryRepository:
 
     def set_vetted(self, node_ids: Collection[int], *, vetted: bool) -> None:
         return None
+
+    def set_route_states(self, items: Sequence[RouteStateWrite]) -> list[bool]:
+        return [self.set_route_state(i.name, i.generation, i.address, i.state, i.error, v6=i.v6) for i in items]
 
     def set_route_state(
         self,

@@ -19,11 +19,14 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Executable,
+    Integer,
     Select,
+    String,
     Update,
     and_,
     bindparam,
     case,
+    cast,
     func,
     insert,
     literal_column,
@@ -53,13 +56,14 @@ from hubnet.server.db.models import (
     revision_counter,
 )
 from hubnet.server.db.ranges import backfill_all, hex128, net6_range, net_range, supernet_starts
+from hubnet.server.db.routers import NODELESS as ROUTER_NODELESS
 from hubnet.server.db.routers import READS as ROUTER_READS
 from hubnet.server.db.routers import RouterQueries, chunks
 from hubnet.server.db.statements import Statements
 from hubnet.server.db.tokens import TokenQueries
 from hubnet.server.domain.lease import RouteState, released_values
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord
-from hubnet.server.services.ports import Hints, Moves
+from hubnet.server.services.ports import Hints, Moves, RouteStateWrite
 
 _NODE_COLS = [getattr(nodes.c, f) for f in NodeRecord.__dataclass_fields__]
 # A literal, not a bound parameter: the planner only uses the partial indexes and the exclusion constraint's gist
@@ -269,6 +273,55 @@ _SET_ROUTE_STATE = (
     )
     .values(route_state=bindparam("b_state"), route_error=bindparam("b_error"))
 )
+STATES_CHUNK = 256  # route states stored per statement (`Repository.set_route_states`)
+_SET_ROUTE_STATES: dict[int, Update] = {}  # by the number of states: built once each, then reused
+
+
+def _set_route_states(count: int) -> Update:
+    """_SET_ROUTE_STATE for `count` states in one statement: an UPDATE from their rows (a CTE: SQLite has no column
+    list on a VALUES alias) returning the (name, generation) of each row it changed. The same conditions, row for
+    row; (name, generation) must be distinct among the states, so a row matches at most one of them."""
+    found = _SET_ROUTE_STATES.get(count)
+    if found is not None:
+        return found
+    rows = [
+        select(
+            bindparam(f"n{i}", type_=String()).label("name"),
+            bindparam(f"g{i}", type_=Integer()).label("generation"),
+            cast(bindparam(f"a{i}", type_=Inet()), Inet()).label("address"),
+            cast(bindparam(f"s{i}", type_=String()), nodes.c.route_state.type).label("state"),
+            cast(bindparam(f"e{i}", type_=String()), nodes.c.route_error.type).label("error"),
+            bindparam(f"c{i}", type_=Boolean()).label("checks6"),
+            cast(bindparam(f"x{i}", type_=Inet()), Inet()).label("subnet6"),
+            cast(bindparam(f"y{i}", type_=Inet()), Inet()).label("address6"),
+        )
+        for i in range(count)
+    ]
+    v = (union_all(*rows) if count > 1 else rows[0]).cte("v")
+    statement = (
+        update(nodes)
+        .where(
+            nodes.c.name == v.c.name,
+            nodes.c.generation == v.c.generation,
+            func.coalesce(nodes.c.address, nodes.c.address6) == v.c.address,
+            or_(
+                ~v.c.checks6,
+                and_(
+                    nodes.c.subnet6.is_not_distinct_from(v.c.subnet6),
+                    nodes.c.address6.is_not_distinct_from(v.c.address6),
+                ),
+            ),
+            LIVE,
+            ~and_(nodes.c.route_state == v.c.state, nodes.c.route_error.is_not_distinct_from(v.c.error)),
+        )
+        .values(route_state=v.c.state, route_error=v.c.error)
+        .returning(nodes.c.name, nodes.c.generation)
+    )
+    _SET_ROUTE_STATES[count] = statement
+    _AWARE.add(id(statement))  # kept alive by the dict above, so its id stays its own
+    return statement
+
+
 # The lease clock (see hubnet.server.services.reaper.resume_leases): stamped forward only, so a pass that committed late
 # never moves it back; shifting touches neither `state` nor `updated_at` (the stale mark the release rule reads).
 # Stamping is an upsert: a row deleted by hand comes back at the next pass instead of every start falling back to
@@ -354,6 +407,9 @@ _AWARE = {
 }
 # Statements a cached batch defers to `Repository.flush`.
 _DEFERRABLE = {id(_INSERT_NODE), id(_SET_HIGH_WATER)}
+# Statements of the cache that read no node row: deferred node rows are not written before them (the first
+# registration of a batch reads the routers for its answer; its row then goes with the others' in one executemany).
+_NODELESS = {id(s) for s in ROUTER_NODELESS}
 # Tables whose rows no cached answer is about: a write to them leaves the batch cache as it is.
 _UNRELATED = {pools, events, revision_counter, node_state_counts, controller_clock}
 
@@ -452,8 +508,8 @@ class Repository:
         """Every statement of a cached batch. Deferred node rows are written before anything else runs (so every
         read sees them); deferred high-water marks before any statement the cache does not know (only those may
         read `pools`); a write the cache does not follow empties it."""
-        if id(statement) in _DEFERRABLE:
-            return  # a flush writing them
+        if id(statement) in _DEFERRABLE or id(statement) in _NODELESS:
+            return  # a flush writing them, or a read of no node row (an _AWARE one: nothing else to do)
         if self._inserts:
             self.flush(inserts_only=True)
         if id(statement) in _AWARE:
@@ -774,6 +830,51 @@ class Repository:
         changed = int(self.sql.execute(_SET_ROUTE_STATE, values).rowcount) > 0
         if self.cache is not None:  # only that row's route state changed: its cached record goes
             self.cache.forget_node(name)
+        return changed
+
+    def set_route_states(self, items: Sequence[RouteStateWrite]) -> list[bool]:
+        """`set_route_state` for each item: one statement per STATES_CHUNK states instead of one per state (a route
+        reconcile reports every node it programmed). An item repeating the (name, generation) of an earlier one is
+        stored after them by itself, in order."""
+        changed = [False] * len(items)
+        seen: set[tuple[str, int]] = set()
+        together: list[int] = []
+        alone: list[int] = []
+        for index, item in enumerate(items):
+            key = (item.name, item.generation)
+            (alone if key in seen else together).append(index)
+            seen.add(key)
+        for start in range(0, len(together), STATES_CHUNK):
+            chunk = together[start : start + STATES_CHUNK]
+            params: dict[str, Any] = {}
+            for i, index in enumerate(chunk):
+                item = items[index]
+                subnet6, address6 = item.v6 if item.v6 is not None else (None, None)
+                params.update(
+                    {
+                        f"n{i}": item.name,
+                        f"g{i}": item.generation,
+                        f"a{i}": item.address,
+                        f"s{i}": item.state,
+                        f"e{i}": item.error,
+                        f"c{i}": item.v6 is not None,
+                        f"x{i}": subnet6,
+                        f"y{i}": address6,
+                    }
+                )
+            done = {
+                (name, int(generation)) for name, generation in self.sql.execute(_set_route_states(len(chunk)), params)
+            }
+            for index in chunk:
+                changed[index] = (items[index].name, items[index].generation) in done
+            if self.cache is not None:  # only those rows' route states changed: their cached records go
+                for index in chunk:
+                    self.cache.forget_node(items[index].name)
+        for index in alone:
+            item = items[index]
+            changed[index] = self.set_route_state(
+                item.name, item.generation, item.address, item.state, item.error, v6=item.v6
+            )
         return changed
 
     # events

@@ -41,6 +41,7 @@ _STATES = select(
 ).join_from(router_routes, routers, router_routes.c.router_id == routers.c.id)
 _STATES_OF = _STATES.where(router_routes.c.node_id.in_(bindparam("ids", expanding=True)))
 READS = (_ALL, _STATES_OF)  # reads a write batch may run between its deferred writes (hubnet.server.db.batchcache)
+NODELESS = (_ALL,)  # reads no node row: a batch's deferred node rows need not be written before it
 _FORGET_NODE = router_routes.delete().where(router_routes.c.node_id == bindparam("node_id"))
 _LIVE = nodes.c.state != literal_column("'released'")
 # A ready (programmed) live node of which this router holds no programmed route of the node's current generation.

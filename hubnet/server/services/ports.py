@@ -128,6 +128,10 @@ class NodeRepository(Protocol):
         its (subnet6, address6)). True when the row changed."""
         ...
 
+    def set_route_states(self, items: Sequence[RouteStateWrite]) -> list[bool]:
+        """`set_route_state` for each item, as few statements as the database allows; whether each row changed."""
+        ...
+
     def backfill_ranges(self) -> int:
         """Fill in whatever the overlap checks need of rows written by hand or an older controller; how many."""
         ...
@@ -290,6 +294,18 @@ class Hints:
 
     names: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteStateWrite:
+    """One `NodeRepository.set_route_state` call's arguments."""
+
+    name: str
+    generation: int
+    address: str
+    state: str
+    error: str | None
+    v6: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hubnet.server.domain.records import NodeRecord
 from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, plan_feed
 from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, Snapshot, route_key
 from hubnet.server.services.context import Controller
-from hubnet.server.services.ports import UnitOfWork
+from hubnet.server.services.ports import RouteStateWrite, UnitOfWork
 
 # The events after which the desired routes differ: a subnet got a live holder (a registration, a reclaim), moved to
 # another address, or lost its holder (a release: delete or lease expiry). Stale marks and renewals keep the route;
@@ -88,13 +88,23 @@ def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> No
     if not states:
         return
 
+    ordered = sorted(states.items(), key=lambda item: (item[0].name, item[0].generation))
+    writes = [
+        RouteStateWrite(
+            ref.name,
+            ref.generation,
+            ref.address,
+            RouteState(state).value,
+            error,
+            (ref.subnet6, ref.address6) if ref.checks6 else None,
+        )
+        for ref, (state, error) in ordered
+    ]
+
     def use_case(uow: UnitOfWork) -> None:
-        for ref, (state, error) in sorted(states.items(), key=lambda item: (item[0].name, item[0].generation)):
-            value = RouteState(state).value
-            v6 = (ref.subnet6, ref.address6) if ref.checks6 else None
-            changed = uow.repo.set_route_state(ref.name, ref.generation, ref.address, value, error, v6=v6)
-            if changed and value != RouteState.PENDING:
-                uow.emit(f"route.{value}", ref.name, error=error)
+        for write, changed in zip(writes, uow.repo.set_route_states(writes), strict=True):
+            if changed and write.state != RouteState.PENDING:
+                uow.emit(f"route.{write.state}", write.name, error=write.error)
 
     ctl.write(use_case)
 
