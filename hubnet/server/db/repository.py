@@ -7,6 +7,7 @@ call costs about four times as much as executing a cached one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -19,14 +20,11 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Executable,
-    Integer,
     Select,
-    String,
     Update,
     and_,
     bindparam,
     case,
-    cast,
     func,
     insert,
     literal_column,
@@ -273,53 +271,36 @@ _SET_ROUTE_STATE = (
     )
     .values(route_state=bindparam("b_state"), route_error=bindparam("b_error"))
 )
-STATES_CHUNK = 256  # route states stored per statement (`Repository.set_route_states`)
-_SET_ROUTE_STATES: dict[int, Update] = {}  # by the number of states: built once each, then reused
-
-
-def _set_route_states(count: int) -> Update:
-    """_SET_ROUTE_STATE for `count` states in one statement: an UPDATE from their rows (a CTE: SQLite has no column
-    list on a VALUES alias) returning the (name, generation) of each row it changed. The same conditions, row for
-    row; (name, generation) must be distinct among the states, so a row matches at most one of them."""
-    found = _SET_ROUTE_STATES.get(count)
-    if found is not None:
-        return found
-    rows = [
-        select(
-            bindparam(f"n{i}", type_=String()).label("name"),
-            bindparam(f"g{i}", type_=Integer()).label("generation"),
-            cast(bindparam(f"a{i}", type_=Inet()), Inet()).label("address"),
-            cast(bindparam(f"s{i}", type_=String()), nodes.c.route_state.type).label("state"),
-            cast(bindparam(f"e{i}", type_=String()), nodes.c.route_error.type).label("error"),
-            bindparam(f"c{i}", type_=Boolean()).label("checks6"),
-            cast(bindparam(f"x{i}", type_=Inet()), Inet()).label("subnet6"),
-            cast(bindparam(f"y{i}", type_=Inet()), Inet()).label("address6"),
-        )
-        for i in range(count)
-    ]
-    v = (union_all(*rows) if count > 1 else rows[0]).cte("v")
-    statement = (
-        update(nodes)
-        .where(
-            nodes.c.name == v.c.name,
-            nodes.c.generation == v.c.generation,
-            func.coalesce(nodes.c.address, nodes.c.address6) == v.c.address,
-            or_(
-                ~v.c.checks6,
-                and_(
-                    nodes.c.subnet6.is_not_distinct_from(v.c.subnet6),
-                    nodes.c.address6.is_not_distinct_from(v.c.address6),
-                ),
-            ),
-            LIVE,
-            ~and_(nodes.c.route_state == v.c.state, nodes.c.route_error.is_not_distinct_from(v.c.error)),
-        )
-        .values(route_state=v.c.state, route_error=v.c.error)
-        .returning(nodes.c.name, nodes.c.generation)
-    )
-    _SET_ROUTE_STATES[count] = statement
-    _AWARE.add(id(statement))  # kept alive by the dict above, so its id stays its own
-    return statement
+STATES_CHUNK = 5000  # route states stored per statement (`Repository.set_route_states`)
+# _SET_ROUTE_STATE for many states in one statement: an UPDATE from their rows, returning the (name, generation) of
+# each row it changed. The rows travel as ONE JSON parameter, so the statement is the same text for any number of
+# them (SQLAlchemy compiles and caches it once; a list of bound rows would be a new statement per count, and
+# building its cache key walks every parameter). Same conditions, row for row; (name, generation) must be distinct
+# among the rows, so a nodes row matches at most one of them.
+_STATES_WHERE = """
+WHERE nodes.name = v.name AND nodes.generation = v.generation
+  AND coalesce(nodes.address, nodes.address6) = v.address
+  AND (NOT v.checks6 OR (nodes.subnet6 {same} v.subnet6 AND nodes.address6 {same} v.address6))
+  AND nodes.state <> 'released'
+  AND NOT (nodes.route_state = v.state AND nodes.route_error {same} v.error)
+"""
+_SET_ROUTE_STATES_SQLITE = text(
+    "WITH v AS (SELECT json_extract(value, '$.name') AS name, json_extract(value, '$.generation') AS generation,"
+    " json_extract(value, '$.address') AS address, json_extract(value, '$.state') AS state,"
+    " json_extract(value, '$.error') AS error, json_extract(value, '$.checks6') AS checks6,"
+    " json_extract(value, '$.subnet6') AS subnet6, json_extract(value, '$.address6') AS address6"
+    " FROM json_each(:states))"
+    " UPDATE nodes SET route_state = v.state, route_error = v.error FROM v"
+    + _STATES_WHERE.format(same="IS")
+    + " RETURNING name, generation"
+)
+_SET_ROUTE_STATES_PG = text(
+    "WITH v AS (SELECT * FROM jsonb_to_recordset(CAST(:states AS jsonb)) AS r(name text, generation integer,"
+    " address inet, state text, error text, checks6 boolean, subnet6 inet, address6 inet))"
+    " UPDATE nodes SET route_state = v.state, route_error = v.error FROM v"
+    + _STATES_WHERE.format(same="IS NOT DISTINCT FROM")
+    + " RETURNING nodes.name, nodes.generation"
+)
 
 
 # The lease clock (see hubnet.server.services.reaper.resume_leases): stamped forward only, so a pass that committed late
@@ -401,6 +382,8 @@ _AWARE = {
         _UPDATE_NODE,
         _SET_HIGH_WATER,
         _SET_ROUTE_STATE,
+        _SET_ROUTE_STATES_SQLITE,
+        _SET_ROUTE_STATES_PG,
         *ROUTER_READS,
         *(getattr(f, q) for f in _BOTH for q in ("ranges_in", "subnets_in_pg", "holders", "holder")),
     )
@@ -844,27 +827,27 @@ class Repository:
             key = (item.name, item.generation)
             (alone if key in seen else together).append(index)
             seen.add(key)
+        statement = _SET_ROUTE_STATES_PG if self.pg else _SET_ROUTE_STATES_SQLITE
         for start in range(0, len(together), STATES_CHUNK):
             chunk = together[start : start + STATES_CHUNK]
-            params: dict[str, Any] = {}
-            for i, index in enumerate(chunk):
+            rows = []
+            for index in chunk:
                 item = items[index]
                 subnet6, address6 = item.v6 if item.v6 is not None else (None, None)
-                params.update(
+                rows.append(
                     {
-                        f"n{i}": item.name,
-                        f"g{i}": item.generation,
-                        f"a{i}": item.address,
-                        f"s{i}": item.state,
-                        f"e{i}": item.error,
-                        f"c{i}": item.v6 is not None,
-                        f"x{i}": subnet6,
-                        f"y{i}": address6,
+                        "name": item.name,
+                        "generation": item.generation,
+                        "address": item.address,
+                        "state": item.state,
+                        "error": item.error,
+                        "checks6": item.v6 is not None,
+                        "subnet6": subnet6,
+                        "address6": address6,
                     }
                 )
-            done = {
-                (name, int(generation)) for name, generation in self.sql.execute(_set_route_states(len(chunk)), params)
-            }
+            done = {(name, int(gen)) for name, gen in self.sql.execute(statement, {"states": json.dumps(rows)})}
+            self.sql.writes += 1  # a textual statement is not counted as a write by itself
             for index in chunk:
                 changed[index] = (items[index].name, items[index].generation) in done
             if self.cache is not None:  # only those rows' route states changed: their cached records go
