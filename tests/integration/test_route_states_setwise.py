@@ -31,6 +31,14 @@ ROUNDS = 30
 COLUMNS = "name, generation, state, route_state, route_error"
 
 
+def _register(ctl: Controller, name: str, host: int) -> None:
+    """A dual-stack registration at 192.168.60.<host> and fd00:60::<host>."""
+    v4 = f"192.168.60.{host}"
+    nodes.register(
+        ctl, token="boot", name=name, address=v4, addresses=[v4, f"fd00:60::{host}"], secret=SECRET, machine_id=None
+    )
+
+
 def _controller(url: str) -> Controller:
     upgrade(url)
     settings = Settings(
@@ -42,35 +50,11 @@ def _controller(url: str) -> Controller:
     ctl = Controller(db=Database(url, clock=lambda: 1000.0), settings=settings)
     pools.ensure_pools(ctl)
     for i, name in enumerate(NAMES):
-        nodes.register(
-            ctl,
-            token="boot",
-            name=name,
-            address=f"192.168.60.{i + 1}",
-            addresses=[f"192.168.60.{i + 1}", f"fd00:60::{i + 1}"],
-            secret=SECRET,
-            machine_id=None,
-        )
+        _register(ctl, name, i + 1)
     nodes.delete(ctl, token="admin", name=NAMES[0])  # a released row
     nodes.delete(ctl, token="admin", name=NAMES[1])  # and back: a new generation
-    nodes.register(
-        ctl,
-        token="boot",
-        name=NAMES[1],
-        address="192.168.60.98",
-        addresses=["192.168.60.98", "fd00:60::98"],
-        secret=SECRET,
-        machine_id=None,
-    )
-    nodes.register(  # a re-join at new addresses
-        ctl,
-        token="boot",
-        name=NAMES[2],
-        address="192.168.60.99",
-        addresses=["192.168.60.99", "fd00:60::99"],
-        secret=SECRET,
-        machine_id=None,
-    )
+    _register(ctl, NAMES[1], 98)
+    _register(ctl, NAMES[2], 99)  # a re-join at new addresses
     return ctl
 
 
