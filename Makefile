@@ -1,6 +1,6 @@
 # One command per job. `make test` is what CI runs (through .ci/run).
 .PHONY: bootstrap check test test-chaos test-long lab lab-down bench bench-registrations bench-routes bench-cni bench-lab bench-bgp \
-	bench-ha bench-openloop bench-scale bench-perf
+	bench-ha bench-openloop bench-scale bench-perf bench-batchcost
 
 VENV := .venv/bin
 
@@ -53,11 +53,11 @@ lab: bootstrap
 lab-down:
 	$(VENV)/hubnet lab down
 
-bench: bench-registrations bench-routes bench-openloop bench-cni bench-lab bench-bgp bench-ha bench-scale
+bench: bench-registrations bench-routes bench-openloop bench-cni bench-lab bench-bgp bench-ha bench-scale bench-batchcost
 
 # Issue 14's set (the performance goals): registrations, the router table, the open loop, CNI, the reads and the
 # memory at 65,536 nodes, and `lab up`'s wall time — without the lab's iperf runs, BGP and HA.
-bench-perf: bench-registrations bench-routes bench-openloop bench-cni bench-scale
+bench-perf: bench-registrations bench-routes bench-openloop bench-cni bench-scale bench-batchcost
 	$(VENV)/python -m bench.lab --only-scale
 
 bench-registrations: bootstrap
@@ -71,6 +71,11 @@ bench-scale: bootstrap
 
 bench-routes: bootstrap
 	$(VENV)/python -m bench.routes --runs 5
+
+# A write batch of registrations by batch size (1, 4, 16, 64), no HTTP: CPU and wall per registration (issue 14).
+bench-batchcost: bootstrap
+	./scripts/start-postgres.sh
+	$(VENV)/python -m bench.batchcost
 
 # Registration -> route in the kernel, OPEN loop (issue 14): per database the closed-loop maximum (64 clients, 3 s),
 # then POSTs at fixed intervals at half that rate for 5 s, each timed from its send to its route's netlink
