@@ -17,6 +17,7 @@ alias, IPv6's route at metric 1024), never a foreign one.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import queue
@@ -56,7 +57,7 @@ _PLAIN6_TYPES = (15, 1, 6, 5, 4)  # RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_GATEWA
 _PLAIN6_LENGTHS = (8, 20, 8, 20, 8)
 _ERRNO = struct.Struct("=i")
 _RTM_NEWROUTE, _RTM_DELROUTE, _RTM_GETROUTE = 24, 25, 26
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NLMSG_NOOP, _NLMSG_ERROR, _NLMSG_DONE = 1, 2, 3
 _F_REQUEST, _F_ACK, _F_DUMP, _F_REPLACE, _F_EXCL, _F_CREATE, _F_DUMP_INTR = 1, 4, 0x300, 0x100, 0x200, 0x400, 0x10
 _RTA_DST, _RTA_GATEWAY, _RTA_PRIORITY, _RTA_TABLE = 1, 5, 6, 15
 _SOL_NETLINK, _NETLINK_CAP_ACK, _NETLINK_GET_STRICT_CHK = 270, 10, 12
@@ -224,6 +225,7 @@ class RouteTable:
         self._buf = bytearray(1 << 20)
         self._view = memoryview(self._buf)
         self._seq = 0
+        self._side_channel: _Channel | None = None
         self._rtm_table = table if table < 256 else 252  # RT_TABLE_COMPAT: the RTA_TABLE attribute says which
         self._layouts = {
             (action, family, gateway, ack): self._layout(action, family, gateway, ack)
@@ -254,6 +256,8 @@ class RouteTable:
 
     def close(self) -> None:
         self._sock.close()
+        if self._side_channel is not None:
+            self._side_channel.sock.close()
 
     def owned(self) -> list[KernelRoute]:
         """Every route of ours in the table, both families (the kernel filters by protocol and table; we filter
@@ -276,12 +280,17 @@ class RouteTable:
                 return routes
         raise LinuxError(f"failed to dump table {self.table}: routes kept changing during the dump")
 
-    def _dump_once(self, family: int, proto: int) -> tuple[list[KernelRoute], bool]:
+    def _request_dump(self, family: int, proto: int) -> int:
+        """Ask for a dump of our table's `family` routes (of `proto`, 0 = all); its sequence number."""
         self._seq += 1
         seq = self._seq
         rtm = _RTM.pack(family, 0, 0, 0, self._rtm_table, proto, 0, 0, 0)
         body = rtm + _ATTR.pack(8, _RTA_TABLE) + struct.pack("=I", self.table)
         self._send(_HDR.pack(16 + len(body), _RTM_GETROUTE, _F_REQUEST | _F_DUMP, seq, 0) + body)
+        return seq
+
+    def _dump_once(self, family: int, proto: int) -> tuple[list[KernelRoute], bool]:
+        seq = self._request_dump(family, proto)
         routes: list[KernelRoute] = []
         torn = False
         while True:
@@ -292,13 +301,15 @@ class RouteTable:
             if end == "absent":
                 return [], False
 
-    def _take(self, size: int, seq: int, family: int, routes: list[KernelRoute]) -> tuple[_DumpEnd, bool]:
+    def _take(
+        self, size: int, seq: int, family: int, routes: list[KernelRoute], view: memoryview | None = None
+    ) -> tuple[_DumpEnd, bool]:
         """Append the routes in one read of dump `seq` (of `family`, in our table) to `routes`; (how the read ends,
-        whether the kernel flagged it as torn).
+        whether the kernel flagged it as torn). The read is in our buffer unless `view` is given.
 
         Hot at 65,536 routes: a plain `via` route's message is read with one unpack (header, rtmsg and attributes)
         and never goes through the generic walk below."""
-        view, table, torn = self._view, self.table, False
+        view, table, torn = self._view if view is None else view, self.table, False
         fast, plain = (_PLAIN6, _plain6) if family == socket.AF_INET6 else (_PLAIN, _plain4)
         fast_size, unpack_fast = fast.size, fast.unpack_from
         offset = 0
@@ -333,6 +344,72 @@ class RouteTable:
             if route is not None and route.table == table:
                 routes.append(route)
         return "more", torn
+
+    def sweep(self, doomed: Callable[[KernelRoute], bool]) -> tuple[list[KernelRoute], Sweep]:
+        """Every route of ours, as `owned()`, while the ones `doomed` picks are deleted: (the routes, the deletes
+        in flight — `Sweep.wait()` joins them and gives each failure).
+
+        Why: deleting is the kernel's work (~20 µs a route, inside `send()` with the GIL released) and parsing a
+        dump is ours (~5 µs a route). A sender thread on a second socket deletes what one read of the dump held
+        while this thread parses the next, so a start-up sweep costs about the kernel's deletes alone, as `ip
+        route flush` does. Each family's dump is read whole before its first delete goes out (the raw reads of
+        65,536 routes take ~40 ms): a dump changed under it could skip routes (IPv6 resumes a changed tree by
+        count), so ours never is. The deletes are those `apply` sends (prefix, next hop, our protocol).
+        """
+        sweep = Sweep(self)
+        routes: list[KernelRoute] = []
+        try:
+            for family in FAMILIES:
+                seq, reads = self._read_dump(family, self.proto)
+                for data in reads:
+                    start = len(routes)
+                    self._take(len(data), seq, family, routes, memoryview(data))
+                    sweep.add(r for r in routes[start:] if r.protocol == self.proto and doomed(r))
+            sweep.flush()
+        except BaseException:
+            sweep.wait()  # never a sender thread left behind; what it deleted is gone either way
+            raise
+        return [r for r in routes if r.protocol == self.proto], sweep
+
+    def _read_dump(self, family: int, proto: int) -> tuple[int, list[bytes]]:
+        """One whole dump of `family` as the kernel sent it: (its sequence number, the raw reads; none when the
+        table does not exist), read again while the kernel flags it as torn. Only the headers are looked at."""
+        unpack_hdr = _HDR.unpack_from
+        for _ in range(5):
+            seq = self._request_dump(family, proto)
+            reads: list[bytes] = []
+            torn = False
+            end: _DumpEnd = "more"
+            while end == "more":
+                size = self._recv()
+                reads.append(bytes(self._view[:size]))
+                offset = 0
+                while offset + 16 <= size:
+                    length, kind, flags, mseq, _ = unpack_hdr(self._view, offset)
+                    if length < 16:
+                        break
+                    start, offset = offset, offset + ((length + 3) & ~3)
+                    if mseq != seq:
+                        continue
+                    torn = torn or bool(flags & _F_DUMP_INTR)
+                    if kind == _NLMSG_DONE:
+                        end = "done"
+                    elif kind == _NLMSG_ERROR:
+                        code = -_ERRNO.unpack_from(self._view, start + 16)[0]
+                        if code == errno.ENOENT or (family == socket.AF_INET6 and code in _NO_IPV6):
+                            return seq, []
+                        raise translate(code, f"dump table {self.table}")
+            if not torn:
+                return seq, reads
+        raise LinuxError(f"failed to dump table {self.table}: routes kept changing during the dump")
+
+    def _side(self) -> _Channel:
+        """A second socket for a sender thread that writes while this one reads a dump (opened once)."""
+        if self._side_channel is None:
+            sock = open_socket(self.netns)
+            sock.settimeout(30)
+            self._side_channel = _Channel(sock, self.netns)
+        return self._side_channel
 
     def _send(self, data: bytes) -> None:
         try:
@@ -400,20 +477,43 @@ class RouteTable:
         self._seq = last
         return b"".join(messages), start, first, last
 
-    def _exchange(self, data: bytes, start: int, first: int, last: int, codes: list[int]) -> None:
+    def _exchange(
+        self, data: bytes, start: int, first: int, last: int, codes: list[int], side: _Channel | None = None
+    ) -> None:
         """Write one batch and read until its last message's acknowledgement; the errno of every failed message
-        (sequence numbers `first`..`last`) goes to `codes[start + seq - first]`."""
-        buf, view, unpack_hdr, unpack_errno = self._buf, self._view, _HDR.unpack_from, _ERRNO.unpack_from
-        self._send(data)
+        (sequence numbers `first`..`last`) goes to `codes[start + seq - first]`. On our socket, or on `side`."""
+        send, recv = (self._send, self._recv) if side is None else (side.send, side.recv)
+        buf = self._buf if side is None else side.buf
+        view, unpack_hdr, unpack_errno = memoryview(buf), _HDR.unpack_from, _ERRNO.unpack_from
+        send(data)
         done = False
         while not done:
-            size, offset = self._recv(), 0
+            size, offset = recv(), 0
             while offset + 16 <= size:
                 length, kind, _, seq, _ = unpack_hdr(view, offset)
                 if kind == _NLMSG_ERROR and first <= seq <= last:
                     codes[start + seq - first] = -unpack_errno(buf, offset + 16)[0]
                     done = seq == last
                 offset += max((length + 3) & ~3, 16)
+
+    def _encode_deletes(self, routes: Sequence[KernelRoute], start: int, end: int) -> bytes:
+        """Unacknowledged deletes of `routes[start:end]` (dumped routes of ours) with the next sequence numbers: as
+        `_encode` without a RouteOp per route (a sweep encodes every route of the table)."""
+        layouts, seq, messages = self._layouts, self._seq, []
+        for route in routes[start:end]:
+            prefix, hop = route[0], route[1]
+            seq += 1
+            layout = layouts["delete", prefix.version, int(hop) != 0, False]
+            pack, head, family, rtm, dst_attr, gw_attr, table_attr = layout
+            dst = prefix.network_address.packed
+            if gw_attr is None:
+                messages.append(pack(head, seq, family, prefix.prefixlen, rtm, dst_attr, dst, table_attr))
+            else:
+                messages.append(
+                    pack(head, seq, family, prefix.prefixlen, rtm, dst_attr, dst, gw_attr, hop.packed, table_attr)
+                )
+        self._seq = seq
+        return b"".join(messages)
 
     def _encode(self, op: RouteOp, seq: int, ack: bool = False) -> bytes:
         action, prefix, next_hop = op
@@ -474,6 +574,127 @@ class RouteTable:
                     errno=errno.EEXIST,
                 )
         return refused
+
+
+class _Channel:
+    """A netlink socket and its receive buffer, for a thread other than the table's own reader."""
+
+    def __init__(self, sock: socket.socket, netns: str | None) -> None:
+        self.sock, self.netns, self.buf = sock, netns, bytearray(1 << 20)
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.send(data)
+        except OSError as exc:
+            raise LinuxError(f"failed to write to netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
+
+    def recv(self) -> int:
+        try:
+            return self.sock.recv_into(self.buf)
+        except OSError as exc:
+            raise LinuxError(f"failed to read from netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
+
+
+SWEEP_BATCH = 8192  # deletes per write of a sweep (the first writes are smaller, so the kernel starts early)
+
+
+class Sweep:
+    """Deletes written by a sender thread on the table's second socket while the caller goes on (`RouteTable.sweep`);
+    `routes` are the routes whose deletes were handed over, in order. `wait()` joins the thread: a delete of a route
+    already gone succeeded, any other error is a failure, by index in `routes`.
+
+    No write asks for an acknowledgement: after each write the sender needs the GIL back (up to 5 ms while the caller
+    parses), so it only ever writes; `wait()` closes the sweep with one acknowledged no-op as a barrier — the kernel
+    handles a socket's messages in order and reports every failed request, asked or not, so once the barrier's
+    acknowledgement is read every failure is too. A receive queue that overflowed with failures is an error
+    (ENOBUFS), never a silent success. Only the caller's thread calls `add`, `flush` and `wait`.
+    """
+
+    def __init__(self, table: RouteTable) -> None:
+        self.routes: list[KernelRoute] = []
+        self._table = table
+        self._firsts: list[int] = []  # each write's first sequence number ...
+        self._starts: list[int] = []  # ... and the index of its first op
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._side: _Channel | None = None
+        self._failure: list[BaseException] = []
+        self._sent = 0  # routes[:_sent] are encoded and queued
+        self._next = 1024  # the size of the next write, doubling up to SWEEP_BATCH
+
+    def add(self, routes: Iterator[KernelRoute] | Sequence[KernelRoute]) -> None:
+        """Delete `routes`: queued a write at a time (the last, short one by `flush`)."""
+        self.routes.extend(routes)
+        while len(self.routes) - self._sent >= self._next:
+            self._queue_write(self._sent + self._next)
+            self._next = min(2 * self._next, SWEEP_BATCH)
+
+    def flush(self) -> None:
+        """Queue whatever `add` has not."""
+        if len(self.routes) > self._sent:
+            self._queue_write(len(self.routes))
+
+    def _queue_write(self, end: int) -> None:
+        table, start = self._table, self._sent
+        if self._side is None:
+            self._side = table._side()
+            self._thread = threading.Thread(
+                target=self._send_all, args=(self._side,), name="hubnet-netlink-sweep", daemon=True
+            )
+            self._thread.start()
+        self._firsts.append(table._seq + 1)
+        self._starts.append(start)
+        self._queue.put(table._encode_deletes(self.routes, start, end))
+        self._sent = end
+
+    def _send_all(self, side: _Channel) -> None:
+        try:
+            for data in iter(self._queue.get, None):
+                if not self._failure:
+                    side.send(data)
+        except BaseException as exc:  # handed to the caller by wait()
+            self._failure.append(exc)
+
+    def wait(self) -> dict[int, LinuxError]:
+        """Join the sender and read every failure; the failed deletes by index in `routes`. Raises what broke the
+        sender or the reading (a socket error, an overflow: then which deletes happened is not known)."""
+        side, thread = self._side, self._thread
+        if side is None or thread is None:
+            return {}
+        self._queue.put(None)
+        thread.join()
+        self._side = self._thread = None
+        if self._failure:
+            raise self._failure[0]
+        table = self._table
+        table._seq += 1
+        barrier = table._seq
+        side.send(_HDR.pack(16, _NLMSG_NOOP, _F_REQUEST | _F_ACK, barrier, 0))
+        codes: dict[int, int] = {}
+        view = memoryview(side.buf)
+        while True:
+            size, offset = side.recv(), 0
+            while offset + 16 <= size:
+                length, kind, _, seq, _ = _HDR.unpack_from(view, offset)
+                offset += max((length + 3) & ~3, 16)
+                if kind != _NLMSG_ERROR:
+                    continue
+                code = -_ERRNO.unpack_from(view, offset - ((length + 3) & ~3) + 16)[0]
+                if seq == barrier:
+                    if code:
+                        raise translate(code, "netlink barrier")
+                    return self._failures(codes)
+                at = bisect.bisect_right(self._firsts, seq) - 1
+                if code and at >= 0:
+                    codes[self._starts[at] + seq - self._firsts[at]] = code
+
+    def _failures(self, codes: dict[int, int]) -> dict[int, LinuxError]:
+        proto, routes = self._table.proto, self.routes
+        return {
+            i: translate(code, f"delete route {routes[i].prefix} via {routes[i].next_hop} proto {proto}")
+            for i, code in sorted(codes.items())
+            if i < len(routes) and code not in (errno.ESRCH, errno.ENOENT)
+        }
 
 
 RouteEvent = Literal["new", "replace", "delete", "overrun"]

@@ -28,7 +28,7 @@ class FakeBackend:
         self._on_drift: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
-    def list_owned(self, *, fresh: bool = True) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
         with self._lock:
             if self.broken:
                 raise RuntimeError(self.broken)

@@ -11,10 +11,11 @@ import logging
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from hubnet.linux import ROUTE_PROTO
-from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable, no_gateway
+from hubnet.linux.errors import LinuxError
+from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable, Sweep, no_gateway
 from hubnet.net import Address, Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
 from hubnet.server.routing.base import RESERVED_PROTOS
@@ -90,22 +91,59 @@ class KernelBackend:
         self._lock = threading.Lock()
         self._known: Known = {}
         self._listed = False  # `_known` holds a full listing (plus what we applied since)
+        self._sweep: Sweep | None = None  # deletes the last listing sent, until `apply` takes their outcome
+        self._swept: set[Network] = set()  # ... and their prefixes
         self._monitor: RouteMonitor | None = None
         self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
 
-    def list_owned(self, *, fresh: bool = True) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
         """A dump of the table; `fresh=False` answers from what we last listed and programmed once a dump was made
-        (the watcher triggers a full run on any change of ours behind our back)."""
+        (the watcher triggers a full run on any change of ours behind our back).
+
+        With `doomed`, the routes at prefixes it picks are deleted while the dump is parsed (`RouteTable.sweep`):
+        they are listed all the same, the plan deletes them, and `apply` takes their outcome instead of sending
+        them again."""
         with self._lock:
+            self._settle_sweep()
             if not fresh and self._listed:
                 return [Route(p, hop) for p, hops in self._known.items() for hop in hops]
-            owned = self._routes.owned()
+            gone: set[Network] = set()
+            if doomed is None:
+                owned = self._routes.owned()
+            else:
+                old = self._known  # still the monitor's: our own deletes must not read as drift
+
+                def doom(route: KernelRoute) -> bool:
+                    if not doomed(route.prefix):
+                        return False
+                    old.pop(route.prefix, None)
+                    gone.add(route.prefix)
+                    return True
+
+                owned, self._sweep = self._routes.sweep(doom)
+                self._swept = gone
             known: Known = {}
             for r in owned:
-                _know(known, r.prefix, r.next_hop)
+                if r.prefix not in gone:
+                    _know(known, r.prefix, r.next_hop)
             self._known = known
             self._listed = True
         return [Route(r.prefix, r.next_hop) for r in owned]
+
+    def _settle_sweep(self) -> dict[Network, str]:
+        """Join the deletes a sweeping listing left in flight: the prefix of each that failed → its error."""
+        sweep, self._sweep, self._swept = self._sweep, None, set()
+        if sweep is None:
+            return {}
+        try:
+            failures = sweep.wait()
+        except LinuxError as exc:  # the socket broke: which deletes happened is unknown, the next full run reads
+            self._listed = False
+            return {r.prefix: str(exc) for r in sweep.routes}
+        failed: dict[Network, str] = {}
+        for i, err in failures.items():
+            failed.setdefault(sweep.routes[i].prefix, str(err))
+        return failed
 
     def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
         """From what we last listed and programmed (kept true between full reads by the watcher: any change of
@@ -117,17 +155,27 @@ class KernelBackend:
             return [Route(p, hop) for p in prefixes for hop in known.get(p, ())]
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
-        """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds."""
+        """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds. Deletes the
+        listing sent already (`doomed`) are waited for, not sent again: nothing else goes out while they run (a
+        replace's look at the table must not read a dump they change)."""
         with self._lock:
+            sent = self._swept  # every route of ours at these prefixes: deleted already
+            swept = self._settle_sweep()
+            deletes: Sequence[Route] = [r for r in plan.delete if r.prefix not in sent] if sent else plan.delete
             with gc_paused():  # CPU-bound, no I/O: one object per route would otherwise set off full collections
-                ops = [RouteOp("delete", r.prefix, r.next_hop) for r in plan.delete]
+                ops = [RouteOp("delete", r.prefix, r.next_hop) for r in deletes]
                 ops += [RouteOp("replace", r.prefix, r.next_hop) for r in plan.replace]
                 ops += [RouteOp("add", r.prefix, r.next_hop) for r in plan.add]
                 expect(self._known, plan)  # before sending: the monitor must not mistake our own changes for drift
             failures = self._routes.apply(ops)
+        failed = {ops[i].prefix: str(err) for i, err in failures.items()}
+        lost = [r for r in plan.delete if r.prefix in swept] if swept else []
+        for route in lost:
+            failed.setdefault(route.prefix, swept[route.prefix])
         self.counts.update(delete=len(plan.delete), replace=len(plan.replace), add=len(plan.add))
         self.counts.subtract(ops[i].action for i in failures)
-        return ApplyResult(failed={ops[i].prefix: str(err) for i, err in failures.items()})
+        self.counts["delete"] -= len(lost)
+        return ApplyResult(failed=failed)
 
     def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
         """Read only: dumps the families of `prefixes` (an IPv4-only question never reads the IPv6 table)."""
@@ -167,4 +215,5 @@ class KernelBackend:
             self._monitor.stop()
             self._monitor = None
         with self._lock:
+            self._settle_sweep()
             self._routes.close()

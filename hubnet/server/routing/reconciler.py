@@ -137,7 +137,8 @@ class Reconciler:
     # -- one reconcile -----------------------------------------------------------------------------------------
     def reconcile_now(self, trigger: str = "manual") -> ReconcileResult:
         """Load desired, list owned, plan, apply (unless dry run), report route states. Raises when the desired
-        set or the owned routes cannot be read — then nothing is applied."""
+        set cannot be read — then nothing is applied — or the owned routes cannot: then at most routes of ours at
+        prefixes no desired route claims were deleted."""
         with self._lock:
             started = time.perf_counter()
             # A change run within the interval after a clean run may trust the backend's record (a BGP speaker's
@@ -160,10 +161,13 @@ class Reconciler:
             else:
                 revision, desired = None, self.load_desired()
             with gc_paused():
-                actual = self.backend.list_owned(fresh=fresh)
+                want = desired_table(desired)
+                # A full read may start deleting what no desired route claims while it reads (the start-up sweep
+                # then costs about the kernel's deletes alone); the plan still lists those deletes.
+                doomed = None if self.dry_run or not fresh else (lambda prefix: prefix not in want)
+                actual = self.backend.list_owned(fresh=fresh, doomed=doomed)
                 if fresh:
                     self._last_fresh = time.monotonic()
-                want = desired_table(desired)
                 todo = plan_table(want, actual)
             failed = {} if self.dry_run or todo.empty else self.backend.apply(todo).failed
             waiting: dict[Network, str] = {}
