@@ -55,8 +55,7 @@ class ReconcileMetrics:
 
     def sizes(self, want: Iterable[Network], owned: dict[int, int]) -> None:
         """Set the desired and owned gauges, in total and per family (`owned`: family → count)."""
-        by_type = collections.Counter(map(type, want))  # C-level counting: 65,536 prefixes in ~3 ms
-        counts = {4: by_type[IPv4Network], 6: by_type[IPv6Network]}
+        counts = _per_family(collections.Counter(map(type, want)))  # C-level counting: 65,536 prefixes in ~3 ms
         self.desired.set(counts[4] + counts[6])
         self.owned.set(sum(owned.values()))
         for family, label in FAMILY_LABELS.items():
@@ -82,7 +81,19 @@ class ReconcileMetrics:
 def by_family(routes: Iterable[Route], sign: int = 1, into: dict[int, int] | None = None) -> dict[int, int]:
     """Count `routes` per family into `into` (sign -1 subtracts): the owned gauges after a plan is applied."""
     counts = into if into is not None else {4: 0, 6: 0}
-    by_type = collections.Counter(map(type, map(attrgetter("prefix"), routes)))
-    counts[4] += sign * by_type[IPv4Network]
-    counts[6] += sign * by_type[IPv6Network]
+    found = _per_family(collections.Counter(map(type, map(attrgetter("prefix"), routes))))
+    counts[4] += sign * found[4]
+    counts[6] += sign * found[6]
+    return counts
+
+
+def _per_family(by_type: collections.Counter[type]) -> dict[int, int]:
+    """Prefixes counted by type → by family. By subclass, not by type: the dump and the desired set build networks
+    that keep their hash (`hubnet.net.network4/6`), subclasses of the stdlib's."""
+    counts = {4: 0, 6: 0}
+    for kind, count in by_type.items():
+        if issubclass(kind, IPv4Network):
+            counts[4] += count
+        elif issubclass(kind, IPv6Network):
+            counts[6] += count
     return counts

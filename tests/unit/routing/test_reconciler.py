@@ -12,6 +12,7 @@ from typing import get_args
 import pytest
 from prometheus_client import CollectorRegistry
 
+from hubnet.net import network4, network6
 from hubnet.server.domain.routes import ApplyResult, DesiredRoute, NodeRef, Route, RoutePlan
 from hubnet.server.routing.backends import BACKENDS, BackendName, make_backend
 from hubnet.server.routing.base import NullBackend
@@ -397,6 +398,22 @@ def test_route_gauges_per_family() -> None:
     assert value("hubnet_routes_desired_by_family", {"family": "6"}) == 3
     assert value("hubnet_routes_owned_by_family", {"family": "4"}) == 2
     assert value("hubnet_routes_owned_by_family", {"family": "6"}) == 3
+
+
+def test_route_gauges_count_prefixes_built_as_the_dump_and_the_database_build_them() -> None:
+    """The kernel dump and the desired set build networks that keep their hash (subclasses of the stdlib's): a
+    restart over a full table still shows every route owned."""
+    registry = CollectorRegistry()
+    kept4 = [Route(network4(int(r(n).prefix.network_address), 24), r(n).next_hop) for n in range(3)]
+    kept6 = Route(network6(int(r6(9).prefix.network_address), 64), r6(9).next_hop)
+    world = World(3)
+    world.desired = [DesiredRoute(f"node-{n}", route) for n, route in enumerate(kept4)]
+    make(world, FakeBackend({*kept4, kept6}), registry=registry).reconcile_now("startup")
+    value = registry.get_sample_value
+    assert value("hubnet_routes_desired_by_family", {"family": "4"}) == 3
+    assert value("hubnet_routes_owned_by_family", {"family": "4"}) == 3  # kept: in place already
+    assert value("hubnet_routes_owned_by_family", {"family": "6"}) == 0  # deleted
+    assert value("hubnet_routes_owned") == 3 and value("hubnet_routes_desired") == 3
 
 
 class Withholding(FakeBackend):
