@@ -35,10 +35,10 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 
-from hubnet.net import Network
+from hubnet.net import Network, network4, network6
 from hubnet.server.domain.routes import DesiredRoute, Route
 from hubnet.server.routing.kernel import KernelBackend
 from hubnet.server.routing.reconciler import Reconciler
@@ -82,14 +82,13 @@ def router_netns() -> Iterator[str]:
 
 def make_routes(count: int, next_hops: int) -> list[DesiredRoute]:
     """`count` /24s of 10.0.0.0/8 via `next_hops` LAN addresses, each carrying its node's address as text, as the
-    controller's desired set does (the row's `primary_address`)."""
+    controller's desired set does (the row's `primary_address`; prefixes that keep their hash, as `parse_network`
+    builds them)."""
     base = int(IPv4Address("10.0.0.0"))
     hops = [IPv4Address(int(IPv4Address("192.168.1.0")) + i) for i in range(next_hops)]
     texts = [str(hop) for hop in hops]
     return [
-        DesiredRoute(
-            f"n{i}", Route(IPv4Network((base + (i << 8), 24)), hops[i % next_hops]), address=texts[i % next_hops]
-        )
+        DesiredRoute(f"n{i}", Route(network4(base + (i << 8), 24), hops[i % next_hops]), address=texts[i % next_hops])
         for i in range(count)
     ]
 
@@ -101,9 +100,7 @@ def make_routes6(count: int, next_hops: int) -> list[DesiredRoute]:
     hops = [IPv6Address(int(IPv6Address("fd7a:1ab::100")) + i) for i in range(next_hops)]
     texts = [str(hop) for hop in hops]
     return [
-        DesiredRoute(
-            f"n{i}", Route(IPv6Network((base + (i << 64), 64)), hops[i % next_hops]), address=texts[i % next_hops]
-        )
+        DesiredRoute(f"n{i}", Route(network6(base + (i << 64), 64), hops[i % next_hops]), address=texts[i % next_hops])
         for i in range(count)
     ]
 

@@ -61,6 +61,8 @@ def parse_network(text: str, *, family: int | None = None) -> Network:
         raise ValueError(f"not {kind}network: {text!r}")
     if "%" in text:  # ipaddress accepts a zone ("fd00::%eth0/64"): meaningless for a pod network
         raise ValueError(f"not {kind}network: {text!r} carries a zone (%)")
+    if isinstance(net, IPv6Network):  # one that keeps its hash, as the IPv4 ones above
+        return network6(int(net.network_address), net.prefixlen)
     return net
 
 

@@ -84,9 +84,13 @@ class DesiredRoute:
     @property
     def ref(self) -> NodeRef:
         address = self.address if self.address is not None else str(self.route.next_hop)
+        # tuple.__new__: NodeRef's own __new__ handles keywords and defaults (a full run builds 65,536 of them)
         if self.identity6 is None:
-            return NodeRef(self.node, self.generation, address)
-        return NodeRef(self.node, self.generation, address, *self.identity6, checks6=True)
+            return _new_ref(NodeRef, (self.node, self.generation, address, None, None, False))
+        return _new_ref(NodeRef, (self.node, self.generation, address, *self.identity6, True))
+
+
+_new_ref = tuple.__new__
 
 
 class Snapshot(NamedTuple):

@@ -315,28 +315,28 @@ class Reconciler:
     ) -> tuple[dict[NodeRef, tuple[str, str | None]], dict[NodeRef, tuple[str, str | None] | None]]:
         """Per node record of `desired`: its state after `result` (`programmed`, `failed` + error, `pending` + why;
         a dry run's `present`: `programmed` when in place, else `pending`), and the state the database holds."""
-        states: dict[NodeRef, tuple[str, str | None]] = {}
         stored: dict[NodeRef, tuple[str, str | None] | None] = {}
-        first: dict[NodeRef, Route] = {}
+        entries: dict[NodeRef, tuple[Route, tuple[str, str | None]]] = {}  # the node's first route and its state
         several: dict[NodeRef, list[tuple[Route, tuple[str, str | None]]]] = {}
         failed = result.failed
         for item in desired:
-            error = failed.get(item.route.prefix) if failed else None
+            route = item.route
             ref = item.ref
             stored[ref] = item.state
             state: tuple[str, str | None]
             if present is not None:
-                state = PROGRAMMED if item.route in present else ("pending", None)
-            elif error:
+                state = PROGRAMMED if route in present else ("pending", None)
+            elif failed and (error := failed.get(route.prefix)):
                 state = ("failed", error)
+            elif waiting and (why := waiting.get(route.prefix)):
+                state = ("pending", why)
             else:
-                why = waiting.get(item.route.prefix) if waiting else None
-                state = ("pending", why) if why else PROGRAMMED
-            seen = states.get(ref)
-            if seen is None:
-                states[ref], first[ref] = state, item.route
-            else:
-                several.setdefault(ref, [(first[ref], seen)]).append((item.route, state))
+                state = PROGRAMMED
+            entry = (route, state)
+            seen = entries.setdefault(ref, entry)
+            if seen is not entry:  # the node's second route (dual-stack)
+                several.setdefault(ref, [seen]).append(entry)
+        states = {ref: entry[1] for ref, entry in entries.items()}
         for ref, parts in several.items():
             states[ref] = combine(parts)
         return states, stored

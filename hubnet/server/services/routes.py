@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address
 
+from hubnet.net import parse_network
 from hubnet.server.domain.lease import LeaseState, RouteState
 from hubnet.server.domain.records import NodeRecord
 from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, plan_feed
@@ -68,14 +69,15 @@ def changes(ctl: Controller, since: int) -> Changes | None:
 def node_routes(node: NodeRecord) -> list[Route]:
     """The node's routes, IPv4 first; a family is skipped when its subnet or address is absent or not of it."""
     found = []
-    for subnet, address, network, ip in (
-        (node.subnet, node.address, IPv4Network, IPv4Address),
-        (node.subnet6, node.address6, IPv6Network, IPv6Address),
+    for subnet, address, family, ip in (
+        (node.subnet, node.address, 4, IPv4Address),
+        (node.subnet6, node.address6, 6, IPv6Address),
     ):
         if subnet is None or address is None:
             continue
         try:
-            found.append(Route(network(subnet), ip(address)))
+            # parse_network: the prefix keeps its hash (a full run hashes each one several times)
+            found.append(Route(parse_network(subnet, family=family), ip(address)))
         except ValueError:
             continue
     return found
