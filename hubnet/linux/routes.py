@@ -137,6 +137,15 @@ def _messages(buf: memoryview | bytes, size: int) -> Iterator[tuple[int, int, in
         offset += (length + 3) & ~3
 
 
+def spread(count: int) -> list[int]:
+    """0 .. count-1 in bit-reversed order (8: 0 4 2 6 1 5 3 7): neighbours go far apart, every index once."""
+    if count <= 1:
+        return list(range(count))
+    bits = (count - 1).bit_length()
+    order = (int(f"{i:0{bits}b}"[::-1], 2) for i in range(1 << bits))
+    return [i for i in order if i < count]
+
+
 def parse_route(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
     """Decode an RTM_NEWROUTE/DELROUTE at `offset`; None for families other than IPv4 and IPv6.
 
@@ -355,16 +364,23 @@ class RouteTable:
         route flush` does. Each family's dump is read whole before its first delete goes out (the raw reads of
         65,536 routes take ~40 ms): a dump changed under it could skip routes (IPv6 resumes a changed tree by
         count), so ours never is. The deletes are those `apply` sends (prefix, next hop, our protocol).
+
+        The reads are parsed, and their routes deleted, in bit-reversed order (`spread`): the kernel's IPv4 trie
+        rebalances far more when its leaves go in ascending order, the dump's and `ip route flush`'s (65,536 /24s
+        here: 1.2-1.3 s in dump order, 0.47-0.48 s reads spread, ~0.4 s in random order; IPv6 0.33-0.45 s in any
+        order).
         """
         sweep = Sweep(self)
         routes: list[KernelRoute] = []
         try:
             for family in FAMILIES:
                 seq, reads = self._read_dump(family, self.proto)
-                for data in reads:
-                    start = len(routes)
-                    self._take(len(data), seq, family, routes, memoryview(data))
-                    sweep.add(r for r in routes[start:] if r.protocol == self.proto and doomed(r))
+                parsed: list[list[KernelRoute]] = [[] for _ in reads]
+                for i in spread(len(reads)):  # deletes far apart in the trie (see the docstring)
+                    self._take(len(reads[i]), seq, family, parsed[i], memoryview(reads[i]))
+                    sweep.add(r for r in parsed[i] if r.protocol == self.proto and doomed(r))
+                for part in parsed:  # listed in the dump's order all the same
+                    routes += part
             sweep.flush()
         except BaseException:
             sweep.wait()  # never a sender thread left behind; what it deleted is gone either way

@@ -113,7 +113,8 @@ def test_deletes_follow_whole_dumps_and_every_error_maps_back_to_its_route() -> 
 
     def dump4(seq: int) -> list[bytes]:
         routes = [via4(net4(n), f"192.168.1.{n % 200 + 1}", seq=seq) for n in range(count4)]
-        return [b"".join(routes[:700]), b"".join(routes[700:]) + control(3, seq=seq)]
+        reads = [b"".join(routes[i : i + 375]) for i in range(0, count4, 375)]  # four reads
+        return [*reads[:-1], reads[-1] + control(3, seq=seq)]
 
     def dump6(seq: int) -> list[bytes]:
         return [b"".join(via6(f"fd00:99:{n:x}::/64", "fd7a:1ab::10", seq=seq) for n in range(count6)) + control(3, seq)]
@@ -140,8 +141,14 @@ def test_deletes_follow_whole_dumps_and_every_error_maps_back_to_its_route() -> 
     finally:
         table.close()
     assert len(routes) == count4 + count6  # listed all the same
-    assert sweep.routes == [r for r in routes if doomed(r)]
-    assert [n for family, n in kernel.deleted_at_reads if family == V4] == [0, 0]  # the dump was read whole first
+    doomed_ones = [r for r in routes if doomed(r)]
+    assert len(sweep.routes) == len(doomed_ones) and set(sweep.routes) == set(doomed_ones)
+    # the reads are visited bit-reversed, so consecutive deletes land far apart in the trie
+    reads = [int(IPv4Network(r.prefix).network_address) for r in sweep.routes if r.prefix.version == 4]
+    visited = [(a - int(IPv4Network(net4(0)).network_address)) // 256 // 375 for a in reads]
+    assert [n for i, n in enumerate(visited) if i == 0 or visited[i - 1] != n] == [0, 2, 1, 3]
+    assert [r.prefix for r in routes[:3]] == [IPv4Network(net4(n)) for n in range(3)]  # listed in the dump's order
+    assert [n for family, n in kernel.deleted_at_reads if family == V4] == [0] * 4  # the dump was read whole first
     # the first write went out before the IPv6 dump was asked for, the rest after: sequence numbers apart
     seqs = [seq for _, seq, _ in kernel.deletes]
     assert seqs[1023] < kernel.dump_seqs[V6] < seqs[1024]
