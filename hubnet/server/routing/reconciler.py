@@ -315,10 +315,13 @@ class Reconciler:
     ) -> tuple[dict[NodeRef, tuple[str, str | None]], dict[NodeRef, tuple[str, str | None] | None]]:
         """Per node record of `desired`: its state after `result` (`programmed`, `failed` + error, `pending` + why;
         a dry run's `present`: `programmed` when in place, else `pending`), and the state the database holds."""
-        stored: dict[NodeRef, tuple[str, str | None] | None] = {}
+        failed = result.failed
+        if not failed and not waiting and present is None:  # every route in place: every node programmed
+            stored = {item.ref: item.state for item in desired}
+            return dict.fromkeys(stored, PROGRAMMED), stored
+        stored = {}
         entries: dict[NodeRef, tuple[Route, tuple[str, str | None]]] = {}  # the node's first route and its state
         several: dict[NodeRef, list[tuple[Route, tuple[str, str | None]]]] = {}
-        failed = result.failed
         for item in desired:
             route = item.route
             ref = item.ref
