@@ -25,7 +25,7 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Literal, NamedTuple
 
@@ -354,9 +354,12 @@ class RouteTable:
                 routes.append(route)
         return "more", torn
 
-    def sweep(self, doomed: Callable[[KernelRoute], bool]) -> tuple[list[KernelRoute], Sweep]:
-        """Every route of ours, as `owned()`, while the ones `doomed` picks are deleted: (the routes, the deletes
-        in flight — `Sweep.wait()` joins them and gives each failure).
+    def sweep(
+        self, keep: Container[Network], before: Callable[[list[KernelRoute]], None] | None = None
+    ) -> tuple[list[KernelRoute], Sweep]:
+        """Every route of ours, as `owned()`, while those at a prefix not in `keep` are deleted: (the routes, the
+        deletes in flight — `Sweep.wait()` joins them and gives each failure). `before` is told each lot of routes
+        about to be deleted, before their deletes are handed over.
 
         Why: deleting is the kernel's work (~20 µs a route, inside `send()` with the GIL released) and parsing a
         dump is ours (~5 µs a route). A sender thread on a second socket deletes what one read of the dump held
@@ -370,7 +373,7 @@ class RouteTable:
         here: 1.2-1.3 s in dump order, 0.47-0.48 s reads spread, ~0.4 s in random order; IPv6 0.33-0.45 s in any
         order).
         """
-        sweep = Sweep(self)
+        sweep, proto = Sweep(self), self.proto
         routes: list[KernelRoute] = []
         try:
             for family in FAMILIES:
@@ -378,7 +381,11 @@ class RouteTable:
                 parsed: list[list[KernelRoute]] = [[] for _ in reads]
                 for i in spread(len(reads)):  # deletes far apart in the trie (see the docstring)
                     self._take(len(reads[i]), seq, family, parsed[i], memoryview(reads[i]))
-                    sweep.add(r for r in parsed[i] if r.protocol == self.proto and doomed(r))
+                    doomed = [r for r in parsed[i] if r.prefix not in keep and r.protocol == proto]
+                    if doomed:
+                        if before is not None:
+                            before(doomed)
+                        sweep.add(doomed)
                 for part in parsed:  # listed in the dump's order all the same
                     routes += part
             sweep.flush()
@@ -638,7 +645,7 @@ class Sweep:
         self._sent = 0  # routes[:_sent] are encoded and queued
         self._next = 1024  # the size of the next write, doubling up to SWEEP_BATCH
 
-    def add(self, routes: Iterator[KernelRoute] | Sequence[KernelRoute]) -> None:
+    def add(self, routes: Sequence[KernelRoute]) -> None:
         """Delete `routes`: queued a write at a time (the last, short one by `flush`)."""
         self.routes.extend(routes)
         while len(self.routes) - self._sent >= self._next:

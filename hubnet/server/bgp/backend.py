@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
@@ -71,7 +71,7 @@ class BgpBackend:
             registry.register(PeerMetrics(self))
 
     # -- RouteBackend ------------------------------------------------------------------------------------------
-    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, keep: Container[Network] | None = None) -> list[Route]:
         """The speaker's paths; (re)starts the speaker first when it is not running (its peers then wait for the
         next `synced()`). `fresh=False` (a run for a database change) answers from the record of what was listed
         and applied since: reading gobgpd's table costs ~30 µs a path, and a change must reach the routers in

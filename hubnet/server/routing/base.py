@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container
 from typing import Protocol
 
 from hubnet.net import Network
@@ -17,14 +17,14 @@ class RouteBackend(Protocol):
 
     name: str
 
-    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, keep: Container[Network] | None = None) -> list[Route]:
         """The routes on the router that carry hubnet's mark (protocol number, table), of both families.
 
         `fresh=False` (a run triggered by a database change) lets a backend for which reading the router costs
         much answer from its own record of what it applied; start-up, periodic and drift runs always read.
 
-        `doomed` (prefix → no route of ours belongs there) lets a backend start deleting those routes while it
-        reads; it lists them all the same and `apply` of a plan that deletes them reports their outcome. A
+        `keep` (the prefixes desired routes claim) lets a backend start deleting the routes at any other prefix
+        while it reads; it lists them all the same and `apply` of a plan that deletes them reports their outcome. A
         backend may ignore it (and then deletes them in `apply`)."""
         ...
 
@@ -72,7 +72,7 @@ class NullBackend:
 
     name = "none"
 
-    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, keep: Container[Network] | None = None) -> list[Route]:
         return []
 
     def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Container, Iterable
 
 from hubnet.net import Network
 from hubnet.server.domain.routeplan import apply_to
@@ -28,7 +28,7 @@ class FakeBackend:
         self._on_drift: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
-    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, keep: Container[Network] | None = None) -> list[Route]:
         with self._lock:
             if self.broken:
                 raise RuntimeError(self.broken)

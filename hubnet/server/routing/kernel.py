@@ -11,13 +11,14 @@ import logging
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 
 from hubnet.linux import ROUTE_PROTO
 from hubnet.linux.errors import LinuxError
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor, RouteOp, RouteTable, Sweep, no_gateway
 from hubnet.net import Address, Network
 from hubnet.server.domain.routes import ApplyResult, Route, RoutePlan
+from hubnet.server.domain.routes import new_route as _new_route
 from hubnet.server.routing.base import RESERVED_PROTOS
 from hubnet.server.routing.gcpause import gc_paused
 
@@ -102,11 +103,11 @@ class KernelBackend:
         self._monitor: RouteMonitor | None = None
         self.counts: Counter[str] = Counter()  # routes added / replaced / deleted by this backend (tests, bench)
 
-    def list_owned(self, *, fresh: bool = True, doomed: Callable[[Network], bool] | None = None) -> list[Route]:
+    def list_owned(self, *, fresh: bool = True, keep: Container[Network] | None = None) -> list[Route]:
         """A dump of the table; `fresh=False` answers from what we last listed and programmed once a dump was made
         (the watcher triggers a full run on any change of ours behind our back).
 
-        With `doomed`, the routes at prefixes it picks are deleted while the dump is parsed (`RouteTable.sweep`):
+        With `keep`, the routes at any other prefix are deleted while the dump is parsed (`RouteTable.sweep`):
         they are listed all the same, the plan deletes them, and `apply` takes their outcome instead of sending
         them again."""
         with self._lock:
@@ -114,19 +115,17 @@ class KernelBackend:
             if not fresh and self._listed:
                 return [Route(p, hop) for p, hops in self._known.items() for hop in hops]
             gone: set[Network] = set()
-            if doomed is None:
+            if keep is None:
                 owned = self._routes.owned()
             else:
                 old = self._known  # still the monitor's: our own deletes must not read as drift
 
-                def doom(route: KernelRoute) -> bool:
-                    if not doomed(route.prefix):
-                        return False
-                    old.pop(route.prefix, None)
-                    gone.add(route.prefix)
-                    return True
+                def forget(doomed: list[KernelRoute]) -> None:
+                    for route in doomed:
+                        old.pop(route.prefix, None)
+                        gone.add(route.prefix)
 
-                owned, self._sweep = self._routes.sweep(doom)
+                owned, self._sweep = self._routes.sweep(keep, before=forget)
                 self._swept = gone
             known: Known = {}
             for r in owned:
@@ -134,7 +133,7 @@ class KernelBackend:
                     _know(known, r.prefix, r.next_hop)
             self._known = known
             self._listed = True
-        return [Route(r.prefix, r.next_hop) for r in owned]
+        return [_new_route(r.prefix, r.next_hop) for r in owned]
 
     def _settle_sweep(self) -> dict[Network, str]:
         """Join the deletes a sweeping listing left in flight: the prefix of each that failed → its error."""
@@ -162,7 +161,7 @@ class KernelBackend:
 
     def apply(self, plan: RoutePlan) -> ApplyResult:
         """Deletes first (duplicates of a prefix go before its replace), then replaces, then adds. Deletes the
-        listing sent already (`doomed`) are waited for, not sent again: nothing else goes out while they run (a
+        listing sent already (`keep`) are waited for, not sent again: nothing else goes out while they run (a
         replace's look at the table must not read a dump they change)."""
         with self._lock:
             sent = self._swept  # every route of ours at these prefixes: deleted already

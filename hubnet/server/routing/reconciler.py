@@ -164,8 +164,7 @@ class Reconciler:
                 want = desired_table(desired)
                 # A full read may start deleting what no desired route claims while it reads (the start-up sweep
                 # then costs about the kernel's deletes alone); the plan still lists those deletes.
-                doomed = None if self.dry_run or not fresh else (lambda prefix: prefix not in want)
-                actual = self.backend.list_owned(fresh=fresh, doomed=doomed)
+                actual = self.backend.list_owned(fresh=fresh, keep=None if self.dry_run or not fresh else want)
                 if fresh:
                     self._last_fresh = time.monotonic()
                 todo = plan_table(want, actual)
