@@ -56,6 +56,7 @@ _PLAIN6 = struct.Struct("=IHHII BBBBBBBBI HH4s HH16s HH4s HH16s HH4s")
 _PLAIN6_TYPES = (15, 1, 6, 5, 4)  # RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_GATEWAY, RTA_OIF
 _PLAIN6_LENGTHS = (8, 20, 8, 20, 8)
 _ERRNO = struct.Struct("=i")
+_U32 = struct.Struct("=I")
 _RTM_NEWROUTE, _RTM_DELROUTE, _RTM_GETROUTE = 24, 25, 26
 _NLMSG_NOOP, _NLMSG_ERROR, _NLMSG_DONE = 1, 2, 3
 _F_REQUEST, _F_ACK, _F_DUMP, _F_REPLACE, _F_EXCL, _F_CREATE, _F_DUMP_INTR = 1, 4, 0x300, 0x100, 0x200, 0x400, 0x10
@@ -311,10 +312,17 @@ class RouteTable:
                 return [], False
 
     def _take(
-        self, size: int, seq: int, family: int, routes: list[KernelRoute], view: memoryview | None = None
+        self,
+        size: int,
+        seq: int,
+        family: int,
+        routes: list[KernelRoute],
+        view: memoryview | None = None,
+        offsets: list[int] | None = None,
     ) -> tuple[_DumpEnd, bool]:
         """Append the routes in one read of dump `seq` (of `family`, in our table) to `routes`; (how the read ends,
-        whether the kernel flagged it as torn). The read is in our buffer unless `view` is given.
+        whether the kernel flagged it as torn). The read is in our buffer unless `view` is given; `offsets` gets
+        where each route's message starts in it.
 
         Hot at 65,536 routes: a plain `via` route's message is read with one unpack (header, rtmsg and attributes)
         and never goes through the generic walk below."""
@@ -330,6 +338,8 @@ class RouteTable:
                     if route is not None:
                         if route.table == table:
                             routes.append(route)
+                            if offsets is not None:
+                                offsets.append(offset)
                         offset += (f[0] + 3) & ~3
                         continue
             length, kind, flags, mseq, _ = _HDR.unpack_from(view, offset)
@@ -352,6 +362,8 @@ class RouteTable:
             route = parse_route(view, start)
             if route is not None and route.table == table:
                 routes.append(route)
+                if offsets is not None:
+                    offsets.append(start)
         return "more", torn
 
     def sweep(
@@ -366,7 +378,8 @@ class RouteTable:
         while this thread parses the next, so a start-up sweep costs about the kernel's deletes alone, as `ip
         route flush` does. Each family's dump is read whole before its first delete goes out (the raw reads of
         65,536 routes take ~40 ms): a dump changed under it could skip routes (IPv6 resumes a changed tree by
-        count), so ours never is. The deletes are those `apply` sends (prefix, next hop, our protocol).
+        count), so ours never is. Each delete is the dumped message sent back as RTM_DELROUTE, as `ip route flush`
+        does: the exact route, our protocol included.
 
         The reads are parsed, and their routes deleted, in bit-reversed order (`spread`): the kernel's IPv4 trie
         rebalances far more when its leaves go in ascending order, the dump's and `ip route flush`'s (65,536 /24s
@@ -380,12 +393,15 @@ class RouteTable:
                 seq, reads = self._read_dump(family, self.proto)
                 parsed: list[list[KernelRoute]] = [[] for _ in reads]
                 for i in spread(len(reads)):  # deletes far apart in the trie (see the docstring)
-                    self._take(len(reads[i]), seq, family, parsed[i], memoryview(reads[i]))
-                    doomed = [r for r in parsed[i] if r.prefix not in keep and r.protocol == proto]
-                    if doomed:
+                    data, part, where = reads[i], parsed[i], list[int]()
+                    self._take(len(data), seq, family, part, memoryview(data), where)
+                    picked = [j for j, r in enumerate(part) if r.prefix not in keep and r.protocol == proto]
+                    if picked:
+                        doomed = [part[j] for j in picked]
                         if before is not None:
                             before(doomed)
-                        sweep.add(doomed)
+                        ends = [where[j] + _U32.unpack_from(data, where[j])[0] for j in picked]
+                        sweep.add(doomed, [data[where[j] + 16 : end] for j, end in zip(picked, ends, strict=True)])
                 for part in parsed:  # listed in the dump's order all the same
                     routes += part
             sweep.flush()
@@ -519,25 +535,6 @@ class RouteTable:
                     done = seq == last
                 offset += max((length + 3) & ~3, 16)
 
-    def _encode_deletes(self, routes: Sequence[KernelRoute], start: int, end: int) -> bytes:
-        """Unacknowledged deletes of `routes[start:end]` (dumped routes of ours) with the next sequence numbers: as
-        `_encode` without a RouteOp per route (a sweep encodes every route of the table)."""
-        layouts, seq, messages = self._layouts, self._seq, []
-        for route in routes[start:end]:
-            prefix, hop = route[0], route[1]
-            seq += 1
-            layout = layouts["delete", prefix.version, int(hop) != 0, False]
-            pack, head, family, rtm, dst_attr, gw_attr, table_attr = layout
-            dst = prefix.network_address.packed
-            if gw_attr is None:
-                messages.append(pack(head, seq, family, prefix.prefixlen, rtm, dst_attr, dst, table_attr))
-            else:
-                messages.append(
-                    pack(head, seq, family, prefix.prefixlen, rtm, dst_attr, dst, gw_attr, hop.packed, table_attr)
-                )
-        self._seq = seq
-        return b"".join(messages)
-
     def _encode(self, op: RouteOp, seq: int, ack: bool = False) -> bytes:
         action, prefix, next_hop = op
         family = prefix.version
@@ -635,6 +632,7 @@ class Sweep:
 
     def __init__(self, table: RouteTable) -> None:
         self.routes: list[KernelRoute] = []
+        self._bodies: list[bytes] = []
         self._table = table
         self._firsts: list[int] = []  # each write's first sequence number ...
         self._starts: list[int] = []  # ... and the index of its first op
@@ -645,9 +643,11 @@ class Sweep:
         self._sent = 0  # routes[:_sent] are encoded and queued
         self._next = 1024  # the size of the next write, doubling up to SWEEP_BATCH
 
-    def add(self, routes: Sequence[KernelRoute]) -> None:
-        """Delete `routes`: queued a write at a time (the last, short one by `flush`)."""
+    def add(self, routes: Sequence[KernelRoute], bodies: Sequence[bytes]) -> None:
+        """Delete `routes`, each by its message `bodies` (everything after the netlink header: rtmsg and
+        attributes, as dumped): queued a write at a time (the last, short one by `flush`)."""
         self.routes.extend(routes)
+        self._bodies.extend(bodies)
         while len(self.routes) - self._sent >= self._next:
             self._queue_write(self._sent + self._next)
             self._next = min(2 * self._next, SWEEP_BATCH)
@@ -667,7 +667,12 @@ class Sweep:
             self._thread.start()
         self._firsts.append(table._seq + 1)
         self._starts.append(start)
-        self._queue.put(table._encode_deletes(self.routes, start, end))
+        seq, pack, parts = table._seq, _HDR.pack, list[bytes]()
+        for body in self._bodies[start:end]:
+            seq += 1
+            parts += (pack(16 + len(body), _RTM_DELROUTE, _F_REQUEST, seq, 0), body)  # no acknowledgement asked
+        table._seq = seq
+        self._queue.put(b"".join(parts))
         self._sent = end
 
     def _send_all(self, side: _Channel) -> None:

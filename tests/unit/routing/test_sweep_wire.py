@@ -10,7 +10,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network, IPv6Network
 
 from hubnet.linux.routes import RouteTable, _Channel
-from tests.unit.routing.test_route_parse import V4, V6, control, via4, via6
+from tests.unit.routing.test_route_parse import DST, GATEWAY, OIF, V4, V6, control, u32, via4, via6
 
 GETROUTE, DELROUTE, NOOP, ERROR = 26, 25, 1, 2
 REQUEST, ACK = 1, 4
@@ -25,6 +25,17 @@ def messages(data: bytes) -> list[tuple[int, int, int, bytes]]:
         found.append((kind, flags, seq, data[offset : offset + length]))
         offset += (length + 3) & ~3
     return found
+
+
+def attribute(message: bytes, kind: int) -> bytes:
+    """The value of the first attribute of `kind` after the rtmsg."""
+    offset = 28
+    while offset + 4 <= len(message):
+        length, found = struct.unpack_from("=HH", message, offset)
+        if found == kind:
+            return message[offset + 4 : offset + length]
+        offset += (length + 3) & ~3
+    raise AssertionError(f"no attribute {kind}")
 
 
 def error(seq: int, code: int) -> bytes:
@@ -86,7 +97,8 @@ class Side(_Channel):
         k.events.append(f"delete {len(sent)}")
         for kind, flags, seq, message in sent:
             assert kind == DELROUTE and not flags & ACK and message[16 + 5] == 44  # unacknowledged, our protocol
-            destination = message[32 : 32 + (4 if message[16] == V4 else 16)]
+            destination = attribute(message, DST)
+            assert attribute(message, OIF) == u32(3) and attribute(message, GATEWAY)  # as dumped
             k.deletes.append((flags, seq, destination))
             if destination in k.refuse:
                 k.pending += error(seq, k.refuse[destination])
