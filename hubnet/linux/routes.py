@@ -234,6 +234,7 @@ class RouteTable:
         self._sock.settimeout(30)  # an acknowledgement that never comes must fail the reconcile, not hang it
         self._buf = bytearray(1 << 20)
         self._view = memoryview(self._buf)
+        self._main = _Channel(self._sock, netns, self._buf)
         self._seq = 0
         self._side_channel: _Channel | None = None
         self._rtm_table = table if table < 256 else 252  # RT_TABLE_COMPAT: the RTA_TABLE attribute says which
@@ -451,16 +452,10 @@ class RouteTable:
         return self._side_channel
 
     def _send(self, data: bytes) -> None:
-        try:
-            self._sock.send(data)
-        except OSError as exc:
-            raise LinuxError(f"failed to write to netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
+        self._main.send(data)
 
     def _recv(self) -> int:
-        try:
-            return self._sock.recv_into(self._buf)
-        except OSError as exc:
-            raise LinuxError(f"failed to read from netlink in netns {self.netns!r}: {exc}", errno=exc.errno) from exc
+        return self._main.recv()
 
     def send_batch(self, ops: Sequence[RouteOp]) -> list[int]:
         """Send `ops` `batch` at a time and learn the errno of each (0 = success).
@@ -597,10 +592,10 @@ class RouteTable:
 
 
 class _Channel:
-    """A netlink socket and its receive buffer, for a thread other than the table's own reader."""
+    """A netlink socket and its receive buffer (the table's own, or a second one for a sender thread)."""
 
-    def __init__(self, sock: socket.socket, netns: str | None) -> None:
-        self.sock, self.netns, self.buf = sock, netns, bytearray(1 << 20)
+    def __init__(self, sock: socket.socket, netns: str | None, buf: bytearray | None = None) -> None:
+        self.sock, self.netns, self.buf = sock, netns, bytearray(1 << 20) if buf is None else buf
 
     def send(self, data: bytes) -> None:
         try:
