@@ -162,8 +162,8 @@ class Reconciler:
                 revision, desired = None, self.load_desired()
             with gc_paused():
                 want = desired_table(desired)
-                # A full read may start deleting what no desired route claims while it reads (the start-up sweep
-                # then costs about the kernel's deletes alone); the plan still lists those deletes.
+                # A full read may start deleting what no desired route claims while it reads (the kernel's deletes
+                # then run beside the parsing); the plan still lists those deletes.
                 actual = self.backend.list_owned(fresh=fresh, keep=None if self.dry_run or not fresh else want)
                 if fresh:
                     self._last_fresh = time.monotonic()
