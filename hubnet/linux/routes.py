@@ -27,7 +27,9 @@ import sys
 import threading
 from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Literal, NamedTuple
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple, Protocol, overload
 
 from hubnet.linux.errors import AlreadyExists, LinuxError, translate
 from hubnet.linux.netns import netlink_socket
@@ -94,6 +96,73 @@ class RouteOp(NamedTuple):
     next_hop: Address
 
 
+# What `RouteTable.apply` takes: a RouteOp, or any (action, prefix, next hop) tuple (cheaper to build by the 65,536).
+Op = tuple[Action, Network, Address]
+
+
+class Routed(Protocol):
+    """Anything with a prefix and a next hop of one family (a route of the domain, a dumped route)."""
+
+    @property
+    def prefix(self) -> Network: ...
+
+    @property
+    def next_hop(self) -> Address: ...
+
+
+class Runs(Sequence[Op]):
+    """Ops given as runs of one action over routes (deletes, replaces, adds): each op's tuple is built only when
+    asked (`send_batch` asks a batch at a time), so 65,536 ops never live at once — the collector would otherwise
+    walk them all after the apply."""
+
+    def __init__(self, runs: Sequence[tuple[Action, Sequence[Routed]]]) -> None:
+        self._runs = [(action, routes) for action, routes in runs if routes]
+        self._len = sum(len(routes) for _, routes in self._runs)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> Op: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Op]: ...
+
+    def __getitem__(self, index: int | slice) -> Op | list[Op]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            out: list[Op] = []
+            for action, routes in self._runs:
+                if start < len(routes) and stop > 0:
+                    part = routes[max(start, 0) : stop]
+                    out += zip(repeat(action), map(_PREFIX, part), map(_NEXT_HOP, part))
+                start, stop = start - len(routes), stop - len(routes)
+            return out
+        if index < 0:
+            index += self._len
+        for action, routes in self._runs:
+            if 0 <= index < len(routes):
+                route = routes[index]
+                return action, route.prefix, route.next_hop
+            index -= len(routes)
+        raise IndexError(index)
+
+    def __iter__(self) -> Iterator[Op]:
+        for action, routes in self._runs:
+            yield from zip(repeat(action), map(_PREFIX, routes), map(_NEXT_HOP, routes))
+
+    def of(self, action: Action) -> Iterator[Routed]:
+        """The routes of `action`'s runs."""
+        for kind, routes in self._runs:
+            if kind == action:
+                yield from routes
+
+
+_PREFIX, _NEXT_HOP = attrgetter("prefix"), attrgetter("next_hop")
+
+
 class _Layout(NamedTuple):
     """How to encode one kind of add/replace/delete (see `RouteTable._layout`)."""
 
@@ -140,11 +209,11 @@ def _messages(buf: memoryview | bytes, size: int) -> Iterator[tuple[int, int, in
 
 def spread(count: int) -> list[int]:
     """0 .. count-1 in bit-reversed order (8: 0 4 2 6 1 5 3 7): neighbours go far apart, every index once."""
-    if count <= 1:
-        return list(range(count))
-    bits = (count - 1).bit_length()
-    order = (int(f"{i:0{bits}b}"[::-1], 2) for i in range(1 << bits))
-    return [i for i in order if i < count]
+    order = [0]
+    while len(order) < count:  # the reversal of k + 1 bits: the reversal of k bits doubled, then doubled plus one
+        doubled = [2 * i for i in order]
+        order = doubled + [i + 1 for i in doubled]
+    return order if len(order) == count else [i for i in order if i < count]
 
 
 def parse_route(buf: memoryview | bytes, offset: int) -> KernelRoute | None:
@@ -457,8 +526,10 @@ class RouteTable:
     def _recv(self) -> int:
         return self._main.recv()
 
-    def send_batch(self, ops: Sequence[RouteOp]) -> list[int]:
-        """Send `ops` `batch` at a time and learn the errno of each (0 = success).
+    def send_batch(self, ops: Sequence[Op], meanwhile: Callable[[], object] | None = None) -> list[int]:
+        """Send `ops` `batch` at a time and learn the errno of each (0 = success); `meanwhile` runs on this thread
+        once every batch is handed to the sender, while the kernel is still busy with them (work that needs no
+        outcome of the ops: it then costs no wall time).
 
         Only the last message of a batch asks for an acknowledgement (NLM_F_ACK): the kernel reports an error for
         every request that fails whether or not it asked (netlink_rcv_skb), and handles a batch's messages in
@@ -468,13 +539,16 @@ class RouteTable:
 
         More than one batch: a sender thread writes each batch and reads its acknowledgement while this thread
         encodes the next. The kernel does its work inside the sender's `send()`, with the GIL released, so the
-        encoding (a third of the CPU of a 65,536-route apply) overlaps the kernel's instead of adding to it.
+        encoding (a third of the CPU of a 65,536-route apply) overlaps the kernel's instead of adding to it, and so
+        does `meanwhile` (with quick GIL handoffs: the sender waits for the GIL after each batch).
         """
         codes = [0] * len(ops)
         starts = range(0, len(ops), self.batch)
         if len(starts) <= 1:
             for start in starts:
                 self._exchange(*self._encode_chunk(ops, start), codes)
+            if meanwhile is not None:
+                meanwhile()
             return codes
         batches: queue.SimpleQueue[tuple[bytes, int, int, int] | None] = queue.SimpleQueue()
         failure: list[BaseException] = []
@@ -488,19 +562,26 @@ class RouteTable:
 
         thread = threading.Thread(target=sender, name="hubnet-netlink-sender", daemon=True)
         thread.start()
+        ended = False
         try:
-            for start in starts:
-                if failure:
-                    break
-                batches.put(self._encode_chunk(ops, start))
+            with quick_handoffs():
+                for start in starts:
+                    if failure:
+                        break
+                    batches.put(self._encode_chunk(ops, start))
+                batches.put(None)
+                ended = True
+                if meanwhile is not None and not failure:
+                    meanwhile()
         finally:
-            batches.put(None)
+            if not ended:
+                batches.put(None)
             thread.join()
         if failure:
             raise failure[0]
         return codes
 
-    def _encode_chunk(self, ops: Sequence[RouteOp], start: int) -> tuple[bytes, int, int, int]:
+    def _encode_chunk(self, ops: Sequence[Op], start: int) -> tuple[bytes, int, int, int]:
         """The messages of `ops[start:start + batch]`, the last one acknowledged: (data, start, first seq, last)."""
         chunk = ops[start : start + self.batch]
         first = self._seq + 1
@@ -530,7 +611,7 @@ class RouteTable:
                     done = seq == last
                 offset += max((length + 3) & ~3, 16)
 
-    def _encode(self, op: RouteOp, seq: int, ack: bool = False) -> bytes:
+    def _encode(self, op: Op, seq: int, ack: bool = False) -> bytes:
         action, prefix, next_hop = op
         family = prefix.version
         if next_hop.version != family:  # an IPv6 prefix via an IPv4 next hop: a bug upstream, never sent
@@ -542,36 +623,40 @@ class RouteTable:
             return pack(head, seq, family_byte, prefix.prefixlen, rtm, dst_attr, dst, table_attr)
         return pack(head, seq, family_byte, prefix.prefixlen, rtm, dst_attr, dst, gw_attr, next_hop.packed, table_attr)
 
-    def apply(self, ops: Sequence[RouteOp]) -> dict[int, LinuxError]:
-        """Apply ops idempotently; failures by op index (absent = success).
+    def apply(self, ops: Sequence[Op], meanwhile: Callable[[], object] | None = None) -> dict[int, LinuxError]:
+        """Apply ops idempotently; failures by op index (absent = success). `meanwhile` runs while the kernel works
+        (`send_batch`).
 
         A delete of a route that is already gone succeeds; an add that finds the prefix taken (EEXIST) becomes a
         replace when the holder is ours and fails when it is foreign; a replace aimed at a foreign route fails.
         """
         guarded = self._guard_replaces(ops)
         index = [i for i in range(len(ops)) if i not in guarded] if guarded else range(len(ops))
-        codes = self.send_batch([ops[i] for i in index] if guarded else ops)
+        codes = self.send_batch([ops[i] for i in index] if guarded else ops, meanwhile)
         failed: dict[int, LinuxError] = dict(guarded)
         retry: list[int] = []
         for i, code in zip(index, codes, strict=True):
             if not code:
                 continue
-            op = ops[i]
-            if code == errno.EEXIST and op.action == "add":
+            action, prefix, next_hop = ops[i]
+            if code == errno.EEXIST and action == "add":
                 retry.append(i)
-            elif code not in (errno.ESRCH, errno.ENOENT) or op.action != "delete":  # gone already: success
-                failed[i] = translate(code, f"{op.action} route {op.prefix} via {op.next_hop} proto {self.proto}")
+            elif code not in (errno.ESRCH, errno.ENOENT) or action != "delete":  # gone already: success
+                failed[i] = translate(code, f"{action} route {prefix} via {next_hop} proto {self.proto}")
         if retry:
             # EEXIST: someone holds the prefix. Ours (a race) → replace it; foreign → refuse, never clobber.
-            as_replace = [RouteOp("replace", ops[i].prefix, ops[i].next_hop) for i in retry]
+            as_replace = [RouteOp("replace", ops[i][1], ops[i][2]) for i in retry]
             for j, err in self.apply(as_replace).items():
                 failed[retry[j]] = err
         return failed
 
-    def _guard_replaces(self, ops: Sequence[RouteOp]) -> dict[int, LinuxError]:
+    def _guard_replaces(self, ops: Sequence[Op]) -> dict[int, LinuxError]:
         """Replaces the kernel would aim at a foreign route: NLM_F_REPLACE hits the first route of the prefix at our
         metric (IPv4: the first alias, metric 0; IPv6: metric 1024 — a foreign route there refuses the replace)."""
-        wanted = {op.prefix for op in ops if op.action == "replace"}
+        if isinstance(ops, Runs):  # without a tuple per op
+            wanted = {route.prefix for route in ops.of("replace")}
+        else:
+            wanted = {prefix for action, prefix, _ in ops if action == "replace"}
         if not wanted:
             return {}
         families = {socket.AF_INET6 if p.version == 6 else socket.AF_INET for p in wanted}
@@ -580,15 +665,41 @@ class RouteTable:
             if route.prefix in wanted and route.metric == OWN_METRIC[route.prefix.version]:
                 holders.setdefault(route.prefix, route)
         refused: dict[int, LinuxError] = {}
-        for i, op in enumerate(ops):
-            holder = holders.get(op.prefix)
-            if op.action == "replace" and holder is not None and holder.protocol != self.proto:
+        for i, (action, prefix, next_hop) in enumerate(ops):
+            holder = holders.get(prefix)
+            if action == "replace" and holder is not None and holder.protocol != self.proto:
                 refused[i] = AlreadyExists(
-                    f"failed to program route {op.prefix} via {op.next_hop}: table {self.table} holds a foreign "
+                    f"failed to program route {prefix} via {next_hop}: table {self.table} holds a foreign "
                     f"route for it (via {holder.next_hop} proto {holder.protocol}); hubnet never replaces it",
                     errno=errno.EEXIST,
                 )
         return refused
+
+
+_HANDOFF = 0.0005  # the GIL switch interval while a sender thread waits on the kernel (Python's default: 5 ms)
+_handoffs_lock = threading.Lock()
+_handoffs_depth = 0
+_handoffs_saved = 0.0
+
+
+@contextlib.contextmanager
+def quick_handoffs() -> Iterator[None]:
+    """A short GIL switch interval while this thread computes beside a sender thread: after each write the sender
+    needs the GIL back to hand the kernel the next batch, and at the default 5 ms the kernel would sit idle for
+    most of that. Process-wide, so nested and concurrent users share one saved value."""
+    global _handoffs_depth, _handoffs_saved
+    with _handoffs_lock:
+        if _handoffs_depth == 0:
+            _handoffs_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_HANDOFF, _handoffs_saved))
+        _handoffs_depth += 1
+    try:
+        yield
+    finally:
+        with _handoffs_lock:
+            _handoffs_depth -= 1
+            if _handoffs_depth == 0:
+                sys.setswitchinterval(_handoffs_saved)
 
 
 class _Channel:

@@ -97,8 +97,10 @@ class BgpBackend:
             table = self._table
             return [table[p] for p in prefixes if p in table]
 
-    def apply(self, plan: RoutePlan) -> ApplyResult:
+    def apply(self, plan: RoutePlan, meanwhile: Callable[[], object] | None = None) -> ApplyResult:
         """Withdraw, then announce (a replace is an announce: one UPDATE moves the next hop)."""
+        if meanwhile is not None:
+            meanwhile()
         with self._lock:
             failed = self.speaker.delete(plan.delete)
             failed.update(self.speaker.add([*plan.add, *plan.replace]))

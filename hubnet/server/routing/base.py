@@ -34,8 +34,11 @@ class RouteBackend(Protocol):
         run for a database change, between runs that read in full (drift makes the watcher trigger one)."""
         ...
 
-    def apply(self, plan: RoutePlan) -> ApplyResult:
-        """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed)."""
+    def apply(self, plan: RoutePlan, meanwhile: Callable[[], object] | None = None) -> ApplyResult:
+        """Apply the plan idempotently (add of an existing identical route and delete of a missing one succeed).
+
+        `meanwhile` is the caller's work that needs no outcome of the plan: run exactly once, while the router
+        works on the plan where the backend can (the kernel backend), else before returning."""
         ...
 
     def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:
@@ -78,7 +81,9 @@ class NullBackend:
     def owned_at(self, prefixes: Collection[Network]) -> list[Route] | None:
         return None
 
-    def apply(self, plan: RoutePlan) -> ApplyResult:
+    def apply(self, plan: RoutePlan, meanwhile: Callable[[], object] | None = None) -> ApplyResult:
+        if meanwhile is not None:
+            meanwhile()
         return ApplyResult(failed=dict.fromkeys((r.prefix for r in (*plan.add, *plan.replace)), "no route backend"))
 
     def foreign(self, prefixes: Collection[Network]) -> dict[Network, str]:

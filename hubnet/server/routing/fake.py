@@ -40,7 +40,9 @@ class FakeBackend:
         with self._lock:
             return sorted((r for r in self.routes if r.prefix in prefixes), key=route_key)
 
-    def apply(self, plan: RoutePlan) -> ApplyResult:
+    def apply(self, plan: RoutePlan, meanwhile: Callable[[], object] | None = None) -> ApplyResult:
+        if meanwhile is not None:
+            meanwhile()
         with self._lock:
             self.plans.append(plan)
             failed = {p: e for p, e in self.fail.items() if any(r.prefix == p for r in _all(plan))}

@@ -265,9 +265,9 @@ class GcProbe(FakeBackend):
         super().__init__(routes)
         self.seen: dict[str, bool] = {}
 
-    def apply(self, plan: RoutePlan) -> ApplyResult:
+    def apply(self, plan: RoutePlan, meanwhile: Callable[[], object] | None = None) -> ApplyResult:
         self.seen["apply"] = gc.isenabled()
-        return super().apply(plan)
+        return super().apply(plan, meanwhile)
 
 
 def test_collector_stays_on_during_database_and_router_io() -> None:

@@ -1,0 +1,119 @@
+"""The kernel backend's apply computes its record of the table and the caller's `meanwhile` while the kernel works,
+and sends adds in bit-reversed order: our own routes are never mistaken for drift although the watcher may see
+them before the record has them, an operator's change during the apply still is drift, and `meanwhile` runs once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
+from hubnet.server.domain.routes import Route, RoutePlan
+from hubnet.server.routing import kernel
+from hubnet.server.routing.kernel import KernelBackend
+from tests.netns.routing.conftest import PROTO, Router, route, wait_for
+
+pytestmark = pytest.mark.netns
+
+
+def many(count: int) -> tuple[Route, ...]:
+    """`count` /24s of 10.100.0.0/14 via 192.168.1.10-209 (on the router's LAN)."""
+    return tuple(
+        Route(IPv4Network((int(IPv4Address("10.100.0.0")) + (n << 8), 24)), IPv4Address(f"192.168.1.{10 + n % 200}"))
+        for n in range(count)
+    )
+
+
+def late_record(monkeypatch: pytest.MonkeyPatch, seen: threading.Event, during: Callable[[], None]) -> None:
+    """Make the backend write its record only after the watcher has seen one of the apply's own routes, and run
+    `during` then: the window the hold must cover, made certain."""
+    real = kernel.expect
+
+    def expect(known: kernel.Known, plan: RoutePlan) -> None:
+        assert seen.wait(5), "the watcher saw none of the apply's routes"
+        during()
+        real(known, plan)
+
+    monkeypatch.setattr(kernel, "expect", expect)
+
+
+def watched(router: Router) -> tuple[KernelBackend, list[float], threading.Event, RouteMonitor]:
+    """A backend watching the router; the times it reported drift; an event set once a probe (the last, to stop)
+    has seen a route of ours."""
+    backend = KernelBackend(proto=PROTO, netns=router.ns)
+    drift: list[float] = []
+    backend.watch(lambda: drift.append(time.monotonic()))
+    seen = threading.Event()
+
+    def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
+        if r is not None and r.protocol == PROTO:
+            seen.set()
+
+    probe = RouteMonitor(table=254, netns=router.ns, on_event=on_event)
+    probe.start()
+    return backend, drift, seen, probe
+
+
+def test_own_routes_seen_before_the_record_are_not_drift(router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, drift, seen, probe = watched(router)
+    late_record(monkeypatch, seen, lambda: None)
+    runs: list[int] = []
+    try:
+        routes = many(6000)
+        result = backend.apply(RoutePlan(add=routes), lambda: runs.append(1))
+        assert result.failed == {}
+        assert router.count_ours() == 6000
+        time.sleep(0.5)  # the watcher drains the rest of the notifications
+        assert drift == [], "the backend's own adds were taken for drift"
+        assert runs == [1]
+        assert backend.list_owned(fresh=False) and len(backend.list_owned(fresh=False)) == 6000
+    finally:
+        probe.stop()
+        backend.close()
+
+
+def test_an_operator_delete_during_the_apply_is_drift_once_judged(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend, drift, seen, probe = watched(router)
+    try:
+        first = route(1)
+        assert backend.apply(RoutePlan(add=(first,))).failed == {}
+        seen.clear()
+        late_record(
+            monkeypatch,
+            seen,
+            lambda: router.ip("route", "del", str(first.prefix), "via", str(first.next_hop), "proto", str(PROTO)),
+        )
+        assert backend.apply(RoutePlan(add=many(3000))).failed == {}
+        wait_for(lambda: bool(drift), timeout=2)
+    finally:
+        probe.stop()
+        backend.close()
+
+
+def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Router) -> None:
+    order: list[IPv4Network] = []
+
+    def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
+        if event == "new" and r is not None and r.protocol == PROTO:
+            order.append(r.prefix)  # type: ignore[arg-type]
+
+    monitor = RouteMonitor(table=254, netns=router.ns, on_event=on_event)
+    monitor.start()
+    backend = KernelBackend(proto=PROTO, netns=router.ns)
+    runs: list[str] = []
+    try:
+        routes = many(8)
+        assert backend.apply(RoutePlan(add=routes), lambda: runs.append("one batch")).failed == {}
+        assert backend.apply(RoutePlan(), lambda: runs.append("nothing to send")).failed == {}
+        wait_for(lambda: len(order) == 8, timeout=2)
+        assert order == [routes[i].prefix for i in (0, 4, 2, 6, 1, 5, 3, 7)]
+        assert runs == ["one batch", "nothing to send"]
+    finally:
+        monitor.stop()
+        backend.close()
