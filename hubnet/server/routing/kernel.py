@@ -12,6 +12,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Container, Sequence
+from operator import attrgetter
 
 from hubnet.linux import ROUTE_PROTO
 from hubnet.linux.errors import LinuxError
@@ -34,6 +35,7 @@ from hubnet.server.routing.gcpause import gc_paused
 log = logging.getLogger("hubnet.routing")
 
 DEFAULT_TABLE = 254  # main
+_PREFIX = attrgetter("prefix")
 
 # What we last listed or programmed: prefix → next hops. Tuples, not sets: hashing an IPv6 address formats it as
 # hex, and a prefix almost always has exactly one next hop.
@@ -134,16 +136,20 @@ class KernelBackend:
                 old = self._known  # still the monitor's: our own deletes must not read as drift
 
                 def forget(doomed: list[KernelRoute]) -> None:
-                    for route in doomed:
-                        old.pop(route.prefix, None)
-                        gone.add(route.prefix)
+                    prefixes = list(map(_PREFIX, doomed))
+                    gone.update(prefixes)
+                    if old:  # empty at start-up
+                        for prefix in prefixes:
+                            old.pop(prefix, None)
 
                 owned, self._sweep = self._routes.sweep(keep, before=forget)
                 self._swept = gone
             known: Known = {}
-            for r in owned:
-                if r.prefix not in gone:
-                    _know(known, r.prefix, r.next_hop)
+            doomed = len(self._sweep.routes) if self._sweep is not None else 0
+            if doomed < len(owned):  # else every route is being deleted: nothing to record
+                for r in owned:
+                    if r.prefix not in gone:
+                        _know(known, r.prefix, r.next_hop)
             self._known = known
             self._listed = True
         return [_new_route(r.prefix, r.next_hop) for r in owned]
