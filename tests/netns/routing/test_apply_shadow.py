@@ -12,10 +12,11 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from hubnet.linux.routes import KernelRoute, RouteEvent, RouteMonitor
+from hubnet.net import Network
 from hubnet.server.domain.routes import Route, RoutePlan
 from hubnet.server.routing import kernel
 from hubnet.server.routing.kernel import KernelBackend
-from tests.netns.routing.conftest import PROTO, Router, route, wait_for
+from tests.netns.routing.conftest import PROTO, Router, route, route6, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -28,7 +29,7 @@ def many(count: int) -> tuple[Route, ...]:
     )
 
 
-def late_record(monkeypatch: pytest.MonkeyPatch, seen: threading.Event, during: Callable[[], None]) -> None:
+def late_record(monkeypatch: pytest.MonkeyPatch, seen: threading.Event, during: Callable[[], object]) -> None:
     """Make the backend write its record only after the watcher has seen one of the apply's own routes, and run
     `during` then: the window the hold must cover, made certain."""
     real = kernel.expect
@@ -97,11 +98,11 @@ def test_an_operator_delete_during_the_apply_is_drift_once_judged(
 
 
 def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Router) -> None:
-    order: list[IPv4Network] = []
+    order: list[Network] = []
 
     def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
         if event == "new" and r is not None and r.protocol == PROTO:
-            order.append(r.prefix)  # type: ignore[arg-type]
+            order.append(r.prefix)
 
     monitor = RouteMonitor(table=254, netns=router.ns, on_event=on_event)
     monitor.start()
@@ -114,6 +115,30 @@ def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Route
         wait_for(lambda: len(order) == 8, timeout=2)
         assert order == [routes[i].prefix for i in (0, 4, 2, 6, 1, 5, 3, 7)]
         assert runs == ["one batch", "nothing to send"]
+    finally:
+        monitor.stop()
+        backend.close()
+
+
+def test_ipv6_adds_keep_the_plans_order(router6: Router) -> None:
+    """IPv6's route tree gains nothing from a spread order (BENCHMARKS.md): a dual-stack plan's IPv4 adds go out
+    spread, its IPv6 adds in the plan's order, wherever they stand in the plan."""
+    order: list[Network] = []
+
+    def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
+        if event == "new" and r is not None and r.protocol == PROTO:
+            order.append(r.prefix)
+
+    monitor = RouteMonitor(table=254, netns=router6.ns, on_event=on_event)
+    monitor.start()
+    backend = KernelBackend(proto=PROTO, netns=router6.ns)
+    try:
+        v4, v6 = [route(n) for n in range(1, 5)], [route6(n) for n in range(1, 5)]
+        mixed = (v6[0], v4[0], v6[1], v4[1], v6[2], v4[2], v6[3], v4[3])
+        assert backend.apply(RoutePlan(add=mixed)).failed == {}
+        wait_for(lambda: len(order) == 8, timeout=2)
+        assert [p for p in order if p.version == 6] == [r.prefix for r in v6]
+        assert [p for p in order if p.version == 4] == [v4[i].prefix for i in (0, 2, 1, 3)]
     finally:
         monitor.stop()
         backend.close()
