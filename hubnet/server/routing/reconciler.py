@@ -192,6 +192,8 @@ class Reconciler:
                 prepare()
             else:
                 failed = self.backend.apply(todo, prepare).failed
+                if not ahead:  # a backend that did not run it
+                    prepare()
             waiting: dict[Network, str] = {}
             if not self.dry_run:
                 # the table is complete now (unless a route failed): a BGP speaker may add its peers
