@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
@@ -97,7 +98,9 @@ def test_an_operator_delete_during_the_apply_is_drift_once_judged(
         backend.close()
 
 
-def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Router) -> None:
+@contextmanager
+def added_in_order(router: Router) -> Iterator[tuple[KernelBackend, list[Network]]]:
+    """A backend on the router and the prefixes of our routes in the order the kernel announced them."""
     order: list[Network] = []
 
     def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
@@ -107,38 +110,31 @@ def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Route
     monitor = RouteMonitor(table=254, netns=router.ns, on_event=on_event)
     monitor.start()
     backend = KernelBackend(proto=PROTO, netns=router.ns)
-    runs: list[str] = []
     try:
+        yield backend, order
+    finally:
+        monitor.stop()
+        backend.close()
+
+
+def test_adds_go_out_in_bit_reversed_order_and_meanwhile_runs_once(router: Router) -> None:
+    runs: list[str] = []
+    with added_in_order(router) as (backend, order):
         routes = many(8)
         assert backend.apply(RoutePlan(add=routes), lambda: runs.append("one batch")).failed == {}
         assert backend.apply(RoutePlan(), lambda: runs.append("nothing to send")).failed == {}
         wait_for(lambda: len(order) == 8, timeout=2)
-        assert order == [routes[i].prefix for i in (0, 4, 2, 6, 1, 5, 3, 7)]
-        assert runs == ["one batch", "nothing to send"]
-    finally:
-        monitor.stop()
-        backend.close()
+    assert order == [routes[i].prefix for i in (0, 4, 2, 6, 1, 5, 3, 7)]
+    assert runs == ["one batch", "nothing to send"]
 
 
 def test_ipv6_adds_keep_the_plans_order(router6: Router) -> None:
     """IPv6's route tree gains nothing from a spread order (BENCHMARKS.md): a dual-stack plan's IPv4 adds go out
     spread, its IPv6 adds in the plan's order, wherever they stand in the plan."""
-    order: list[Network] = []
-
-    def on_event(event: RouteEvent, r: KernelRoute | None) -> None:
-        if event == "new" and r is not None and r.protocol == PROTO:
-            order.append(r.prefix)
-
-    monitor = RouteMonitor(table=254, netns=router6.ns, on_event=on_event)
-    monitor.start()
-    backend = KernelBackend(proto=PROTO, netns=router6.ns)
-    try:
-        v4, v6 = [route(n) for n in range(1, 5)], [route6(n) for n in range(1, 5)]
+    v4, v6 = [route(n) for n in range(1, 5)], [route6(n) for n in range(1, 5)]
+    with added_in_order(router6) as (backend, order):
         mixed = (v6[0], v4[0], v6[1], v4[1], v6[2], v4[2], v6[3], v4[3])
         assert backend.apply(RoutePlan(add=mixed)).failed == {}
         wait_for(lambda: len(order) == 8, timeout=2)
-        assert [p for p in order if p.version == 6] == [r.prefix for r in v6]
-        assert [p for p in order if p.version == 4] == [v4[i].prefix for i in (0, 2, 1, 3)]
-    finally:
-        monitor.stop()
-        backend.close()
+    assert [p for p in order if p.version == 6] == [r.prefix for r in v6]
+    assert [p for p in order if p.version == 4] == [v4[i].prefix for i in (0, 2, 1, 3)]
