@@ -32,7 +32,10 @@ WARMUP_BATCHES = 20
 def measure(url: str, sizes: list[int], registrations: int) -> list[dict[str, Any]]:
     upgrade(url)
     settings = Settings(
-        database_url=url, cluster_cidr=IPv4Network("10.0.0.0/8"), bootstrap_tokens=("boot",), admin_tokens=("admin",)
+        database_url=url,
+        cluster_cidrs=(IPv4Network("10.0.0.0/8"),),
+        bootstrap_tokens=("boot",),
+        admin_tokens=("admin",),
     )
     ctl = Controller(db=Database(url), settings=settings)
     try:

@@ -284,7 +284,7 @@ def fib(kind: str, count: int, next_hops: int, workdir: Path) -> dict[str, float
                 established = now
             if established is not None and bgp_full is None and up and up[0].prefixes_received >= count:
                 bgp_full = now
-            if bgp_full is not None and kernel_count(NS_RCV) >= count:
+            if established is not None and bgp_full is not None and kernel_count(NS_RCV) >= count:
                 return {"bgp_table_s": bgp_full - established, "kernel_s": time.perf_counter() - established}
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{kind}: not full after 900 s: {sessions}, kernel {kernel_count(NS_RCV)}")
