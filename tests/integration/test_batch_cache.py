@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from hubnet.server.db.migrate import upgrade
+from hubnet.server.db.repository import _NODE, _NODE_LOCKED, Repository
+from hubnet.server.db.statements import Statements
 from hubnet.server.db.uow import Database, UnitOfWork
 from hubnet.server.services import nodes, pools
 from hubnet.server.services.context import Controller
@@ -192,3 +194,48 @@ def test_a_deferred_row_the_database_refuses_is_undone_alone(sides: tuple[Side, 
     assert _subnets(got) == ["10.244.0.0/24", None, "AddressTaken"]
     assert side.redone == 1
     assert [row[0] for row in side.state()[0]] == ["d-1"]
+
+
+def test_a_full_pool_hands_out_released_subnets_without_losing_the_cache(
+    sides: tuple[Side, Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every never-used subnet gone, each registration takes the longest-released one: the batch asks about
+    that one subnet alone (no window of 64 read and parsed) and keeps its answers across the re-issue mark (no row
+    asked again one by one) — and the outcomes are the one-by-one ones: each released subnet once, oldest first, and
+    a released node whose subnet went to another in the same batch is refused."""
+    side, reference = sides
+    for s in (side, reference):
+        s.ctl.db.write_batch([_register(s.ctl, f"f-{i}", f"192.168.42.{i + 1}") for i in range(16)])  # full
+        s.now += 1
+        s.ctl.db.write_batch([nodes.delete_job(s.ctl, token="admin", name=f"f-{i}") for i in range(8)])
+        s.now += 1
+    windows, lookups = [], []
+    live_ranges = Repository._live_ranges
+    execute = Statements.execute
+
+    def counted_ranges(repo: Repository, window: Any) -> Any:
+        windows.append(window)
+        return live_ranges(repo, window)
+
+    def counted_execute(sql: Statements, statement: Any, params: Any = None) -> Any:
+        if statement is _NODE or statement is _NODE_LOCKED:
+            lookups.append(params)
+        return execute(sql, statement, params)
+
+    jobs = [_register(side.ctl, f"g-{i}", f"192.168.43.{i + 1}") for i in range(8)]
+    jobs.append(_register(side.ctl, "f-0", "192.168.42.1"))  # its 10.244.0.0/24 went to g-0 just before
+    with monkeypatch.context() as patch:
+        patch.setattr(Repository, "_live_ranges", counted_ranges)
+        patch.setattr(Statements, "execute", counted_execute)
+        got = side.ctl.db.write_batch(jobs)
+    assert windows == []
+    assert lookups == [{"name": "f-0"}]  # only the released record the marks may have changed is asked again
+    assert _subnets(got) == [f"10.244.{i}.0/24" for i in range(8)] + ["SubnetReissued"]
+    assert side.redone == 0
+    want = reference.ctl.db._batch(  # type: ignore[attr-defined]
+        [_register(reference.ctl, f"g-{i}", f"192.168.43.{i + 1}") for i in range(8)]
+        + [_register(reference.ctl, "f-0", "192.168.42.1")],
+        savepoints=True,
+    )
+    assert [_outcome(*o) for o in got] == [_outcome(*o) for o in want]
+    assert side.state() == reference.state()

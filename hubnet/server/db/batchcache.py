@@ -63,6 +63,13 @@ class BatchCache:
         if record is not None:
             self.names_by_id.pop(record.id, None)
 
+    def reissued(self) -> None:
+        """Released rows holding a subnet were marked re-issued: every released record is asked again (live ones,
+        holders and windows are untouched: the mark changes no liveness, address or subnet)."""
+        for name, (record, _) in list(self.nodes.items()):
+            if record is not None and record.state == "released":
+                self.forget_node(name)
+
     def inserted(self, values: dict[str, Any]) -> None:
         """A node row was inserted with `values` (its id unknown; its range columns as the repository computed them
         from the text, None for text that does not parse): its name is asked again, its addresses and ranges are

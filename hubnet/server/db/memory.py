@@ -329,7 +329,7 @@ class MemoryRepository:
         wanted = set(names)
         return [r.node for r in self._rows() if r.node.name in wanted]
 
-    def subnet_in_use(self, subnet: str) -> bool:
+    def subnet_in_use(self, subnet: str, *, scan: bool = False) -> bool:
         family = family_of(subnet)
         return any(_overlaps(_subnet(r.node, family), subnet) for r in self._rows(live=True))
 

@@ -319,7 +319,7 @@ class _FreshOnly:
         self.uow = uow
 
     def in_use(self, subnet: Network) -> bool:
-        return self.uow.repo.subnet_in_use(str(subnet))
+        return self.uow.repo.subnet_in_use(str(subnet), scan=True)
 
     def oldest_released(self) -> Network | None:
         return None

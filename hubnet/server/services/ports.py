@@ -60,9 +60,10 @@ class NodeRepository(Protocol):
         """The rows (live or released) of these names that exist, in no particular order."""
         ...
 
-    def subnet_in_use(self, subnet: str) -> bool:
+    def subnet_in_use(self, subnet: str, *, scan: bool = False) -> bool:
         """A live node holds anything overlapping `subnet`, of its family (unparsable text: only the same text
-        clashes)."""
+        clashes). `scan`: the caller goes on to the neighbouring subnets (the never-used pass), so an implementation
+        may read around this one at once."""
         ...
 
     def address_holder(self, address: str) -> str | None:
