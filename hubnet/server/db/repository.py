@@ -627,8 +627,8 @@ class Repository:
 
         In a cached batch a `scan` (the never-used pass, which asks about consecutive subnets) reads the subnet's
         window of 64 once for the batch; any other question (a released subnet offered again, a reclaim: one
-        subnet anywhere in the pool) is answered from a window read already, or else asked alone — reading and
-        parsing a window of a full pool for it cost ~4x a registration on PostgreSQL."""
+        subnet anywhere in the pool) is answered from a window read already, or else asked alone: a full pool's
+        window read for one subnet cost PostgreSQL more than a whole never-used registration (BENCHMARKS.md)."""
         fam = FAMILIES[family_of(subnet)]
         if self.cache is not None and (found := self._window_in_use(subnet, read=scan)) is not None:
             return found
