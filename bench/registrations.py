@@ -24,7 +24,7 @@ import json
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,22 +146,30 @@ def trivial() -> Iterator[str]:
         yield url
 
 
-async def seed_nodes(url: str, start: int, count: int) -> None:
-    """Register `count` nodes through the API, 64 at a time (setup, not measured)."""
+async def _each(url: str, token: str, calls: Sequence[tuple[str, str, dict[str, str] | None]], ok: set[int]) -> None:
+    """Every (method, path, JSON body) call through the API, 64 at a time (setup, not measured); an answer outside
+    `ok` raises."""
     limits = httpx.Limits(max_connections=CONNECTIONS)
-    headers = {"Authorization": f"Bearer {BOOTSTRAP}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
         sem = asyncio.Semaphore(CONNECTIONS)
 
-        async def one(i: int) -> None:
-            addr = f"100.{64 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"  # 100.64.0.0/10: unique, outside every pool
-            body = {"name": f"seed-{i}", "address": addr, "secret": f"{'7b' * 24}{i:016x}"}
+        async def one(method: str, path: str, body: dict[str, str] | None) -> None:
             async with sem:
-                response = await client.post("/v1/nodes", json=body)
-            if response.status_code not in (200, 201):
-                raise RuntimeError(f"seed registration {i} failed: {response.status_code} {response.text}")
+                response = await client.request(method, path, json=body)
+            if response.status_code not in ok:
+                raise RuntimeError(f"{method} {path} failed: {response.status_code} {response.text}")
 
-        await asyncio.gather(*(one(i) for i in range(start, start + count)))
+        await asyncio.gather(*(one(*call) for call in calls))
+
+
+async def seed_nodes(url: str, start: int, count: int) -> None:
+    """Register `count` nodes through the API, 64 at a time (setup, not measured)."""
+    calls = []
+    for i in range(start, start + count):
+        addr = f"100.{64 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"  # 100.64.0.0/10: unique, outside every pool
+        calls.append(("POST", "/v1/nodes", {"name": f"seed-{i}", "address": addr, "secret": f"{'7b' * 24}{i:016x}"}))
+    await _each(url, BOOTSTRAP, calls, {200, 201})
 
 
 def allocated(url: str) -> int:
@@ -173,19 +181,8 @@ def allocated(url: str) -> int:
 async def forget(url: str, prefix: str, sent: list[int]) -> None:
     """Release a window's nodes through the admin API (setup, not measured), so the next window starts where this
     one did: every name wrk generated, thread by thread (one still in flight when wrk stopped may be 404)."""
-    limits = httpx.Limits(max_connections=CONNECTIONS)
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
-        sem = asyncio.Semaphore(CONNECTIONS)
-
-        async def one(name: str) -> None:
-            async with sem:
-                response = await client.delete(f"/v1/nodes/{name}")
-            if response.status_code not in (204, 404):
-                raise RuntimeError(f"releasing {name} failed: {response.status_code} {response.text}")
-
-        names = [f"{prefix}-{tid}-{n}" for tid, count in enumerate(sent) for n in range(1, count + 1)]
-        await asyncio.gather(*(one(name) for name in names))
+    names = [f"{prefix}-{tid}-{n}" for tid, count in enumerate(sent) for n in range(1, count + 1)]
+    await _each(url, ADMIN, [("DELETE", f"/v1/nodes/{name}", None) for name in names], {204, 404})
 
 
 def window(url: str, seconds: int, prefix: str, base: int, script: Path) -> dict[str, float]:
