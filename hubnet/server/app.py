@@ -106,9 +106,11 @@ def build_peer_sync(ctl: Controller, reconciler: Reconciler | None) -> PeerSync 
 
 def _reconcile_on_route_moves(reconciler: Reconciler) -> Callable[[Commit], None]:
     """Only commits that move desired routes trigger a reconcile: a route-state report (or a renewal, a stale mark)
-    changes no route, and would only cause a second, empty reconcile."""
+    changes no route, and would only cause a second, empty reconcile. Every commit is handed over first (its
+    revisions, and its moved rows when it has them), so a change run can plan without reading them back."""
 
     def hook(commit: Commit) -> None:
+        reconciler.hand(routes.handed(commit))
         if routes.moves_routes(commit.kinds):
             reconciler.trigger()
 

@@ -510,12 +510,16 @@ class MemoryUnitOfWork:
         self.now = now
         self.events: list[tuple[str, str | None, str]] = []
         self.committed: list[Callable[[], None]] = []
+        self.said: list[NodeRecord] = []
 
     def emit(self, kind: str, node: str | None, **data: Any) -> None:
         self.events.append((kind, node, json.dumps(data, sort_keys=True, default=str)))
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self.committed.append(fn)
+
+    def moved(self, record: NodeRecord) -> None:
+        self.said.append(record)
 
 
 class MemoryDatabase:
@@ -543,6 +547,7 @@ class MemoryDatabase:
         outcomes: list[tuple[bool, Any]] = []
         emitted: list[tuple[str, str | None, str]] = []
         committed: list[Callable[[], None]] = []
+        moved = ports.MovedRows()
         with self._lock:
             self.batches.append(len(jobs))
             now = self.clock()
@@ -559,8 +564,9 @@ class MemoryDatabase:
                     continue
                 emitted.extend(uow.events)
                 committed.extend(uow.committed)
+                moved.add(job, uow.said)
             revision = self._append(emitted, now)
-        ports.after_batch(committed, self._hooks, emitted, revision)
+        ports.after_batch(committed, self._hooks, emitted, revision, moved)
         return outcomes
 
     def _append(self, items: list[tuple[str, str | None, str]], now: float) -> int | None:

@@ -22,6 +22,7 @@ from sqlalchemy import exc
 from hubnet.server.db.engine import Engines, make_engines
 from hubnet.server.db.repository import Repository
 from hubnet.server.domain.errors import ConcurrentChange, HubnetError, Unavailable
+from hubnet.server.domain.records import NodeRecord
 from hubnet.server.services import ports
 
 log = logging.getLogger("hubnet.db")
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.events: list[tuple[str, str | None, str]] = []
         self.revision: int | None = None
         self.committed: list[Callable[[], None]] = []
+        self.said: list[NodeRecord] = []
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once this use case's batch committed (metrics: a batch redone with savepoints runs the job
@@ -46,6 +48,9 @@ class UnitOfWork:
     def emit(self, kind: str, node: str | None, **data: Any) -> None:
         """Record one event; it is appended in this same transaction, after every row change."""
         self.events.append((kind, node, json.dumps(data, sort_keys=True, default=str)))
+
+    def moved(self, record: NodeRecord) -> None:
+        self.said.append(record)
 
 
 class Database:
@@ -88,6 +93,7 @@ class Database:
         revision: int | None = None
         lock = self._write_lock or nullcontext()
         committed: list[Callable[[], None]] = []
+        moved = ports.MovedRows()
         with lock, _translated(), self.engines.writer.connect() as conn, conn.begin():
             repo = Repository(conn, self.dialect)
             if repo.pg:
@@ -121,6 +127,7 @@ class Database:
                     continue
                 emitted.extend(uow.events)
                 committed.extend(uow.committed)
+                moved.add(job, uow.said)
                 outcomes.append((True, value))
             try:
                 repo.flush()
@@ -131,7 +138,7 @@ class Database:
             if emitted:
                 revision = repo.append_events(emitted, now=now)
                 repo.notify_commit(revision, self.origin)  # other controller processes wake as this commits
-        ports.after_batch(committed, self.after_commit, emitted, revision)
+        ports.after_batch(committed, self.after_commit, emitted, revision, moved)
         return outcomes
 
     def dispose(self) -> None:

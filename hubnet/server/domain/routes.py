@@ -121,6 +121,16 @@ class Changes(NamedTuple):
     desired: list[DesiredRoute]
 
 
+class Handed(NamedTuple):
+    """A commit of this process as its writer hands it to the reconciler: it appended revisions (base, revision];
+    `changes` are its route moves as committed, None when its use cases did not say every moved row (then the
+    reconciler reads them)."""
+
+    base: int
+    revision: int
+    changes: Changes | None
+
+
 @dataclass(frozen=True)
 class RoutePlan:
     """What to change so that actual == desired. `replace` moves an existing prefix to a new next hop."""

@@ -7,7 +7,10 @@ and at once when the backend's watcher sees one of our routes changed behind our
 What a change costs: given `snapshot` and `changes` (the controller's event log), a run for a database change reads
 only the nodes whose routes moved since the last run and the backend's record of those prefixes, and plans and
 reports only them — a registration reaches the router in the same few milliseconds at 10 nodes and at 65,536. Every
-other run (start-up, periodic, drift, a change after a failed run, too many changes) reads everything.
+other run (start-up, periodic, drift, a change after a failed run, too many changes) reads everything. A change run
+does not even read the moved nodes when this process's writer handed them over (`hand`): every commit since the
+last run, contiguous from its revision, each with its moved rows — the read was half of a change run's CPU, and at a
+stream of registrations the controller runs one per write batch.
 """
 
 from __future__ import annotations
@@ -24,8 +27,18 @@ from prometheus_client import CollectorRegistry
 
 from hubnet.loop import Backoff, Cause, SupervisedLoop
 from hubnet.net import Network
+from hubnet.server.domain.routefeed import MAX_DELTA_EVENTS
 from hubnet.server.domain.routeplan import after_apply, desired_table, plan, plan_table
-from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, RoutePlan, Snapshot, route_key
+from hubnet.server.domain.routes import (
+    Changes,
+    DesiredRoute,
+    Handed,
+    NodeRef,
+    Route,
+    RoutePlan,
+    Snapshot,
+    route_key,
+)
 from hubnet.server.routing.base import NullBackend, RouteBackend
 from hubnet.server.routing.gcpause import gc_paused
 from hubnet.server.routing.metrics import ReconcileMetrics, by_family
@@ -44,6 +57,7 @@ LoadSnapshot = Callable[[], Snapshot]
 LoadChanges = Callable[[int], "Changes | None"]
 PROGRAMMED: tuple[str, str | None] = ("programmed", None)
 FULL_REPORT_EVERY = 6  # periodic runs between two full route_state reports (changes are reported at once)
+MAX_HANDED = 1024  # commits handed over and not yet planned from; more: the next change run reads instead
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,12 @@ class Reconciler:
         self._by_prefix: dict[Network, DesiredRoute] = {}
         self._counts: tuple[dict[int, int], dict[int, int]] = ({4: 0, 6: 0}, {4: 0, 6: 0})  # desired, owned
         self.delta_runs = 0  # change runs served from the record (tests, bench)
+        self.handed_runs = 0  # of those, planned from handed-over commits without a read
+        # Commits handed over since the last change run took them, in commit order; None: one that cannot be placed
+        # (another process's), after which the next change run reads.
+        self._handed: list[Handed | None] = []
+        self._handed_upto: int | None = None  # the revision of the last commit handed over
+        self._handed_lock = threading.Lock()
         self._clean = False  # the last run read or applied everything without an error or a failed route
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -141,6 +161,15 @@ class Reconciler:
         """Reconcile soon; many triggers before the loop wakes collapse into one run."""
         self._reason = reason
         self._loop.wake()
+
+    def hand(self, handed: Handed | None) -> None:
+        """A commit, as the writer hands it over (before it triggers); thread-safe, never blocks on a run."""
+        with self._handed_lock:
+            if len(self._handed) >= MAX_HANDED:
+                self._handed = [None]
+            else:
+                self._handed.append(handed)
+            self._handed_upto = None if handed is None else handed.revision
 
     def _step(self, cause: Cause) -> None:
         if cause != "retry":  # a retry after a failure keeps the failed run's reason
@@ -229,7 +258,11 @@ class Reconciler:
         """A change run from the record: the moved nodes' routes now against the backend's record of their old and
         new prefixes. None when it cannot be planned that way (the log was trimmed, too many changes, the backend
         keeps no record, a prefix's holder in the record is a node that did not move): the caller reads in full."""
-        moved = self.changes(revision) if self.changes is not None else None
+        moved = self._take_handed(revision)
+        if moved is not None:
+            self.handed_runs += 1
+        elif self.changes is not None:
+            moved = self.changes(revision)
         if moved is None:
             return None
         old = [item for name in moved.nodes for item in self._by_node.get(name, ())]
@@ -269,6 +302,34 @@ class Reconciler:
         self.delta_runs += 1
         self.last = result
         return result
+
+    def _take_handed(self, since: int) -> Changes | None:
+        """The moves after `since` from the commits handed over, taken all at once; None (read them instead) unless
+        they follow on from `since` without a gap, each with its rows, and none is another process's. A commit
+        not handed over yet sets off a run of its own once it is. Nothing handed over: nothing new when the record is
+        at the last commit handed over (a run that took it already), else read."""
+        with self._handed_lock:
+            queued, self._handed = self._handed, []
+            if not queued:  # a trigger whose commit an earlier run took: nothing new unless it was not handed over
+                return Changes(since, frozenset(), []) if since == self._handed_upto else None
+        at, nodes, rows = since, set[str](), dict[str, list[DesiredRoute]]()
+        for item in queued:
+            if item is None:
+                return None
+            if item.revision <= since:
+                continue  # a full run read past it
+            if item.base != at or item.changes is None:
+                return None
+            at = item.revision
+            nodes.update(item.changes.nodes)
+            for name in item.changes.nodes:
+                rows[name] = []  # what an earlier commit said of the node is superseded
+            for desired in item.changes.desired:
+                rows.setdefault(desired.node, []).append(desired)
+            if len(nodes) > MAX_DELTA_EVENTS:
+                return None
+        moved = sorted((d for found in rows.values() for d in found), key=lambda d: route_key(d.route))
+        return Changes(at, frozenset(nodes), moved)
 
     def _installed(
         self, touched: set[Network], actual: list[Route], todo: RoutePlan, failed: dict[Network, str]

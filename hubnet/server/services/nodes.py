@@ -230,6 +230,7 @@ class _Join:
         for family in FAMILIES:
             if COLUMNS[family][1] in added:
                 uow.emit("node.subnet_added", node.name, subnet=_subnet_of(record, family), subnets=record.subnets)
+        uow.moved(record)
         return node_view_of(ctl, uow, record, self.pools)
 
     def reclaim(self, node: NodeRecord) -> tuple[Node, bool]:
@@ -301,6 +302,7 @@ class _Join:
 
 
 def _registered(uow: UnitOfWork, record: NodeRecord) -> None:
+    """The event of a registration that took subnets, and the row as written (the reconciler need not read it)."""
     uow.emit(
         "node.registered",
         record.name,
@@ -310,6 +312,7 @@ def _registered(uow: UnitOfWork, record: NodeRecord) -> None:
         addresses=record.addresses,
         generation=record.generation,
     )
+    uow.moved(record)
 
 
 class _FreshOnly:
@@ -394,8 +397,11 @@ def heartbeat_job(
             changes["state"] = ACTIVE
             uow.emit("node.renewed", name, subnet=node.primary_subnet, subnets=node.subnets)
         uow.repo.update_node(node.id, updated_at=uow.now, **changes)
-        return node_view_of(ctl, uow, replace(node, **changes), uow.repo.pools())
+        record = replace(node, **changes)
+        uow.moved(record)  # no route moves, but a row said earlier in the batch stays said
+        return node_view_of(ctl, uow, record, uow.repo.pools())
 
+    use_case.touches = (name,)  # type: ignore[attr-defined]  # its own row only (ports.touched)
     return use_case
 
 
@@ -412,11 +418,16 @@ def delete_job(ctl: Controller, *, token: str | None, name: str) -> Callable[[Un
         node = authorize_node(ctl, uow, token, name, lock=True)
         if node.state != RELEASED:
             route = withdrawal(node.route_state, node.route_error)
-            uow.repo.update_node(node.id, updated_at=uow.now, **released_values(uow.now, route=route))
+            released = released_values(uow.now, route=route)
+            uow.repo.update_node(node.id, updated_at=uow.now, **released)
             uow.emit("node.released", name, subnet=node.primary_subnet, subnets=node.subnets, reason="deleted")
+            uow.moved(replace(node, **released))  # type: ignore[arg-type]
             uow.after_commit(ctl.metrics.released)
-        elif node.reissued or node.reissued6:
-            uow.repo.delete_node(node.id)
-            uow.emit("node.deleted", name, subnet=node.primary_subnet, subnets=node.subnets)
+        else:
+            if node.reissued or node.reissued6:
+                uow.repo.delete_node(node.id)
+                uow.emit("node.deleted", name, subnet=node.primary_subnet, subnets=node.subnets)
+            uow.moved(node)  # released, as it was (or gone): no routes either way
 
+    use_case.touches = (name,)  # type: ignore[attr-defined]  # its own row only (ports.touched)
     return use_case

@@ -9,13 +9,14 @@ named for one concept; the repository is their sum.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hubnet.server.bgp.peers import PeerRecord
 from hubnet.server.domain.records import EventRecord, NodeRecord, PoolRecord, RouterRecord, RouterRouteState
+from hubnet.server.domain.routefeed import FEED_MOVES
 from hubnet.server.domain.tokens import TokenRecord
 
 log = logging.getLogger("hubnet.db")
@@ -286,6 +287,11 @@ class UnitOfWork(Protocol):
         """Run `fn` once this use case committed (never when it was undone)."""
         ...
 
+    def moved(self, record: NodeRecord) -> None:
+        """The node's row as this use case leaves it, said right after the route-moving event of it: the commit
+        hands it to this process's reconciler, which then need not read it back (`Commit.rows`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Hints:
@@ -321,10 +327,56 @@ class Moves:
 
 @dataclass(frozen=True)
 class Commit:
-    """What an after-commit hook of the database learns: the last revision and the kinds of events committed."""
+    """What an after-commit hook of the database learns: the last revision and the kinds of events committed; for a
+    commit of this process also the first revision it appended and, when its use cases said them all, the rows of
+    the nodes its route-moving events name (`UnitOfWork.moved`), as committed. Another process's commit (learnt
+    from the event log) has neither."""
 
     revision: int | None
     kinds: frozenset[str]
+    first: int | None = None
+    rows: Mapping[str, NodeRecord] | None = None
+
+
+def touched(job: Callable[..., Any]) -> frozenset[str] | None:
+    """The node names whose rows a write use case may change, from what it says of itself (its `hints`' names, its
+    `touches` attribute); None when it says nothing: any row."""
+    hints: Hints | None = getattr(job, "hints", None)
+    touches: Collection[str] | None = getattr(job, "touches", None)
+    if hints is None and touches is None:
+        return None
+    return frozenset((*(hints.names if hints else ()), *(touches or ())))
+
+
+class MovedRows:
+    """The rows a batch's committed use cases said they left (`UnitOfWork.moved`), kept only while no later use case
+    of the batch may have changed them (`touched`): what `Commit.rows` is made of."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, NodeRecord] = {}
+
+    def add(self, job: Callable[..., Any], said: Sequence[NodeRecord]) -> None:
+        """A committed job, in batch order, and the rows it said."""
+        names = touched(job)
+        if names is None:
+            self.rows.clear()
+        else:
+            for name in names:
+                self.rows.pop(name, None)
+        for record in said:
+            self.rows[record.name] = record
+
+    def of(self, events: Sequence[tuple[str, str | None, str]]) -> dict[str, NodeRecord] | None:
+        """The rows of the nodes `events`' route-moving events name; None unless every one of them was said."""
+        found: dict[str, NodeRecord] = {}
+        for kind, name, _ in events:
+            if kind not in FEED_MOVES:
+                continue
+            record = self.rows.get(name) if name is not None else None
+            if record is None:
+                return None
+            found[record.name] = record
+        return found
 
 
 def after_batch(
@@ -332,6 +384,7 @@ def after_batch(
     hooks: list[Callable[[Commit], None]],
     events: Sequence[tuple[str, str | None, str]],
     revision: int | None,
+    moved: MovedRows | None = None,
 ) -> None:
     """What every database does once a batch committed: the committed use cases' callbacks (a failing one is logged,
     never raised: the batch is committed), then, when it appended events, the hooks."""
@@ -341,7 +394,9 @@ def after_batch(
         except Exception:
             log.exception("after-commit callback failed")
     if events:
-        commit = Commit(revision, frozenset(kind for kind, _, _ in events))
+        first = None if revision is None else revision - len(events) + 1  # a batch's events are consecutive
+        rows = moved.of(events) if moved is not None else None
+        commit = Commit(revision, frozenset(kind for kind, _, _ in events), first, rows)
         for hook in hooks:
             hook(commit)
 

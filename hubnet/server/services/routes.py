@@ -9,9 +9,9 @@ from hubnet.net import parse_network
 from hubnet.server.domain.lease import LeaseState, RouteState
 from hubnet.server.domain.records import NodeRecord
 from hubnet.server.domain.routefeed import FEED_MOVES, MAX_DELTA_EVENTS, plan_feed
-from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, Snapshot, route_key
+from hubnet.server.domain.routes import Changes, DesiredRoute, Handed, NodeRef, Route, Snapshot, route_key
 from hubnet.server.services.context import Controller
-from hubnet.server.services.ports import RouteStateWrite, UnitOfWork
+from hubnet.server.services.ports import Commit, RouteStateWrite, UnitOfWork
 
 # The events after which the desired routes differ: a subnet got a live holder (a registration, a reclaim), moved to
 # another address, or lost its holder (a release: delete or lease expiry). Stale marks and renewals keep the route;
@@ -48,6 +48,18 @@ def snapshot(ctl: Controller) -> Snapshot:
     a node read after it may already show a later change, which the next `changes` names again (harmless)."""
     revision, nodes = ctl.read(lambda uow: (uow.repo.revision(), uow.repo.live_nodes()))
     return Snapshot(revision, desired_of(nodes))
+
+
+def handed(commit: Commit) -> Handed | None:
+    """What a commit of this process tells the reconciler (None: another process's commit, placed nowhere): its
+    revisions and, when it carries every moved row, the routes now of the nodes its route-moving events name."""
+    if commit.first is None or commit.revision is None:
+        return None
+    moved = None
+    if commit.rows is not None:
+        live = [n for n in commit.rows.values() if n.state != LeaseState.RELEASED]
+        moved = Changes(commit.revision, frozenset(commit.rows), desired_of(live))
+    return Handed(commit.first - 1, commit.revision, moved)
 
 
 def changes(ctl: Controller, since: int) -> Changes | None:
@@ -87,9 +99,12 @@ def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> No
     """Store each node's route state on the record it was computed for (name, generation, primary address; one
     state for all the node's routes, see `reconciler.combine`): a report that arrives after a re-join or delete +
     re-register changes nothing. One `route.programmed` / `route.failed` event per actual change."""
-    if not states:
-        return
+    if states:
+        ctl.write(report_job(states))
 
+
+def report_job(states: dict[NodeRef, tuple[str, str | None]]) -> Callable[[UnitOfWork], None]:
+    """`report`'s use case, ready for `ctl.write`; it says which rows it may change (`ports.touched`)."""
     ordered = sorted(states.items(), key=lambda item: (item[0].name, item[0].generation))
     writes = [
         RouteStateWrite(
@@ -108,7 +123,8 @@ def report(ctl: Controller, states: dict[NodeRef, tuple[str, str | None]]) -> No
             if changed and write.state != RouteState.PENDING:
                 uow.emit(f"route.{write.state}", write.name, error=write.error)
 
-    ctl.write(use_case)
+    use_case.touches = tuple(write.name for write in writes)  # type: ignore[attr-defined]
+    return use_case
 
 
 def confirm_withdrawn(ctl: Controller, installed: Callable[[], Collection[Route]]) -> int:

@@ -8,9 +8,9 @@ from ipaddress import IPv4Address, IPv4Network
 
 from prometheus_client import CollectorRegistry
 
-from hubnet.server.domain.routes import Changes, DesiredRoute, NodeRef, Route, Snapshot
+from hubnet.server.domain.routes import Changes, DesiredRoute, Handed, NodeRef, Route, Snapshot
 from hubnet.server.routing.fake import FakeBackend
-from hubnet.server.routing.reconciler import Reconciler
+from hubnet.server.routing.reconciler import MAX_HANDED, Reconciler
 
 States = dict[str, tuple[str, str | None]]
 
@@ -189,3 +189,97 @@ def test_withdrawals_see_routes_the_change_run_did_not_touch() -> None:
     rec.reconcile_now("change")
     assert rec.delta_runs == 2 and len(seen) == asked + 1
     assert seen[-1] == backend.routes and r(0) in seen[-1] and r(9) in seen[-1] and r(2) not in seen[-1]
+
+
+# -- commits handed over by this process's writer ---------------------------------------------------------------------
+def handed(log: Log, names: list[str]) -> Handed:
+    """Move nothing more; hand over the last `len(names)` events of the log as one commit, with its rows."""
+    revision = len(log.events)
+    moved = frozenset(names)
+    desired = [log.nodes[n] for n in sorted(moved) if n in log.nodes]
+    return Handed(revision - len(names), revision, Changes(revision, moved, desired))
+
+
+def test_a_change_run_plans_from_handed_commits_without_reading() -> None:
+    log, backend, rec = started(100)
+    log.move("node-new", r(500))
+    log.move("node-3", None)
+    rec.hand(handed(log, ["node-new", "node-3"]))
+    log.move("node-4", r(4, 77))  # a second commit, contiguous
+    rec.hand(handed(log, ["node-4"]))
+    result = rec.reconcile_now("change")
+    assert log.reads == [] and rec.handed_runs == 1 and rec.delta_runs == 1
+    assert (result.plan.add, result.plan.replace, result.plan.delete) == ((r(500),), (r(4, 77),), (r(3),))
+    assert backend.routes == {d.route for d in log.nodes.values()}
+    # the record is at the last handed revision: the next commit follows on from it
+    log.move("node-new", None)
+    rec.hand(handed(log, ["node-new"]))
+    rec.reconcile_now("change")
+    assert log.reads == [] and rec.handed_runs == 2 and backend.routes == {d.route for d in log.nodes.values()}
+
+
+def test_the_later_commit_of_a_node_wins() -> None:
+    log, backend, rec = started(10)
+    log.move("node-x", r(600))
+    rec.hand(handed(log, ["node-x"]))
+    log.move("node-x", None)  # registered, then released, before the run
+    rec.hand(handed(log, ["node-x"]))
+    result = rec.reconcile_now("change")
+    assert rec.handed_runs == 1 and result.plan.empty and r(600) not in backend.routes
+
+
+def test_a_commit_without_rows_a_gap_or_another_process_means_a_read() -> None:
+    log, backend, rec = started(10)
+    cases: list[tuple[str, list[Handed | None]]] = []
+    # without rows: its use cases did not say every moved row
+    log.move("node-1", r(1, 150))
+    cases.append(("no rows", [Handed(len(log.events) - 1, len(log.events), None)]))
+    for why, items in cases:
+        for item in items:
+            rec.hand(item)
+        reads = len(log.reads)
+        rec.reconcile_now("change")
+        assert len(log.reads) == reads + 1, why
+        assert backend.routes == {d.route for d in log.nodes.values()}, why
+    # a gap: another process committed the revision in between (its commit was not handed over)
+    log.move("node-2", r(2, 150))  # another process's
+    log.move("node-3", r(3, 150))
+    rec.hand(handed(log, ["node-3"]))
+    rec.reconcile_now("change")
+    assert len(log.reads) == 2 and backend.routes == {d.route for d in log.nodes.values()}
+    # another process's commit, learnt from the log (None), behind a handed one
+    log.move("node-4", r(4, 150))
+    rec.hand(handed(log, ["node-4"]))
+    log.move("node-5", r(5, 150))
+    rec.hand(None)
+    rec.reconcile_now("change")
+    assert len(log.reads) == 3 and backend.routes == {d.route for d in log.nodes.values()}
+    # commits a full run already read past are skipped; what follows on is used
+    log.move("node-6", r(6, 150))
+    rec.hand(handed(log, ["node-6"]))
+    rec.reconcile_now("periodic")
+    log.move("node-7", r(7, 150))
+    rec.hand(handed(log, ["node-7"]))
+    rec.reconcile_now("change")
+    assert len(log.reads) == 3 and rec.handed_runs == 1
+    assert backend.routes == {d.route for d in log.nodes.values()}
+
+
+def test_too_many_commits_waiting_means_a_read() -> None:
+    log, backend, rec = started(10)
+    for i in range(MAX_HANDED + 1):
+        log.move(f"node-{i % 10}", r(i % 10, 100 + i % 90))
+        rec.hand(handed(log, [f"node-{i % 10}"]))
+    rec.reconcile_now("change")
+    assert log.reads == [1] and rec.handed_runs == 0
+    assert backend.routes == {d.route for d in log.nodes.values()}
+
+
+def test_a_second_trigger_of_a_commit_already_planned_reads_nothing() -> None:
+    log, backend, rec = started(10)
+    log.move("node-x", r(700))
+    rec.hand(handed(log, ["node-x"]))
+    rec.reconcile_now("change")
+    result = rec.reconcile_now("change")  # the commit's own trigger, after a run triggered earlier took it
+    assert log.reads == [] and rec.handed_runs == 2 and result.plan.empty
+    assert backend.routes == {d.route for d in log.nodes.values()}
