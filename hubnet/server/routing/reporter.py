@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -22,21 +21,12 @@ class StateReporter(Generic[K]):
 
     Why a thread: the report is a database write, and under a burst of registrations SQLite's single writer lock
     can hold it for tens of milliseconds. The next reconcile, which programs the routes of the nodes that just
-    registered, must not wait for it. Pending states coalesce per node record (the latest wins), and reports go at
-    most every `coalesce` seconds: under a stream of registrations the reconciler runs once per write batch, and a
-    report per run was a transaction per batch (~5 % of an open loop's answer time on SQLite). A failed report is
+    registered, must not wait for it. Pending states coalesce per node record (the latest wins). A failed report is
     retried with capped backoff, with newer states merged over it, so nothing is lost while the thread runs.
     """
 
-    def __init__(
-        self,
-        report: Callable[[dict[K, tuple[str, str | None]]], None],
-        on_error: Callable[[], None],
-        *,
-        coalesce: float = 0.02,
-    ) -> None:
-        self.report, self.coalesce = report, coalesce
-        self._last = float("-inf")  # when the last report started (monotonic)
+    def __init__(self, report: Callable[[dict[K, tuple[str, str | None]]], None], on_error: Callable[[], None]) -> None:
+        self.report = report
         self._pending: dict[K, tuple[str, str | None]] = {}
         self._lock = threading.Lock()
         # Woken by submit() (no timer); a failed report is retried after a capped backoff (a new submit retries at
@@ -69,11 +59,7 @@ class StateReporter(Generic[K]):
         """Deliver what is pending (one attempt), then stop the thread."""
         self._loop.stop(timeout)
 
-    def _deliver(self, cause: Cause) -> None:
-        wait = self._last + self.coalesce - time.monotonic()
-        if wait > 0 and cause != "stop":  # stop() delivers at once
-            time.sleep(wait)
-        self._last = time.monotonic()
+    def _deliver(self, _cause: Cause) -> None:
         with self._lock:
             batch, self._pending = self._pending, {}
         if not batch:
