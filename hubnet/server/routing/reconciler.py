@@ -310,8 +310,7 @@ class Reconciler:
         at the last commit handed over (a run that took it already), else read."""
         with self._handed_lock:
             queued, self._handed = self._handed, []
-            if not queued:  # a trigger whose commit an earlier run took: nothing new unless it was not handed over
-                return Changes(since, frozenset(), []) if since == self._handed_upto else None
+            upto = self._handed_upto
         at, nodes, rows = since, set[str](), dict[str, list[DesiredRoute]]()
         for item in queued:
             if item is None:
@@ -328,6 +327,11 @@ class Reconciler:
                 rows.setdefault(desired.node, []).append(desired)
             if len(nodes) > MAX_DELTA_EVENTS:
                 return None
+        if at == since and since != upto:
+            # nothing after `since` was handed over (none queued, or only commits a full run read past) and the record
+            # is not at the last one handed over: a commit nobody handed over may lie between (another process's,
+            # before the listener connected) — read
+            return None
         moved = sorted((d for found in rows.values() for d in found), key=lambda d: route_key(d.route))
         return Changes(at, frozenset(nodes), moved)
 

@@ -283,3 +283,17 @@ def test_a_second_trigger_of_a_commit_already_planned_reads_nothing() -> None:
     result = rec.reconcile_now("change")  # the commit's own trigger, after a run triggered earlier took it
     assert log.reads == [] and rec.handed_runs == 2 and result.plan.empty
     assert backend.routes == {d.route for d in log.nodes.values()}
+
+
+def test_only_commits_a_full_run_read_past_means_a_read() -> None:
+    """A commit handed over before a full run, then another process's commit nobody handed over (its listener was
+    not connected yet): the change run must not take the skipped hand-off for 'nothing new'."""
+    log, backend, rec = started(10)
+    log.move("node-1", r(1, 150))
+    rec.hand(handed(log, ["node-1"]))  # revision 2
+    log.move("node-2", r(2, 150))  # revision 3, another process's
+    rec.reconcile_now("periodic")  # reads up to 3
+    log.move("node-3", r(3, 150))  # revision 4, another process's, not handed over
+    rec.hand(handed(log, ["node-1"])._replace(base=0, revision=2))  # a late duplicate of revision 2 (skipped)
+    rec.reconcile_now("change")
+    assert log.reads == [3] and backend.routes == {d.route for d in log.nodes.values()}
