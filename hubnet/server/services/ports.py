@@ -288,8 +288,9 @@ class UnitOfWork(Protocol):
         ...
 
     def moved(self, record: NodeRecord) -> None:
-        """The node's row as this use case leaves it, said right after the route-moving event of it: the commit
-        hands it to this process's reconciler, which then need not read it back (`Commit.rows`)."""
+        """The node's row as this use case leaves it, said after every change of it (a route-moving one or not, so
+        that a row said earlier in the batch stays said): the commit hands the rows its route-moving events name to
+        this process's reconciler, which then need not read them back (`Commit.rows`, `MovedRows`)."""
         ...
 
 

@@ -55,11 +55,14 @@ def handed(commit: Commit) -> Handed | None:
     revisions and, when it carries every moved row, the routes now of the nodes its route-moving events name."""
     if commit.first is None or commit.revision is None:
         return None
-    moved = None
-    if commit.rows is not None:
-        live = [n for n in commit.rows.values() if n.state != LeaseState.RELEASED]
-        moved = Changes(commit.revision, frozenset(commit.rows), desired_of(live))
+    moved = None if commit.rows is None else _moved(commit.revision, commit.rows, commit.rows.values())
     return Handed(commit.first - 1, commit.revision, moved)
+
+
+def _moved(revision: int, names: Collection[str], rows: Iterable[NodeRecord]) -> Changes:
+    """The moved nodes and the routes now of those among `rows` that are live (a released one has none)."""
+    live = [n for n in rows if n.state != LeaseState.RELEASED]
+    return Changes(revision, frozenset(names), desired_of(live))
 
 
 def changes(ctl: Controller, since: int) -> Changes | None:
@@ -72,8 +75,7 @@ def changes(ctl: Controller, since: int) -> Changes | None:
         feed = plan_feed(since, moves.revision, moves.first, moves.nodes)
         if feed.full:
             return None
-        live = [n for n in moves.rows if n.state != LeaseState.RELEASED]
-        return Changes(moves.revision, frozenset(feed.nodes), desired_of(live))
+        return _moved(moves.revision, feed.nodes, moves.rows)
 
     return ctl.read(use_case)
 
